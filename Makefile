@@ -1,0 +1,40 @@
+# The README's two commands: `make demo` and `make test`. Everything else is a step of those.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+.PHONY: help setup deps lab lab-down demo test lint sanity unit build integration molecule testbed testbed-down clean
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+setup: ## virtualenv with the pinned Python dependencies (.venv)
+	hack/setup.sh
+
+deps: ## Debian packages, dockerd, QEMU binfmt handlers
+	hack/deps.sh
+
+lab: setup deps ## build the lab images (cached) and start the lab hosts
+	hack/lab.sh up
+
+lab-down: ## stop and remove the lab hosts
+	hack/lab.sh down
+
+demo: lab ## the main job: site.yml on inventories/lab, then a per-host summary
+	hack/demo.sh
+
+test: ## the whole test suite, each stage timed
+	hack/test.sh
+
+lint sanity unit build integration molecule: ## one stage of `make test`
+	hack/test.sh $@
+
+testbed: setup ## build (cached) and start the Kubernetes testbed
+	hack/testbed.sh up
+
+testbed-down: ## stop the Kubernetes testbed
+	hack/testbed.sh down
+
+clean: ## remove local state (not the caches under /var/cache/xinchuang)
+	-hack/testbed.sh down
+	-hack/lab.sh down
+	rm -rf .venv .collections .testbed .lab build .test-stages.log

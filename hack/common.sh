@@ -1,0 +1,57 @@
+# shellcheck shell=bash
+# Shared by the hack/ scripts: where caches live, and how a stage reports its time.
+# Heavy artifacts (lab images, Go builds, the virtualenv's wheels) live outside the
+# repository, keyed by version, so a clean clone reuses them.
+set -euo pipefail
+
+XC_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+XC_CACHE="${XC_CACHE:-/var/cache/xinchuang}"
+XC_VENV="${XC_VENV:-$XC_ROOT/.venv}"
+export XC_ROOT XC_CACHE XC_VENV
+mkdir -p "$XC_CACHE"
+
+xc_log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+xc_die() { printf 'ERROR: %s\n' "$*" >&2; exit 1; }
+
+# xc_stage NAME CMD...: run CMD, print how long it took, keep its exit code.
+xc_stage() {
+  local name="$1"; shift
+  local start rc
+  start=$(date +%s)
+  xc_log "stage ${name}: start"
+  set +e
+  "$@"
+  rc=$?
+  set -e
+  printf 'STAGE %-24s %5ds  %s\n' "$name" "$(( $(date +%s) - start ))" \
+    "$([ "$rc" -eq 0 ] && echo ok || echo "FAILED (exit $rc)")" | tee -a "${XC_STAGE_LOG:-/dev/null}" >&2
+  return "$rc"
+}
+
+# Debian packages, installed once; apt-get update only when something is missing.
+xc_apt_install() {
+  local missing=() p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  [ "${#missing[@]}" -eq 0 ] && return 0
+  xc_log "apt-get install ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# dockerd from Debian's docker.io, started in the background when none answers.
+xc_ensure_docker() {
+  xc_apt_install docker.io
+  if docker info >/dev/null 2>&1; then return 0; fi
+  xc_log "starting dockerd"
+  mkdir -p /var/log/xinchuang
+  nohup /usr/sbin/dockerd >/var/log/xinchuang/dockerd.log 2>&1 &
+  local i
+  for i in $(seq 1 60); do
+    docker info >/dev/null 2>&1 && return 0
+    sleep 1
+  done
+  tail -n 20 /var/log/xinchuang/dockerd.log >&2
+  xc_die "dockerd did not answer within 60 s; log: /var/log/xinchuang/dockerd.log"
+}

@@ -1,0 +1,11 @@
+# shellcheck shell=bash
+# Source this to use the project's virtualenv and find the collection by FQCN:
+#   source hack/env.sh
+_xc_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export XC_ROOT="$_xc_root"
+export XC_CACHE="${XC_CACHE:-/var/cache/xinchuang}"
+export PATH="$_xc_root/.venv/bin:$PATH"
+export ANSIBLE_COLLECTIONS_PATH="$_xc_root/.collections${ANSIBLE_COLLECTIONS_PATH:+:$ANSIBLE_COLLECTIONS_PATH}"
+export ANSIBLE_ROLES_PATH="$_xc_root/roles"
+export ANSIBLE_CONFIG="$_xc_root/hack/ansible.cfg"
+unset _xc_root

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Creates .venv with the pinned controller dependencies (requirements.txt).
+# Re-runs are cheap: the venv is rebuilt only when requirements.txt changes.
+source "$(dirname "$0")/common.sh"
+
+py="${XC_PYTHON:-python3}"
+"$py" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' \
+  || xc_die "$py is $("$py" -V 2>&1); ansible-core 2.19 needs Python >= 3.11 on the controller (set XC_PYTHON)"
+"$py" -c 'import venv, ensurepip' 2>/dev/null || xc_apt_install python3-venv
+
+stamp="$XC_VENV/.requirements.sha256"
+want="$(sha256sum "$XC_ROOT/requirements.txt" | cut -d' ' -f1)"
+# The collection is found by FQCN through this link (ANSIBLE_COLLECTIONS_PATH in hack/env.sh).
+mkdir -p "$XC_ROOT/.collections/ansible_collections/xinchuang"
+ln -sfn "$XC_ROOT" "$XC_ROOT/.collections/ansible_collections/xinchuang/cloud"
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+  xc_log "virtualenv $XC_VENV is up to date"
+  exit 0
+fi
+rm -rf "$XC_VENV"
+"$py" -m venv "$XC_VENV"
+export PIP_CACHE_DIR="$XC_CACHE/pip"
+"$XC_VENV/bin/pip" install -q --upgrade pip
+"$XC_VENV/bin/pip" install -q -r "$XC_ROOT/requirements.txt"
+echo "$want" >"$stamp"
+xc_log "virtualenv ready: $("$XC_VENV/bin/ansible" --version | head -1)"

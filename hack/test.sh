@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The whole test suite, stage by stage, each stage timed (`make test`).
+# Usage: hack/test.sh [stage ...]   (default: every stage, in order)
+source "$(dirname "$0")/common.sh"
+cd "$XC_ROOT"
+export XC_STAGE_LOG="${XC_STAGE_LOG:-$XC_ROOT/.test-stages.log}"
+: >"$XC_STAGE_LOG"
+
+run_setup()       { hack/setup.sh && hack/deps.sh; }
+run_lint()        { source hack/env.sh; yamllint -s . && ansible-lint --profile production --strict; }
+run_sanity()      { source hack/env.sh; hack/sanity.sh; }
+run_unit()        { source hack/env.sh; pytest -q -p no:cacheprovider tests/unit; }
+run_build()       { source hack/env.sh; hack/build-collection.sh; }
+run_lab()         { hack/lab.sh images; }
+run_integration() { source hack/env.sh; pytest -q -p no:cacheprovider tests/integration; }
+run_molecule()    { source hack/env.sh; hack/molecule.sh; }
+
+all=(setup lint sanity unit build lab integration molecule)
+stages=("$@")
+[ "${#stages[@]}" -eq 0 ] && stages=("${all[@]}")
+
+total_start=$(date +%s)
+failed=()
+for s in "${stages[@]}"; do
+  declare -F "run_$s" >/dev/null || xc_die "unknown stage '$s'; stages: ${all[*]}"
+  # setup failing makes every later stage meaningless.
+  if ! xc_stage "$s" "run_$s"; then
+    failed+=("$s")
+    [ "$s" = setup ] && break
+  fi
+done
+echo
+echo "== stage times =="
+cat "$XC_STAGE_LOG"
+printf 'STAGE %-24s %5ds\n' total "$(( $(date +%s) - total_start ))"
+if [ "${#failed[@]}" -gt 0 ]; then
+  echo "FAILED stages: ${failed[*]}"
+  exit 1
+fi
