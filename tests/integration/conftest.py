@@ -1,0 +1,1 @@
+"""Integration tests: fixtures live in tests/integration/fixtures_*.py (see tests/conftest.py)."""
