@@ -8,6 +8,10 @@ py="${XC_PYTHON:-python3}"
   || xc_die "$py is $("$py" -V 2>&1); ansible-core 2.19 needs Python >= 3.11 on the controller (set XC_PYTHON)"
 "$py" -c 'import venv, ensurepip' 2>/dev/null || xc_apt_install python3-venv
 
+# One set-up at a time: parallel test runs (or helpers) must not rebuild the venv under each other.
+exec 9>"$XC_CACHE/setup.lock"
+flock 9
+
 stamp="$XC_VENV/.requirements.sha256"
 want="$(sha256sum "$XC_ROOT/requirements.txt" | cut -d' ' -f1)"
 # The collection is found by FQCN through this link (ANSIBLE_COLLECTIONS_PATH in hack/env.sh).

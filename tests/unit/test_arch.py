@@ -1,0 +1,202 @@
+"""The architecture model: every row, every alias, the round trips, the OS classification."""
+
+import pytest
+from hypothesis import given, strategies as st
+
+from ansible_collections.xinchuang.cloud.plugins.module_utils import arch
+from ansible_collections.xinchuang.cloud.plugins.module_utils.errors import (
+    UnknownArchitectureError,
+    UnsupportedOSError,
+)
+
+# The fact sheet's table (shared/reference/domestic-platforms.md, section 1), row by row.
+ROWS = [
+    # uname, goarch, oci platform, deb, rpm, family, default vendor
+    ("x86_64", "amd64", "linux/amd64", "amd64", "x86_64", "c86", "unknown"),
+    ("aarch64", "arm64", "linux/arm64/v8", "arm64", "aarch64", "arm", "unknown"),
+    ("loongarch64", "loong64", "linux/loong64", "loong64", "loongarch64", "loongarch", "loongson"),
+    ("sw_64", "sw64", "linux/sw64", "sw64", "sw_64", "sw64", "sunway"),
+    ("mips64", "mips64le", "linux/mips64le", "mips64el", "mips64el", "mips", "loongson"),
+]
+
+
+@pytest.mark.parametrize("uname,goarch,platform,deb,rpm,family,vendor", ROWS)
+def test_every_row_maps_each_name(uname, goarch, platform, deb, rpm, family, vendor):
+    assert arch.goarch(uname) == goarch
+    assert arch.oci_platform(uname) == platform
+    assert arch.deb_arch(uname) == deb
+    assert arch.rpm_arch(uname) == rpm
+    assert arch.family_of(uname) == family
+    assert arch.cpu_vendor({"ansible_architecture": uname}) == vendor
+    # and back: every other name of the row leads to the same row
+    for other in (goarch, platform, deb, rpm, family):
+        assert arch.lookup(other).uname == uname
+
+
+def test_table_has_exactly_the_five_families_in_paper_order():
+    assert arch.families() == ["c86", "arm", "loongarch", "sw64", "mips"]
+
+
+def test_sw64_has_no_upstream_go_and_no_emulator():
+    row = arch.lookup("sw_64")
+    assert row.upstream_go is False
+    assert row.emulator is None
+    assert all(arch.lookup(f).upstream_go for f in ("c86", "arm", "loongarch", "mips"))
+
+
+def test_mips64_is_little_endian_unless_told_big():
+    assert arch.goarch("mips64") == "mips64le"
+    assert arch.goarch("mips64", byteorder="little") == "mips64le"
+    with pytest.raises(UnknownArchitectureError, match="big-endian"):
+        arch.goarch("mips64", byteorder="big")
+    with pytest.raises(UnknownArchitectureError, match="big-endian"):
+        arch.goarch("mips64be")
+
+
+def test_bad_byteorder_is_named():
+    with pytest.raises(UnknownArchitectureError, match="'middle'"):
+        arch.goarch("mips64", byteorder="middle")
+
+
+@pytest.mark.parametrize("bad", ["ppc64le", "s390x", "riscv64", "i386", "armv7l", "", None, 3])
+def test_unknown_architecture_error_names_value_and_accepted(bad):
+    with pytest.raises(UnknownArchitectureError) as err:
+        arch.goarch(bad)
+    assert repr(bad) in str(err.value)
+    assert "loongarch64" in str(err.value)  # the accepted names are listed
+
+
+def test_names_are_case_insensitive():
+    assert arch.goarch("X86_64") == "amd64"
+    assert arch.goarch("LoongArch") == "loong64"
+    assert arch.oci_platform("LINUX/ARM64") == "linux/arm64/v8"
+
+
+def test_platform_without_variant_and_parse_fills_default_variant():
+    assert arch.oci_platform("aarch64", with_variant=False) == "linux/arm64"
+    assert arch.parse_platform("linux/arm64") == {"os": "linux", "architecture": "arm64", "variant": "v8"}
+    assert arch.parse_platform("linux/arm64/v8") == arch.parse_platform("arm64")
+    assert arch.parse_platform({"architecture": "loong64"}) == {"os": "linux", "architecture": "loong64"}
+    assert arch.platform_string(arch.parse_platform("mips64el")) == "linux/mips64le"
+
+
+@pytest.mark.parametrize("bad", ["windows/amd64", {"os": "linux"}, "", "darwin/arm64"])
+def test_parse_platform_rejects_non_linux_and_empty(bad):
+    with pytest.raises(UnknownArchitectureError):
+        arch.parse_platform(bad)
+
+
+HYGON = {"ansible_architecture": "x86_64",
+         "ansible_processor": ["0", "HygonGenuine", "Hygon C86 7285 32-core Processor"]}
+INTEL = {"ansible_architecture": "x86_64",
+         "ansible_processor": ["0", "GenuineIntel", "Intel(R) Xeon(R) Gold 6248"]}
+AMD = {"ansible_architecture": "x86_64",
+       "ansible_processor": ["0", "AuthenticAMD", "AMD EPYC 7742 64-Core Processor"]}
+PHYTIUM = {"ansible_architecture": "aarch64", "ansible_processor": ["0", "Phytium", "FT-2000+/64"]}
+KUNPENG = {"ansible_architecture": "aarch64", "ansible_processor": ["0", "HiSilicon", "Kunpeng-920"],
+           "ansible_system_vendor": "Huawei"}
+
+
+@pytest.mark.parametrize("facts,vendor", [
+    (HYGON, "hygon"), (INTEL, "intel"), (AMD, "amd"), (PHYTIUM, "phytium"), (KUNPENG, "kunpeng"),
+    ({"architecture": "x86_64", "processor": ["0", "HygonGenuine"]}, "hygon"),  # ansible_facts form
+    ({"ansible_architecture": "aarch64", "ansible_processor": ["0", "1"]}, "unknown"),
+    ("loongarch64", "loongson"),
+])
+def test_cpu_vendor_from_facts(facts, vendor):
+    assert arch.cpu_vendor(facts) == vendor
+
+
+def test_hygon_is_not_taken_for_amd():
+    # Most tools treat Hygon as AMD; the model must not.
+    assert arch.cpu_vendor(HYGON) == "hygon"
+
+
+def test_cpu_vendor_needs_architecture_fact():
+    with pytest.raises(UnknownArchitectureError, match="gather facts"):
+        arch.cpu_vendor({"ansible_processor": ["HygonGenuine"]})
+
+
+# os-release samples of the fact sheet (section 2), as Ansible reports them.
+OS_SAMPLES = [
+    ({"distribution": "Kylin Linux Advanced Server", "distribution_version": "V10",
+      "distribution_major_version": "V10", "distribution_release": "Sword", "os_family": "RedHat"},
+     "kylin", "rpm", "dnf"),
+    ({"distribution": "Kylin Linux Advanced Server", "distribution_major_version": "V10",
+      "distribution_release": "Lance", "os_family": "RedHat"}, "kylin", "rpm", "dnf"),
+    ({"distribution": "openEuler", "distribution_major_version": "22",
+      "distribution_release": "LTS-SP2", "os_family": "RedHat"}, "openeuler", "rpm", "dnf"),
+    ({"distribution": "openEuler", "distribution_major_version": "24",
+      "distribution_release": "LTS", "os_family": "RedHat"}, "openeuler", "rpm", "dnf"),
+    ({"distribution": "Uos", "distribution_major_version": "20", "distribution_release": "fuyu",
+      "os_family": "Debian"}, "uos_server", "rpm", "dnf"),
+    ({"distribution": "UnionTech", "distribution_major_version": "20",
+      "distribution_release": "kongzi", "os_family": "UnionTech"}, "uos_server", "rpm", "dnf"),
+    ({"distribution": "Uos", "distribution_major_version": "20", "distribution_release": "eagle",
+      "os_family": "Debian", "pkg_mgr": "apt"}, "uos_desktop", "deb", "apt"),
+    ({"distribution": "Anolis", "distribution_major_version": "8", "distribution_release": "NA",
+      "os_family": "Anolis"}, "anolis", "rpm", "dnf"),
+    ({"distribution": "Anolis", "distribution_major_version": "7", "os_family": "Anolis"},
+     "anolis", "rpm", "yum"),
+    ({"distribution": "Debian", "distribution_major_version": "12", "os_family": "Debian"},
+     "debian", "deb", "apt"),
+    ({"distribution": "Ubuntu", "distribution_major_version": "22", "os_family": "Debian"},
+     "ubuntu", "deb", "apt"),
+    ({"distribution": "Rocky", "distribution_major_version": "9", "os_family": "RedHat"},
+     "redhat", "rpm", "dnf"),
+    ({"distribution": "CentOS", "distribution_major_version": "7", "os_family": "RedHat"},
+     "redhat", "rpm", "yum"),
+]
+
+
+@pytest.mark.parametrize("facts,name,package_family,pkg_mgr", OS_SAMPLES)
+def test_os_classification_of_fact_sheet_samples(facts, name, package_family, pkg_mgr):
+    result = arch.classify_os(facts)
+    assert (result.name, result.package_family, result.pkg_mgr) == (name, package_family, pkg_mgr)
+    assert result.service_mgr == "systemd"
+
+
+def test_kylin_major_version_string_is_never_compared_as_int():
+    # "V10" would break int(); the classifier must take it as it is.
+    assert arch.classify_os({"ansible_distribution": "Kylin Linux Advanced Server",
+                             "ansible_distribution_major_version": "V10",
+                             "ansible_os_family": "RedHat"}).pkg_mgr == "dnf"
+
+
+def test_unsupported_os_names_it_and_the_fix():
+    with pytest.raises(UnsupportedOSError) as err:
+        arch.classify_os({"distribution": "FreeBSD", "os_family": "FreeBSD"})
+    assert "'FreeBSD'" in str(err.value) and "Kylin" in str(err.value)
+
+
+# --- properties -------------------------------------------------------------------------
+
+ALL_NAMES = arch.known_names()
+
+
+@given(st.sampled_from(ALL_NAMES))
+def test_every_alias_maps_to_exactly_one_family(name):
+    owners = {f.family for f in arch.FAMILIES
+              if name in {n.lower() for n in (f.family, f.title, f.uname, f.goarch, f.oci_arch,
+                                                  f.deb_arch, f.rpm_arch) + f.aliases}}
+    assert owners == {arch.family_of(name)}
+
+
+@given(st.sampled_from(ALL_NAMES), st.sampled_from(["goarch", "oci_platform", "deb_arch",
+                                                     "rpm_arch", "uname_arch", "family_of"]))
+def test_maps_round_trip(name, view):
+    converted = getattr(arch, view)(name)
+    assert arch.family_of(converted) == arch.family_of(name)
+    assert getattr(arch, view)(converted) == converted
+
+
+@given(st.sampled_from(ALL_NAMES), st.sampled_from([str.upper, str.lower, str.title]))
+def test_case_never_changes_the_answer(name, case):
+    assert arch.goarch(case(name)) == arch.goarch(name)
+
+
+@given(st.text(min_size=1, max_size=12).filter(lambda s: s.strip().lower() not in ALL_NAMES
+                                              and "/" not in s))
+def test_anything_else_is_refused(name):
+    with pytest.raises(UnknownArchitectureError):
+        arch.goarch(name)
