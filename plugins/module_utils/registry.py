@@ -1,0 +1,696 @@
+# -*- coding: utf-8 -*-
+# Copyright: xinchuang.cloud developers
+# Apache License 2.0 (see LICENSE)
+"""OCI distribution client and the index reconciler built on it.
+
+Layers, bottom up:
+  * ``RegistryClient``: one registry, HTTP basic and the bearer-token flow (distribution's
+    htpasswd, Harbor, distribution with a token server), retries with exponential backoff
+    that honours ``Retry-After`` for 429 / 5xx / connection faults, and a request counter.
+  * ``publish_index`` / ``delete_index`` / ``inspect_references``: what the modules do,
+    in as few requests as the protocol allows. The pure decisions (references, platforms,
+    index bytes, diffs) live in ``manifest_index.py``.
+
+Why ``requests`` and not ``ansible.module_utils.urls.open_url``: the CA file must be passed
+per request (``verify=``) so that it wins over ``REQUESTS_CA_BUNDLE`` and friends, blob
+copies between repositories stream, and ``image_manifest_info`` asks in parallel over one
+keep-alive connection pool; ``open_url`` opens a fresh connection (and TLS handshake) for
+every request.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import email.utils
+import re
+import threading
+import time
+
+try:
+    import requests
+    from requests.adapters import HTTPAdapter
+    HAS_REQUESTS = True
+    REQUESTS_IMPORT_ERROR = None
+except ImportError as _err:  # pragma: no cover - the module reports missing_required_lib
+    HAS_REQUESTS = False
+    REQUESTS_IMPORT_ERROR = _err
+
+from ansible_collections.xinchuang.cloud.plugins.module_utils import arch
+from ansible_collections.xinchuang.cloud.plugins.module_utils import manifest_index as mi
+from ansible_collections.xinchuang.cloud.plugins.module_utils.errors import XinchuangError
+
+RETRY_STATUS = (429, 500, 502, 503, 504)
+# Retry-After values above this are capped: a module must end within a play's patience.
+MAX_RETRY_AFTER = 60.0
+
+
+class RegistryError(XinchuangError):
+    """The registry answered something we cannot go on with."""
+
+
+class RegistryAuthError(RegistryError):
+    """401/403: missing or wrong credentials, or a token server refusing them."""
+
+
+class RegistryTLSError(RegistryError):
+    """The TLS handshake or certificate verification failed."""
+
+
+class RegistryUnavailableError(RegistryError):
+    """Connection faults, timeouts, 429 or 5xx that outlasted every retry."""
+
+
+class ManifestNotFoundError(RegistryError):
+    """A source image is not in the registry."""
+
+
+class ManifestConflictError(RegistryError):
+    """The target tag holds something other than an index and replacing it was not asked."""
+
+
+def registry_argument_spec():
+    """Options shared by every registry module (mirrored by doc fragment registry_auth)."""
+    return dict(
+        registry=dict(type="str", required=True),
+        username=dict(type="str"),
+        password=dict(type="str", no_log=True),
+        ca_path=dict(type="path"),
+        validate_certs=dict(type="bool", default=True),
+        timeout=dict(type="float", default=30.0),
+        retries=dict(type="int", default=3),
+    )
+
+
+REGISTRY_REQUIRED_TOGETHER = [["username", "password"]]
+
+_CHALLENGE_PARAM = re.compile(r'(\w+)\s*=\s*(?:"([^"]*)"|([^\s,]*))')
+
+
+def parse_challenge(header):
+    """``Bearer realm="..",service="..",scope=".."`` -> ('bearer', {realm, service, scope})."""
+    if not header:
+        return None, {}
+    scheme, _, rest = header.strip().partition(" ")
+    params = dict((m.group(1).lower(), m.group(2) if m.group(2) is not None else m.group(3))
+                  for m in _CHALLENGE_PARAM.finditer(rest))
+    return scheme.lower(), params
+
+
+def retry_after_seconds(value, now=None):
+    """Retry-After as seconds (delta-seconds or HTTP-date), or None when absent/unparsable."""
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    now = time.time() if now is None else now
+    return max(0.0, when.timestamp() - now)
+
+
+def backoff_delay(attempt, base=0.5, cap=30.0, retry_after=None):
+    """Seconds to wait before retry ``attempt`` (0-based); Retry-After wins when given."""
+    if retry_after is not None:
+        return min(MAX_RETRY_AFTER, max(0.0, retry_after))
+    return min(cap, base * (2 ** attempt))
+
+
+def _error_detail(resp):
+    try:
+        errors = resp.json().get("errors") or []
+        return "; ".join("%s: %s" % (e.get("code"), e.get("message")) for e in errors) or \
+            resp.text[:200]
+    except ValueError:
+        return (resp.text or "")[:200]
+
+
+class RegistryClient(object):
+    """A client of one registry. ``requests`` counts every HTTP request it sends."""
+
+    def __init__(self, registry, username=None, password=None, ca_path=None,
+                 validate_certs=True, timeout=30.0, retries=3, session=None,
+                 sleep=time.sleep, backoff=0.5, backoff_cap=30.0, pool_size=10):
+        if not HAS_REQUESTS:  # pragma: no cover
+            raise RegistryError("the Python library 'requests' is missing: %s"
+                                % REQUESTS_IMPORT_ERROR)
+        value = registry.strip().rstrip("/")
+        if value.startswith("http://") or value.startswith("https://"):
+            self.base = value
+        else:
+            self.base = "https://" + value
+        self.host = mi.strip_scheme(value)
+        self.username = username
+        self.password = password
+        self.ca_path = ca_path
+        self.validate_certs = validate_certs
+        self.timeout = timeout
+        self.retries = max(0, int(retries))
+        self.backoff = backoff
+        self.backoff_cap = backoff_cap
+        self._sleep = sleep
+        if session is None:
+            session = requests.Session()
+            adapter = HTTPAdapter(pool_connections=2, pool_maxsize=pool_size)
+            session.mount("https://", adapter)
+            session.mount("http://", adapter)
+        self.session = session
+        self.requests = 0
+        self.writes = 0
+        self._lock = threading.Lock()
+        self._token = None
+        self._scopes = set()
+        # Basic credentials are sent up front: distribution with htpasswd then needs no 401
+        # round trip. A bearer challenge switches to tokens.
+        self._use_basic = bool(username)
+
+    # -- plumbing ---------------------------------------------------------------------
+
+    def add_scope(self, repository, actions="pull"):
+        """Declare a repository up front so one token covers every request of the run."""
+        with self._lock:
+            self._scopes.add("repository:%s:%s" % (repository, actions))
+
+    def _verify(self):
+        # Passed per request: requests lets REQUESTS_CA_BUNDLE override Session.verify, but
+        # not an explicit path given to the request itself.
+        if not self.validate_certs:
+            return False
+        return self.ca_path or True
+
+    def _count(self, n=1, write=False):
+        with self._lock:
+            self.requests += n
+            if write:
+                self.writes += n
+
+    def _auth_headers(self):
+        if self._token:
+            return {"Authorization": "Bearer " + self._token}
+        return {}
+
+    def _auth(self):
+        if self._token is None and self._use_basic:
+            return (self.username, self.password)
+        return None
+
+    def _fetch_token(self, params, what):
+        realm = params.get("realm")
+        if not realm:
+            raise RegistryAuthError("registry %s asked for a bearer token without a realm "
+                                    "while reading %s" % (self.host, what))
+        with self._lock:
+            scopes = sorted(self._scopes)
+        if params.get("scope") and params["scope"] not in scopes:
+            scopes.append(params["scope"])
+        query = [("scope", s) for s in scopes]
+        if params.get("service"):
+            query.insert(0, ("service", params["service"]))
+        auth = (self.username, self.password) if self.username else None
+        self._count()
+        try:
+            resp = self.session.get(realm, params=query, auth=auth, timeout=self.timeout,
+                                    verify=self._verify())
+        except requests.exceptions.SSLError as err:
+            raise RegistryTLSError("TLS failure talking to the token server %s for %s: %s; set "
+                                   "ca_path to the CA that signed it" % (realm, what, err))
+        except requests.exceptions.RequestException as err:
+            raise RegistryUnavailableError("token server %s did not answer for %s: %s"
+                                           % (realm, what, err))
+        if resp.status_code in (401, 403):
+            raise RegistryAuthError(
+                "registry %s rejected the credentials%s (HTTP %s from the token server) while "
+                "accessing %s; check username and password"
+                % (self.host, " of user %r" % self.username if self.username else
+                   " (none given: set username and password)", resp.status_code, what))
+        if resp.status_code != 200:
+            raise RegistryAuthError("token server %s answered HTTP %s for %s: %s"
+                                    % (realm, resp.status_code, what, _error_detail(resp)))
+        body = resp.json()
+        token = body.get("token") or body.get("access_token")
+        if not token:
+            raise RegistryAuthError("token server %s returned no token for %s" % (realm, what))
+        with self._lock:
+            self._token = token
+
+    def request(self, method, path, what, headers=None, data=None, stream=False,
+                write=False, replayable=True, absolute=False):
+        """Send one logical request; retries, auth and TLS errors handled. Returns Response.
+
+        ``what`` names the reference for error messages. Only 401 (after auth), 429, 5xx
+        and connection faults are handled here; callers judge the other statuses.
+        """
+        url = path if absolute else self.base + path
+        attempt = 0
+        auth_refreshed = False
+        while True:
+            hdrs = dict(headers or {})
+            hdrs.update(self._auth_headers())
+            self._count(write=write)
+            try:
+                resp = self.session.request(
+                    method, url, headers=hdrs, data=data, auth=self._auth(),
+                    timeout=self.timeout, verify=self._verify(), stream=stream)
+            except requests.exceptions.SSLError as err:
+                raise RegistryTLSError(
+                    "TLS verification failed for %s at %s: %s; set ca_path to the CA that "
+                    "signed the registry's certificate (or validate_certs: false for a lab)"
+                    % (what, self.base, err))
+            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as err:
+                if replayable and attempt < self.retries:
+                    self._sleep(backoff_delay(attempt, self.backoff, self.backoff_cap))
+                    attempt += 1
+                    continue
+                raise RegistryUnavailableError(
+                    "registry %s did not answer %s %s for %s after %d attempt(s): %s"
+                    % (self.host, method, path.split("?")[0], what, attempt + 1, err))
+            if resp.history:  # redirects to blob storage are requests too
+                self._count(len(resp.history))
+            if resp.status_code == 401:
+                scheme, params = parse_challenge(resp.headers.get("WWW-Authenticate"))
+                if scheme == "bearer" and not auth_refreshed:
+                    resp.close()
+                    self._fetch_token(params, what)
+                    auth_refreshed = True
+                    continue
+                raise RegistryAuthError(
+                    "registry %s rejected %s (HTTP 401) while accessing %s; %s"
+                    % (self.host, "the credentials of user %r" % self.username
+                       if self.username else "anonymous access",
+                       what, "check username and password" if self.username
+                       else "set username and password"))
+            if resp.status_code == 403:
+                raise RegistryAuthError(
+                    "registry %s denied %s %s (HTTP 403) for %s: %s; the user %r lacks the "
+                    "permission" % (self.host, method, path.split("?")[0], what,
+                                    _error_detail(resp), self.username))
+            if resp.status_code in RETRY_STATUS and replayable and attempt < self.retries:
+                delay = backoff_delay(attempt, self.backoff, self.backoff_cap,
+                                      retry_after_seconds(resp.headers.get("Retry-After")))
+                resp.close()
+                self._sleep(delay)
+                attempt += 1
+                continue
+            if resp.status_code in RETRY_STATUS:
+                raise RegistryUnavailableError(
+                    "registry %s answered HTTP %s to %s %s for %s after %d attempt(s): %s"
+                    % (self.host, resp.status_code, method, path.split("?")[0], what,
+                       attempt + 1, _error_detail(resp)))
+            return resp
+
+    def _unexpected(self, resp, method, what):
+        return RegistryError("registry %s answered HTTP %s to %s for %s: %s"
+                             % (self.host, resp.status_code, method, what, _error_detail(resp)))
+
+    # -- manifests ----------------------------------------------------------------------
+
+    def head_manifest(self, ref):
+        """Reference -> {digest, media_type, size} or None when absent (404)."""
+        path = "/v2/%s/manifests/%s" % (ref.repository, ref.reference)
+        resp = self.request("HEAD", path, ref.text, headers={"Accept": mi.MANIFEST_ACCEPT})
+        if resp.status_code == 404:
+            return None
+        if resp.status_code != 200:
+            raise self._unexpected(resp, "HEAD", ref.text)
+        digest = resp.headers.get("Docker-Content-Digest")
+        media_type = (resp.headers.get("Content-Type") or "").split(";")[0].strip()
+        if not digest or media_type not in mi.INDEX_TYPES + mi.IMAGE_TYPES:
+            # Registries that omit the digest on HEAD (or answer HEAD oddly) get a GET.
+            got = self.get_manifest(ref)
+            if got is None:
+                return None
+            return {"digest": got["digest"], "media_type": got["media_type"],
+                    "size": len(got["data"])}
+        return {"digest": digest, "media_type": media_type,
+                "size": int(resp.headers.get("Content-Length") or 0)}
+
+    def get_manifest(self, ref):
+        """Reference -> {data, media_type, digest} or None when absent (404)."""
+        path = "/v2/%s/manifests/%s" % (ref.repository, ref.reference)
+        resp = self.request("GET", path, ref.text, headers={"Accept": mi.MANIFEST_ACCEPT})
+        if resp.status_code == 404:
+            return None
+        if resp.status_code != 200:
+            raise self._unexpected(resp, "GET", ref.text)
+        data = resp.content
+        digest = mi.digest_of(data)
+        if ref.digest and ref.digest.startswith("sha256:") and ref.digest != digest:
+            raise RegistryError("registry %s returned a manifest for %s whose digest is %s"
+                                % (self.host, ref.text, digest))
+        media_type = (resp.headers.get("Content-Type") or "").split(";")[0].strip()
+        doc_type = mi.parse_manifest(data, "manifest of %s" % ref.text).get("mediaType")
+        return {"data": data, "digest": digest, "media_type": doc_type or media_type}
+
+    def put_manifest(self, repository, reference, data, media_type, what):
+        """PUT manifest bytes under a tag or digest; returns the digest the registry reports."""
+        path = "/v2/%s/manifests/%s" % (repository, reference)
+        resp = self.request("PUT", path, what, headers={"Content-Type": media_type},
+                            data=data, write=True)
+        if resp.status_code not in (200, 201):
+            raise self._unexpected(resp, "PUT", what)
+        return resp.headers.get("Docker-Content-Digest") or mi.digest_of(data)
+
+    def delete_manifest(self, repository, digest, what):
+        resp = self.request("DELETE", "/v2/%s/manifests/%s" % (repository, digest), what,
+                            write=True)
+        if resp.status_code == 405:
+            raise RegistryError(
+                "registry %s does not allow deleting manifests (HTTP 405) for %s; enable "
+                "deletion (distribution: storage.delete.enabled: true)" % (self.host, what))
+        if resp.status_code not in (200, 202, 404):
+            raise self._unexpected(resp, "DELETE", what)
+
+    # -- blobs --------------------------------------------------------------------------
+
+    def get_blob(self, repository, digest, what):
+        resp = self.request("GET", "/v2/%s/blobs/%s" % (repository, digest), what)
+        if resp.status_code == 404:
+            raise ManifestNotFoundError("blob %s of %s is missing from repository %s"
+                                        % (digest, what, repository))
+        if resp.status_code != 200:
+            raise self._unexpected(resp, "GET blob", what)
+        if mi.digest_of(resp.content) != digest and digest.startswith("sha256:"):
+            raise RegistryError("blob %s of %s has the wrong content" % (digest, what))
+        return resp.content
+
+    def blob_exists(self, repository, digest, what):
+        resp = self.request("HEAD", "/v2/%s/blobs/%s" % (repository, digest), what)
+        return resp.status_code == 200
+
+    def _location(self, resp, what):
+        loc = resp.headers.get("Location")
+        if not loc:
+            raise RegistryError("registry %s started an upload for %s without a Location"
+                                % (self.host, what))
+        if loc.startswith("/"):
+            loc = self.base + loc
+        return loc
+
+    def _finish_upload(self, location, digest, data, what, replayable=True):
+        sep = "&" if "?" in location else "?"
+        resp = self.request("PUT", location + sep + "digest=" + digest, what, data=data,
+                            headers={"Content-Type": "application/octet-stream"},
+                            write=True, replayable=replayable, absolute=True)
+        if resp.status_code not in (201, 204):
+            raise self._unexpected(resp, "PUT blob", what)
+
+    def mount_blob(self, repository, digest, from_repository, what):
+        """Cross-repository mount; when the registry declines (202), stream a copy instead."""
+        path = "/v2/%s/blobs/uploads/?mount=%s&from=%s" % (repository, digest, from_repository)
+        resp = self.request("POST", path, what, write=True)
+        if resp.status_code == 201:
+            return "mounted"
+        if resp.status_code != 202:
+            raise self._unexpected(resp, "POST mount", what)
+        location = self._location(resp, what)
+        src = self.request("GET", "/v2/%s/blobs/%s" % (from_repository, digest), what,
+                           stream=True)
+        if src.status_code != 200:
+            raise ManifestNotFoundError("blob %s of %s is missing from repository %s"
+                                        % (digest, what, from_repository))
+        self._finish_upload(location, digest, src.iter_content(1 << 20), what,
+                            replayable=False)
+        return "copied"
+
+    def push_blob(self, repository, data, what=None):
+        """Monolithic upload of bytes (skipped when the blob is there); returns the digest."""
+        digest = mi.digest_of(data)
+        what = what or "%s@%s" % (repository, digest)
+        if self.blob_exists(repository, digest, what):
+            return digest
+        resp = self.request("POST", "/v2/%s/blobs/uploads/" % repository, what, write=True)
+        if resp.status_code != 202:
+            raise self._unexpected(resp, "POST upload", what)
+        self._finish_upload(self._location(resp, what), digest, data, what)
+        return digest
+
+
+# ---------------------------------------------------------------------------------------
+# What the modules do
+# ---------------------------------------------------------------------------------------
+
+def _source_not_found(ref, client):
+    return ManifestNotFoundError(
+        "source image %s was not found in registry %s (HTTP 404); push it first or fix the "
+        "'ref' of that source" % (ref.text, client.host))
+
+
+def _pick_from_index(client, ref, index_desc, platform):
+    """A source that is itself an index: take its child for ``platform``."""
+    got = client.get_manifest(mi.Reference(ref.repository, digest=index_desc["digest"],
+                                           text=ref.text))
+    if got is None:
+        raise _source_not_found(ref, client)
+    entries = [e for e in mi.index_entries(mi.parse_manifest(got["data"], ref.text))
+               if e["known"]]
+    if platform is not None:
+        want = arch.platform_string(platform)
+        entries = [e for e in entries if e["platform"] == want]
+        if not entries:
+            raise ManifestNotFoundError(
+                "source %s is an index without platform %s; it has: %s"
+                % (ref.text, want, ", ".join(e["platform"] for e in
+                                             mi.index_entries(mi.parse_manifest(got["data"])))
+                   or "nothing"))
+    elif len(entries) != 1:
+        raise mi.ManifestError(
+            "source %s is an index of %d platforms (%s); give the source a 'platform' to pick "
+            "one" % (ref.text, len(entries), ", ".join(e["platform"] for e in entries)))
+    entry = entries[0]
+    return ({"digest": entry["digest"], "media_type": entry["media_type"],
+             "size": entry["size"]}, mi.normalize_platform(entry["platform"]))
+
+
+def resolve_source(client, ref, platform):
+    """One source -> child descriptor dict with its platform and source repository.
+
+    With a platform given and an image manifest at the reference this costs one HEAD;
+    without a platform, the manifest and its config are read (two GETs more).
+    """
+    desc = client.head_manifest(ref)
+    if desc is None:
+        raise _source_not_found(ref, client)
+    if desc["media_type"] in mi.INDEX_TYPES:
+        desc, platform = _pick_from_index(client, ref, desc, platform)
+    elif desc["media_type"] not in mi.IMAGE_TYPES:
+        raise mi.ManifestError("source %s has media type %r, not an image manifest"
+                               % (ref.text, desc["media_type"]))
+    manifest = None
+    if platform is None:
+        got = client.get_manifest(mi.Reference(ref.repository, digest=desc["digest"],
+                                               text=ref.text))
+        if got is None:
+            raise _source_not_found(ref, client)
+        manifest = got["data"]
+        doc = mi.parse_manifest(manifest, "manifest of %s" % ref.text)
+        config_digest = (doc.get("config") or {}).get("digest")
+        if not config_digest:
+            raise mi.ManifestError("source %s has no config; give it a 'platform'" % ref.text)
+        config = mi.parse_manifest(client.get_blob(ref.repository, config_digest, ref.text),
+                                   "config of %s" % ref.text)
+        platform = mi.platform_from_config(config, "image config of source %s" % ref.text)
+    return {"mediaType": desc["media_type"], "digest": desc["digest"], "size": desc["size"],
+            "platform": platform, "source": ref.text, "repository": ref.repository,
+            "manifest": manifest}
+
+
+def _summary(entries):
+    return [{"platform": arch.platform_string(e["platform"]), "digest": e["digest"],
+             "media_type": e["mediaType"], "size": e["size"], "source": e.get("source")}
+            for e in sorted(entries, key=lambda m: mi.platform_key(m["platform"]))]
+
+
+def _state_of(client, target, current, want_details):
+    """What the tag holds now, for diff: {digest, media_type, platforms}."""
+    if current is None:
+        return {"digest": None, "media_type": None, "platforms": {}}
+    state = {"digest": current["digest"], "media_type": current["media_type"],
+             "platforms": {}}
+    if want_details and current["media_type"] in mi.INDEX_TYPES:
+        got = client.get_manifest(mi.Reference(target.repository, digest=current["digest"],
+                                               text=target.text))
+        if got is not None:
+            state["platforms"] = mi.platform_map(
+                mi.index_entries(mi.parse_manifest(got["data"], target.text)))
+    return state
+
+
+def _conflict(target, current, client, action):
+    return ManifestConflictError(
+        "tag %s in registry %s holds a single image manifest (%s, %s), not an index; "
+        "set force: true to %s it" % (target.text, client.host, current["media_type"],
+                                      current["digest"], action))
+
+
+def publish_index(client, repository, tag, sources, fmt="oci", annotations=None,
+                  required_platforms=None, force=False, check_mode=False, want_diff=False):
+    """Make ``repository:tag`` an index of ``sources``; write only when it differs.
+
+    ``sources``: list of {ref, platform?}. The order of writes is: child manifests of other
+    repositories (after mounting their blobs), then the index under the tag, last.
+    """
+    target = mi.parse_reference("%s:%s" % (repository, tag), registry=client.host)
+    parsed = []
+    for i, src in enumerate(sources or []):
+        ref = mi.parse_reference(src.get("ref"), default_repository=target.repository,
+                                 registry=client.host)
+        platform = None
+        if src.get("platform"):
+            platform = mi.normalize_platform(src["platform"], "platform of source %s" % ref.text)
+        parsed.append((ref, platform))
+    if not parsed:
+        raise mi.ManifestError("sources is empty; an index needs at least one image")
+    # Duplicates among the platforms given are refused before any request.
+    mi.check_duplicates((p, r.text) for r, p in parsed if p is not None)
+    for required in required_platforms or []:
+        mi.normalize_platform(required, "required platform %r" % (required,))
+    if fmt not in mi.FORMATS:
+        raise mi.ManifestError("format %r: use one of %s" % (fmt, ", ".join(sorted(mi.FORMATS))))
+    if annotations and fmt != "oci":
+        raise mi.ManifestError("annotations need format: oci; a Docker manifest list has no "
+                               "annotations field")
+
+    client.add_scope(target.repository, "pull,push")
+    for ref, _ in parsed:
+        if ref.repository != target.repository:
+            client.add_scope(ref.repository, "pull")
+
+    children = [resolve_source(client, ref, platform) for ref, platform in parsed]
+    mi.check_duplicates((c["platform"], c["source"]) for c in children)
+    missing = mi.missing_platforms([arch.platform_string(c["platform"]) for c in children],
+                                   required_platforms)
+    if missing:
+        raise mi.MissingPlatformError(
+            "index %s would miss required platform(s) %s; the sources give %s"
+            % (target.text, ", ".join(missing),
+               ", ".join(arch.platform_string(c["platform"]) for c in children)))
+
+    data = mi.build_index(children, fmt, annotations)
+    digest = mi.digest_of(data)
+    media_type = mi.FORMATS[fmt]
+
+    current = client.head_manifest(target)
+    if current is not None and current["media_type"] not in mi.INDEX_TYPES and not force:
+        raise _conflict(target, current, client, "replace")
+    changed = current is None or current["digest"] != digest
+
+    result = {"changed": changed, "digest": digest, "media_type": media_type,
+              "platforms": [m["platform"] for m in _summary(children)],
+              "manifests": _summary(children),
+              "previous_digest": current["digest"] if current else None}
+    if want_diff:
+        before = _state_of(client, target, current, changed)
+        if not changed:
+            before["platforms"] = mi.platform_map(result["manifests"])
+        after = {"digest": digest, "media_type": media_type,
+                 "platforms": mi.platform_map(result["manifests"])}
+        result["diff"] = {"before": before, "after": after}
+        result["platform_changes"] = mi.diff_platforms(before["platforms"], after["platforms"])
+
+    if changed and not check_mode:
+        for child in children:
+            if child["repository"] != target.repository:
+                _copy_child(client, child, target)
+        stored = client.put_manifest(target.repository, target.tag, data, media_type,
+                                     target.text)
+        if stored != digest:
+            raise RegistryError("registry %s stored the index of %s as %s, expected %s"
+                                % (client.host, target.text, stored, digest))
+    return result
+
+
+def _copy_child(client, child, target):
+    """Bring a child manifest from another repository into the target one, blobs first."""
+    here = mi.Reference(target.repository, digest=child["digest"],
+                        text="%s (child %s of %s)" % (child["source"], child["digest"],
+                                                      target.text))
+    if client.head_manifest(here) is not None:
+        return
+    data = child.get("manifest")
+    if data is None:
+        got = client.get_manifest(mi.Reference(child["repository"], digest=child["digest"],
+                                               text=child["source"]))
+        if got is None:
+            raise ManifestNotFoundError("child %s of source %s vanished from registry %s"
+                                        % (child["digest"], child["source"], client.host))
+        data = got["data"]
+    doc = mi.parse_manifest(data, "manifest of %s" % child["source"])
+    for blob in mi.manifest_blobs(doc):
+        client.mount_blob(target.repository, blob, child["repository"], child["source"])
+    client.put_manifest(target.repository, child["digest"], data, child["mediaType"],
+                        here.text)
+
+
+def delete_index(client, repository, tag, force=False, check_mode=False, want_diff=False):
+    """Remove what ``repository:tag`` points at (by digest: distribution deletes by digest)."""
+    target = mi.parse_reference("%s:%s" % (repository, tag), registry=client.host)
+    client.add_scope(target.repository, "pull,push,delete")
+    current = client.head_manifest(target)
+    result = {"changed": current is not None, "digest": None, "media_type": None,
+              "platforms": [], "manifests": [],
+              "previous_digest": current["digest"] if current else None}
+    if current is not None and current["media_type"] not in mi.INDEX_TYPES and not force:
+        raise _conflict(target, current, client, "delete")
+    if want_diff:
+        before = _state_of(client, target, current, True)
+        result["diff"] = {"before": before,
+                          "after": {"digest": None, "media_type": None, "platforms": {}}}
+        result["platform_changes"] = mi.diff_platforms(before["platforms"], {})
+    if current is not None and not check_mode:
+        client.delete_manifest(target.repository, current["digest"], target.text)
+    return result
+
+
+def inspect_reference(client, ref, required_platforms=None):
+    """One reference -> {ref, exists, media_type, digest, platforms, manifests, missing}."""
+    out = {"ref": ref.text, "exists": False, "media_type": None, "digest": None,
+           "platforms": [], "manifests": [], "missing_platforms": []}
+    got = client.get_manifest(ref)
+    if got is not None:
+        out.update(exists=True, media_type=got["media_type"], digest=got["digest"])
+        doc = mi.parse_manifest(got["data"], "manifest of %s" % ref.text)
+        if got["media_type"] in mi.INDEX_TYPES:
+            entries = mi.index_entries(doc)
+        else:
+            config_digest = (doc.get("config") or {}).get("digest")
+            config = mi.parse_manifest(client.get_blob(ref.repository, config_digest, ref.text),
+                                       "config of %s" % ref.text) if config_digest else {}
+            try:
+                platform = arch.platform_string(
+                    mi.platform_from_config(config, "config of %s" % ref.text))
+                known = True
+            except XinchuangError:
+                platform = "/".join(v for v in (config.get("os"), config.get("architecture"),
+                                                config.get("variant")) if v) or "unknown"
+                known = False
+            entries = [{"platform": platform, "digest": got["digest"],
+                        "media_type": got["media_type"], "size": len(got["data"]),
+                        "known": known}]
+        out["manifests"] = entries
+        out["platforms"] = [e["platform"] for e in entries if e["known"]]
+    if required_platforms:
+        out["missing_platforms"] = mi.missing_platforms(out["platforms"], required_platforms)
+    return out
+
+
+def inspect_references(client, references, required_platforms=None, concurrency=4):
+    """Many references, at most ``concurrency`` in flight; results in the input order."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    refs = [mi.parse_reference(r, registry=client.host) for r in references]
+    for required in required_platforms or []:
+        mi.normalize_platform(required, "required platform %r" % (required,))
+    for ref in refs:
+        client.add_scope(ref.repository, "pull")
+    if not refs:
+        return []
+    workers = max(1, min(int(concurrency), len(refs)))
+    if workers == 1:
+        return [inspect_reference(client, r, required_platforms) for r in refs]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(lambda r: inspect_reference(client, r, required_platforms), refs))
