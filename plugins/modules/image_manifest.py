@@ -30,7 +30,7 @@ description:
     C(HEAD) per source, one C(HEAD) of the tag and one C(PUT) (none when unchanged); a source
     without a platform costs two C(GET)s more (manifest and config). Diff mode reads the old
     index once more. The number is returned as RV(requests)."
-  - The module runs where the task runs (usually the controller, C(delegate_to: localhost))
+  - The module runs where the task runs (usually the controller, with C(delegate_to=localhost))
     and talks to the registry with the Python C(requests) library, chosen over Ansible's
     C(open_url) because it keeps one connection alive for all requests, streams blob copies,
     and takes the CA file per request so that it wins over E(REQUESTS_CA_BUNDLE).
