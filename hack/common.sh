@@ -47,8 +47,8 @@ xc_ensure_docker() {
   xc_log "starting dockerd"
   mkdir -p /var/log/xinchuang
   nohup /usr/sbin/dockerd >/var/log/xinchuang/dockerd.log 2>&1 &
-  local i
-  for i in $(seq 1 60); do
+
+  for _ in $(seq 1 60); do
     docker info >/dev/null 2>&1 && return 0
     sleep 1
   done

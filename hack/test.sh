@@ -2,7 +2,7 @@
 # The whole test suite, stage by stage, each stage timed (`make test`).
 # Usage: hack/test.sh [stage ...]   (default: every stage, in order)
 source "$(dirname "$0")/common.sh"
-cd "$XC_ROOT"
+cd "$XC_ROOT" || exit 1
 export XC_STAGE_LOG="${XC_STAGE_LOG:-$XC_ROOT/.test-stages.log}"
 : >"$XC_STAGE_LOG"
 

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: xinchuang.cloud developers
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Filters over the architecture model (plugins/module_utils/arch.py).
 
 Thin views: every answer comes from the one table in module_utils; roles and templates

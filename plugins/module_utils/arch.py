@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: xinchuang.cloud developers
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The architecture model: THE table of the five CPU families and every name each goes by,
 and the classification of domestic operating systems.
 
@@ -243,7 +243,7 @@ _VENDOR_MARKERS = (
     ("loongson", ("loongson", "3a5000", "3c5000", "3a6000", "3c6000", "3a4000", "3a3000")),
     ("sunway", ("sunway", "shenwei", "sw3231", "sw831", "sw1621")),
 )
-VENDORS = tuple(v for v, _ in _VENDOR_MARKERS) + ("unknown",)
+VENDORS = tuple(vendor for vendor, _markers in _VENDOR_MARKERS) + ("unknown",)
 
 
 def _fact(facts, name):

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: xinchuang.cloud developers
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Kubernetes connection options shared by every Kubernetes module of the collection.
 
 The option names follow kubernetes.core (kubeconfig, context, host, api_key, ca_cert,

@@ -55,7 +55,7 @@ def run_tasks(tasks, check=False, diff=False, extra_env=None, extra_vars=None):
         if extra_vars:
             cmd += ["-e", json.dumps(extra_vars)]
         proc = subprocess.run(cmd, capture_output=True, text=True, env=ansible_env(extra_env),
-                              cwd=ROOT, timeout=1800)
+                              cwd=ROOT, timeout=1800, check=False)
     try:
         report = json.loads(proc.stdout)
     except ValueError:
