@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: xinchuang.cloud developers
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Traffic-split policy of the canary_weights module and the canary_release role. No I/O.
 
 From the object a provider stores (Gateway API HTTPRoute, Istio VirtualService, the
@@ -689,6 +689,41 @@ def _node_ready(node):
     return conds.get("Ready") == "True" and not (node.get("spec") or {}).get("unschedulable")
 
 
+def eligible_nodes(deployment, nodes):
+    """Ready, schedulable nodes whose labels satisfy the Deployment's nodeSelector."""
+    selector = ((((deployment.get("spec") or {}).get("template") or {}).get("spec") or {})
+                .get("nodeSelector") or {})
+    return [n for n in nodes if _node_ready(n) and all(
+        ((n.get("metadata") or {}).get("labels") or {}).get(k) == v for k, v in selector.items())]
+
+
+def node_platforms(nodes):
+    """OCI platforms (``linux/<kubernetes.io/arch>``) of ``nodes``, sorted, without repeats."""
+    archs = set(((n.get("metadata") or {}).get("labels") or {}).get("kubernetes.io/arch") for n in nodes)
+    return ["linux/%s" % a for a in sorted(a for a in archs if a)]
+
+
+def pod_images(pod_spec):
+    """Images of a Pod spec's init and regular containers, in order, without repeats."""
+    out = []
+    for c in (pod_spec.get("initContainers") or []) + (pod_spec.get("containers") or []):
+        if c.get("image") and c["image"] not in out:
+            out.append(c["image"])
+    return out
+
+
+def split_image(image):
+    """``127.0.0.1:5000/team/web:1`` -> (``127.0.0.1:5000``, ``team/web:1``).
+
+    A first component without '.' or ':' (and not localhost) is a Docker Hub repository, as
+    container runtimes read it: (``docker.io``, ``library/<name>`` for single names).
+    """
+    first, sep, rest = image.partition("/")
+    if sep and ("." in first or ":" in first or first == "localhost"):
+        return first, rest
+    return "docker.io", image if sep else "library/" + image
+
+
 def node_room(deployment, nodes, pods):
     """(ok, reason): the Ready nodes matching the Deployment's nodeSelector can hold its replicas.
 
@@ -701,8 +736,7 @@ def node_room(deployment, nodes, pods):
     selector = pod_spec.get("nodeSelector") or {}
     name = deployment["metadata"]["name"]
     replicas = (deployment.get("spec") or {}).get("replicas", 1)
-    eligible = [n for n in nodes if _node_ready(n) and all(
-        ((n.get("metadata") or {}).get("labels") or {}).get(k) == v for k, v in selector.items())]
+    eligible = eligible_nodes(deployment, nodes)
     if not eligible:
         return False, "Deployment %s: no Ready schedulable node matches nodeSelector %s" % (name, selector)
     names = set(n["metadata"]["name"] for n in eligible)

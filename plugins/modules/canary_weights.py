@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Copyright: xinchuang.cloud developers
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import absolute_import, division, print_function
 
@@ -107,10 +107,34 @@ options:
       - Before raising a backend's weight, check that the Deployment behind its Service is
         available, and that the Ready nodes matching its C(nodeSelector) have room (pods, CPU,
         memory requests) for its replicas. Needs read access to Deployments, Nodes and Pods.
-      - The architecture check of the image index (is the nodes' architecture in the image's
-        index) is not done by this version; see the module's documentation page.
+      - With O(verify_image), also that every image of its Pods has an entry in its image index
+        for the architecture (C(kubernetes.io/arch)) of each of those nodes, asked of the
+        registry as M(xinchuang.cloud.image_manifest_info) does.
     type: bool
     default: false
+  verify_image:
+    description:
+      - Include the image-index architecture check in O(verify).
+    type: bool
+    default: true
+  registry_auth:
+    description:
+      - Credentials for the registry of the Pods' images, for O(verify_image).
+    type: dict
+    suboptions:
+      username:
+        description: Registry user.
+        type: str
+      password:
+        description: Its password. Never logged.
+        type: str
+      ca_path:
+        description: CA bundle that signed the registry's certificate.
+        type: path
+      validate_certs:
+        description: Verify the registry's TLS certificate.
+        type: bool
+        default: true
 attributes:
   check_mode:
     support: full
@@ -227,12 +251,8 @@ try:
 except ImportError:  # reported by dynamic_client with the fix
     ConflictError = DynamicApiError = NotFoundError = Exception
 
-try:  # written by the image_manifest helper; the image-index check runs only when present
-    from ansible_collections.xinchuang.cloud.plugins.module_utils.registry import (  # noqa: F401
-        image_manifest_info as _image_manifest_info,
-    )
-except ImportError:
-    _image_manifest_info = None
+from ansible_collections.xinchuang.cloud.plugins.module_utils import manifest_index
+from ansible_collections.xinchuang.cloud.plugins.module_utils import registry as oci_registry
 
 FIELD_MANAGER = "xinchuang.cloud.canary_weights"
 CONFLICT_RETRIES = 5
@@ -384,14 +404,57 @@ class Canary(object):
                     self.verify_report.append(dict(backend=name, check=check, ok=ok, message=msg))
                     if not ok:
                         failures.append(msg)
-            if _image_manifest_info is None:
-                self.verify_report.append(dict(
-                    backend=name, check="image_architecture", ok=None,
-                    message="not checked: image_manifest_info is not available in this version"))
+                if self.module.params["verify_image"]:
+                    ok, msg = self.image_check(dep, nodes)
+                    self.verify_report.append(dict(backend=name, check="image_architecture",
+                                                   ok=ok, message=msg))
+                    if not ok:
+                        failures.append(msg)
         if failures:
             raise XinchuangError(
                 "verify: not raising the weight of %s: %s. Nothing was changed; fix the "
                 "Deployment or its nodes, or set verify: false" % (", ".join(rising), "; ".join(failures)))
+
+    def image_check(self, deployment, nodes):
+        """(ok, reason): every image of the Pods has an entry for each node architecture.
+
+        The same question image_manifest_info answers, asked through the same client
+        (module_utils/registry.py), for the architectures of the nodes the Pods may run on.
+        """
+        name = deployment["metadata"]["name"]
+        pod_spec = deployment["spec"]["template"].get("spec") or {}
+        platforms = policy.node_platforms(policy.eligible_nodes(deployment, nodes))
+        if not platforms:
+            return False, "Deployment %s: no Ready node to run on, so no architecture to check" % name
+        auth = self.module.params["registry_auth"] or {}
+        problems, checked = [], []
+        for image in policy.pod_images(pod_spec):
+            host, rest = policy.split_image(image)
+            try:
+                client = oci_registry.RegistryClient(
+                    "registry-1.docker.io" if host == "docker.io" else host,
+                    username=auth.get("username"), password=auth.get("password"),
+                    ca_path=auth.get("ca_path"), validate_certs=auth.get("validate_certs", True),
+                    timeout=15, retries=1)
+                ref = manifest_index.parse_reference(rest)
+                client.add_scope(ref.repository, "pull")
+                info = oci_registry.inspect_reference(client, ref, platforms)
+            except XinchuangError as exc:
+                problems.append("cannot inspect image %s (%s); give registry_auth for its registry, "
+                                "or set verify_image: false" % (image, exc))
+                continue
+            if not info["exists"]:
+                problems.append("image %s does not exist in %s" % (image, host))
+            elif info["missing_platforms"]:
+                problems.append("image %s has no entry for %s (it has %s) but the Pods of %s run "
+                                "on nodes of that architecture" % (
+                                    image, ", ".join(info["missing_platforms"]),
+                                    ", ".join(info["platforms"]) or "none", name))
+            else:
+                checked.append(image)
+        if problems:
+            return False, "Deployment %s: %s" % (name, "; ".join(problems))
+        return True, "Deployment %s: %s has %s" % (name, ", ".join(checked), ", ".join(platforms))
 
     # -- one route ---------------------------------------------------------------------------
 
@@ -486,6 +549,13 @@ def main():
         weight_total=dict(type="int"),
         annotations=dict(type="dict"),
         verify=dict(type="bool", default=False),
+        verify_image=dict(type="bool", default=True),
+        registry_auth=dict(type="dict", options=dict(
+            username=dict(type="str"),
+            password=dict(type="str", no_log=True),
+            ca_path=dict(type="path"),
+            validate_certs=dict(type="bool", default=True),
+        )),
     )
     argument_spec.update(kube_auth_argument_spec())
     module = AnsibleModule(

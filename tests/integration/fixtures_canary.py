@@ -49,10 +49,10 @@ def canary_crds(testbed):
     return files
 
 
-def _deployment(name, namespace, family, replicas=2, requests=None):
+def _deployment(name, namespace, family, replicas=2, requests=None, image=None):
     labels = {"app": name, "app.kubernetes.io/name": APP, "app.kubernetes.io/version": VERSION,
               "xinchuang.cloud/arch-family": arch.family_of(family)}
-    container = {"name": "app", "image": "registry.invalid/xinchuang/web:%s" % VERSION,
+    container = {"name": "app", "image": image or "registry.invalid/xinchuang/web:%s" % VERSION,
                  "ports": [{"containerPort": PORT}]}
     if requests:
         container["resources"] = {"requests": requests}
@@ -152,8 +152,8 @@ class CanaryApp:
     def apply(self, *objs):
         self.testbed.apply({"apiVersion": "v1", "kind": "List", "items": list(objs)})
 
-    def deployment(self, name, family, replicas=2, requests=None):
-        return _deployment(name, self.namespace, family, replicas, requests)
+    def deployment(self, name, family, replicas=2, requests=None, image=None):
+        return _deployment(name, self.namespace, family, replicas, requests, image)
 
     def service(self, name):
         return _service(name, self.namespace)
@@ -173,3 +173,29 @@ def canary_app(testbed, canary_crds):
     app.wait_available("web-c86", "web-arm")
     yield app
     testbed.kubectl("delete", "namespace", namespace, "--wait=false")
+
+
+@pytest.fixture(scope="session")
+def canary_images(registry):
+    """Images of the application in the test registry (TLS + htpasswd):
+    ``multi`` - an OCI index with linux/amd64 and linux/arm64/v8 entries;
+    ``amd64_only`` - a single linux/amd64 manifest. ``auth`` is the module's registry_auth."""
+    from tests.integration.fixtures_registry import client_push, make_image
+
+    client = registry.client()
+    repo = "xinchuang/web"
+    children = []
+    for platform in (arch.platform_dict("c86"), arch.platform_dict("arm")):
+        image = make_image(platform)
+        client_push(client, image, repo)
+        children.append({"mediaType": image["media_type"], "digest": image["digest"],
+                         "size": image["size"], "platform": platform})
+    index = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+                        "manifests": children}).encode()
+    client.put_manifest(repo, VERSION, index, "application/vnd.oci.image.index.v1+json",
+                        "%s:%s" % (repo, VERSION))
+    client_push(client, make_image(arch.platform_dict("c86")), repo, VERSION + "-amd64")
+    return {"multi": "%s/%s:%s" % (registry.host, repo, VERSION),
+            "amd64_only": "%s/%s:%s-amd64" % (registry.host, repo, VERSION),
+            "auth": {"username": registry.username, "password": registry.password,
+                     "ca_path": registry.ca}}

@@ -442,3 +442,29 @@ def test_resume_index_only_for_the_same_release_in_progress():
     assert policy.resume_index(dict(notes, **{policy.ANNOTATION_STATE: "rolled-back"}), "s", "c", steps) == 0
     assert policy.resume_index(notes, "s", "c", [10, 100]) == 0
     assert policy.resume_index({}, "s", "c", steps) == 0
+
+
+# ---------------------------------------------------------------------------
+# images and node architectures (verify_image)
+# ---------------------------------------------------------------------------
+
+def test_split_image_reads_registry_hosts_as_runtimes_do():
+    assert policy.split_image("127.0.0.1:5000/team/web:1") == ("127.0.0.1:5000", "team/web:1")
+    assert policy.split_image("registry.example.com/web@sha256:" + "a" * 64)[0] == "registry.example.com"
+    assert policy.split_image("localhost/web:1") == ("localhost", "web:1")
+    assert policy.split_image("team/web:1") == ("docker.io", "team/web:1")
+    assert policy.split_image("nginx:1.25") == ("docker.io", "library/nginx:1.25")
+
+
+def test_node_platforms_of_the_nodes_a_deployment_may_use():
+    nodes = [node("arm-1", "arm64"), node("arm-2", "arm64"), node("c86-1", "amd64"),
+             node("la-1", "loong64", ready="False")]
+    assert policy.node_platforms(policy.eligible_nodes(deployment(arch="arm64"), nodes)) == ["linux/arm64"]
+    free = deployment()
+    free["spec"]["template"]["spec"]["nodeSelector"] = {}
+    assert policy.node_platforms(policy.eligible_nodes(free, nodes)) == ["linux/amd64", "linux/arm64"]
+
+
+def test_pod_images_lists_init_containers_first_once():
+    spec = {"initContainers": [{"image": "a"}], "containers": [{"image": "b"}, {"image": "a"}]}
+    assert policy.pod_images(spec) == ["a", "b"]

@@ -37,6 +37,9 @@ def release_vars(app, **extra):
         "canary_release_steps": [10, 50, 100],
         "canary_release_pause_seconds": 0,
         "canary_release_check_timeout": 60,
+        # The Deployments' images are not in a registry; the test that proves the image
+        # check pushes real ones (canary_images).
+        "canary_release_verify_image": False,
     }
     out.update(extra)
     return out
@@ -131,11 +134,20 @@ def prometheus():
 
 
 @pytest.mark.parametrize("provider", ["gateway", "istio", "nginx"])
-def test_c86_to_arm_release_in_three_steps_then_promoted(canary_app, provider):
+def test_c86_to_arm_release_in_three_steps_then_promoted(canary_app, canary_images, provider):
     app = canary_app
-    rc, tasks = run_release(release_vars(app, canary_release_provider=provider))
+    # Both Deployments run the multi-architecture index, as a real cross-architecture release.
+    app.apply(app.deployment("web-c86", "c86", image=canary_images["multi"]),
+              app.deployment("web-arm", "arm", image=canary_images["multi"]))
+    app.wait_available("web-c86", "web-arm")
+    rc, tasks = run_release(release_vars(app, canary_release_provider=provider,
+                                         canary_release_verify_image=True,
+                                         canary_release_registry_auth=canary_images["auth"]))
     assert rc == 0, failure(tasks)
     assert applied(tasks) == [(w, True) for w in STEPS]
+    checks = [c for n, r in tasks if n.startswith(SET_WEIGHTS) for c in r.get("verify", [])]
+    assert {(c["check"], c["ok"]) for c in checks} == {
+        ("deployment", True), ("node_room", True), ("image_architecture", True)}
     assert app.stored_weights(provider) == {"web-c86": 0, "web-arm": 100}
     notes = app.annotations(provider)
     assert notes["xinchuang.cloud/canary-release"] == "web-c86->web-arm@10,50,100"
@@ -146,7 +158,9 @@ def test_c86_to_arm_release_in_three_steps_then_promoted(canary_app, provider):
         pods = app.testbed.get_json("pods", "-n", app.namespace, "-l", "app=" + name)["items"]
         assert pods and {p["spec"]["nodeName"] for p in pods} == {node}
     # Running it again changes nothing: the release is promoted.
-    rc, tasks = run_release(release_vars(app, canary_release_provider=provider))
+    rc, tasks = run_release(release_vars(app, canary_release_provider=provider,
+                                         canary_release_verify_image=True,
+                                         canary_release_registry_auth=canary_images["auth"]))
     assert rc == 0, failure(tasks)
     assert applied(tasks) == []
     assert not any(r.get("changed") for _n, r in tasks)

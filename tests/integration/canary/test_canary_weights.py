@@ -4,6 +4,8 @@ Every provider's object is written by the module and read back with kubectl; eac
 four times (check mode, real, check mode again, real again), as community.crypto does.
 """
 
+import json
+
 import pytest
 
 from tests.integration.ansible_run import run_module
@@ -187,13 +189,37 @@ def test_missing_route_is_named(canary_app):
     assert res.get("failed") and "HTTPRoute %s/nope does not exist" % canary_app.namespace in res["msg"]
 
 
-def test_verify_passes_for_an_available_deployment_with_room(canary_app):
-    res = run_module(MODULE, args(canary_app, "gateway", weights={"web-c86": 90, "web-arm": 10}, verify=True))
+def test_verify_passes_for_an_available_deployment_with_room_and_its_arch_in_the_index(
+        canary_app, canary_images):
+    app = canary_app
+    app.apply(app.deployment("web-arm", "arm", image=canary_images["multi"]))
+    app.wait_available("web-arm")
+    res = run_module(MODULE, args(app, "gateway", weights={"web-c86": 90, "web-arm": 10}, verify=True,
+                                  registry_auth=canary_images["auth"]))
     assert not res.get("failed"), res.get("msg")
     checks = dict((r["check"], r) for r in res["verify"] if r["backend"] == "web-arm")
     assert checks["deployment"]["ok"] is True and "2/2" in checks["deployment"]["message"]
     assert checks["node_room"]["ok"] is True and "kwok-arm-0" in checks["node_room"]["message"]
+    assert checks["image_architecture"]["ok"] is True
+    assert "has linux/arm64" in checks["image_architecture"]["message"]
     assert [r["backend"] for r in res["verify"]] == ["web-arm"] * len(res["verify"])  # only the rising one
+    assert canary_images["auth"]["password"] not in json.dumps(res)
+
+
+def test_verify_refuses_an_image_without_the_nodes_architecture(canary_app, canary_images):
+    app = canary_app
+    app.apply(app.deployment("web-arm", "arm", image=canary_images["amd64_only"]))
+    app.wait_available("web-arm")
+    before = stored_state(app, "gateway")
+    res = run_module(MODULE, args(app, "gateway", weights={"web-c86": 90, "web-arm": 10}, verify=True,
+                                  registry_auth=canary_images["auth"]))
+    assert res.get("failed") is True
+    assert "has no entry for linux/arm64" in res["msg"] and "linux/amd64" in res["msg"]
+    assert stored_state(app, "gateway") == before
+    # without the image check the rest of verify passes
+    res = run_module(MODULE, args(app, "gateway", weights={"web-c86": 90, "web-arm": 10}, verify=True,
+                                  verify_image=False))
+    assert not res.get("failed"), res.get("msg")
 
 
 def test_verify_refuses_a_backend_whose_pods_cannot_be_placed(canary_app):
@@ -202,7 +228,8 @@ def test_verify_refuses_a_backend_whose_pods_cannot_be_placed(canary_app):
     app.apply(app.deployment("web-loong", "loongarch", replicas=1, requests={"cpu": "40"}),
               app.service("web-loong"))
     before = stored_state(app, "gateway")
-    res = run_module(MODULE, args(app, "gateway", weights={"web-c86": 90, "web-loong": 10}, verify=True))
+    res = run_module(MODULE, args(app, "gateway", weights={"web-c86": 90, "web-loong": 10}, verify=True,
+                                  verify_image=False))
     assert res.get("failed") is True
     assert "not raising the weight of web-loong" in res["msg"]
     assert "lack room" in res["msg"] and "kwok-loongarch-0" in res["msg"]
