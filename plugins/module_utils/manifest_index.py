@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: xinchuang.cloud developers
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Pure logic of multi-architecture image indexes: no I/O, no network.
 
 Parses image references, normalises platforms through the architecture model, builds the
@@ -165,7 +165,8 @@ def parse_reference(text, default_repository=None, registry=None):
                               "'_', '.', '-', at most 128)" % (text, tag))
     if tag is None and digest is None:
         raise InvalidReferenceError("image reference %r has neither a tag nor a digest" % (text,))
-    return Reference(repository, tag, digest, raw)
+    # Messages name the full reference (repository included) even for a bare tag.
+    return Reference(repository, tag, digest)
 
 
 def normalize_platform(value, what="platform"):
