@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: xinchuang.cloud developers
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """OCI distribution client and the index reconciler built on it.
 
 Layers, bottom up:
@@ -694,3 +694,50 @@ def inspect_references(client, references, required_platforms=None, concurrency=
         return [inspect_reference(client, r, required_platforms) for r in refs]
     with ThreadPoolExecutor(max_workers=workers) as pool:
         return list(pool.map(lambda r: inspect_reference(client, r, required_platforms), refs))
+
+
+def reconcile_many(client, specs, state="present", defaults=None, concurrency=4,
+                   check_mode=False, want_diff=False):
+    """Several indexes in one go (a catalogue), at most ``concurrency`` at a time.
+
+    ``specs``: list of {repository, tag, sources?, format?, annotations?,
+    required_platforms?, force?}; missing keys come from ``defaults``. Every index is
+    reconciled on its own (its own PUT last), so one failure does not stop the others.
+    Returns (results, errors): results in the input order (None where it failed), errors
+    as messages naming the index.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    defaults = defaults or {}
+
+    def one(spec):
+        opts = dict(defaults)
+        opts.update(dict((k, v) for k, v in spec.items() if v is not None))
+        name = "%s:%s" % (opts.get("repository"), opts.get("tag"))
+        try:
+            if state == "absent":
+                out = delete_index(client, opts["repository"], opts["tag"],
+                                   force=opts.get("force", False), check_mode=check_mode,
+                                   want_diff=want_diff)
+            else:
+                if not opts.get("sources"):
+                    raise mi.ManifestError("index %s has no sources; state present needs them"
+                                           % name)
+                out = publish_index(
+                    client, opts["repository"], opts["tag"], opts["sources"],
+                    fmt=opts.get("format") or "oci", annotations=opts.get("annotations"),
+                    required_platforms=opts.get("required_platforms"),
+                    force=opts.get("force", False), check_mode=check_mode,
+                    want_diff=want_diff)
+            out["repository"], out["tag"] = opts["repository"], opts["tag"]
+            return out, None
+        except XinchuangError as err:
+            return None, "%s: %s" % (name, err)
+
+    workers = max(1, min(int(concurrency), len(specs) or 1))
+    if workers == 1:
+        pairs = [one(s) for s in specs]
+    else:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            pairs = list(pool.map(one, specs))
+    return [p[0] for p in pairs], [p[1] for p in pairs if p[1]]
