@@ -274,3 +274,37 @@ def test_single_image_tag_needs_force(images, image_manifest, registry):
         assert_ok(result)
     assert [r["changed"] for r in results] == [True, True, False, False]
     assert head(registry, "xc/app:single")["media_type"] == mi.OCI_INDEX
+
+
+def test_indexes_publish_a_catalogue_in_one_task_four_pass(registry, images, image_manifest):
+    catalogue = [{"repository": "xc/app", "tag": "cat-%d" % i,
+                  "sources": images.sources(families)}
+                 for i, families in enumerate([None, ["c86", "loongarch"], ["sw64", "mips"]])]
+    catalogue[1]["format"] = "docker"
+    results = four_pass(image_manifest, diff=True, indexes=catalogue, concurrency=3)
+    for result in results:
+        assert_ok(result)
+    assert [r["changed"] for r in results] == [True, True, False, False]
+    check1, real1, check2, real2 = results
+    assert check1["writes"] == 0 and real1["writes"] == 3
+    assert real1["requests"] == (5 + 2) + (2 + 2) + (2 + 2)
+    assert real2["requests"] == (5 + 1) + (2 + 1) + (2 + 1) and real2["writes"] == 0
+    assert set(check1["diff"]["after"]) == {"xc/app:cat-0", "xc/app:cat-1", "xc/app:cat-2"}
+    for item, spec in zip(real1["indexes"], catalogue):
+        assert item["changed"] and item["tag"] == spec["tag"]
+        assert head(registry, "xc/app:" + spec["tag"])["digest"] == item["digest"]
+    assert real1["indexes"][1]["media_type"] == mi.DOCKER_LIST
+
+
+def test_indexes_one_failure_names_it_and_the_others_complete(registry, images,
+                                                             image_manifest):
+    catalogue = [{"repository": "xc/app", "tag": "cat-ok", "sources": images.sources(["arm"])},
+                 {"repository": "xc/app", "tag": "cat-bad",
+                  "sources": [{"ref": "1.0-nothing", "platform": "amd64"}]}]
+    result = image_manifest(indexes=catalogue)
+    assert result.get("failed")
+    assert "1 of 2" in result["msg"] and "xc/app:cat-bad" in result["msg"]
+    assert "xc/app:1.0-nothing" in result["msg"]
+    assert result["indexes"][1] is None and result["indexes"][0]["changed"]
+    assert head(registry, "xc/app:cat-ok") is not None
+    assert head(registry, "xc/app:cat-bad") is None
