@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Copyright: xinchuang.cloud developers
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import absolute_import, division, print_function
 
@@ -35,7 +35,7 @@ description:
     applies, in parallel, only the HPAs whose desired spec differs from the stored one.
     Check mode applies with server-side dry-run.
 author:
-  - xinchuang.cloud developers
+  - xinchuang.cloud developers (@xinchuang-cloud)
 extends_documentation_fragment:
   - xinchuang.cloud.kube_auth
   - xinchuang.cloud.attributes
