@@ -288,8 +288,9 @@ def gateway_desired(route, namespace, weights, services, match=None):
     spec = desired.setdefault("spec", {})
     rules = spec.setdefault("rules", [])
     names = list(weights)
-    refs_of = (lambda rule: [r.get("name") for r in rule.get("backendRefs") or []
-                             if _ref_is_service(r, namespace)])
+    def refs_of(rule):
+        return [r.get("name") for r in rule.get("backendRefs") or [] if _ref_is_service(r, namespace)]
+
     targets = _weighted_rule_indexes(rules, refs_of, names, _is_ab)
     if not targets:
         if rules and any(not _is_ab(r) for r in rules):
@@ -379,8 +380,10 @@ def istio_desired(vs, namespace, weights, services, match=None):
     spec = desired.setdefault("spec", {})
     https = spec.setdefault("http", [])
     names = list(weights)
-    refs_of = (lambda http: [_host_service((d.get("destination") or {}).get("host"), namespace)
-                             for d in http.get("route") or []])
+    def refs_of(http):
+        return [_host_service((d.get("destination") or {}).get("host"), namespace)
+                for d in http.get("route") or []]
+
     targets = _weighted_rule_indexes(https, refs_of, names, _is_ab)
     if not targets:
         if https and any(not _is_ab(h) for h in https):

@@ -12,7 +12,8 @@ DOCUMENTATION = r"""
 module: canary_weights
 short_description: Set the traffic split of a route among backend Services
 version_added: 0.1.0
-author: xinchuang.cloud developers
+author:
+  - xinchuang.cloud developers (@xinchuang-cloud)
 description:
   - Sets how the requests of one route are shared among N backend Services, for canary and
     cross-architecture releases (for example C86 and ARM Deployments of the same version).
@@ -365,9 +366,9 @@ class Canary(object):
             if create:
                 return self.routes_api.create(body=obj, **kwargs).to_dict()
             return self.routes_api.replace(body=obj, **kwargs).to_dict()
-        except ConflictError:
-            raise
         except DynamicApiError as exc:
+            if isinstance(exc, ConflictError):
+                raise  # reconcile() reads the route again and retries
             raise XinchuangError(
                 "the API server refused %s %s/%s: %s; nothing was changed" % (
                     obj.get("kind"), self.namespace, obj["metadata"]["name"], _api_message(exc)))
