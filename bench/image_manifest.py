@@ -66,6 +66,7 @@ class Measure(object):
 
     def __exit__(self, *exc):
         self.wall = time.time() - self.start
+        self.load = os.getloadavg()[0]  # other jobs share the machine: say how busy it was
         time.sleep(0.5)  # let the registry finish writing its access log
         lines = self.process.access_lines(self.since)
         self.requests = len(lines)
@@ -257,8 +258,8 @@ def print_table(rows, notes, repos, n):
           "repositories, %d existing children each; requests from the registry access log."
           % (n, repos, n))
     header = ("tool", "changed", "requests", "req/index", "writes/index", "module says",
-              "wall s", "wall vs docker", "req vs docker")
-    fmt = "| %-50s | %7s | %8s | %9s | %12s | %11s | %7s | %14s | %13s |"
+              "wall s", "wall vs docker", "req vs docker", "load")
+    fmt = "| %-50s | %7s | %8s | %9s | %12s | %11s | %7s | %14s | %13s | %5s |"
     print(fmt % header)
     print("|" + "|".join("-" * len(cell) for cell in (fmt % header).split("|")[1:-1]) + "|")
     for label, m, own, changed in rows:
@@ -267,8 +268,11 @@ def print_table(rows, notes, repos, n):
                      "-" if own is None else "%.1f" % (own / float(repos)),
                      "%.1f" % m.wall,
                      "%.2fx" % (m.wall / base.wall) if base else "-",
-                     "%.2fx" % (m.requests / float(base.requests)) if base else "-"))
+                     "%.2fx" % (m.requests / float(base.requests)) if base else "-",
+                     "%.1f" % m.load))
     print()
+    print("load: 1-minute load average of the machine (%d cores) when the row ended; "
+          "module says: the requests the module itself counted." % os.cpu_count())
     print("Target: <= N+2 = %d requests per index of N=%d existing children; wall time below "
           "docker manifest." % (n + 2, n))
     for note in notes:

@@ -308,3 +308,19 @@ def test_indexes_one_failure_names_it_and_the_others_complete(registry, images,
     assert result["indexes"][1] is None and result["indexes"][0]["changed"]
     assert head(registry, "xc/app:cat-ok") is not None
     assert head(registry, "xc/app:cat-bad") is None
+
+
+def test_source_that_is_an_index_gives_its_child_for_the_platform(registry, images,
+                                                                  image_manifest):
+    made = image_manifest(repository="xc/app", tag="parent", sources=images.sources())
+    assert_ok(made)
+    picked = image_manifest(repository="xc/app", tag="picked", sources=[
+        {"ref": "parent", "platform": "sw_64"}, {"ref": images.tag("c86")}])
+    assert_ok(picked)
+    assert picked["platforms"] == ["linux/amd64", "linux/sw64"]
+    assert [m["digest"] for m in picked["manifests"]] == [images.digest("c86"),
+                                                           images.digest("sw64")]
+    ambiguous = image_manifest(repository="xc/app", tag="picked2",
+                               sources=[{"ref": "parent"}])
+    assert_failed_without_writes(ambiguous, "xc/app:parent", "index of 5 platforms",
+                                 "platform")
