@@ -440,23 +440,23 @@ def _source_not_found(ref, client):
         "'ref' of that source" % (ref.text, client.host))
 
 
-def _pick_from_index(client, ref, index_desc, platform):
+def _pick_from_index(client, ref, index_desc, platform, data=None):
     """A source that is itself an index: take its child for ``platform``."""
-    got = client.get_manifest(mi.Reference(ref.repository, digest=index_desc["digest"],
-                                           text=ref.text))
-    if got is None:
-        raise _source_not_found(ref, client)
-    entries = [e for e in mi.index_entries(mi.parse_manifest(got["data"], ref.text))
-               if e["known"]]
+    if data is None:
+        got = client.get_manifest(mi.Reference(ref.repository, digest=index_desc["digest"],
+                                               text=ref.text))
+        if got is None:
+            raise _source_not_found(ref, client)
+        data = got["data"]
+    every = mi.index_entries(mi.parse_manifest(data, ref.text))
+    entries = [e for e in every if e["known"]]
     if platform is not None:
         want = arch.platform_string(platform)
         entries = [e for e in entries if e["platform"] == want]
         if not entries:
             raise ManifestNotFoundError(
                 "source %s is an index without platform %s; it has: %s"
-                % (ref.text, want, ", ".join(e["platform"] for e in
-                                             mi.index_entries(mi.parse_manifest(got["data"])))
-                   or "nothing"))
+                % (ref.text, want, ", ".join(e["platform"] for e in every) or "nothing"))
     elif len(entries) != 1:
         raise mi.ManifestError(
             "source %s is an index of %d platforms (%s); give the source a 'platform' to pick "
@@ -470,23 +470,33 @@ def resolve_source(client, ref, platform):
     """One source -> child descriptor dict with its platform and source repository.
 
     With a platform given and an image manifest at the reference this costs one HEAD;
-    without a platform, the manifest and its config are read (two GETs more).
+    without one, a GET of the manifest (instead of the HEAD) and a GET of its config.
     """
-    desc = client.head_manifest(ref)
-    if desc is None:
-        raise _source_not_found(ref, client)
+    manifest = None
+    if platform is None:
+        got = client.get_manifest(ref)
+        if got is None:
+            raise _source_not_found(ref, client)
+        desc = {"digest": got["digest"], "media_type": got["media_type"],
+                "size": len(got["data"])}
+        manifest = got["data"]
+    else:
+        desc = client.head_manifest(ref)
+        if desc is None:
+            raise _source_not_found(ref, client)
     if desc["media_type"] in mi.INDEX_TYPES:
-        desc, platform = _pick_from_index(client, ref, desc, platform)
+        desc, platform = _pick_from_index(client, ref, desc, platform, manifest)
+        manifest = None
     elif desc["media_type"] not in mi.IMAGE_TYPES:
         raise mi.ManifestError("source %s has media type %r, not an image manifest"
                                % (ref.text, desc["media_type"]))
-    manifest = None
     if platform is None:
-        got = client.get_manifest(mi.Reference(ref.repository, digest=desc["digest"],
-                                               text=ref.text))
-        if got is None:
-            raise _source_not_found(ref, client)
-        manifest = got["data"]
+        if manifest is None:
+            got = client.get_manifest(mi.Reference(ref.repository, digest=desc["digest"],
+                                                   text=ref.text))
+            if got is None:
+                raise _source_not_found(ref, client)
+            manifest = got["data"]
         doc = mi.parse_manifest(manifest, "manifest of %s" % ref.text)
         config_digest = (doc.get("config") or {}).get("digest")
         if not config_digest:

@@ -27,8 +27,8 @@ description:
     by digest into O(repository) first; the index PUT is the last write, so a failure never
     leaves the tag pointing at an index with missing children.
   - "Requests: with every O(sources[].platform) given and the sources in O(repository), one
-    C(HEAD) per source, one C(HEAD) of the tag and one C(PUT) (none when unchanged); a source
-    without a platform costs two C(GET)s more (manifest and config). Diff mode reads the old
+    C(HEAD) per source, one C(HEAD) of the tag and one C(PUT) (none when unchanged); for a source
+    without a platform the C(HEAD) becomes a C(GET) and its config is read (one C(GET) more). Diff mode reads the old
     index once more. The number is returned as RV(requests)."
   - The module runs where the task runs (usually the controller, with C(delegate_to=localhost))
     and talks to the registry with the Python C(requests) library, chosen over Ansible's
@@ -78,7 +78,7 @@ options:
         description:
           - Platform of the image, C(linux/arm64/v8), C(linux/loong64), or any architecture
             name of the model (C(aarch64), C(sw_64), C(mips64el), C(x86_64)).
-          - When omitted it is read from the image config (two requests more).
+          - When omitted it is read from the image config (one request more).
         type: str
   format:
     description:

@@ -274,3 +274,27 @@ def test_publish_budget_is_n_plus_two_then_n_plus_one():
     c3, _, _ = client(memory)
     checked = reg.publish_index(c3, "lib/app", "1.0", sources[:2], check_mode=True)
     assert checked["changed"] and c3.writes == 0
+
+
+def test_platform_from_config_costs_two_gets_per_source():
+    memory = MemoryRegistry()
+    sources = []
+    configs = {}
+    for family in arch.families():
+        config = json.dumps(dict(arch.platform_dict(family))).encode()
+        configs[mi.digest_of(config)] = config
+        body = json.dumps({"schemaVersion": 2, "mediaType": mi.OCI_MANIFEST,
+                           "config": {"digest": mi.digest_of(config)}, "layers": []}).encode()
+        memory.manifests[("lib/app", family)] = (body, mi.OCI_MANIFEST)
+        sources.append({"ref": family})
+
+    def handler(method, url, headers, data, auth):
+        if "/blobs/" in url:
+            memory.log.append((method, url))
+            return FakeResponse(200, {}, configs[url.rsplit("/", 1)[1]])
+        return memory(method, url, headers, data, auth)
+
+    c, _, _ = client(handler)
+    result = reg.publish_index(c, "lib/app", "1.0", sources)
+    assert result["platforms"] == [arch.oci_platform(f) for f in arch.families()]
+    assert c.requests == 2 * len(sources) + 2
