@@ -26,10 +26,11 @@ description:
     (C(?mount=&from=), copied when the registry declines to mount) and their manifest pushed
     by digest into O(repository) first; the index PUT is the last write, so a failure never
     leaves the tag pointing at an index with missing children.
-  - "Requests: with every O(sources[].platform) given and the sources in O(repository), one
-    C(HEAD) per source, one C(HEAD) of the tag and one C(PUT) (none when unchanged); for a source
-    without a platform the C(HEAD) becomes a C(GET) and its config is read (one C(GET) more). Diff mode reads the old
-    index once more. The number is returned as RV(requests)."
+  - "Requests: with every O(sources[].platform) given and the sources in O(repository),
+    one C(HEAD) per source, one C(HEAD) of the tag and one C(PUT) (none when unchanged).
+    For a source without a platform the C(HEAD) becomes a C(GET) and its config is read
+    (one C(GET) more). Diff mode reads the old index once more. The number is returned as
+    RV(requests)."
   - The module runs where the task runs (usually the controller, with C(delegate_to=localhost))
     and talks to the registry with the Python C(requests) library, chosen over Ansible's
     C(open_url) because it keeps one connection alive for all requests, streams blob copies,
