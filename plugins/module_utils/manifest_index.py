@@ -119,7 +119,7 @@ def parse_reference(text, default_repository=None, registry=None):
     """
     if not isinstance(text, str) or not text.strip():
         raise InvalidReferenceError("image reference %r is empty; give a tag, a digest, "
-                              "'repository:tag' or 'repository@sha256:...'" % (text,))
+                                    "'repository:tag' or 'repository@sha256:...'" % (text,))
     raw = text.strip()
     rest, digest = raw, None
     if "@" in raw:
@@ -128,7 +128,7 @@ def parse_reference(text, default_repository=None, registry=None):
         rest, digest = "", raw
     if digest is not None and not DIGEST_RE.match(digest):
         raise InvalidReferenceError("image reference %r: %r is not a digest (sha256:<64 hex>)"
-                              % (text, digest))
+                                    % (text, digest))
     repository, tag = None, None
     if rest:
         # The tag is after the last ':' that comes after the last '/', so host:port survives.
@@ -155,14 +155,14 @@ def parse_reference(text, default_repository=None, registry=None):
         repository = default_repository
     if not repository:
         raise InvalidReferenceError("image reference %r has no repository; write 'repository:tag'"
-                              % (text,))
+                                    % (text,))
     if not REPOSITORY_RE.match(repository):
         raise InvalidReferenceError(
             "image reference %r: repository %r is not valid (lower case letters, digits, "
             "'.', '_', '-' and '/' separators)" % (text, repository))
     if tag is not None and not TAG_RE.match(tag):
         raise InvalidReferenceError("image reference %r: tag %r is not valid (letters, digits, "
-                              "'_', '.', '-', at most 128)" % (text, tag))
+                                    "'_', '.', '-', at most 128)" % (text, tag))
     if tag is None and digest is None:
         raise InvalidReferenceError("image reference %r has neither a tag nor a digest" % (text,))
     # Messages name the full reference (repository included) even for a bare tag.

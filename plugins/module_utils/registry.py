@@ -91,7 +91,7 @@ def parse_challenge(header):
     """``Bearer realm="..",service="..",scope=".."`` -> ('bearer', {realm, service, scope})."""
     if not header:
         return None, {}
-    scheme, _, rest = header.strip().partition(" ")
+    scheme, _sep, rest = header.strip().partition(" ")
     params = dict((m.group(1).lower(), m.group(2) if m.group(2) is not None else m.group(3))
                   for m in _CHALLENGE_PARAM.finditer(rest))
     return scheme.lower(), params
@@ -566,7 +566,7 @@ def publish_index(client, repository, tag, sources, fmt="oci", annotations=None,
                                "annotations field")
 
     client.add_scope(target.repository, "pull,push")
-    for ref, _ in parsed:
+    for ref, _platform in parsed:
         if ref.repository != target.repository:
             client.add_scope(ref.repository, "pull")
 

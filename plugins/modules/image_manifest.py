@@ -36,7 +36,7 @@ description:
     C(open_url) because it keeps one connection alive for all requests, streams blob copies,
     and takes the CA file per request so that it wins over E(REQUESTS_CA_BUNDLE).
 author:
-  - xinchuang.cloud developers
+  - xinchuang.cloud developers (@xinchuang-cloud)
 extends_documentation_fragment:
   - xinchuang.cloud.registry_auth
   - xinchuang.cloud.attributes
@@ -125,6 +125,14 @@ options:
         description: As O(sources).
         type: list
         elements: dict
+        suboptions:
+          ref:
+            description: As O(sources[].ref).
+            type: str
+            required: true
+          platform:
+            description: As O(sources[].platform).
+            type: str
       format:
         description: As O(format).
         type: str

@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Copyright: xinchuang.cloud developers
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import absolute_import, division, print_function
 
@@ -21,7 +21,7 @@ description:
     O(concurrency) requests in flight over one keep-alive connection pool (the Python
     C(requests) library; see M(xinchuang.cloud.image_manifest) for why).
 author:
-  - xinchuang.cloud developers
+  - xinchuang.cloud developers (@xinchuang-cloud)
 extends_documentation_fragment:
   - xinchuang.cloud.registry_auth
   - xinchuang.cloud.attributes.info_module
