@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# The offline bundle the cluster roles install from, laid out per GOARCH
+# (docs/architecture: bundle/<kubernetes version>/<goarch>/{bin,cni}):
+#   hack/bundle.sh [GOARCH ...]     default: amd64 arm64 loong64 mips64le
+# Binaries come from the build matrix (hack/testbed/matrix.tsv) cache, built first when missing;
+# rows of component cni-plugins go to cni/, all others to bin/. runc needs cgo (its nsenter is
+# C), so no matrix row builds it: bin/runc is Debian's runc package for that architecture
+# (dynamically linked: glibc and libseccomp2 of bookworm or newer; on older OSes prefer the OS
+# runc, which the container_runtime role takes when recent enough).
+# sw64: upstream Go cannot target it. Give the vendor toolchain's GOROOT as XC_SW64_GOROOT;
+# without it sw64 is skipped, saying so (a vendor Go 1.16 cannot build containerd 2.x or
+# Kubernetes 1.37 either: take sw64 binaries from the vendor's repository then).
+#
+# Environment:
+#   XC_BUNDLE_DIR       output root (default $XC_CACHE/bundle)
+#   XC_BUNDLE_SETS      matrix sets to include, comma-separated (default: bundle)
+#   XC_BUNDLE_VERSION   directory name (default: the kube-apiserver version of the matrix)
+#   XC_BUNDLE_BUILD=0   do not build missing rows: fail naming them
+#   XC_BUNDLE_RUNC=0    no runc from Debian
+#   XC_BUNDLE_MIRROR    Debian mirror for runc (default http://deb.debian.org/debian)
+# shellcheck source=hack/common.sh
+source "$(dirname "$0")/common.sh"
+TB_STATE="${TB_STATE:-$XC_ROOT/.testbed}"
+# shellcheck source=hack/testbed/build.sh
+source "$XC_ROOT/hack/testbed/build.sh"
+# shellcheck source=hack/lab/archs.sh
+source "$XC_ROOT/hack/lab/archs.sh"   # LAB_SUITE: the Debian suite carrying each architecture
+
+BUNDLE_DIR="${XC_BUNDLE_DIR:-$XC_CACHE/bundle}"
+BUNDLE_SETS="${XC_BUNDLE_SETS:-bundle}"
+BUNDLE_MIRROR="${XC_BUNDLE_MIRROR:-http://deb.debian.org/debian}"
+BUNDLE_DEFAULT_GOARCHES=(amd64 arm64 loong64 mips64le)
+
+if [ ! -e "$XC_ROOT/.collections/ansible_collections/xinchuang/cloud" ]; then
+  mkdir -p "$XC_ROOT/.collections/ansible_collections/xinchuang"
+  ln -sfn "$XC_ROOT" "$XC_ROOT/.collections/ansible_collections/xinchuang/cloud"
+fi
+
+# The architecture model answers every name question (GOARCH -> dpkg architecture).
+bundle_deb_arch() {
+  PYTHONPATH="$XC_ROOT/.collections" python3 -c \
+    'import sys; from ansible_collections.xinchuang.cloud.plugins.module_utils.arch import lookup; print(lookup(sys.argv[1]).deb_arch)' "$1"
+}
+bundle_upstream_go() {
+  PYTHONPATH="$XC_ROOT/.collections" python3 -c \
+    'import sys; from ansible_collections.xinchuang.cloud.plugins.module_utils.arch import lookup; sys.exit(0 if lookup(sys.argv[1]).upstream_go else 1)' "$1"
+}
+
+bundle_version() {
+  [ -n "${XC_BUNDLE_VERSION:-}" ] && { echo "$XC_BUNDLE_VERSION"; return 0; }
+  awk '$1 == "kube-apiserver" { print $2; exit }' "$TB_MATRIX"
+}
+
+# Rows of every set in BUNDLE_SETS buildable for GOARCH, without duplicates.
+bundle_rows() {
+  local goarch="$1" set
+  for set in ${BUNDLE_SETS//,/ }; do tb_matrix_rows "$set" "$goarch"; done | sort -u
+}
+
+# apt-get under an apt configuration of our own (the machine's sources are never touched).
+bundle_apt() {
+  local suite="$1" d="$XC_CACHE/apt-bundle-$1"; shift
+  mkdir -p "$d/lists/partial" "$d/cache/archives/partial" "$d/sources.list.d" "$d/preferences.d" "$d/apt.conf.d"
+  printf 'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] %s %s main\n' "$BUNDLE_MIRROR" "$suite" >"$d/sources.list"
+  [ -f "$d/status" ] || : >"$d/status"
+  apt-get -q \
+    -o Dir::Etc::Parts="$d/apt.conf.d" -o Dir::Etc::SourceList="$d/sources.list" \
+    -o Dir::Etc::SourceParts="$d/sources.list.d" -o Dir::Etc::Preferences="$d/preferences" \
+    -o Dir::Etc::PreferencesParts="$d/preferences.d" -o Dir::State::Lists="$d/lists" \
+    -o Dir::State::status="$d/status" -o Dir::Cache="$d/cache" \
+    -o APT::Sandbox::User=root -o Debug::NoLocking=true "$@"
+}
+
+# bundle_runc GOARCH DEST: Debian's runc for the architecture, cached as an unpacked tree.
+bundle_runc() {
+  local goarch="$1" dest="$2" deb_arch suite cache deb tmp
+  deb_arch="$(bundle_deb_arch "$goarch")"
+  suite="${LAB_SUITE[$deb_arch]:-bookworm}"
+  cache="$XC_CACHE/runc-debian/$suite/$deb_arch"
+  if [ ! -x "$cache/usr/sbin/runc" ]; then
+    xc_log "runc for $goarch: Debian $suite package runc:$deb_arch"
+    bundle_apt "$suite" -o APT::Architecture="$deb_arch" -o APT::Architectures::="$deb_arch" update >&2 \
+      || xc_die "apt-get update of Debian $suite ($deb_arch) failed; set XC_BUNDLE_MIRROR or XC_BUNDLE_RUNC=0"
+    tmp="$(mktemp -d)"
+    (cd "$tmp" && bundle_apt "$suite" -o APT::Architecture="$deb_arch" -o APT::Architectures::="$deb_arch" \
+      download "runc:$deb_arch" >&2) || { rm -rf "$tmp"; xc_die "apt-get download runc:$deb_arch ($suite) failed"; }
+    deb="$(ls "$tmp"/runc_*.deb)"
+    rm -rf "$cache"; mkdir -p "$cache"
+    dpkg-deb -x "$deb" "$cache"
+    dpkg-deb -f "$deb" Version >"$cache/VERSION"
+    rm -rf "$tmp"
+  fi
+  ln -f "$cache/usr/sbin/runc" "$dest" 2>/dev/null || cp -f "$cache/usr/sbin/runc" "$dest"
+  printf 'runc\t%s\tdebian-%s\t%s\n' "$(cat "$cache/VERSION")" "$suite" "runc"
+}
+
+bundle_goarch() {
+  local goarch="$1" version="$2" out rows component v module package binary profile src sub
+  if ! bundle_upstream_go "$goarch"; then
+    if [ -z "${XC_SW64_GOROOT:-}" ]; then
+      xc_log "skipping $goarch: upstream Go cannot build for it; set XC_SW64_GOROOT to the vendor Go toolchain (GOROOT of 'go version' = go1.16.4 linux/sw64 or newer) to build it"
+      return 0
+    fi
+    [ -x "$XC_SW64_GOROOT/bin/go" ] || xc_die "XC_SW64_GOROOT=$XC_SW64_GOROOT has no bin/go"
+    export PATH="$XC_SW64_GOROOT/bin:$PATH" GOROOT="$XC_SW64_GOROOT"
+    xc_log "$goarch: using the vendor Go at $XC_SW64_GOROOT ($("$XC_SW64_GOROOT/bin/go" version))"
+  fi
+  rows="$(bundle_rows "$goarch")"
+  [ -n "$rows" ] || xc_die "the matrix has no rows in sets '$BUNDLE_SETS' for GOARCH $goarch"
+  if [ "${XC_BUNDLE_BUILD:-1}" != 0 ]; then
+    local set
+    for set in ${BUNDLE_SETS//,/ }; do
+      [ -n "$(tb_matrix_rows "$set" "$goarch")" ] && tb_build "$set" "$goarch"
+    done
+  fi
+  out="$BUNDLE_DIR/$version/$goarch"
+  mkdir -p "$out/bin" "$out/cni"
+  local manifest="$out/MANIFEST.tsv.tmp"
+  printf '# component\tversion\tsource\tfile\n' >"$manifest"
+  while IFS=$'\t' read -r component v module package binary profile; do
+    src="$(tb_binary_path "$component" "$v" "$goarch" "$binary")"
+    [ -x "$src" ] || xc_die "$binary ($component $v, $goarch) is not built: run hack/testbed.sh build <set> $goarch, or drop XC_BUNDLE_BUILD=0"
+    sub=bin; [ "$component" = cni-plugins ] && sub=cni
+    ln -f "$src" "$out/$sub/$binary" 2>/dev/null || cp -f "$src" "$out/$sub/$binary"
+    printf '%s\t%s\t%s\t%s\n' "$component" "$v" "$module" "$sub/$binary" >>"$manifest"
+  done <<<"$rows"
+  if [ "${XC_BUNDLE_RUNC:-1}" != 0 ]; then
+    bundle_runc "$goarch" "$out/bin/runc" | sed 's#\trunc$#\tbin/runc#' >>"$manifest"
+  fi
+  mv "$manifest" "$out/MANIFEST.tsv"
+  xc_log "bundle $version/$goarch: $(find "$out" -type f ! -name 'MANIFEST*' | wc -l) files in $out"
+}
+
+main() {
+  local version goarches=("$@") g
+  [ "${#goarches[@]}" -gt 0 ] || goarches=("${BUNDLE_DEFAULT_GOARCHES[@]}")
+  version="$(bundle_version)"
+  [ -n "$version" ] || xc_die "no kube-apiserver row in $TB_MATRIX to name the bundle; set XC_BUNDLE_VERSION"
+  for g in "${goarches[@]}"; do
+    bundle_deb_arch "$g" >/dev/null || xc_die "'$g' is not an architecture the model knows"
+    g="$(PYTHONPATH="$XC_ROOT/.collections" python3 -c 'import sys; from ansible_collections.xinchuang.cloud.plugins.module_utils.arch import goarch; print(goarch(sys.argv[1]))' "$g")"
+    bundle_goarch "$g" "$version"
+  done
+  echo "$BUNDLE_DIR/$version"
+}
+
+main "$@"
