@@ -86,15 +86,15 @@ def test_503_with_retry_after_then_201():
 def test_429_with_http_date_retry_after(monkeypatch):
     monkeypatch.setattr(reg.time, "time", lambda: 1700000000.0)
     when = "Tue, 14 Nov 2023 22:13:25 GMT"  # 5 s after 1700000000
-    c, _, slept = client(scripted(FakeResponse(429, {"Retry-After": when}),
-                                  FakeResponse(404)))
+    c, _session, slept = client(scripted(FakeResponse(429, {"Retry-After": when}),
+                                         FakeResponse(404)))
     assert c.head_manifest(REF) is None
     assert slept == [pytest.approx(5.0)]
 
 
 def test_connection_faults_back_off_exponentially_then_fail_naming_the_reference():
     err = requests.exceptions.ConnectionError("refused")
-    c, _, slept = client(lambda *a: err, retries=3)
+    c, _session, slept = client(lambda *a: err, retries=3)
     with pytest.raises(reg.RegistryUnavailableError) as exc:
         c.head_manifest(REF)
     assert "lib/app:1.0" in str(exc.value) and "4 attempt" in str(exc.value)
@@ -103,19 +103,19 @@ def test_connection_faults_back_off_exponentially_then_fail_naming_the_reference
 
 
 def test_timeouts_are_retried():
-    c, _, slept = client(scripted(requests.exceptions.ReadTimeout("slow"), FakeResponse(404)))
+    c, _session, slept = client(scripted(requests.exceptions.ReadTimeout("slow"), FakeResponse(404)))
     assert c.head_manifest(REF) is None and slept == [0.5]
 
 
 def test_5xx_outlasting_retries():
-    c, _, slept = client(lambda *a: FakeResponse(502), retries=1)
+    c, _session, slept = client(lambda *a: FakeResponse(502), retries=1)
     with pytest.raises(reg.RegistryUnavailableError, match="HTTP 502.*lib/app:1.0"):
         c.head_manifest(REF)
     assert c.requests == 2
 
 
 def test_streamed_bodies_are_not_replayed():
-    c, _, _ = client(lambda *a: FakeResponse(503))
+    c = client(lambda *a: FakeResponse(503))[0]
     with pytest.raises(reg.RegistryUnavailableError):
         c.request("PUT", "/v2/x/blobs/uploads/1", "x", data=iter([b"a"]), replayable=False)
     assert c.requests == 1
@@ -130,15 +130,15 @@ def test_backoff_is_bounded(attempt, retry_after):
 
 
 def test_basic_credentials_are_sent_up_front():
-    c, session, _ = client(scripted(FakeResponse(404)))
+    c, session, _slept = client(scripted(FakeResponse(404)))
     c.head_manifest(REF)
     assert session.calls[0]["auth"] == ("u", "p")
     assert c.requests == 1
 
 
 def test_wrong_basic_credentials_name_user_not_password():
-    c, _, _ = client(lambda *a: FakeResponse(401, {"WWW-Authenticate": 'Basic realm="r"'}),
-                     password="hunter2")
+    c = client(lambda *a: FakeResponse(401, {"WWW-Authenticate": 'Basic realm="r"'}),
+               password="hunter2")[0]
     with pytest.raises(reg.RegistryAuthError) as exc:
         c.head_manifest(REF)
     assert "'u'" in str(exc.value) and "lib/app:1.0" in str(exc.value)
@@ -157,7 +157,7 @@ def test_bearer_flow_asks_one_token_for_every_declared_scope():
     def token(url, params, auth):
         return FakeResponse(200, body={"token": "T"})
 
-    c, session, _ = client(handler, token_handler=token)
+    c, session, _slept = client(handler, token_handler=token)
     c.add_scope("lib/app", "pull,push")
     c.add_scope("build/x", "pull")
     assert c.head_manifest(REF) is None
@@ -172,15 +172,15 @@ def test_bearer_flow_asks_one_token_for_every_declared_scope():
 
 
 def test_token_server_refusing_credentials():
-    c, _, _ = client(lambda *a: FakeResponse(401, {
+    c = client(lambda *a: FakeResponse(401, {
         "WWW-Authenticate": 'Bearer realm="https://auth.example/token"'}),
-        token_handler=lambda *a: FakeResponse(401))
+        token_handler=lambda *a: FakeResponse(401))[0]
     with pytest.raises(reg.RegistryAuthError, match="rejected the credentials of user 'u'"):
         c.head_manifest(REF)
 
 
 def test_tls_failure_names_the_fix():
-    c, _, _ = client(lambda *a: requests.exceptions.SSLError("certificate verify failed"))
+    c = client(lambda *a: requests.exceptions.SSLError("certificate verify failed"))[0]
     with pytest.raises(reg.RegistryTLSError, match="lib/app:1.0.*ca_path"):
         c.head_manifest(REF)
     assert c.requests == 1  # TLS failures are not retried
@@ -264,14 +264,14 @@ def test_publish_budget_is_n_plus_two_then_n_plus_one():
                            "layers": []}).encode()
         memory.manifests[("lib/app", family)] = (body, mi.OCI_MANIFEST)
         sources.append({"ref": family, "platform": arch.oci_platform(family)})
-    c, _, _ = client(memory)
+    c = client(memory)[0]
     first = reg.publish_index(c, "lib/app", "1.0", sources)
     assert first["changed"] and c.requests == len(sources) + 2 and c.writes == 1
-    assert [m for m, _ in memory.log[-2:]] == ["HEAD", "PUT"]
-    c2, _, _ = client(memory)
+    assert [entry[0] for entry in memory.log[-2:]] == ["HEAD", "PUT"]
+    c2 = client(memory)[0]
     second = reg.publish_index(c2, "lib/app", "1.0", list(reversed(sources)))
     assert not second["changed"] and c2.requests == len(sources) + 1 and c2.writes == 0
-    c3, _, _ = client(memory)
+    c3 = client(memory)[0]
     checked = reg.publish_index(c3, "lib/app", "1.0", sources[:2], check_mode=True)
     assert checked["changed"] and c3.writes == 0
 
@@ -294,7 +294,7 @@ def test_platform_from_config_costs_two_gets_per_source():
             return FakeResponse(200, {}, configs[url.rsplit("/", 1)[1]])
         return memory(method, url, headers, data, auth)
 
-    c, _, _ = client(handler)
+    c = client(handler)[0]
     result = reg.publish_index(c, "lib/app", "1.0", sources)
     assert result["platforms"] == [arch.oci_platform(f) for f in arch.families()]
     assert c.requests == 2 * len(sources) + 2

@@ -5,7 +5,6 @@
 with the collection's client.
 """
 
-import os
 import shutil
 import tempfile
 

@@ -42,7 +42,7 @@ class FaultProxy(object):
                 body = self.rfile.read(length) if length else None
                 action = proxy.fault(self.command, self.path)
                 if action and action[0] == "status":
-                    _, code, headers = action
+                    code, headers = action[1], action[2]
                     proxy.log.append((time.time(), self.command, self.path, code))
                     self.send_response(code)
                     for key, value in headers.items():
