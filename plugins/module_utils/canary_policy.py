@@ -335,7 +335,8 @@ def gateway_desired(route, namespace, weights, services, match=None):
                 m["headers"].append(header)
                 matches.append(m)
             ref = next(r for r in base["backendRefs"] if r["name"] == rule["backend"])
-            ref = dict((k, v) for k, v in ref.items() if k != "weight")
+            # weight 1 spelled out: the server would default it, and the next run would differ
+            ref = dict(ref, weight=1)
             ab = {"name": "%s%d" % (AB_PREFIX, i), "matches": matches, "backendRefs": [ref]}
             if base.get("filters"):
                 ab["filters"] = copy.deepcopy(base["filters"])
@@ -629,6 +630,19 @@ def comparable(obj):
 # ---------------------------------------------------------------------------
 # verify: Deployment available, room on its nodes
 # ---------------------------------------------------------------------------
+
+def rising_backends(previous, weights):
+    """Backends whose share of the traffic grows (shares, since gateway weights are proportions).
+
+    A backend new to the route rises when its weight is above 0.
+    """
+    def shares(w):
+        total = sum(w.values())
+        return dict((n, Fraction(v, total) if total else Fraction(0)) for n, v in w.items())
+
+    before, after = shares(previous or {}), shares(weights)
+    return [n for n in weights if after[n] > before.get(n, Fraction(0))]
+
 
 def selector_matches(selector, labels):
     """A Service's ``spec.selector`` (equality only) against a Pod template's labels."""

@@ -376,7 +376,7 @@ class Canary(object):
     # -- verify ------------------------------------------------------------------------------
 
     def verify(self, previous):
-        rising = [n for n, w in self.weights.items() if w > 0 and w > previous.get(n, 0)]
+        rising = policy.rising_backends(previous, self.weights)
         if not rising:
             return
         apps = self.client.resources.get(api_version="apps/v1", kind="Deployment")

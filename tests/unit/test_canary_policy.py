@@ -184,7 +184,7 @@ def test_gateway_ab_rules_go_first_and_are_replaced_or_removed_later():
     assert [r.get("name") for r in rules] == ["xc-canary-ab-0", "xc-canary-ab-1", None]
     assert rules[0]["matches"] == [{"path": {"type": "PathPrefix", "value": "/shop"},
                                     "headers": [{"type": "Exact", "name": "x-canary", "value": "yes"}]}]
-    assert rules[0]["backendRefs"] == [{"group": "", "kind": "Service", "name": "web-arm", "port": 8080}]
+    assert rules[0]["backendRefs"] == [{"group": "", "kind": "Service", "name": "web-arm", "port": 8080, "weight": 1}]
     assert rules[1]["matches"][0]["headers"][0]["name"] == "Cookie"
     # None leaves them, [] removes them
     assert policy.gateway_desired(out, NS, w, SERVICES, None)["spec"]["rules"][:2] == rules[:2]
@@ -399,6 +399,15 @@ def test_quantities():
     assert policy.memory_bytes("1Gi") == 2 ** 30
     assert policy.memory_bytes("500M") == 5 * 10 ** 8
     assert policy.memory_bytes("123") == 123
+
+
+def test_rising_backends_compare_shares_not_raw_weights():
+    # gateway: {c86: 1} -> {c86: 90, arm: 10} lowers c86's share from 100 % to 90 %
+    assert policy.rising_backends({"c86": 1}, {"c86": 90, "arm": 10}) == ["arm"]
+    assert policy.rising_backends({"c86": 90, "arm": 10}, {"c86": 50, "arm": 50}) == ["arm"]
+    assert policy.rising_backends({"c86": 50, "arm": 50}, {"c86": 90, "arm": 10}) == ["c86"]
+    assert policy.rising_backends({"c86": 9, "arm": 1}, {"c86": 90, "arm": 10}) == []
+    assert policy.rising_backends({}, {"c86": 1, "arm": 0}) == ["c86"]
 
 
 def test_selector_matches():
