@@ -1,0 +1,213 @@
+# shellcheck shell=bash
+# Build half of hack/testbed.sh: builds the rows of matrix.tsv from upstream source through
+# the Go module proxy. Sourced after hack/common.sh.
+#
+# Layout under $XC_CACHE (nothing in the repository, so a clean clone reuses all of it):
+#   go/mod, go/build              GOMODCACHE and GOCACHE
+#   build/.src/<module>@<version> scratch module: go.mod with the pins, shared by all GOARCHes
+#   build/<component>/<version>/<goarch>/<binary>
+
+TB_MATRIX="${TB_MATRIX:-$XC_ROOT/hack/testbed/matrix.tsv}"
+TB_BUILD_DIR="$XC_CACHE/build"
+TB_PROXY_TIMEOUT="${TB_PROXY_TIMEOUT:-30}"
+
+tb_go_env() {
+  export GOMODCACHE="$XC_CACHE/go/mod" GOCACHE="$XC_CACHE/go/build"
+  # A module asking for a newer Go must fail here, not download a toolchain behind our back.
+  export GOTOOLCHAIN=local
+  export GOFLAGS="${GOFLAGS:-} -mod=mod"
+}
+
+# Without Go, the architecture model names the host's GOARCH (the cached binaries still run).
+tb_host_goarch() {
+  if [ -n "${TB_HOST_GOARCH:-}" ]; then echo "$TB_HOST_GOARCH"; return 0; fi
+  go env GOARCH 2>/dev/null && return 0
+  PYTHONPATH="$XC_ROOT/.collections" python3 -c \
+    'import platform; from ansible_collections.xinchuang.cloud.plugins.module_utils.arch import goarch; print(goarch(platform.machine()))'
+}
+
+# tb_matrix_rows SET GOARCH: rows (tab-separated, normalised) of SET buildable for GOARCH.
+tb_matrix_rows() {
+  local set="$1" goarch="$2"
+  awk -v set="$set" -v arch="$goarch" '
+    /^[[:space:]]*(#|$)/ { next }
+    NF != 8 { printf "matrix.tsv line %d: %d columns, want 8\n", NR, NF > "/dev/stderr"; exit 2 }
+    {
+      nsets = split($7, s, ","); insets = (set == "all")
+      for (i = 1; i <= nsets; i++) if (s[i] == set) insets = 1
+      narch = split($6, a, ","); inarch = 0
+      for (i = 1; i <= narch; i++) if (a[i] == arch || a[i] == "host") inarch = 1
+      if (insets && inarch) print $1 "\t" $2 "\t" $3 "\t" $4 "\t" $5 "\t" $8
+    }' "$TB_MATRIX"
+}
+
+tb_binary_path() { echo "$TB_BUILD_DIR/$1/$2/$3/$4"; }  # component version goarch binary
+
+tb_scratch_dir() { echo "$TB_BUILD_DIR/.src/${1//\//_}@$2"; }  # module version
+
+# --- preflight ---------------------------------------------------------------------------
+
+tb_check_go() {
+  command -v go >/dev/null 2>&1 || xc_die "no Go toolchain: 'go' is not on PATH. Install Go >= 1.25 \
+(Debian: the golang-1.2x packages are too old for Kubernetes 1.37; take the tarball from go.dev/dl, \
+unpack it to /usr/local/go and add /usr/local/go/bin to PATH), or set PATH to an existing one."
+  local v; v="$(go env GOVERSION)"
+  xc_log "Go toolchain: $v ($(command -v go)), GOPROXY=$(go env GOPROXY)"
+}
+
+# A cheap, bounded question to the proxy, asked before minutes of work start.
+tb_check_proxy() {
+  local module="$1" version="$2" proxy out
+  proxy="$(go env GOPROXY)"
+  case "$proxy" in
+    off|"") xc_die "GOPROXY is '$proxy': module downloads are disabled. Set it, e.g. \
+'go env -w GOPROXY=https://proxy.golang.org,direct' or export GOPROXY=<your mirror>." ;;
+  esac
+  if ! out="$(cd / && GOFLAGS=-mod=mod timeout "$TB_PROXY_TIMEOUT" go list -m -json "$module@$version" 2>&1)"; then
+    printf '%s\n' "$out" | tail -n 5 >&2
+    xc_die "the Go module proxy did not answer for $module@$version within ${TB_PROXY_TIMEOUT}s \
+(GOPROXY=$proxy). Check network access to it, or point GOPROXY at a reachable mirror \
+(export GOPROXY=https://goproxy.cn,direct; GONOSUMDB/GOFLAGS=-insecure are not needed for public modules)."
+  fi
+}
+
+# --- profiles: how a module is prepared and linked ------------------------------------------
+
+# kubernetes: k8s.io/kubernetes replaces its staging modules with ./staging/src/...; a module
+# that depends on it must pin each one to the matching v0.x tag itself.
+profile_kubernetes_prepare() {
+  local module="$1" version="$2" gomod staging_version
+  gomod="$(go mod download -json "$module@$version" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",*$/\1/p')"
+  [ -f "$gomod" ] || xc_die "go mod download $module@$version gave no go.mod"
+  staging_version="v0.${version#v1.}"
+  local staged
+  staged="$(sed -n 's#^[[:space:]]*\(k8s.io/[^[:space:]]*\) => ./staging/src/.*#\1#p' "$gomod")"
+  [ -n "$staged" ] || xc_die "no staging replace directives found in $gomod"
+  local m args=()
+  for m in $staged; do args+=("-replace=$m=$m@$staging_version"); done
+  go mod edit "${args[@]}"
+  # Same GODEBUG defaults as upstream's own build.
+  grep -E '^godebug ' "$gomod" >>go.mod || true
+  xc_log "pinned $(wc -w <<<"$staged") staging modules to $staging_version"
+}
+profile_kubernetes_ldflags() {
+  local version="$1" minor
+  minor="$(cut -d. -f2 <<<"$version")"
+  local date; date="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  local pkg f=""
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    f+=" -X $pkg.gitVersion=$version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
+    f+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=$date"
+  done
+  echo "$f"
+}
+profile_kwok_prepare() { :; }
+profile_kwok_ldflags() { echo "-X sigs.k8s.io/kwok/pkg/consts.Version=${1#v}"; }
+profile_metrics-server_prepare() { :; }
+# Its Makefile sets client-go's version variables; `--version` prints component-base's.
+profile_metrics-server_ldflags() {
+  local pkg f=""
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    f+=" -X $pkg.gitVersion=$1 -X $pkg.gitTreeState=clean"
+  done
+  echo "$f"
+}
+profile_plain_prepare() { :; }
+profile_plain_ldflags() { :; }
+
+# tb_prepare_scratch MODULE VERSION PROFILE PACKAGES...: the scratch module, once per module@version.
+tb_prepare_scratch() {
+  local module="$1" version="$2" profile="$3"; shift 3
+  local dir; dir="$(tb_scratch_dir "$module" "$version")"
+  local want="$profile $*"
+  if [ -f "$dir/.ready" ] && [ "$(cat "$dir/.ready")" = "$want" ]; then
+    echo "$dir"; return 0
+  fi
+  tb_check_proxy "$module" "$version"
+  rm -rf "$dir"; mkdir -p "$dir"
+  local log="$dir.log"
+  xc_log "fetching $module@$version and its dependencies (log: $log)"
+  if ! (
+    cd "$dir"
+    go mod init "xinchuang.cloud/testbed-build/${module//\//_}"
+    "profile_${profile}_prepare" "$module" "$version"
+    args=()
+    for p in "$@"; do args+=("$p@$version"); done
+    go get "${args[@]}"
+  ) >"$log" 2>&1; then
+    tail -n 20 "$log" >&2
+    rm -rf "$dir"
+    xc_die "preparing the scratch module for $module@$version failed (log: $log)"
+  fi
+  echo "$want" >"$dir/.ready"
+  echo "$dir"
+}
+
+# tb_build SET GOARCH: build every row of SET for GOARCH that is not cached yet.
+tb_build() {
+  local set="$1" goarch="$2" rows
+  rows="$(tb_matrix_rows "$set" "$goarch")" || xc_die "cannot read $TB_MATRIX"
+  [ -n "$rows" ] || xc_die "matrix.tsv has no rows in set '$set' for GOARCH $goarch"
+  local todo="" cached=0 component version module package binary profile out
+  while IFS=$'\t' read -r component version module package binary profile; do
+    out="$(tb_binary_path "$component" "$version" "$goarch" "$binary")"
+    if [ -x "$out" ]; then
+      cached=$((cached + 1))
+    else
+      todo+="$component"$'\t'"$version"$'\t'"$module"$'\t'"$package"$'\t'"$binary"$'\t'"$profile"$'\n'
+    fi
+  done <<<"$rows"
+  xc_log "set '$set' for $goarch: $cached binaries cached under $TB_BUILD_DIR, $(grep -c . <<<"$todo" || true) to build"
+  [ -n "$todo" ] || return 0
+
+  tb_check_go
+  tb_go_env
+  local total_start; total_start=$(date +%s)
+  # One scratch module per module@version, holding the packages of every row that needs it.
+  local keys
+  keys="$(awk -F'\t' 'NF { print $3 "\t" $2 "\t" $6 }' <<<"$todo" | sort -u)"
+  while IFS=$'\t' read -r module version profile; do
+    local pkgs dir t0
+    pkgs="$(awk -F'\t' -v m="$module" -v v="$version" '$3 == m && $2 == v { print $4 }' <<<"$todo" | sort -u | tr '\n' ' ')"
+    t0=$(date +%s)
+    # shellcheck disable=SC2086 # package paths have no spaces
+    dir="$(tb_prepare_scratch "$module" "$version" "$profile" $pkgs)"
+    xc_log "module $module@$version ready in $(( $(date +%s) - t0 ))s"
+    while IFS=$'\t' read -r component version2 module2 package binary profile2; do
+      if [ "$module2" != "$module" ] || [ "$version2" != "$version" ]; then continue; fi
+      out="$(tb_binary_path "$component" "$version" "$goarch" "$binary")"
+      mkdir -p "$(dirname "$out")"
+      t0=$(date +%s)
+      xc_log "building $component $version for $goarch ($package)"
+      (cd "$dir" && CGO_ENABLED=0 GOOS=linux GOARCH="$goarch" go build -trimpath \
+        -ldflags "-s -w $("profile_${profile2}_ldflags" "$version")" -o "$out.tmp" "$package") \
+        || { rm -f "$out.tmp"; xc_die "go build of $package ($component $version, GOARCH=$goarch) failed"; }
+      mv "$out.tmp" "$out"
+      printf 'BUILD %-24s %-9s %-8s %5ds  %s\n' "$component" "$version" "$goarch" \
+        "$(( $(date +%s) - t0 ))" "$out" >&2
+    done <<<"$todo"
+  done <<<"$keys"
+  xc_log "built set '$set' for $goarch in $(( $(date +%s) - total_start ))s"
+}
+
+# tb_link_bin SET: .testbed/bin/<binary> -> cache, for the host GOARCH.
+tb_link_bin() {
+  local set="$1" goarch; goarch="$(tb_host_goarch)"
+  mkdir -p "$TB_STATE/bin"
+  local component version module package binary profile out
+  while IFS=$'\t' read -r component version module package binary profile; do
+    out="$(tb_binary_path "$component" "$version" "$goarch" "$binary")"
+    [ -x "$out" ] && ln -sfn "$out" "$TB_STATE/bin/$binary"
+  done < <(tb_matrix_rows "$set" "$goarch")
+}
+
+# tb_bin NAME: the cached host binary NAME of the testbed set, or die saying how to get it.
+tb_bin() {
+  local goarch path
+  goarch="$(tb_host_goarch)"
+  path="$(tb_matrix_rows testbed "$goarch" | awk -F'\t' -v b="$1" '$5 == b { print $1 "/" $2 }' | head -n1)"
+  [ -n "$path" ] || xc_die "$1 is not in the testbed set of $TB_MATRIX"
+  path="$TB_BUILD_DIR/$path/$goarch/$1"
+  [ -x "$path" ] || xc_die "$1 is not built ($path): run hack/testbed.sh build"
+  echo "$path"
+}
