@@ -1,0 +1,132 @@
+"""containerd 2.x of the build matrix, run on the host for the container_runtime role's tests.
+
+Session fixture ``containerd_bundle``: the offline bundle for the host's GOARCH laid out by
+``hack/bundle.sh`` (containerd and CNI sets of hack/testbed/matrix.tsv, Debian's runc).
+``run_role``: runs the role on localhost through ansible-playbook (ansible.posix.json
+callback) and returns the per-task results and the play's stats.
+``ContainerdProcess``: a containerd with its own root, state and socket under a temp dir, so
+the host's own containerd (Debian's 1.6 under dockerd) is never touched.
+"""
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+
+from tests.integration.ansible_run import BIN, ROOT, ansible_env
+
+XC_CACHE = os.environ.get("XC_CACHE", "/var/cache/xinchuang")
+
+
+def host_goarch():
+    from ansible_collections.xinchuang.cloud.plugins.module_utils.arch import goarch
+    return goarch(platform.machine())
+
+
+@pytest.fixture(scope="session")
+def containerd_bundle():
+    """(bundle root, kubernetes version, goarch dir) for the host, built when missing."""
+    goarch = host_goarch()
+    env = dict(os.environ, XC_BUNDLE_SETS="containerd,cni")
+    proc = subprocess.run([os.path.join(ROOT, "hack", "bundle.sh"), goarch], env=env,
+                          capture_output=True, text=True, timeout=3600, check=False)
+    if proc.returncode != 0:
+        pytest.fail("hack/bundle.sh %s failed (exit %d):\n%s" % (goarch, proc.returncode,
+                                                                proc.stderr[-3000:]))
+    version_dir = proc.stdout.strip().splitlines()[-1]
+    return os.path.dirname(version_dir), os.path.basename(version_dir), \
+        os.path.join(version_dir, goarch)
+
+
+def run_role(role_vars, check=False, tasks_from=None, timeout=900):
+    """Run xinchuang.cloud.container_runtime on localhost; return (results, stats, proc)."""
+    include = {"name": "xinchuang.cloud.container_runtime"}
+    if tasks_from:
+        include["tasks_from"] = tasks_from
+    play = [{
+        "hosts": "localhost",
+        "gather_facts": False,
+        "vars": {"ansible_python_interpreter": sys.executable},
+        "tasks": [{"name": "container_runtime role", "ansible.builtin.include_role": include}],
+    }]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "play.yml")
+        with open(path, "w") as fh:
+            json.dump(play, fh)
+        vars_path = os.path.join(tmp, "vars.json")
+        with open(vars_path, "w") as fh:
+            json.dump(role_vars, fh)
+        cmd = [os.path.join(BIN, "ansible-playbook"), "-i", "localhost,", "-c", "local", path,
+               "-e", "@" + vars_path]
+        if check:
+            cmd.append("--check")
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=timeout,
+                              env=ansible_env(), check=False)
+    try:
+        report = json.loads(proc.stdout)
+    except ValueError:
+        raise AssertionError("ansible-playbook printed no JSON (exit %s):\n%s\n%s"
+                             % (proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:]))
+    results = []
+    for task in report["plays"][0]["tasks"]:
+        res = task["hosts"].get("localhost", {})
+        res["_task"] = task["task"]["name"]
+        results.append(res)
+    return results, report["stats"]["localhost"], proc
+
+
+def role_failure(results):
+    failed = [r for r in results if r.get("failed")]
+    return "\n".join("%s: %s" % (r["_task"], r.get("msg")) for r in failed)
+
+
+class ContainerdProcess(object):
+    """containerd started with the role's config.toml (paths all under a temp dir)."""
+
+    def __init__(self, binary, config, socket, log_path):
+        self.binary, self.config, self.socket, self.log_path = binary, config, socket, log_path
+        self.proc = None
+        self._log = None
+
+    def start(self, timeout=60):
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([self.binary, "--config", self.config, "--log-level", "debug"],
+                                     stdout=self._log, stderr=subprocess.STDOUT)
+        ctr = os.path.join(os.path.dirname(self.binary), "ctr")
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                break
+            if os.path.exists(self.socket) and subprocess.run(
+                    [ctr, "--address", self.socket, "version"], capture_output=True,
+                    timeout=10, check=False).returncode == 0:
+                return self
+            time.sleep(0.3)
+        self.stop()
+        raise RuntimeError("containerd did not answer on %s; log tail:\n%s"
+                           % (self.socket, self.log_tail()))
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+        if self._log:
+            self._log.close()
+            self._log = None
+
+    def log_tail(self, lines=40):
+        try:
+            with open(self.log_path, "rb") as fh:
+                return b"\n".join(fh.read().splitlines()[-lines:]).decode("utf-8", "replace")
+        except OSError:
+            return "(no log)"
