@@ -59,7 +59,8 @@ def _tasks(stdout):
     for play in report["plays"]:
         for task in play["tasks"]:
             if "localhost" in task["hosts"]:
-                out.append((task["task"]["name"], task["hosts"]["localhost"]))
+                # "xinchuang.cloud.canary_release : Canary release | ..." -> "Canary release | ..."
+                out.append((task["task"]["name"].split(" : ", 1)[-1], task["hosts"]["localhost"]))
     return out
 
 
