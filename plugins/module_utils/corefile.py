@@ -311,8 +311,9 @@ def resolver_plan(files, upstreams=None, air_gapped=False, resolv_conf=HOST_RESO
         "CoreDNS would forward to itself and its loop plugin would stop it (CrashLoopBackOff). "
         "Fix one of: set coredns_upstreams to your DNS servers; set coredns_kubelet_resolv_conf "
         "to a file with the real nameservers; or set coredns_air_gapped: true for a site "
-        "without upstream DNS" % (where, resolv_conf, missing, ", ".join(stub),
-                                   ", ".join(c for c in candidates if c != resolv_conf)))
+        "without upstream DNS" % (
+            where, resolv_conf, missing, ", ".join(stub),
+            ", ".join(c for c in candidates if c != resolv_conf)))
     return plan
 
 

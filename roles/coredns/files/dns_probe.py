@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # -*- coding: utf-8 -*-
 # Copyright: xinchuang.cloud developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
@@ -22,7 +21,7 @@ def parse(server):
     text = server[len("tls://"):] if tls else server
     port = 853 if tls else 53
     if text.startswith("["):
-        host, _, rest = text[1:].partition("]")
+        host, rest = text[1:].split("]", 1)
         if rest.startswith(":"):
             port = int(rest[1:])
     elif text.count(":") == 1:

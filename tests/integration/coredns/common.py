@@ -21,7 +21,7 @@ def matrix_version(component):
 
 def free_port():
     """A port free for both UDP and TCP on 127.0.0.1 (DNS listens on both)."""
-    for _ in range(50):
+    for _attempt in range(50):
         tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         tcp.bind(("127.0.0.1", 0))
         port = tcp.getsockname()[1]

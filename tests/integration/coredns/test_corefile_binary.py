@@ -35,7 +35,7 @@ def test_explicit_upstream_resolves_a_name_through_forward(coredns, dig_path):
     assert "forward . 127.0.0.1:%d {" % upstream.port in text
     server = coredns(text, "cluster-dns")
 
-    status, answers, _ = ask(dig_path, server.port, "www.example.test")
+    status, answers = ask(dig_path, server.port, "www.example.test")[:2]
     assert (status, answers) == ("NOERROR", ["192.0.2.10"]), server.log()
     assert http_status(opts["ready"], "/ready") == 200
     assert http_status(opts["health"], "/health") == 200
@@ -44,7 +44,7 @@ def test_explicit_upstream_resolves_a_name_through_forward(coredns, dig_path):
 
 def test_explicit_upstream_answers_are_cached_and_balanced(coredns, dig_path):
     upstream = coredns(AUTHORITY.format(port=free_port()), "authority")
-    text, _ = _render(upstreams=["127.0.0.1:%d" % upstream.port])
+    text = _render(upstreams=["127.0.0.1:%d" % upstream.port])[0]
     server = coredns(text, "cluster-dns")
     assert ask(dig_path, server.port, "api.example.test")[1] == ["192.0.2.11"]
     upstream.stop()
@@ -59,7 +59,7 @@ def test_air_gapped_corefile_starts_answers_site_names_and_nxdomain_and_stays_up
     assert "forward" not in text
     server = coredns(text, "air", files={"db.root": cf.root_zone("cluster.local", 30)})
 
-    status, answers, _ = ask(dig_path, server.port, "harbor.lab.internal")
+    status, answers = ask(dig_path, server.port, "harbor.lab.internal")[:2]
     assert (status, answers) == ("NOERROR", ["192.0.2.71"]), server.log()
     status, answers, authority = ask(dig_path, server.port, "www.example.com")
     assert status == "NXDOMAIN" and answers == [], server.log()
@@ -86,8 +86,8 @@ def test_forwarding_to_itself_is_stopped_by_the_loop_plugin(coredns):
 
 def test_stub_zone_block_forwards_only_its_zone(coredns, dig_path):
     upstream = coredns(AUTHORITY.format(port=free_port()), "authority")
-    text, _ = _render(air_gapped=True, root_zone_file="db.root",
-                      stub_zones=[{"zone": "example.test", "upstreams": ["127.0.0.1:%d" % upstream.port]}])
+    text = _render(air_gapped=True, root_zone_file="db.root",
+                   stub_zones=[{"zone": "example.test", "upstreams": ["127.0.0.1:%d" % upstream.port]}])[0]
     server = coredns(text, "stub", files={"db.root": cf.root_zone()})
     assert ask(dig_path, server.port, "www.example.test")[1] == ["192.0.2.10"], server.log()
     assert ask(dig_path, server.port, "www.example.org")[0] == "NXDOMAIN"
