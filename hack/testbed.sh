@@ -40,10 +40,11 @@ case "$cmd" in
     done
     # Builds only what is missing from the cache (a few file tests when all is there).
     tb_build testbed "$(tb_host_goarch)"
+    tb_lock
     tb_up "$metrics"
     ;;
-  down) tb_down ;;
+  down) tb_lock; tb_down ;;
   status) tb_status ;;
-  reset) tb_reset ;;
+  reset) tb_lock; tb_reset ;;
   *) usage ;;
 esac

@@ -115,54 +115,80 @@ profile_metrics-server_ldflags() {
 profile_plain_prepare() { :; }
 profile_plain_ldflags() { :; }
 
-# tb_prepare_scratch MODULE VERSION PROFILE PACKAGES...: the scratch module, once per module@version.
+# tb_prepare_scratch MODULE VERSION PROFILE PACKAGES...: the scratch module, made once per
+# module@version; packages asked for later are added to it with one more `go get`.
 tb_prepare_scratch() {
   local module="$1" version="$2" profile="$3"; shift 3
   local dir; dir="$(tb_scratch_dir "$module" "$version")"
-  local want="$profile $*"
-  if [ -f "$dir/.ready" ] && [ "$(cat "$dir/.ready")" = "$want" ]; then
-    echo "$dir"; return 0
+  local log="$dir.log" p missing=()
+  # Earlier caches wrote "PROFILE PACKAGE..." on one line.
+  if [ -f "$dir/.ready" ] && ! grep -q '^profile ' "$dir/.ready"; then
+    local old; old="$(cat "$dir/.ready")"
+    { echo "profile ${old%% *}"; tr ' ' '\n' <<<"${old#* }" | grep .; } >"$dir/.ready"
+  fi
+  if [ -f "$dir/.ready" ] && [ "$(sed -n 1p "$dir/.ready")" = "profile $profile" ]; then
+    for p in "$@"; do grep -qxF "$p" "$dir/.ready" || missing+=("$p"); done
+    [ "${#missing[@]}" -eq 0 ] && { echo "$dir"; return 0; }
+  else
+    rm -rf "$dir"
+    missing=("$@")
   fi
   tb_check_proxy "$module" "$version"
-  rm -rf "$dir"; mkdir -p "$dir"
-  local log="$dir.log"
   xc_log "fetching $module@$version and its dependencies (log: $log)"
+  mkdir -p "$dir"
   if ! (
-    cd "$dir"
-    go mod init "xinchuang.cloud/testbed-build/${module//\//_}"
-    "profile_${profile}_prepare" "$module" "$version"
+    cd "$dir" || exit 1
+    if [ ! -f go.mod ]; then
+      go mod init "xinchuang.cloud/testbed-build/${module//\//_}"
+      "profile_${profile}_prepare" "$module" "$version"
+    fi
     args=()
-    for p in "$@"; do args+=("$p@$version"); done
+    for p in "${missing[@]}"; do args+=("$p@$version"); done
     go get "${args[@]}"
-  ) >"$log" 2>&1; then
+  ) >>"$log" 2>&1; then
     tail -n 20 "$log" >&2
     rm -rf "$dir"
     xc_die "preparing the scratch module for $module@$version failed (log: $log)"
   fi
-  echo "$want" >"$dir/.ready"
+  [ -f "$dir/.ready" ] || echo "profile $profile" >"$dir/.ready"
+  printf '%s\n' "${missing[@]}" >>"$dir/.ready"
   echo "$dir"
 }
 
-# tb_build SET GOARCH: build every row of SET for GOARCH that is not cached yet.
+# tb_missing ROWS GOARCH: the rows whose binary is not in the cache yet.
+tb_missing() {
+  local component version module package binary profile
+  while IFS=$'\t' read -r component version module package binary profile; do
+    [ -x "$(tb_binary_path "$component" "$version" "$2" "$binary")" ] && continue
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$component" "$version" "$module" "$package" "$binary" "$profile"
+  done <<<"$1"
+}
+
 tb_build() {
   local set="$1" goarch="$2" rows
   rows="$(tb_matrix_rows "$set" "$goarch")" || xc_die "cannot read $TB_MATRIX"
   [ -n "$rows" ] || xc_die "matrix.tsv has no rows in set '$set' for GOARCH $goarch"
-  local todo="" cached=0 component version module package binary profile out
-  while IFS=$'\t' read -r component version module package binary profile; do
-    out="$(tb_binary_path "$component" "$version" "$goarch" "$binary")"
-    if [ -x "$out" ]; then
-      cached=$((cached + 1))
-    else
-      todo+="$component"$'\t'"$version"$'\t'"$module"$'\t'"$package"$'\t'"$binary"$'\t'"$profile"$'\n'
-    fi
-  done <<<"$rows"
-  xc_log "set '$set' for $goarch: $cached binaries cached under $TB_BUILD_DIR, $(grep -c . <<<"$todo" || true) to build"
+  local todo n_rows n_todo
+  todo="$(tb_missing "$rows" "$goarch")"
+  n_rows="$(grep -c . <<<"$rows" || true)"; n_todo="$(grep -c . <<<"$todo" || true)"
+  xc_log "set '$set' for $goarch: $(( n_rows - n_todo )) of $n_rows binaries cached under $TB_BUILD_DIR"
   [ -n "$todo" ] || return 0
+
+  # One build at a time on this machine (2 cores: parallel builds only thrash); whoever waited
+  # finds part of its work done by the other.
+  mkdir -p "$TB_BUILD_DIR"
+  exec 8>"$TB_BUILD_DIR/.lock"
+  if ! flock -n 8; then
+    xc_log "waiting for another hack/testbed.sh build to finish"
+    flock 8
+    todo="$(tb_missing "$rows" "$goarch")"
+    [ -n "$todo" ] || { xc_log "the other build made them all"; return 0; }
+  fi
 
   tb_check_go
   tb_go_env
-  local total_start; total_start=$(date +%s)
+  local total_start component version module package binary profile out
+  total_start=$(date +%s)
   # One scratch module per module@version, holding the packages of every row that needs it.
   local keys
   keys="$(awk -F'\t' 'NF { print $3 "\t" $2 "\t" $6 }' <<<"$todo" | sort -u)"
@@ -180,9 +206,9 @@ tb_build() {
       t0=$(date +%s)
       xc_log "building $component $version for $goarch ($package)"
       (cd "$dir" && CGO_ENABLED=0 GOOS=linux GOARCH="$goarch" go build -trimpath \
-        -ldflags "-s -w $("profile_${profile2}_ldflags" "$version")" -o "$out.tmp" "$package") \
-        || { rm -f "$out.tmp"; xc_die "go build of $package ($component $version, GOARCH=$goarch) failed"; }
-      mv "$out.tmp" "$out"
+        -ldflags "-s -w $("profile_${profile2}_ldflags" "$version")" -o "$out.tmp.$$" "$package") \
+        || { rm -f "$out.tmp.$$"; xc_die "go build of $package ($component $version, GOARCH=$goarch) failed"; }
+      mv "$out.tmp.$$" "$out"
       printf 'BUILD %-24s %-9s %-8s %5ds  %s\n' "$component" "$version" "$goarch" \
         "$(( $(date +%s) - t0 ))" "$out" >&2
     done <<<"$todo"

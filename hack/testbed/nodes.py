@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Print the testbed's simulated nodes (a JSON v1 List for `kubectl apply -f -`).
 
 One node per CPU family (or --per-family N), named kwok-<family>-<i>, built from the

@@ -69,7 +69,8 @@ tb_start() {
   local exe; exe="$(readlink -f "$1")"
   mkdir -p "$TB_RUN" "$TB_LOGS"
   printf '# %s started %s\n# %s\n' "$name" "$(date -Is)" "$*" >"$TB_LOGS/$name.log"
-  setsid "$@" >>"$TB_LOGS/$name.log" 2>&1 </dev/null &
+  # 9>&-: the daemon must not inherit (and so hold forever) the lock of tb_lock.
+  setsid "$@" >>"$TB_LOGS/$name.log" 2>&1 </dev/null 9>&- &
   printf '%s\n%s\n' "$!" "$exe" >"$TB_RUN/$name.pid"
 }
 
@@ -262,7 +263,7 @@ tb_apply_nodes() {
 
 tb_start_metrics_server() {
   local p="$TB_PKI" k="$TB_STATE"
-  sed -e "s/@PORT@/$TB_PORT_METRICS_SERVER/" -e "s/@CA_BUNDLE@/$(base64 -w0 "$p/ca.crt")/" \
+  sed -e "s/__PORT__/$TB_PORT_METRICS_SERVER/" -e "s/__CA_BUNDLE__/$(base64 -w0 "$p/ca.crt")/" \
     "$TB_MANIFESTS/metrics-server.yaml" | tb_kubectl apply -f - >/dev/null \
     || tb_fail kube-apiserver "applying the metrics-server manifests failed"
   # --kubelet-use-node-status-port: every kwok node reports kwok's port as its kubelet port.
@@ -285,6 +286,13 @@ tb_wait_cluster_ready() {
 }
 
 # --- commands -----------------------------------------------------------------------------
+
+# One up/down/reset at a time per state directory (several test sessions share .testbed).
+tb_lock() {
+  mkdir -p "$TB_STATE"
+  exec 9>"$TB_STATE/.lock"
+  flock -w 600 9 || xc_die "another hack/testbed.sh holds $TB_STATE/.lock for 10 minutes"
+}
 
 tb_all_running() { local c; for c in "$@"; do tb_running "$c" || return 1; done; }
 tb_any_running() { local c; for c in "$@"; do tb_running "$c" && return 0; done; return 1; }
@@ -325,7 +333,12 @@ tb_up() {
   tb_summary
 }
 
-tb_down() { tb_stop "${TB_ALL[@]}"; }
+# Clients first, then the API server (it drains their watches otherwise), then etcd.
+tb_down() {
+  tb_stop metrics-server kwok kube-scheduler kube-controller-manager
+  tb_stop kube-apiserver
+  tb_stop etcd
+}
 
 tb_summary() {
   cat <<EOF

@@ -59,7 +59,8 @@ class Testbed:
         check = kwargs.pop("check", False)
         timeout = kwargs.pop("timeout", 120)
         proc = subprocess.run([self.kubectl_path, "--kubeconfig", kubeconfig] + list(args),
-                              capture_output=True, text=True, timeout=timeout, **kwargs)
+                              capture_output=True, text=True, timeout=timeout, check=False,
+                              **kwargs)
         if check and proc.returncode != 0:
             raise AssertionError("kubectl %s failed (exit %s):\n%s%s" % (
                 " ".join(args), proc.returncode, proc.stdout[-2000:], proc.stderr[-2000:]))
@@ -92,7 +93,7 @@ def run_script(*args, env=None, timeout=3600):
     full_env = dict(os.environ)
     full_env.update(env or {})
     return subprocess.run([SCRIPT] + list(args), capture_output=True, text=True,
-                          env=full_env, timeout=timeout, cwd=ROOT)
+                          env=full_env, timeout=timeout, cwd=ROOT, check=False)
 
 
 def _fail(what, proc):

@@ -21,13 +21,15 @@ def namespace(testbed_metrics):
     testbed_metrics.kubectl("delete", "namespace", name, "--wait=false")
 
 
-def _pod_metrics(testbed, namespace, app):
+def _pod_metrics(testbed, namespace, app, want):
+    """The PodMetrics of ``app`` once there are ``want`` of them, else None."""
     proc = testbed.kubectl("get", "--raw",
                            "/apis/metrics.k8s.io/v1beta1/namespaces/%s/pods?labelSelector=app%%3D%s"
                            % (namespace, app))
     if proc.returncode != 0:
         return None
-    return json.loads(proc.stdout)["items"]
+    items = json.loads(proc.stdout)["items"]
+    return items if len(items) == want else None
 
 
 def test_metrics_api_is_served_by_the_aggregated_metrics_server(testbed_metrics):
@@ -47,8 +49,8 @@ def test_usage_from_annotations_reaches_kubectl_top_on_every_family(testbed_metr
     nodes = sorted(p["spec"]["nodeName"] for p in pods)
     # metrics-server needs two scrapes of a Pod (15 s resolution) to turn CPU time into a rate.
     items = wait_for("pod metrics of every 'usage' pod",
-                     lambda: (lambda m: m if m and len(m) == len(families) else None)(
-                         _pod_metrics(testbed_metrics, namespace, "usage")), timeout=120)
+                     lambda: _pod_metrics(testbed_metrics, namespace, "usage", len(families)),
+                     timeout=120)
     for item in items:
         cpu = quantity(item["containers"][0]["usage"]["cpu"])
         memory = quantity(item["containers"][0]["usage"]["memory"])
