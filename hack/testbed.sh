@@ -20,7 +20,7 @@ if [ ! -e "$XC_ROOT/.collections/ansible_collections/xinchuang/cloud" ]; then
   ln -sfn "$XC_ROOT" "$XC_ROOT/.collections/ansible_collections/xinchuang/cloud"
 fi
 
-usage() { sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 TB_HOST_GOARCH="$(tb_host_goarch)"
 
 cmd="${1:-}"; shift || true
