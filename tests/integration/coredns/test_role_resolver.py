@@ -93,3 +93,12 @@ def test_loopback_upstreams_are_refused_by_default(tmp_path):
     _results, error = _resolver(tmp_path, {"resolv.conf": "nameserver 192.0.2.53\n"},
                                 coredns_upstreams=["127.0.0.1:5353"])
     assert error and "127.0.0.1:5353" in error and "coredns_allow_loopback_upstreams" in error
+
+
+def test_kubelet_resolv_conf_chosen_by_hand_is_checked_and_kept(tmp_path):
+    (tmp_path / "mine.conf").write_text("nameserver 192.0.2.99\n")
+    results, error = _resolver(tmp_path, {"resolv.conf": "nameserver 127.0.0.53\n"},
+                               coredns_kubelet_resolv_conf=str(tmp_path / "mine.conf"),
+                               coredns_check_upstreams=False)
+    assert error is None
+    assert results[-1]["msg"]["resolv"] == str(tmp_path / "mine.conf")
