@@ -23,7 +23,7 @@ module_dir() {
     xc_die "go mod download $1@$2 failed (is the module proxy $(go env GOPROXY) reachable?): $json"
   fi
   dir="$(printf '%s' "$json" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p' | head -1)"
-  [ -n "$dir" ] && [ -d "$dir" ] || xc_die "go mod download $1@$2 printed no Dir: $json"
+  if [ -z "$dir" ] || [ ! -d "$dir" ]; then xc_die "go mod download $1@$2 printed no Dir: $json"; fi
   printf '%s\n' "$dir"
 }
 
