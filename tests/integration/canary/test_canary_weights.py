@@ -258,3 +258,34 @@ def test_routes_option_sets_many_routes_in_one_task(canary_app):
     assert res["changed"] is True and [r["route"] for r in res["routes"]] == names
     assert all(app.stored_weights("gateway", n) == {"web-c86": 50, "web-arm": 50} for n in names)
     assert run_module(MODULE, a)["changed"] is False
+
+
+def test_namespace_admin_sets_weights_and_is_told_what_verify_needs(testbed, canary_crds):
+    """The non-admin user (admin of one namespace only) moves an nginx split; verify needs
+    cluster-wide reads of Nodes and Pods, and says so instead of failing obscurely."""
+    import uuid
+
+    from tests.integration.fixtures_canary import CanaryApp, routes
+
+    ns = testbed.user_namespace
+    tag = uuid.uuid4().hex[:6]
+    stable, canary, route = "cw-%s-c86" % tag, "cw-%s-arm" % tag, "cw-%s" % tag
+    app = CanaryApp(testbed, ns)
+    ingress = [r for r in routes(ns, route=route, stable=stable) if r["kind"] == "Ingress"]
+    app.apply(app.service(stable), app.service(canary), *ingress)
+    try:
+        a = {"kubeconfig": testbed.user_kubeconfig, "provider": "nginx", "namespace": ns,
+             "route": route, "weights": {stable: 80, canary: 20}}
+        res = run_module(MODULE, a)
+        assert not res.get("failed"), res.get("msg")
+        assert app.stored_weights("nginx", route) == {stable: 80, canary: 20}
+        res = run_module(MODULE, dict(a, weights={stable: 50, canary: 50}, verify=True))
+        assert res.get("failed") is True
+        assert "cannot read Nodes and Pods" in res["msg"] and "verify: false" in res["msg"]
+        assert app.stored_weights("nginx", route) == {stable: 80, canary: 20}
+        # outside its namespace the API server refuses, and the message says so
+        res = run_module(MODULE, dict(a, namespace="default"))
+        assert res.get("failed") is True and "forbidden" in res["msg"].lower()
+    finally:
+        testbed.kubectl("delete", "-n", ns, "ingress", route, route + "-canary", "service", stable, canary,
+                        "--ignore-not-found")
