@@ -1,0 +1,39 @@
+# shellcheck shell=bash disable=SC2034  # the tables are read by the other hack/lab/ files
+# The lab's architecture table: one row per lab host. Sourced by hack/lab.sh.
+# Keys are Debian architecture names (what debootstrap takes); the OCI platform
+# uses Go's names (GOARCH), which differ for MIPS (mips64el vs mips64le).
+
+LAB_ARCHES=(amd64 arm64 mips64el loong64)
+
+# Debian suite: loong64 exists only in sid's main archive, not in bookworm.
+declare -A LAB_SUITE=([amd64]=bookworm [arm64]=bookworm [mips64el]=bookworm [loong64]=sid)
+# OCI/Docker platform: architecture and variant written into the image config.
+declare -A LAB_OCI_ARCH=([amd64]=amd64 [arm64]=arm64 [mips64el]=mips64le [loong64]=loong64)
+declare -A LAB_OCI_VARIANT=([amd64]="" [arm64]=v8 [mips64el]="" [loong64]="")
+# What `uname -m` prints inside the host (the kernel's name, as seen through QEMU).
+declare -A LAB_UNAME=([amd64]=x86_64 [arm64]=aarch64 [mips64el]=mips64 [loong64]=loongarch64)
+# binfmt_misc entry that runs the arch's binaries (none for the native arch).
+# loong64 gets its own entry name because bookworm's qemu-loongarch64 (7.2)
+# cannot run sid binaries (SIGILL); hack/lab.sh binfmt registers trixie's.
+declare -A LAB_BINFMT=([amd64]="" [arm64]=qemu-aarch64 [mips64el]=qemu-mips64el [loong64]=xc-qemu-loongarch64)
+# Packages added to minbase. systemd as PID 1 is wanted where it works under
+# emulation (bookworm); the sid loong64 host runs a plain init (docker --init).
+declare -A LAB_INCLUDE=(
+  [amd64]="python3,systemd,systemd-sysv,sudo"
+  [arm64]="python3,systemd,systemd-sysv,sudo"
+  [mips64el]="python3,systemd,systemd-sysv,sudo"
+  [loong64]="python3,sudo"
+)
+declare -A LAB_SYSTEMD=([amd64]=yes [arm64]=yes [mips64el]=yes [loong64]=no)
+
+lab_check_arch() {
+  local a
+  for a in "${LAB_ARCHES[@]}"; do [ "$a" = "$1" ] && return 0; done
+  xc_die "unknown lab architecture '$1'; accepted: ${LAB_ARCHES[*]}"
+}
+
+lab_image()     { printf 'xinchuang-lab:%s-%s' "${LAB_SUITE[$1]}" "$1"; }
+lab_container() { printf 'xc-lab-%s' "$1"; }
+# The platform given to `docker run --platform` (the variant is normalised away for arm64).
+lab_platform()  { printf 'linux/%s' "${LAB_OCI_ARCH[$1]}"; }
+lab_native()    { [ "$(dpkg --print-architecture)" = "$1" ]; }
