@@ -4,7 +4,7 @@
 # Usage: hack/molecule.sh [SCENARIO ...]   (default: all of them)
 # shellcheck source=hack/common.sh
 source "$(dirname "$0")/common.sh"
-cd "$XC_ROOT"
+cd "$XC_ROOT" || exit 1
 
 mapfile -t all < <(find molecule -mindepth 2 -maxdepth 2 -name molecule.yml -printf '%h\n' | xargs -rn1 basename | sort)
 [ "${#all[@]}" -gt 0 ] || xc_die "no scenarios: no molecule/*/molecule.yml under $XC_ROOT"

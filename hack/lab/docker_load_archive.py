@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Wrap a root filesystem tar into an archive that `docker load` accepts.
 
 Why not `docker import --platform`: Docker 20.10 (Debian bookworm's docker.io)
@@ -12,7 +11,8 @@ legacy `repositories` file. Docker computes the image id as the sha256 of the
 config bytes, so the id printed on stdout is the one `docker image inspect`
 shows after loading: callers compare the two to skip a load.
 
-Standard library only: it runs with the machine's python3 before any virtualenv.
+Standard library only: hack/lab/images.sh runs it with the machine's python3,
+before any virtualenv exists.
 """
 
 import argparse
@@ -71,8 +71,8 @@ def write_archive(args):
     diff_id = sha256_file(args.layer)
     config = image_config(args, diff_id)
     image_id = hashlib.sha256(config).hexdigest()
-    repo, _, tag = args.tag.rpartition(":")
-    if not repo or not tag or "/" in tag:
+    repo, separator, tag = args.tag.rpartition(":")
+    if not separator or not repo or not tag or "/" in tag:
         raise SystemExit(f"--tag {args.tag!r}: expected REPOSITORY:TAG")
     manifest = [{
         "Config": image_id + ".json",
