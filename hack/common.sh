@@ -36,8 +36,10 @@ xc_apt_install() {
   done
   [ "${#missing[@]}" -eq 0 ] && return 0
   xc_log "apt-get install ${missing[*]}"
-  DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Parallel installs (helpers, test set-ups) wait for the dpkg lock instead of failing.
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq \
+    --no-install-recommends "${missing[@]}" >/dev/null
 }
 
 # dockerd from Debian's docker.io, started in the background when none answers.
@@ -46,7 +48,9 @@ xc_ensure_docker() {
   if docker info >/dev/null 2>&1; then return 0; fi
   xc_log "starting dockerd"
   mkdir -p /var/log/xinchuang
-  nohup /usr/sbin/dockerd >/var/log/xinchuang/dockerd.log 2>&1 &
+  # Not a job of the caller (a bare `wait` there would block on dockerd forever), and with
+  # no inherited descriptors (it would hold the caller's locks for its whole life).
+  (setsid /usr/sbin/dockerd </dev/null >/var/log/xinchuang/dockerd.log 2>&1 9>&- &)
 
   for _ in $(seq 1 60); do
     docker info >/dev/null 2>&1 && return 0
