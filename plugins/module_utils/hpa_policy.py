@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: xinchuang.cloud developers
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Per-architecture autoscaling thresholds -> autoscaling/v2 HorizontalPodAutoscaler specs.
 
 Pure logic, no I/O: the paper's Table 3 as defaults, validation of user thresholds,
