@@ -288,6 +288,7 @@ def gateway_desired(route, namespace, weights, services, match=None):
     spec = desired.setdefault("spec", {})
     rules = spec.setdefault("rules", [])
     names = list(weights)
+
     def refs_of(rule):
         return [r.get("name") for r in rule.get("backendRefs") or [] if _ref_is_service(r, namespace)]
 
@@ -381,6 +382,7 @@ def istio_desired(vs, namespace, weights, services, match=None):
     spec = desired.setdefault("spec", {})
     https = spec.setdefault("http", [])
     names = list(weights)
+
     def refs_of(http):
         return [_host_service((d.get("destination") or {}).get("host"), namespace)
                 for d in http.get("route") or []]
