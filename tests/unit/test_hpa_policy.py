@@ -237,8 +237,7 @@ def test_a_single_metric_is_exact_in_both_directions(thr):
 def test_equal_ratios_are_exact_for_both_metrics(num, den, k1, k2):
     assume(num < den)
     # cpu and memory bands with the same scale_in/scale_out ratio num/den
-    scale = lambda k: (num * k, den * k)  # noqa: E731
-    (ci, co), (mi, mo) = scale(k1), scale(k2)
+    (ci, co), (mi, mo) = (num * k1, den * k1), (num * k2, den * k2)
     assume(co <= 100 and mo <= 100)
     thr = {"cpu_scale_in": ci, "cpu_scale_out": co, "memory_scale_in": mi, "memory_scale_out": mo}
     band = hp.plan_band(thr)

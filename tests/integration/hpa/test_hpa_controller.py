@@ -128,7 +128,7 @@ def test_controller_holds_in_band_scales_out_above_and_in_below_per_family(metri
         both = dict((apps[f], (60, 55)) for f in FAMILIES)
         _drive(bed, ns, both, lambda: all(_seen(bed, ns, a, 60, 55) for a in apps.values()),
                240, "the HPAs to see 60 % CPU / 55 % memory")
-        for _ in range(4):  # 4 x 15 s: the controller's sync period is 15 s
+        for _period in range(4):  # 4 x 15 s: the controller's sync period is 15 s
             _drive(bed, ns, both, lambda: True, 5, "")
             time.sleep(10)
             assert [_replicas(bed, ns, a) for a in sorted(apps.values())] == [START, START]
@@ -139,7 +139,7 @@ def test_controller_holds_in_band_scales_out_above_and_in_below_per_family(metri
                "mips to scale out above its 70 % CPU")
         _drive(bed, ns, load, lambda: _seen(bed, ns, apps["c86"], 80), 120,
                "c86 to see 80 % CPU")
-        for _ in range(3):
+        for _period in range(3):
             _drive(bed, ns, load, lambda: True, 5, "")
             time.sleep(10)
             assert _replicas(bed, ns, apps["c86"]) == START, "c86 scaled at 80 % CPU"
@@ -151,7 +151,7 @@ def test_controller_holds_in_band_scales_out_above_and_in_below_per_family(metri
                "c86 to scale in below its 45 % CPU")
         _drive(bed, ns, low, lambda: _seen(bed, ns, apps["mips"], 40, 40), 120,
                "mips to see 40 % CPU / memory")
-        for _ in range(3):
+        for _period in range(3):
             _drive(bed, ns, low, lambda: True, 5, "")
             time.sleep(10)
             assert _replicas(bed, ns, apps["mips"]) >= mips_after_out, "mips scaled in at 40 %"
