@@ -11,21 +11,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible.errors import AnsibleFilterError
-
 from ansible_collections.xinchuang.cloud.plugins.module_utils import arch as model
-from ansible_collections.xinchuang.cloud.plugins.module_utils.errors import XinchuangError
-
-
-def _wrap(func):
-    def filter_(*args, **kwargs):
-        try:
-            return func(*args, **kwargs)
-        except XinchuangError as exc:
-            raise AnsibleFilterError(str(exc))
-    filter_.__name__ = func.__name__
-    filter_.__doc__ = func.__doc__
-    return filter_
+from ansible_collections.xinchuang.cloud.plugins.plugin_utils.filters import (
+    user_errors_as_filter_errors,
+)
 
 
 def goarch(name, byteorder=None):
@@ -56,9 +45,9 @@ def os_family(facts):
 class FilterModule(object):
     def filters(self):
         return {
-            "goarch": _wrap(goarch),
-            "oci_platform": _wrap(oci_platform),
-            "arch_family": _wrap(arch_family),
-            "cpu_vendor": _wrap(cpu_vendor),
-            "os_family": _wrap(os_family),
+            "goarch": user_errors_as_filter_errors(goarch),
+            "oci_platform": user_errors_as_filter_errors(oci_platform),
+            "arch_family": user_errors_as_filter_errors(arch_family),
+            "cpu_vendor": user_errors_as_filter_errors(cpu_vendor),
+            "os_family": user_errors_as_filter_errors(os_family),
         }

@@ -15,18 +15,9 @@ import base64
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.xinchuang.cloud.plugins.module_utils import corefile as model
-from ansible_collections.xinchuang.cloud.plugins.module_utils.errors import XinchuangError
-
-
-def _wrap(func):
-    def filter_(*args, **kwargs):
-        try:
-            return func(*args, **kwargs)
-        except XinchuangError as exc:
-            raise AnsibleFilterError(str(exc))
-    filter_.__name__ = func.__name__
-    filter_.__doc__ = func.__doc__
-    return filter_
+from ansible_collections.xinchuang.cloud.plugins.plugin_utils.filters import (
+    user_errors_as_filter_errors,
+)
 
 
 def corefile(options=None):
@@ -84,10 +75,10 @@ def loopback_upstreams(values):
 class FilterModule(object):
     def filters(self):
         return {
-            "corefile": _wrap(corefile),
-            "coredns_root_zone": _wrap(coredns_root_zone),
-            "resolv_conf": _wrap(resolv_conf),
-            "dns_resolver_plan": _wrap(dns_resolver_plan),
-            "dns_upstreams": _wrap(dns_upstreams),
-            "loopback_upstreams": _wrap(loopback_upstreams),
+            "corefile": user_errors_as_filter_errors(corefile),
+            "coredns_root_zone": user_errors_as_filter_errors(coredns_root_zone),
+            "resolv_conf": user_errors_as_filter_errors(resolv_conf),
+            "dns_resolver_plan": user_errors_as_filter_errors(dns_resolver_plan),
+            "dns_upstreams": user_errors_as_filter_errors(dns_upstreams),
+            "loopback_upstreams": user_errors_as_filter_errors(loopback_upstreams),
         }
