@@ -36,8 +36,8 @@ def containerd_bundle():
     proc = subprocess.run([os.path.join(ROOT, "hack", "bundle.sh"), goarch], env=env,
                           capture_output=True, text=True, timeout=3600, check=False)
     if proc.returncode != 0:
-        pytest.fail("hack/bundle.sh %s failed (exit %d):\n%s" % (goarch, proc.returncode,
-                                                                proc.stderr[-3000:]))
+        pytest.fail("hack/bundle.sh %s failed (exit %d):\n%s"
+                    % (goarch, proc.returncode, proc.stderr[-3000:]))
     version_dir = proc.stdout.strip().splitlines()[-1]
     return os.path.dirname(version_dir), os.path.basename(version_dir), \
         os.path.join(version_dir, goarch)

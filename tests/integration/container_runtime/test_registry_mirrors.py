@@ -44,7 +44,7 @@ def registries():
     from tests.integration.fixtures_registry import RegistryPair
     made = []
     try:
-        for _ in range(2):
+        for _attempt in range(2):
             made.append(RegistryPair(tempfile.mkdtemp(prefix="xc-registry-cr-")).start())
         yield made[0], made[1]
     finally:
@@ -60,7 +60,7 @@ def endpoint(pair):
 
 @pytest.fixture(scope="module")
 def role_vars(workdir, registries, containerd_bundle):
-    bundle_root, version, _ = containerd_bundle
+    bundle_root, version, _bundle_dir = containerd_bundle
     private, mirror = registries
     tree = os.path.join(workdir, "root")
     return {
@@ -89,18 +89,18 @@ def role_vars(workdir, registries, containerd_bundle):
 def converged(role_vars):
     """Check mode, real run, then both again: the first changes, the repeats do not."""
     config = os.path.join(role_vars["container_runtime_config_dir"], "config.toml")
-    results, stats, _ = run_role(role_vars, check=True)
+    results, stats, _output = run_role(role_vars, check=True)
     assert not stats.get("failures"), role_failure(results)
     assert stats["changed"] > 0
     assert not os.path.exists(config), "check mode wrote config.toml"
 
-    results, stats, _ = run_role(role_vars)
+    results, stats, _output = run_role(role_vars)
     assert not stats.get("failures"), role_failure(results)
     assert stats["changed"] > 0
     first = results
 
     for check in (True, False):
-        results, stats, _ = run_role(role_vars, check=check)
+        results, stats, _output = run_role(role_vars, check=check)
         assert not stats.get("failures"), role_failure(results)
         changed = [r["_task"] for r in results if r.get("changed")]
         assert stats["changed"] == 0, "second run (check=%s) changed: %s" % (check, changed)
@@ -162,7 +162,7 @@ def test_hosts_toml_orders_private_mirror_then_upstream(role_vars, registries, c
         with open(host["ca"]) as fh:
             assert fh.read().strip() == open(pair.ca).read().strip()
     assert mode == "0o600"  # credentials inside
-    docker, _ = hosts_toml(role_vars, "docker.io")
+    docker, _path = hosts_toml(role_vars, "docker.io")
     assert docker["server"] == "https://registry-1.docker.io"
 
 
@@ -211,9 +211,9 @@ def test_offline_pull_fails_when_the_private_registry_is_down(
         role_vars, registries, containerd, workdir):
     private, mirror = registries
     offline = dict(role_vars, container_runtime_offline=True)
-    results, stats, _ = run_role(offline, tasks_from="registry_hosts")
+    results, stats, _output = run_role(offline, tasks_from="registry_hosts")
     assert not stats.get("failures"), role_failure(results)
-    data, _ = hosts_toml(role_vars, UPSTREAM)
+    data, _path = hosts_toml(role_vars, UPSTREAM)
     assert data["server"] == "https://" + private.host and "host" not in data
 
     image = make_image({"architecture": host_goarch(), "os": "linux"}, content="probe v2\n")
