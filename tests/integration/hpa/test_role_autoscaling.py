@@ -125,9 +125,10 @@ def _vpa_crd_file():
                               capture_output=True, text=True, env=env, cwd="/tmp", timeout=300,
                               check=False)
     except OSError as exc:
-        pytest.skip("no Go toolchain to fetch the VPA CRD: %s" % exc)
+        pytest.fail("no Go toolchain to fetch the VPA CRD (install Go): %s" % exc)
     if proc.returncode != 0:
-        pytest.skip("cannot fetch %s@%s: %s" % (VPA_MODULE, VPA_VERSION, proc.stderr[-500:]))
+        pytest.fail("cannot fetch %s@%s through the Go module proxy: %s"
+                    % (VPA_MODULE, VPA_VERSION, proc.stderr[-500:]))
     path = os.path.join(json.loads(proc.stdout)["Dir"], "deploy", "vpa-v1-crd-gen.yaml")
     assert os.path.exists(path), path
     return path
