@@ -19,6 +19,7 @@ import time
 import pytest
 
 from tests.integration.ansible_run import BIN, ROOT, ansible_env
+from tests.integration.server_process import LoggedProcess
 
 XC_CACHE = os.environ.get("XC_CACHE", "/var/cache/xinchuang")
 
@@ -85,13 +86,13 @@ def role_failure(results):
     return "\n".join("%s: %s" % (r["_task"], r.get("msg")) for r in failed)
 
 
-class ContainerdProcess(object):
+class ContainerdProcess(LoggedProcess):
     """containerd started with the role's config.toml (paths all under a temp dir)."""
 
     def __init__(self, binary, config, socket, log_path):
-        self.binary, self.config, self.socket, self.log_path = binary, config, socket, log_path
-        self.proc = None
-        self._log = None
+        super(ContainerdProcess, self).__init__(log_path)
+        self.stop_timeout, self.tail_lines = 20, 40
+        self.binary, self.config, self.socket = binary, config, socket
 
     def start(self, timeout=60):
         self._log = open(self.log_path, "ab")
@@ -111,22 +112,4 @@ class ContainerdProcess(object):
         raise RuntimeError("containerd did not answer on %s; log tail:\n%s"
                            % (self.socket, self.log_tail()))
 
-    def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
-        if self._log:
-            self._log.close()
-            self._log = None
 
-    def log_tail(self, lines=40):
-        try:
-            with open(self.log_path, "rb") as fh:
-                return b"\n".join(fh.read().splitlines()[-lines:]).decode("utf-8", "replace")
-        except OSError:
-            return "(no log)"

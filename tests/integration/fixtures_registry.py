@@ -27,6 +27,8 @@ import urllib.request
 
 import pytest
 
+from tests.integration.server_process import LoggedProcess
+
 USERNAME = "xinchuang"
 PASSWORD = "s3cret-Registry"
 BINARY = "docker-registry"
@@ -54,10 +56,11 @@ def make_certificate(directory, name="registry"):
     return cert, key
 
 
-class RegistryProcess(object):
+class RegistryProcess(LoggedProcess):
     """One docker-registry process; TLS and htpasswd when given."""
 
     def __init__(self, workdir, storage, name, cert=None, key=None, htpasswd=None, port=None):
+        super(RegistryProcess, self).__init__(os.path.join(workdir, name + ".log"))
         self.workdir = workdir
         self.storage = storage
         self.name = name
@@ -65,10 +68,7 @@ class RegistryProcess(object):
         self.port = port or free_port()
         self.host = "127.0.0.1:%d" % self.port
         self.url = ("https://" if cert else "http://") + self.host
-        self.log_path = os.path.join(workdir, name + ".log")
         self.config_path = os.path.join(workdir, name + ".yml")
-        self.proc = None
-        self._log = None
 
     def _config(self):
         lines = [
@@ -119,25 +119,7 @@ class RegistryProcess(object):
         raise RuntimeError("docker-registry %s did not come up on %s; log tail:\n%s"
                            % (self.name, self.host, self.log_tail()))
 
-    def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
-        if self._log:
-            self._log.close()
-            self._log = None
 
-    def log_tail(self, lines=30):
-        try:
-            with open(self.log_path, "rb") as fh:
-                return b"\n".join(fh.read().splitlines()[-lines:]).decode("utf-8", "replace")
-        except OSError:
-            return "(no log)"
 
     def log_size(self):
         try:
