@@ -111,5 +111,3 @@ class ContainerdProcess(LoggedProcess):
         self.stop()
         raise RuntimeError("containerd did not answer on %s; log tail:\n%s"
                            % (self.socket, self.log_tail()))
-
-

@@ -119,8 +119,6 @@ class RegistryProcess(LoggedProcess):
         raise RuntimeError("docker-registry %s did not come up on %s; log tail:\n%s"
                            % (self.name, self.host, self.log_tail()))
 
-
-
     def log_size(self):
         try:
             return os.path.getsize(self.log_path)
