@@ -2,6 +2,8 @@
 # ansible-test sanity needs the collection under .../ansible_collections/xinchuang/cloud:
 # copy the tracked and new (not ignored) files there and run it in its own venvs.
 source "$(dirname "$0")/common.sh"
+# shellcheck source=hack/env.sh
+source "$XC_ROOT/hack/env.sh"
 work="$XC_CACHE/sanity/ansible_collections/xinchuang/cloud"
 rm -rf "$work"
 mkdir -p "$work"
