@@ -35,8 +35,11 @@ def ansible_env(extra=None):
     return env
 
 
-def run_tasks(tasks, check=False, diff=False, extra_env=None, extra_vars=None):
-    """Run tasks on localhost; return the list of per-task results (dicts)."""
+def run_playbook(tasks, check=False, diff=False, extra_env=None, extra_vars=None, timeout=1800):
+    """Run tasks on localhost; return (report of the ansible.posix.json callback, process).
+
+    ``extra_vars`` go through a file, so values of any size and type pass unchanged.
+    """
     play = [{
         "hosts": "localhost",
         "gather_facts": False,
@@ -53,18 +56,25 @@ def run_tasks(tasks, check=False, diff=False, extra_env=None, extra_vars=None):
         if diff:
             cmd.append("--diff")
         if extra_vars:
-            cmd += ["-e", json.dumps(extra_vars)]
+            vars_path = os.path.join(tmp, "vars.json")
+            with open(vars_path, "w") as fh:
+                json.dump(extra_vars, fh)
+            cmd += ["-e", "@" + vars_path]
         proc = subprocess.run(cmd, capture_output=True, text=True, env=ansible_env(extra_env),
-                              cwd=ROOT, timeout=1800, check=False)
+                              cwd=ROOT, timeout=timeout, check=False)
     try:
         report = json.loads(proc.stdout)
     except ValueError:
         raise AssertionError("ansible-playbook printed no JSON (exit %s):\n%s\n%s"
                              % (proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:]))
-    results = []
-    for task in report["plays"][0]["tasks"]:
-        results.append(task["hosts"].get("localhost", {}))
-    return results
+    return report, proc
+
+
+def run_tasks(tasks, check=False, diff=False, extra_env=None, extra_vars=None):
+    """Run tasks on localhost; return the list of per-task results (dicts)."""
+    report, _proc = run_playbook(tasks, check=check, diff=diff, extra_env=extra_env,
+                                 extra_vars=extra_vars)
+    return [task["hosts"].get("localhost", {}) for task in report["plays"][0]["tasks"]]
 
 
 def run_module(module, args, check=False, diff=False, extra_env=None):

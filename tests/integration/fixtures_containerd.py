@@ -8,17 +8,14 @@ callback) and returns the per-task results and the play's stats.
 the host's own containerd (Debian's 1.6 under dockerd) is never touched.
 """
 
-import json
 import os
 import platform
 import subprocess
-import sys
-import tempfile
 import time
 
 import pytest
 
-from tests.integration.ansible_run import BIN, ROOT, ansible_env
+from tests.integration.ansible_run import ROOT, run_playbook
 from tests.integration.server_process import LoggedProcess
 
 XC_CACHE = os.environ.get("XC_CACHE", "/var/cache/xinchuang")
@@ -49,30 +46,8 @@ def run_role(role_vars, check=False, tasks_from=None, timeout=900):
     include = {"name": "xinchuang.cloud.container_runtime"}
     if tasks_from:
         include["tasks_from"] = tasks_from
-    play = [{
-        "hosts": "localhost",
-        "gather_facts": False,
-        "vars": {"ansible_python_interpreter": sys.executable},
-        "tasks": [{"name": "container_runtime role", "ansible.builtin.include_role": include}],
-    }]
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "play.yml")
-        with open(path, "w") as fh:
-            json.dump(play, fh)
-        vars_path = os.path.join(tmp, "vars.json")
-        with open(vars_path, "w") as fh:
-            json.dump(role_vars, fh)
-        cmd = [os.path.join(BIN, "ansible-playbook"), "-i", "localhost,", "-c", "local", path,
-               "-e", "@" + vars_path]
-        if check:
-            cmd.append("--check")
-        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=timeout,
-                              env=ansible_env(), check=False)
-    try:
-        report = json.loads(proc.stdout)
-    except ValueError:
-        raise AssertionError("ansible-playbook printed no JSON (exit %s):\n%s\n%s"
-                             % (proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:]))
+    tasks = [{"name": "container_runtime role", "ansible.builtin.include_role": include}]
+    report, proc = run_playbook(tasks, check=check, extra_vars=role_vars, timeout=timeout)
     results = []
     for task in report["plays"][0]["tasks"]:
         res = task["hosts"].get("localhost", {})
