@@ -84,6 +84,16 @@ def registry_argument_spec():
 
 REGISTRY_REQUIRED_TOGETHER = [["username", "password"]]
 
+
+def client_from_params(params):
+    """A RegistryClient from the options of registry_argument_spec() (and ``concurrency``,
+    which sizes the connection pool), as the registry modules receive them."""
+    return RegistryClient(
+        params["registry"], username=params["username"], password=params["password"],
+        ca_path=params["ca_path"], validate_certs=params["validate_certs"],
+        timeout=params["timeout"], retries=params["retries"],
+        pool_size=max(params.get("concurrency") or 1, 1))
+
 _CHALLENGE_PARAM = re.compile(r'(\w+)\s*=\s*(?:"([^"]*)"|([^\s,]*))')
 
 

@@ -328,10 +328,7 @@ def main():
                              "combine, or state: absent")
     if p["concurrency"] < 1:
         module.fail_json(msg="concurrency must be at least 1, got %d" % p["concurrency"])
-    client = reg.RegistryClient(
-        p["registry"], username=p["username"], password=p["password"], ca_path=p["ca_path"],
-        validate_certs=p["validate_certs"], timeout=p["timeout"], retries=p["retries"],
-        pool_size=max(p["concurrency"], 1))
+    client = reg.client_from_params(p)
     if p["indexes"] is not None:
         defaults = dict(format=p["format"], annotations=p["annotations"],
                         required_platforms=p["required_platforms"], force=p["force"])

@@ -147,10 +147,7 @@ def main():
     p = module.params
     if p["concurrency"] < 1:
         module.fail_json(msg="concurrency must be at least 1, got %d" % p["concurrency"])
-    client = reg.RegistryClient(
-        p["registry"], username=p["username"], password=p["password"], ca_path=p["ca_path"],
-        validate_certs=p["validate_certs"], timeout=p["timeout"], retries=p["retries"],
-        pool_size=max(p["concurrency"], 1))
+    client = reg.client_from_params(p)
     try:
         images = reg.inspect_references(client, p["references"], p["required_platforms"],
                                         p["concurrency"])
