@@ -94,6 +94,7 @@ def client_from_params(params):
         timeout=params["timeout"], retries=params["retries"],
         pool_size=max(params.get("concurrency") or 1, 1))
 
+
 _CHALLENGE_PARAM = re.compile(r'(\w+)\s*=\s*(?:"([^"]*)"|([^\s,]*))')
 
 
