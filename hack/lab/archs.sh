@@ -18,12 +18,29 @@ declare -A LAB_UNAME=([amd64]=x86_64 [arm64]=aarch64 [mips64el]=mips64 [loong64]
 declare -A LAB_BINFMT=([amd64]="" [arm64]=qemu-aarch64 [mips64el]=qemu-mips64el [loong64]=xc-qemu-loongarch64)
 # Packages added to minbase. systemd as PID 1 is wanted where it works under
 # emulation (bookworm); the sid loong64 host runs a plain init (docker --init).
+# Node tools (amd64, arm64: the hosts that run kubelet in the cluster topology):
+#   iptables (iptables-restore/-save, nft backend by default), nftables (`nft`, for
+#   kube-proxy's nftables mode), conntrack, ipset (kube-proxy ipvs mode), iproute2
+#   (ip, tc), kmod (modprobe), procps (sysctl, ps), socat, netbase (/etc/protocols,
+#   /etc/services), ca-certificates (update-ca-certificates for a registry CA).
+#   These are the os_prep role's Debian list without chrony: with every capability a
+#   chronyd in a worker container could set the machine's clock.
+# libseccomp2: Debian's runc (in the offline bundle) links it; bookworm images get it
+# through systemd, the sid loong64 image needs it named.
+_lab_node_pkgs=iptables,nftables,conntrack,ipset,iproute2,kmod,procps,socat,netbase,ca-certificates
 declare -A LAB_INCLUDE=(
-  [amd64]="python3,systemd,systemd-sysv,sudo"
-  [arm64]="python3,systemd,systemd-sysv,sudo"
+  [amd64]="python3,systemd,systemd-sysv,sudo,$_lab_node_pkgs"
+  [arm64]="python3,systemd,systemd-sysv,sudo,$_lab_node_pkgs"
   [mips64el]="python3,systemd,systemd-sysv,sudo"
-  [loong64]="python3,sudo"
+  [loong64]="python3,sudo,libseccomp2"
 )
+unset _lab_node_pkgs
+# Recipe version per image: bump an architecture's number whenever what goes into its
+# image changes (LAB_INCLUDE above, lab_tweak_rootfs, the image config), so that only
+# that image is rebuilt; a change shared by all images bumps every number.
+#   2: python3, systemd, sudo; no-credentials drop-ins (all)
+#   3: node tools (amd64, arm64); libseccomp2 (loong64)
+declare -A LAB_RECIPE=([amd64]=3 [arm64]=3 [mips64el]=2 [loong64]=3)
 declare -A LAB_SYSTEMD=([amd64]=yes [arm64]=yes [mips64el]=yes [loong64]=no)
 
 lab_check_arch() {

@@ -5,15 +5,15 @@
 # Each image is a `docker load` archive cached as
 #   $XC_CACHE/lab/xinchuang-lab_<suite>-<arch>-r<recipe>.tar  (+ .id: the image id)
 # A warm run only loads an archive, or skips it when the tag already has that id.
-# Bump LAB_RECIPE whenever what goes into an image changes (packages, tweaks,
-# image config), so that every cache entry of the old recipe is rebuilt.
+# LAB_RECIPE (hack/lab/archs.sh) is a version per architecture: bump it when what
+# goes into that image changes (packages, tweaks, image config); only images whose
+# number changed are rebuilt.
 
-LAB_RECIPE=2
 : "${_lab_dir:?hack/lab/images.sh is sourced by hack/lab.sh}"
 LAB_MIRROR="${XC_LAB_MIRROR:-http://deb.debian.org/debian}"
 LAB_CACHE="$XC_CACHE/lab"
 
-lab_key()     { printf '%s-%s-r%s' "${LAB_SUITE[$1]}" "$1" "$LAB_RECIPE"; }
+lab_key()     { printf '%s-%s-r%s' "${LAB_SUITE[$1]}" "$1" "${LAB_RECIPE[$1]}"; }
 lab_archive() { printf '%s/xinchuang-lab_%s.tar' "$LAB_CACHE" "$(lab_key "$1")"; }
 
 # Unmount whatever a failed or interrupted debootstrap left under DIR, deepest first,
@@ -83,8 +83,8 @@ lab_build_image() {
     --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
     --env container=docker
     --label "xinchuang.lab.suite=${LAB_SUITE[$arch]}" --label "xinchuang.lab.arch=$arch"
-    --label "xinchuang.lab.recipe=$LAB_RECIPE" --label "xinchuang.lab.systemd=${LAB_SYSTEMD[$arch]}"
-    --created-by "hack/lab.sh images (recipe $LAB_RECIPE): debootstrap --variant=minbase --include=${LAB_INCLUDE[$arch]} ${LAB_SUITE[$arch]}")
+    --label "xinchuang.lab.recipe=${LAB_RECIPE[$arch]}" --label "xinchuang.lab.systemd=${LAB_SYSTEMD[$arch]}"
+    --created-by "hack/lab.sh images (recipe ${LAB_RECIPE[$arch]}): debootstrap --variant=minbase --include=${LAB_INCLUDE[$arch]} ${LAB_SUITE[$arch]}")
   # systemd shuts down cleanly on SIGRTMIN+3, not on docker's default SIGTERM.
   [ "${LAB_SYSTEMD[$arch]}" = yes ] && opts+=(--stop-signal 'SIGRTMIN+3')
   id=$(/usr/bin/python3 "$_lab_dir/docker_load_archive.py" "${opts[@]}" -- /bin/bash)
