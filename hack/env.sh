@@ -9,3 +9,9 @@ export ANSIBLE_COLLECTIONS_PATH="$_xc_root/.collections${ANSIBLE_COLLECTIONS_PAT
 export ANSIBLE_ROLES_PATH="$_xc_root/roles"
 export ANSIBLE_CONFIG="$_xc_root/hack/ansible.cfg"
 unset _xc_root
+# A copy of this collection installed in ~/.ansible/collections (by a molecule prerun or an
+# ansible-lint run outside the tree) would shadow the working tree for ansible-lint: drop it.
+if [ -f "$HOME/.ansible/collections/ansible_collections/xinchuang/cloud/MANIFEST.json" ]; then
+  rm -rf "$HOME/.ansible/collections/ansible_collections/xinchuang/cloud"
+  echo "hack/env.sh: removed a stale installed copy of xinchuang.cloud from ~/.ansible/collections" >&2
+fi

@@ -1,0 +1,25 @@
+# -*- coding: utf-8 -*-
+# Copyright: xinchuang.cloud developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters over the cluster network arithmetic (plugins/module_utils/cluster_net.py).
+
+Documentation: <filter>.yml beside this file.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.xinchuang.cloud.plugins.module_utils import cluster_net
+from ansible_collections.xinchuang.cloud.plugins.plugin_utils.filters import (
+    user_errors_as_filter_errors,
+)
+
+
+class FilterModule(object):
+    def filters(self):
+        return {
+            "cidr_host": user_errors_as_filter_errors(cluster_net.cidr_host),
+            "cidrs_overlap": user_errors_as_filter_errors(cluster_net.cidrs_overlap),
+            "cidr_contains": user_errors_as_filter_errors(cluster_net.cidr_contains),
+        }
