@@ -3,16 +3,23 @@
 # machine, run through QEMU user emulation, reached with `docker exec`.
 # See docs/lab.md.
 #
-# Usage: hack/lab.sh COMMAND [ARCH ...]
+# Usage: hack/lab.sh COMMAND [--topology NAME] [ARCH|HOST ...]
 #   binfmt              register the QEMU binfmt_misc handlers (idempotent)
 #   images [ARCH ...]   build (cached in $XC_CACHE/lab) and load the lab images
-#   up [ARCH ...]       start the lab hosts (builds the images first)
-#   down [ARCH ...]     remove the lab hosts
-#   status              images, hosts and binfmt handlers
-# ARCH is one of: amd64 arm64 mips64el loong64 (default: all).
-# Environment: XC_LAB_PROFILE=base|worker (up), XC_LAB_REBUILD=1 (images: ignore
-# the cached archives), XC_LAB_JOBS (parallel image builds, default 4),
-# XC_LAB_QEMU_REFRESH=1 (binfmt: fetch trixie's current qemu-user again).
+#   up [ARCH|HOST ...]  start the topology's hosts (builds the images first)
+#   down [ARCH|HOST ...]
+#                       remove the topology's hosts with their volumes (and its
+#                       network once no host uses it)
+#   status              images, hosts of every topology, network, registry, binfmt
+# ARCH is one of: amd64 arm64 mips64el loong64; HOST a host of the topology
+# (default: all). --topology NAME (or XC_LAB_TOPOLOGY), for up and down:
+#   default  one host per ARCH, xc-lab-<arch>, profile XC_LAB_PROFILE, network
+#            XC_LAB_NETWORK (none)
+#   cluster  hack/lab/topologies/cluster.hosts: Kubernetes hosts of every ARCH and
+#            a private registry on the docker network xc-lab
+# Environment: XC_LAB_PROFILE=base|worker (default topology), XC_LAB_REBUILD=1
+# (images: ignore the cached archives), XC_LAB_JOBS (parallel image builds,
+# default 4), XC_LAB_QEMU_REFRESH=1 (binfmt: fetch trixie's current qemu-user again).
 
 # shellcheck source=hack/common.sh
 source "$(dirname "$0")/common.sh"
@@ -25,6 +32,10 @@ source "$_lab_dir/binfmt.sh"
 source "$_lab_dir/images.sh"
 # shellcheck source=hack/lab/hosts.sh
 source "$_lab_dir/hosts.sh"
+# shellcheck source=hack/lab/topology.sh
+source "$_lab_dir/topology.sh"
+# shellcheck source=hack/lab/registry.sh
+source "$_lab_dir/registry.sh"
 
 LAB_COMMANDS=(binfmt images up down status help)
 
@@ -43,13 +54,26 @@ main() {
   local cmd="${1:-help}"
   [ "$#" -gt 0 ] && shift
   case "$cmd" in -h|--help) cmd=help ;; esac
-  local arches=()
+  local arches=() hosts=() args=()
+  while [ "$#" -gt 0 ]; do
+    case "$1" in
+      --topology)   [ "$#" -ge 2 ] || xc_die "--topology needs a NAME"; LAB_TOPOLOGY="$2"; shift 2 ;;
+      --topology=*) LAB_TOPOLOGY="${1#*=}"; shift ;;
+      -*)           xc_die "unknown option '$1'; accepted: --topology NAME" ;;
+      *)            args+=("$1"); shift ;;
+    esac
+  done
   case "$cmd" in
     binfmt|status|help)
-      [ "$#" -eq 0 ] || xc_die "'$cmd' takes no arguments (got: $*)" ;;
-    images|up|down)
-      mapfile -t arches < <(lab_arches "$@")
+      [ "${#args[@]}" -eq 0 ] || xc_die "'$cmd' takes no arguments (got: ${args[*]})" ;;
+    images)
+      mapfile -t arches < <(lab_arches "${args[@]}")
       [ "${#arches[@]}" -gt 0 ] || exit 1 ;;   # lab_arches already said why
+    up|down)
+      lab_load_topology "$LAB_TOPOLOGY"
+      mapfile -t hosts < <(lab_select_hosts "${args[@]}")
+      [ "${#hosts[@]}" -gt 0 ] || exit 1       # lab_select_hosts already said why
+      mapfile -t arches < <(lab_hosts_arches "${hosts[@]}") ;;
     *)
       xc_die "unknown command '$cmd'; accepted: ${LAB_COMMANDS[*]}" ;;
   esac
@@ -68,8 +92,8 @@ main() {
   case "$cmd" in
     binfmt) lab_binfmt ;;
     images) lab_images "${arches[@]}" ;;
-    up)     lab_images "${arches[@]}"; lab_up "${arches[@]}" ;;
-    down)   lab_down "${arches[@]}" ;;
+    up)     lab_images "${arches[@]}"; lab_up "${hosts[@]}" ;;
+    down)   lab_down "${hosts[@]}" ;;
     status) lab_status ;;
     help)   lab_usage ;;
   esac

@@ -1,13 +1,17 @@
-# shellcheck shell=bash
-# Lab hosts: one long-running container per architecture, reached with
-# `docker exec` (Ansible's community.docker.docker connection). Sourced by hack/lab.sh.
+# shellcheck shell=bash disable=SC2034  # LAB_PROFILE, LAB_NETWORK are read by hack/lab/topology.sh
+# Lab hosts: long-running containers reached with `docker exec` (Ansible's
+# community.docker.docker connection). Sourced by hack/lab.sh; which hosts run comes
+# from the topology (hack/lab/topology.sh).
 #
-# A profile is a function lab_profile_<name> ARCH that appends the container's
-# `docker run` options to LAB_RUN_OPTS and its command to LAB_RUN_CMD.
-# Choose one with XC_LAB_PROFILE (default base). A host started with another
-# profile or from another image is recreated; a matching one is reused.
+# A profile is a function lab_profile_<name> HOST ARCH that appends the container's
+# `docker run` options to LAB_RUN_OPTS and its command to LAB_RUN_CMD; an optional
+# lab_ready_<name> HOST says when such a host is ready. In the default topology
+# XC_LAB_PROFILE picks one for every host (default base); a topology table names one
+# per host. A host whose `docker run` would differ (image, profile, flags, network,
+# ports: the label xinchuang.lab.spec is a hash of them) is recreated; a matching
+# one is reused.
 
-LAB_PROFILES=(base worker)
+LAB_PROFILES=(base worker registry)
 LAB_PROFILE="${XC_LAB_PROFILE:-base}"
 LAB_NETWORK="${XC_LAB_NETWORK:-none}"
 LAB_READY_TIMEOUT="${XC_LAB_READY_TIMEOUT:-180}"
@@ -27,7 +31,7 @@ lab_pid1() {
 # systemd needs CAP_SYS_ADMIN to mount its file systems, an unfiltered syscall
 # set, the cgroup tree (read-only: it only has to see it) and a writable /run.
 lab_profile_base() {
-  local arch="$1"
+  local arch="$2"
   lab_pid1 "$arch"
   [ "${LAB_SYSTEMD[$arch]}" = yes ] || return 0
   LAB_RUN_OPTS+=(--cap-add SYS_ADMIN
@@ -39,34 +43,51 @@ lab_profile_base() {
 # (see the lab notes): every capability the VM can grant, a writable cgroup tree,
 # /dev/kmsg for the kubelet's OOM watcher, and /var/lib/containerd on a docker
 # volume because overlayfs on overlayfs fails with "invalid argument".
+# systempaths=unconfined: docker mounts no read-only /proc/sys (and masks nothing
+# under /proc), so kubelet can write kernel/vm sysctls from the first start on, after
+# every restart, and on hosts without systemd; no remount inside the host is needed.
 lab_profile_worker() {
-  local arch="$1"
+  local name="$1" arch="$2"
   lab_pid1 "$arch"
   LAB_RUN_OPTS+=(--cap-add ALL --cap-drop SYS_RESOURCE
     --security-opt seccomp=unconfined --security-opt apparmor=unconfined
+    --security-opt systempaths=unconfined
     -v /sys/fs/cgroup:/sys/fs/cgroup:rw --device /dev/kmsg
     --tmpfs /run --tmpfs /run/lock
-    --mount "type=volume,source=$(lab_container "$arch")-containerd,target=/var/lib/containerd,volume-label=xinchuang.lab=1")
+    --mount "type=volume,source=$name-containerd,target=/var/lib/containerd,volume-label=xinchuang.lab=1")
 }
 
 lab_check_profile() {
   local p
   for p in "${LAB_PROFILES[@]}"; do [ "$p" = "$1" ] && return 0; done
-  xc_die "unknown lab profile '$1' (XC_LAB_PROFILE); accepted: ${LAB_PROFILES[*]}"
+  xc_die "unknown lab profile '$1'; accepted: ${LAB_PROFILES[*]}"
 }
 
 lab_container_field() { docker container inspect -f "$2" "$1" 2>/dev/null || true; }
 
+# The docker run options every host gets, then the profile's. Sets LAB_RUN_OPTS,
+# LAB_RUN_CMD and LAB_RUN_SPEC (a hash of all of it and the image id).
+lab_run_args() {
+  local name="$1" arch="${LAB_HOST_ARCH[$1]}" profile="${LAB_HOST_PROFILE[$1]}" image_id="$2" p
+  LAB_RUN_OPTS=(--hostname "$name" --platform "$(lab_platform "$arch")" --network "$LAB_NET")
+  if [ "${LAB_HOST_PUBLISH[$name]}" != - ]; then
+    for p in ${LAB_HOST_PUBLISH[$name]//,/ }; do LAB_RUN_OPTS+=(-p "$p"); done
+  fi
+  LAB_RUN_CMD=()
+  "lab_profile_$profile" "$name" "$arch"
+  LAB_RUN_SPEC=$(printf '%s\n' "$image_id" "${LAB_RUN_OPTS[@]}" -- "${LAB_RUN_CMD[@]}" | sha256sum | cut -c1-16)
+}
+
 lab_start_host() {
-  local arch="$1" name image image_id have_image have_profile state
-  name=$(lab_container "$arch"); image=$(lab_image "$arch")
+  local name="$1" arch="${LAB_HOST_ARCH[$1]}" profile="${LAB_HOST_PROFILE[$1]}" image image_id have_spec state
+  image=$(lab_image "$arch")
   image_id=$(lab_image_id "$image")
   [ -n "$image_id" ] || xc_die "image $image is not loaded; run hack/lab.sh images $arch"
+  lab_run_args "$name" "$image_id"
   state=$(lab_container_field "$name" '{{.State.Status}}')
   if [ -n "$state" ]; then
-    have_image=$(lab_container_field "$name" '{{.Image}}')
-    have_profile=$(lab_container_field "$name" '{{index .Config.Labels "xinchuang.lab.profile"}}')
-    if [ "$have_image" = "$image_id" ] && [ "$have_profile" = "$LAB_PROFILE" ]; then
+    have_spec=$(lab_container_field "$name" '{{index .Config.Labels "xinchuang.lab.spec"}}')
+    if [ "$have_spec" = "$LAB_RUN_SPEC" ]; then
       if [ "$state" = running ]; then
         xc_log "$name: running, reused"
       else
@@ -75,82 +96,126 @@ lab_start_host() {
       fi
       return 0
     fi
-    xc_log "$name: image or profile changed ($have_profile -> $LAB_PROFILE), recreating"
+    xc_log "$name: image, profile, network or ports changed ($(lab_container_field "$name" \
+      '{{index .Config.Labels "xinchuang.lab.topology"}}/{{index .Config.Labels "xinchuang.lab.profile"}}') -> $LAB_TOPOLOGY/$profile), recreating"
     docker rm -f -v "$name" >/dev/null
   fi
-  LAB_RUN_OPTS=(); LAB_RUN_CMD=()
-  "lab_profile_$LAB_PROFILE" "$arch"
-  docker run -d --name "$name" --hostname "$name" --platform "$(lab_platform "$arch")" \
-    --network "$LAB_NETWORK" \
-    --label xinchuang.lab=1 --label "xinchuang.lab.arch=$arch" --label "xinchuang.lab.profile=$LAB_PROFILE" \
+  docker run -d --name "$name" \
+    --label xinchuang.lab=1 --label "xinchuang.lab.arch=$arch" --label "xinchuang.lab.profile=$profile" \
+    --label "xinchuang.lab.topology=$LAB_TOPOLOGY" --label "xinchuang.lab.spec=$LAB_RUN_SPEC" \
     "${LAB_RUN_OPTS[@]}" "$image" "${LAB_RUN_CMD[@]}" >/dev/null \
-    || xc_die "docker run of $name ($image, profile $LAB_PROFILE) failed"
-  xc_log "$name: started ($image, profile $LAB_PROFILE)"
+    || xc_die "docker run of $name ($image, profile $profile) failed"
+  xc_log "$name: started ($image, profile $profile, network $LAB_NET)"
 }
 
-# Ready: systemd has finished booting (running, or degraded: under emulation a
-# few early units fail), or for hosts without systemd, docker exec works.
+# Ready: the profile's own check if it has one; else systemd has finished booting
+# (running, or degraded: under emulation a few early units fail), or for hosts
+# without systemd, docker exec works.
+lab_host_state() {
+  local name="$1" arch="${LAB_HOST_ARCH[$1]}" profile="${LAB_HOST_PROFILE[$1]}" state
+  if declare -F "lab_ready_$profile" >/dev/null; then
+    "lab_ready_$profile" "$name" && echo up
+  elif [ "${LAB_SYSTEMD[$arch]}" = yes ]; then
+    state=$(docker exec "$name" systemctl is-system-running 2>/dev/null || true)
+    case "$state" in running|degraded) echo "$state" ;; esac
+  else
+    docker exec "$name" true 2>/dev/null && echo up
+  fi
+  return 0
+}
+
 lab_wait_host() {
-  local arch="$1" name state="" i
-  name=$(lab_container "$arch")
+  local name="$1" state="" i
   for ((i = 0; i < LAB_READY_TIMEOUT; i += 2)); do
     [ "$(lab_container_field "$name" '{{.State.Status}}')" = running ] \
       || xc_die "$name stopped while booting; docker logs $name"
-    if [ "${LAB_SYSTEMD[$arch]}" = yes ]; then
-      state=$(docker exec "$name" systemctl is-system-running 2>/dev/null || true)
-      case "$state" in running|degraded) break ;; esac
-    else
-      docker exec "$name" true 2>/dev/null && state=up && break
-    fi
+    state=$(lab_host_state "$name")
+    [ -n "$state" ] && break
     sleep 2
   done
-  case "$state" in
-    running|degraded|up) ;;
-    *) xc_die "$name not ready after ${LAB_READY_TIMEOUT}s (state '${state:-none}'); docker logs $name" ;;
-  esac
-  printf '%-18s %-18s %s\n' "$name" "$(lab_platform "$arch")" "$state"
+  [ -n "$state" ] || xc_die "$name not ready after ${LAB_READY_TIMEOUT}s; docker logs $name"
+  printf '%-18s %-16s %-9s %-10s %s\n' "$name" "$(lab_platform "${LAB_HOST_ARCH[$name]}")" \
+    "${LAB_HOST_PROFILE[$name]}" "$state" "$(lab_host_addr "$name")"
+}
+
+# HOST's address on its network and its published ports, for the summary.
+lab_host_addr() {
+  local ip ports
+  ip=$(lab_container_field "$1" '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}')
+  ports=$(docker port "$1" 2>/dev/null | sed 's/ -> /->/' | tr '\n' ' ')
+  printf '%s%s' "${ip:-}" "${ports:+ published: $ports}"
 }
 
 lab_up() {
-  local a
-  lab_check_profile "$LAB_PROFILE"
-  for a in "$@"; do lab_start_host "$a"; done
-  for a in "$@"; do lab_wait_host "$a"; done
+  local h need_registry=no
+  for h in "$@"; do
+    if [ "${LAB_HOST_PROFILE[$h]}" = registry ]; then need_registry=yes; fi
+  done
+  lab_network_up "$LAB_NET"
+  if [ "$need_registry" = yes ]; then lab_registry_prepare; fi
+  for h in "$@"; do lab_start_host "$h"; done
+  for h in "$@"; do lab_wait_host "$h"; done
+  if [ "$need_registry" = yes ]; then lab_registry_summary; fi
 }
 
+# Removes the hosts with their volumes; the network goes with the last of its hosts.
 lab_down() {
-  local a name
-  for a in "$@"; do
-    name=$(lab_container "$a")
+  local name v
+  for name in "$@"; do
     if [ -n "$(lab_container_field "$name" '{{.Id}}')" ]; then
       docker rm -f -v "$name" >/dev/null
       xc_log "$name: removed"
     fi
-    docker volume rm "$name-containerd" >/dev/null 2>&1 || true
+    for v in "$name-containerd" "$name-data"; do
+      if docker volume rm "$v" >/dev/null 2>&1; then xc_log "volume $v: removed"; fi
+    done
   done
+  lab_network_down "$LAB_NET"
 }
 
 lab_status() {
-  local a image name id platform archive
+  local a image id platform recipe archive name t names=() seen
   docker info >/dev/null 2>&1 || { echo "dockerd: not running"; return 0; }
-  printf '%-34s %-14s %-20s %s\n' IMAGE PLATFORM ID CACHED-ARCHIVE
+  printf '%-34s %-14s %-8s %-14s %s\n' IMAGE PLATFORM RECIPE ID CACHED-ARCHIVE
   for a in "${LAB_ARCHES[@]}"; do
     image=$(lab_image "$a"); id=$(lab_image_id "$image")
-    platform=""
-    [ -n "$id" ] && platform=$(docker image inspect -f '{{.Os}}/{{.Architecture}}{{with .Variant}}/{{.}}{{end}}' "$image")
+    platform=""; recipe=-
+    if [ -n "$id" ]; then
+      platform=$(docker image inspect -f '{{.Os}}/{{.Architecture}}{{with .Variant}}/{{.}}{{end}}' "$image")
+      recipe=r$(docker image inspect -f '{{index .Config.Labels "xinchuang.lab.recipe"}}' "$image")
+      # The loaded image is of an older recipe than archs.sh asks for: `images` rebuilds it.
+      [ "$recipe" = "r${LAB_RECIPE[$a]}" ] || recipe="$recipe<r${LAB_RECIPE[$a]}"
+    fi
     archive=$(lab_archive "$a")
     [ -f "$archive" ] || archive=-
-    printf '%-34s %-14s %-20s %s\n' "$image" "${platform:--}" "${id:7:12}" "${archive##*/}"
+    printf '%-34s %-14s %-8s %-14s %s\n' "$image" "${platform:--}" "$recipe" "${id:7:12}" "${archive##*/}"
   done
   echo
-  printf '%-18s %-10s %-8s %s\n' HOST STATE PROFILE IMAGE
-  for a in "${LAB_ARCHES[@]}"; do
-    name=$(lab_container "$a")
-    printf '%-18s %-10s %-8s %s\n' "$name" \
-      "$(lab_container_field "$name" '{{.State.Status}}' | grep . || echo absent)" \
-      "$(lab_container_field "$name" '{{index .Config.Labels "xinchuang.lab.profile"}}')" \
-      "$(lab_container_field "$name" '{{.Config.Image}}')"
+  # Every host any topology names, then lab containers no table knows (any more).
+  for t in $(lab_topologies); do
+    lab_load_topology "$t"
+    names+=("${LAB_HOSTS[@]}")
   done
+  mapfile -t names < <({ printf '%s\n' "${names[@]}"; docker ps -a --filter label=xinchuang.lab=1 --format '{{.Names}}' | sort; } | awk '!seen[$0]++')
+  printf '%-18s %-9s %-9s %-9s %-10s %-16s %s\n' HOST STATE TOPOLOGY PROFILE NETWORK ADDRESS PUBLISHED
+  for name in "${names[@]}"; do
+    seen=$(lab_container_field "$name" '{{.State.Status}}')
+    if [ -z "$seen" ]; then printf '%-18s %s\n' "$name" absent; continue; fi
+    printf '%-18s %-9s %-9s %-9s %-10s %-16s %s\n' "$name" "$seen" \
+      "$(lab_container_field "$name" '{{index .Config.Labels "xinchuang.lab.topology"}}' | grep . || echo default)" \
+      "$(lab_container_field "$name" '{{index .Config.Labels "xinchuang.lab.profile"}}')" \
+      "$(lab_container_field "$name" '{{.HostConfig.NetworkMode}}')" \
+      "$(lab_container_field "$name" '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}' | awk '{print $1}' | grep . || echo -)" \
+      "$(docker port "$name" 2>/dev/null | sed 's/ -> /->/' | tr '\n' ' ' | grep . || echo -)"
+  done
+  echo
+  if docker network inspect "$LAB_TOPO_NETWORK" >/dev/null 2>&1; then
+    printf 'network %-10s %s\n' "$LAB_TOPO_NETWORK" \
+      "$(docker network inspect -f '{{range .IPAM.Config}}{{.Subnet}} gateway {{.Gateway}}{{end}}' "$LAB_TOPO_NETWORK")"
+  else
+    printf 'network %-10s absent\n' "$LAB_TOPO_NETWORK"
+  fi
+  lab_registry_status
   echo
   for a in "${LAB_ARCHES[@]}"; do
     [ -n "${LAB_BINFMT[$a]}" ] || continue
