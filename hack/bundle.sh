@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # The offline bundle the cluster roles install from, laid out per GOARCH
-# (docs/architecture: bundle/<kubernetes version>/<goarch>/{bin,cni}):
-#   hack/bundle.sh [GOARCH ...]     default: amd64 arm64 loong64 mips64le
+# (docs/architecture: bundle/<kubernetes version>/<goarch>/{bin,cni}; docs/bundle.md):
+#   hack/bundle.sh [--full] [GOARCH ...]     default: amd64 arm64 loong64 mips64le
+# What each GOARCH gets: the matrix set `bundle` (kubelet, containerd, ctr, shim, CNI plugins,
+# CoreDNS, and runc below) everywhere; the set `cluster` too (etcd, etcdctl, kube-apiserver,
+# kube-controller-manager, kube-scheduler, kubectl, kube-proxy) for the GOARCHes of
+# XC_BUNDLE_FULL_GOARCHES (default amd64), or for every GOARCH given with --full.
 # Binaries come from the build matrix (hack/testbed/matrix.tsv) cache, built first when missing;
 # rows of component cni-plugins go to cni/, all others to bin/. runc needs cgo (its nsenter is
 # C), so no matrix row builds it: bin/runc is Debian's runc package for that architecture
@@ -13,7 +17,9 @@
 #
 # Environment:
 #   XC_BUNDLE_DIR       output root (default $XC_CACHE/bundle)
-#   XC_BUNDLE_SETS      matrix sets to include, comma-separated (default: bundle)
+#   XC_BUNDLE_SETS      matrix sets to include for every GOARCH, comma-separated (default: bundle,
+#                       plus cluster for the full GOARCHes); e.g. containerd,cni for the runtime only
+#   XC_BUNDLE_FULL_GOARCHES  GOARCHes that also get the set cluster (default amd64; `all`)
 #   XC_BUNDLE_VERSION   directory name (default: the kube-apiserver version of the matrix)
 #   XC_BUNDLE_BUILD=0   do not build missing rows: fail naming them
 #   XC_BUNDLE_RUNC=0    no runc from Debian
@@ -27,7 +33,7 @@ source "$XC_ROOT/hack/testbed/build.sh"
 source "$XC_ROOT/hack/lab/archs.sh"   # LAB_SUITE: the Debian suite carrying each architecture
 
 BUNDLE_DIR="${XC_BUNDLE_DIR:-$XC_CACHE/bundle}"
-BUNDLE_SETS="${XC_BUNDLE_SETS:-bundle}"
+BUNDLE_FULL_GOARCHES="${XC_BUNDLE_FULL_GOARCHES:-amd64}"
 BUNDLE_MIRROR="${XC_BUNDLE_MIRROR:-http://deb.debian.org/debian}"
 BUNDLE_DEFAULT_GOARCHES=(amd64 arm64 loong64 mips64le)
 
@@ -51,10 +57,19 @@ bundle_version() {
   awk '$1 == "kube-apiserver" { print $2; exit }' "$TB_MATRIX"
 }
 
-# Rows of every set in BUNDLE_SETS buildable for GOARCH, without duplicates.
+# bundle_sets GOARCH: the matrix sets that GOARCH's bundle holds.
+bundle_sets() {
+  if [ -n "${XC_BUNDLE_SETS:-}" ]; then echo "$XC_BUNDLE_SETS"; return 0; fi
+  case ",${BUNDLE_FULL_GOARCHES// /,}," in
+    *,all,*|*",$1,"*) echo bundle,cluster ;;
+    *) echo bundle ;;
+  esac
+}
+
+# bundle_rows SETS GOARCH: rows of every set in SETS buildable for GOARCH, without duplicates.
 bundle_rows() {
-  local goarch="$1" set
-  for set in ${BUNDLE_SETS//,/ }; do tb_matrix_rows "$set" "$goarch"; done | sort -u
+  local sets="$1" goarch="$2" set
+  for set in ${sets//,/ }; do tb_matrix_rows "$set" "$goarch"; done | sort -u
 }
 
 # apt-get under an apt configuration of our own (the machine's sources are never touched).
@@ -105,34 +120,61 @@ bundle_goarch() {
     export PATH="$XC_SW64_GOROOT/bin:$PATH" GOROOT="$XC_SW64_GOROOT"
     xc_log "$goarch: using the vendor Go at $XC_SW64_GOROOT ($("$XC_SW64_GOROOT/bin/go" version))"
   fi
-  rows="$(bundle_rows "$goarch")"
-  [ -n "$rows" ] || xc_die "the matrix has no rows in sets '$BUNDLE_SETS' for GOARCH $goarch"
+  local sets; sets="$(bundle_sets "$goarch")"
+  rows="$(bundle_rows "$sets" "$goarch")"
+  [ -n "$rows" ] || xc_die "the matrix has no rows in sets '$sets' for GOARCH $goarch"
+  xc_log "bundle $version/$goarch: sets $sets"
   if [ "${XC_BUNDLE_BUILD:-1}" != 0 ]; then
     local set
-    for set in ${BUNDLE_SETS//,/ }; do
+    for set in ${sets//,/ }; do
       [ -n "$(tb_matrix_rows "$set" "$goarch")" ] && tb_build "$set" "$goarch"
     done
   fi
   out="$BUNDLE_DIR/$version/$goarch"
   mkdir -p "$out/bin" "$out/cni"
-  local manifest="$out/MANIFEST.tsv.tmp"
-  printf '# component\tversion\tsource\tfile\n' >"$manifest"
+  local manifest="$out/MANIFEST.tsv.tmp" entries="$out/MANIFEST.tsv.new"
+  : >"$entries"
   while IFS=$'\t' read -r component v module package binary profile; do
     src="$(tb_binary_path "$component" "$v" "$goarch" "$binary")"
-    [ -x "$src" ] || xc_die "$binary ($component $v, $goarch) is not built: run hack/testbed.sh build <set> $goarch, or drop XC_BUNDLE_BUILD=0"
+    tb_current "$src" "$profile" "$v" || xc_die "$binary ($component $v, $goarch) is not built, or \
+built by an older recipe: run hack/testbed.sh build <set> $goarch, or drop XC_BUNDLE_BUILD=0"
     sub=bin; [ "$component" = cni-plugins ] && sub=cni
     ln -f "$src" "$out/$sub/$binary" 2>/dev/null || cp -f "$src" "$out/$sub/$binary"
-    printf '%s\t%s\t%s\t%s\n' "$component" "$v" "$module" "$sub/$binary" >>"$manifest"
+    printf '%s\t%s\t%s\t%s\n' "$component" "$v" "$module" "$sub/$binary" >>"$entries"
   done <<<"$rows"
   if [ "${XC_BUNDLE_RUNC:-1}" != 0 ]; then
-    bundle_runc "$goarch" "$out/bin/runc" | sed 's#\trunc$#\tbin/runc#' >>"$manifest"
+    bundle_runc "$goarch" "$out/bin/runc" | sed 's#\trunc$#\tbin/runc#' >>"$entries"
   fi
+  # A run with fewer sets (XC_BUNDLE_SETS=containerd,cni) leaves the other files of an earlier
+  # run in place: the manifest keeps naming them, so it always lists every file present.
+  local line
+  {
+    printf '# component\tversion\tsource\tfile\n'
+    {
+      cat "$entries"
+      if [ -f "$out/MANIFEST.tsv" ]; then
+        while IFS= read -r line; do
+          [ -e "$out/${line##*$'\t'}" ] && printf '%s\n' "$line"
+        done < <(awk -F'\t' 'NR == FNR { fresh[$4] = 1; next } !/^#/ && !($4 in fresh)' \
+                   "$entries" "$out/MANIFEST.tsv")
+      fi
+    } | sort -t$'\t' -k4,4
+  } >"$manifest"
+  rm -f "$entries"
   mv "$manifest" "$out/MANIFEST.tsv"
   xc_log "bundle $version/$goarch: $(find "$out" -type f ! -name 'MANIFEST*' | wc -l) files in $out"
 }
 
 main() {
-  local version goarches=("$@") g
+  local version goarches=() g
+  for g in "$@"; do
+    case "$g" in
+      --full) BUNDLE_FULL_GOARCHES=all ;;
+      -h|--help) sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+      -*) xc_die "unknown option '$g' (hack/bundle.sh [--full] [GOARCH ...])" ;;
+      *) goarches+=("$g") ;;
+    esac
+  done
   [ "${#goarches[@]}" -gt 0 ] || goarches=("${BUNDLE_DEFAULT_GOARCHES[@]}")
   version="$(bundle_version)"
   [ -n "$version" ] || xc_die "no kube-apiserver row in $TB_MATRIX to name the bundle; set XC_BUNDLE_VERSION"

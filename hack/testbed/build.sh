@@ -6,6 +6,8 @@
 #   go/mod, go/build              GOMODCACHE and GOCACHE
 #   build/.src/<module>@<version> scratch module: go.mod with the pins, shared by all GOARCHes
 #   build/<component>/<version>/<goarch>/<binary>
+#   build/<component>/<version>/<goarch>/<binary>.recipe   how it was built (profile, tags, ldflags):
+#                                 a row whose recipe changed is rebuilt
 
 TB_MATRIX="${TB_MATRIX:-$XC_ROOT/hack/testbed/matrix.tsv}"
 TB_BUILD_DIR="$XC_CACHE/build"
@@ -114,6 +116,43 @@ profile_metrics-server_ldflags() {
 }
 profile_plain_prepare() { :; }
 profile_plain_ldflags() { :; }
+# containerd: the build tags of upstream's static release builds, and the version variables
+# its Makefile sets from git. Built from the module zip there is no git tree: the revision
+# names the module version. Version without the leading v: `containerd --version` then prints
+# "... 2.4.2 ...", which the container_runtime role (install.yml) and its tests look for.
+profile_containerd_prepare() { :; }
+profile_containerd_tags() { echo "no_btrfs no_devmapper no_zfs"; }
+profile_containerd_ldflags() {
+  local pkg=github.com/containerd/containerd/v2/version
+  echo "-X $pkg.Version=${1#v} -X $pkg.Revision=github.com/containerd/containerd/v2@$1"
+}
+
+# A profile may define profile_<name>_tags (go build -tags, space-separated).
+tb_profile_tags() { if declare -F "profile_${1}_tags" >/dev/null; then "profile_${1}_tags"; fi; }
+
+# tb_recipe PROFILE VERSION: what decides a row's binary besides its source; kept beside the
+# binary as <binary>.recipe. Build dates are left out (they change every run).
+tb_recipe() {
+  local profile="$1" version="$2"
+  printf 'build CGO_ENABLED=0 go build -trimpath\nprofile %s\ntags %s\nldflags -s -w %s\n' \
+    "$profile" "$(tb_profile_tags "$profile")" \
+    "$("profile_${profile}_ldflags" "$version" | sed 's/buildDate=[^ ]*/buildDate=(build time)/g' | xargs)"
+}
+
+# tb_current BINARY PROFILE VERSION: true when BINARY is there and built by today's recipe.
+# Binaries from before recipes were kept (no .recipe file) are adopted when their row has no
+# build tags: no build before then had any, so the others (containerd) are rebuilt.
+tb_current() {
+  local out="$1" recipe
+  [ -x "$out" ] || return 1
+  recipe="$(tb_recipe "$2" "$3")"
+  if [ -f "$out.recipe" ]; then
+    [ "$(cat "$out.recipe")" = "$recipe" ]
+    return
+  fi
+  [ -z "$(tb_profile_tags "$2")" ] || return 1
+  printf '%s\n' "$recipe" >"$out.recipe" 2>/dev/null || true
+}
 
 # tb_prepare_scratch MODULE VERSION PROFILE PACKAGES...: the scratch module, made once per
 # module@version; packages asked for later are added to it with one more `go get`.
@@ -155,11 +194,11 @@ tb_prepare_scratch() {
   echo "$dir"
 }
 
-# tb_missing ROWS GOARCH: the rows whose binary is not in the cache yet.
+# tb_missing ROWS GOARCH: the rows whose binary is not in the cache yet, or built by another recipe.
 tb_missing() {
   local component version module package binary profile
   while IFS=$'\t' read -r component version module package binary profile; do
-    [ -x "$(tb_binary_path "$component" "$version" "$2" "$binary")" ] && continue
+    tb_current "$(tb_binary_path "$component" "$version" "$2" "$binary")" "$profile" "$version" && continue
     printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$component" "$version" "$module" "$package" "$binary" "$profile"
   done <<<"$1"
 }
@@ -206,9 +245,11 @@ tb_build() {
       t0=$(date +%s)
       xc_log "building $component $version for $goarch ($package)"
       (cd "$dir" && CGO_ENABLED=0 GOOS=linux GOARCH="$goarch" go build -trimpath \
+        -tags "$(tb_profile_tags "$profile2")" \
         -ldflags "-s -w $("profile_${profile2}_ldflags" "$version")" -o "$out.tmp.$$" "$package") \
         || { rm -f "$out.tmp.$$"; xc_die "go build of $package ($component $version, GOARCH=$goarch) failed"; }
       mv "$out.tmp.$$" "$out"
+      tb_recipe "$profile2" "$version" >"$out.recipe"
       printf 'BUILD %-24s %-9s %-8s %5ds  %s\n' "$component" "$version" "$goarch" \
         "$(( $(date +%s) - t0 ))" "$out" >&2
     done <<<"$todo"

@@ -1,0 +1,368 @@
+#!/usr/bin/env bash
+# The images a cluster pulls before any application (docs/bundle.md), built here per GOARCH as
+# single-architecture OCI images (one layer, no Docker), and published to a private registry:
+#   hack/images.sh build [GOARCH ...]       default: amd64 arm64 loong64 mips64le
+#   hack/images.sh push REGISTRY_HOST:PORT [--ca FILE] [--username U --password-file F]
+#                       [--insecure] [GOARCH ...]
+#   hack/images.sh list [GOARCH ...]        name, tag, GOARCH, digest and layout of each image
+#
+#   library/pause    the pause program of Kubernetes (C: build/pause/linux/pause.c of the
+#                    k8s.io/kubernetes module of the matrix), static, with gcc for amd64 and
+#                    Debian's cross gcc per GOARCH; tag from build/pause/Makefile (TAG),
+#                    also published as XC_IMAGES_PAUSE_ALIASES (default 3.10.1, the
+#                    container_runtime role's sandbox image)
+#   coredns/coredns  the bundle's CoreDNS binary (matrix row coredns), like upstream's image:
+#                    /coredns with cap_net_bind_service, user 65532, CA certificates
+#
+# Each image is cached as an OCI layout under
+#   $XC_CACHE/bundle/images/<name>/<tag>/<goarch>/<recipe>/oci      (XC_IMAGES_DIR)
+# where <recipe> is a hash of everything that makes the image (sources, compiler, flags,
+# image config, hack/images/oci.py): a change of any of them builds a new one.
+# push copies each GOARCH's image to <name>:<tag>-<goarch> (skopeo), then makes <name>:<tag>
+# (and the pause aliases) an OCI index of them with xinchuang.cloud.image_manifest
+# (hack/images/publish.yml), every pushed platform required.
+# loong64: bookworm has no loongarch cross gcc: a chroot of Debian XC_IMAGES_CROSS_SUITE
+# (default trixie) with gcc-loongarch64-linux-gnu is made once with debootstrap under
+# $XC_CACHE/toolchains. sw64: no upstream Go nor Debian cross gcc: skipped, saying so.
+#
+# Environment: XC_IMAGES_DIR, XC_IMAGES_PAUSE_ALIASES, XC_IMAGES_CROSS_SUITE,
+#   XC_IMAGES_MIRROR (Debian mirror for that chroot; default http://deb.debian.org/debian)
+# shellcheck source=hack/common.sh
+source "$(dirname "$0")/common.sh"
+TB_STATE="${TB_STATE:-$XC_ROOT/.testbed}"
+# shellcheck source=hack/testbed/build.sh
+source "$XC_ROOT/hack/testbed/build.sh"
+
+IMG_DIR="${XC_IMAGES_DIR:-$XC_CACHE/bundle/images}"
+IMG_PAUSE_ALIASES="${XC_IMAGES_PAUSE_ALIASES-3.10.1}"
+IMG_CROSS_SUITE="${XC_IMAGES_CROSS_SUITE:-trixie}"
+IMG_MIRROR="${XC_IMAGES_MIRROR:-http://deb.debian.org/debian}"
+IMG_DEFAULT_GOARCHES=(amd64 arm64 loong64 mips64le)
+IMG_OCI="$XC_ROOT/hack/images/oci.py"
+IMG_TOOLCHAINS="$XC_CACHE/toolchains"
+
+if [ ! -e "$XC_ROOT/.collections/ansible_collections/xinchuang/cloud" ]; then
+  mkdir -p "$XC_ROOT/.collections/ansible_collections/xinchuang"
+  ln -sfn "$XC_ROOT" "$XC_ROOT/.collections/ansible_collections/xinchuang/cloud"
+fi
+
+usage() { sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+
+# img_model FIELD NAME: a field of the architecture model's row for NAME (goarch, deb_arch, ...).
+img_model() {
+  PYTHONPATH="$XC_ROOT/.collections" python3 -c \
+    'import sys; from ansible_collections.xinchuang.cloud.plugins.module_utils.arch import lookup; print(getattr(lookup(sys.argv[2]), sys.argv[1]))' "$1" "$2"
+}
+img_oci() { PYTHONPATH="$XC_ROOT/.collections" python3 "$IMG_OCI" "$@"; }
+img_sha() { sha256sum "$1" | cut -d' ' -f1; }
+img_matrix_version() { awk -v c="$1" '$1 == c { print $2; exit }' "$TB_MATRIX"; }
+
+# --- the pause program ---------------------------------------------------------------------
+
+# The k8s.io/kubernetes module of the matrix, from the Go module cache (downloaded once).
+img_kubernetes_dir() {
+  local version dir
+  version="$(img_matrix_version kube-apiserver)"
+  [ -n "$version" ] || xc_die "no kube-apiserver row in $TB_MATRIX"
+  tb_go_env
+  dir="$GOMODCACHE/k8s.io/kubernetes@$version"
+  if [ ! -f "$dir/build/pause/linux/pause.c" ]; then
+    tb_check_go
+    tb_check_proxy k8s.io/kubernetes "$version"
+    dir="$(cd / && go mod download -json "k8s.io/kubernetes@$version" \
+      | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",*$/\1/p')"
+  fi
+  [ -f "$dir/build/pause/linux/pause.c" ] || xc_die "k8s.io/kubernetes@$version has no build/pause/linux/pause.c (in $dir)"
+  echo "$dir"
+}
+
+# The GNU triplet of a GOARCH, from its dpkg architecture (the model's deb_arch).
+img_triplet() {
+  local deb_arch; deb_arch="$(img_model deb_arch "$1")"
+  dpkg-architecture -a "$deb_arch" -qDEB_HOST_GNU_TYPE 2>/dev/null \
+    || xc_die "dpkg-architecture knows no GNU type for $deb_arch ($1): no Debian cross gcc"
+}
+
+# img_toolchain GOARCH: "" when <triplet>-gcc is on the host, else the root of a chroot of
+# Debian $IMG_CROSS_SUITE that has it (made once with debootstrap).
+img_toolchain() {
+  local goarch="$1" triplet deb_arch root
+  triplet="$(img_triplet "$goarch")"
+  if command -v "$triplet-gcc" >/dev/null 2>&1; then echo ""; return 0; fi
+  deb_arch="$(img_model deb_arch "$goarch")"
+  root="$IMG_TOOLCHAINS/$IMG_CROSS_SUITE-cross-$deb_arch"
+  if [ ! -x "$root/usr/bin/$triplet-gcc" ]; then
+    mkdir -p "$IMG_TOOLCHAINS"
+    exec 7>"$IMG_TOOLCHAINS/.lock"
+    flock 7
+    if [ ! -x "$root/usr/bin/$triplet-gcc" ]; then
+      command -v debootstrap >/dev/null || xc_die "debootstrap is missing: run hack/deps.sh"
+      xc_log "no $triplet-gcc on this machine: making a Debian $IMG_CROSS_SUITE chroot with it ($root, log $root.log)"
+      rm -rf "$root.tmp"
+      if ! debootstrap --variant=minbase --include="gcc-$triplet,libc6-dev-$deb_arch-cross" \
+          "$IMG_CROSS_SUITE" "$root.tmp" "$IMG_MIRROR" >"$root.log" 2>&1; then
+        tail -n 15 "$root.log" >&2
+        rm -rf "$root.tmp"
+        xc_die "debootstrap of $IMG_CROSS_SUITE with gcc-$triplet failed (log $root.log); set XC_IMAGES_MIRROR or XC_IMAGES_CROSS_SUITE"
+      fi
+      rm -rf "$root.tmp/var/cache/apt/archives/"*.deb
+      rm -rf "$root"; mv "$root.tmp" "$root"
+    fi
+    exec 7>&-
+  fi
+  echo "$root"
+}
+
+# img_cc ROOT TRIPLET TOOL ARGS...: run <triplet>-TOOL on the host (ROOT "") or in the chroot.
+img_cc() {
+  local root="$1" triplet="$2" tool="$3"; shift 3
+  if [ -z "$root" ]; then "$triplet-$tool" "$@"; else chroot "$root" "$triplet-$tool" "$@"; fi
+}
+
+img_pause_tag() {
+  local tag
+  tag="$(sed -n 's/^TAG ?= *\([0-9][0-9.]*\)[[:space:]]*$/\1/p' "$1/build/pause/Makefile")"
+  [ -n "$tag" ] || xc_die "no 'TAG ?= x.y' in $1/build/pause/Makefile"
+  echo "$tag"
+}
+
+# img_build_pause GOARCH: prints "name<TAB>tag<TAB>dir" of the cached image.
+img_build_pause() {
+  local goarch="$1" k8s src tag k8s_version triplet root cc_id cflags recipe id dir t0
+  k8s="$(img_kubernetes_dir)"
+  src="$k8s/build/pause/linux/pause.c"
+  tag="$(img_pause_tag "$k8s")"
+  k8s_version="${k8s##*@}"
+  triplet="$(img_triplet "$goarch")"
+  root="$(img_toolchain "$goarch")"
+  cc_id="$(img_cc "$root" "$triplet" gcc --version | head -n1)" \
+    || xc_die "$triplet-gcc does not run; run hack/deps.sh"
+  # upstream's CFLAGS (build/pause/Makefile); its REV is `git describe`, here the module version.
+  cflags="-Os -Wall -Werror -static -DVERSION=v$tag-$k8s_version"
+  recipe="$(printf 'image library/pause:%s %s\nsource k8s.io/kubernetes@%s build/pause/linux/pause.c sha256:%s\ncompiler %s-gcc %s%s\ncflags %s\nstrip %s-strip\nconfig entrypoint=/pause user=65535:65535\ntool oci.py sha256:%s\n' \
+    "$tag" "$goarch" "$k8s_version" "$(img_sha "$src")" "$triplet" "$cc_id" \
+    "${root:+ (chroot $IMG_CROSS_SUITE)}" "$cflags" "$triplet" "$(img_sha "$IMG_OCI")")"
+  id="$(sha256sum <<<"$recipe" | cut -c1-16)"
+  dir="$IMG_DIR/library/pause/$tag/$goarch/$id"
+  if [ ! -f "$dir/oci/index.json" ]; then
+    t0=$(date +%s)
+    rm -rf "$dir.tmp"; mkdir -p "$dir.tmp"
+    if [ -z "$root" ]; then
+      # shellcheck disable=SC2086 # the flags are words
+      img_cc "" "$triplet" gcc $cflags -o "$dir.tmp/pause" "$src" >&2 \
+        || xc_die "compiling pause.c for $goarch failed"
+      img_cc "" "$triplet" strip "$dir.tmp/pause"
+    else
+      local work; work="$(mktemp -d "$root/tmp/xc-pause.XXXXXX")"
+      cp "$src" "$work/pause.c"
+      # shellcheck disable=SC2086
+      img_cc "$root" "$triplet" gcc $cflags -o "${work#"$root"}/pause" "${work#"$root"}/pause.c" >&2 \
+        || { rm -rf "$work"; xc_die "compiling pause.c for $goarch in $root failed"; }
+      img_cc "$root" "$triplet" strip "${work#"$root"}/pause"
+      mv "$work/pause" "$dir.tmp/pause"; rm -rf "$work"
+    fi
+    img_oci build --goarch "$goarch" --tag "$tag" --out "$dir.tmp/oci" \
+      --file "pause=$dir.tmp/pause:0755" --entrypoint /pause --user 65535:65535 \
+      --created-by "pause.c of k8s.io/kubernetes@$k8s_version, $cc_id, $cflags" >"$dir.tmp/image.json"
+    printf '%s\n' "$recipe" >"$dir.tmp/recipe"
+    rm -rf "$dir"; mv "$dir.tmp" "$dir"
+    printf 'IMAGE %-18s %-8s %-9s %4ds  %s\n' library/pause "$tag" "$goarch" "$(( $(date +%s) - t0 ))" "$dir" >&2
+  fi
+  printf 'library/pause\t%s\t%s\n' "$tag" "$dir"
+}
+
+# --- CoreDNS -------------------------------------------------------------------------------
+
+img_build_coredns() {
+  local goarch="$1" version bin certs recipe id dir t0
+  version="$(img_matrix_version coredns)"
+  [ -n "$version" ] || xc_die "no coredns row in $TB_MATRIX"
+  tb_build coredns "$goarch"
+  bin="$(tb_binary_path coredns "$version" "$goarch" coredns)"
+  certs=/etc/ssl/certs/ca-certificates.crt
+  [ -f "$certs" ] || xc_die "$certs is missing: run hack/deps.sh (ca-certificates)"
+  recipe="$(printf 'image coredns/coredns:%s %s\nbinary coredns sha256:%s\nfile /etc/ssl/certs/ca-certificates.crt sha256:%s\nconfig entrypoint=/coredns user=65532:65532 cap_net_bind_service expose=53/tcp,53/udp\ntool oci.py sha256:%s\n' \
+    "$version" "$goarch" "$(img_sha "$bin")" "$(img_sha "$certs")" "$(img_sha "$IMG_OCI")")"
+  id="$(sha256sum <<<"$recipe" | cut -c1-16)"
+  dir="$IMG_DIR/coredns/coredns/$version/$goarch/$id"
+  if [ ! -f "$dir/oci/index.json" ]; then
+    t0=$(date +%s)
+    rm -rf "$dir.tmp"; mkdir -p "$dir.tmp"
+    img_oci build --goarch "$goarch" --tag "$version" --out "$dir.tmp/oci" \
+      --file "coredns=$bin:0755" --cap coredns=net_bind_service \
+      --file "etc/ssl/certs/ca-certificates.crt=$certs:0644" \
+      --entrypoint /coredns --user 65532:65532 --expose 53/tcp --expose 53/udp \
+      --created-by "coredns $version of the build matrix (hack/testbed/matrix.tsv)" >"$dir.tmp/image.json"
+    printf '%s\n' "$recipe" >"$dir.tmp/recipe"
+    rm -rf "$dir"; mv "$dir.tmp" "$dir"
+    printf 'IMAGE %-18s %-8s %-9s %4ds  %s\n' coredns/coredns "$version" "$goarch" "$(( $(date +%s) - t0 ))" "$dir" >&2
+  fi
+  printf 'coredns/coredns\t%s\t%s\n' "$version" "$dir"
+}
+
+# --- commands ------------------------------------------------------------------------------
+
+# img_goarches ARGS...: the GOARCHes asked for (model names), sw64-like ones dropped with a word.
+img_goarches() {
+  local g out=()
+  [ "$#" -gt 0 ] || set -- "${IMG_DEFAULT_GOARCHES[@]}"
+  for g in "$@"; do
+    g="$(img_model goarch "$g")" || xc_die "'$g' is not an architecture the model knows"
+    if [ "$(img_model upstream_go "$g")" != True ]; then
+      xc_log "skipping $g: neither upstream Go (CoreDNS) nor a Debian cross gcc (pause) targets it"
+      continue
+    fi
+    out+=("$g")
+  done
+  [ "${#out[@]}" -gt 0 ] || xc_die "no GOARCH left to build images for"
+  echo "${out[@]}"
+}
+
+# img_build GOARCH...: build (or find cached) every image; prints name, tag, goarch, dir.
+img_build() {
+  local g pause coredns line
+  for g in "$@"; do
+    pause="$(img_build_pause "$g")"
+    coredns="$(img_build_coredns "$g")"
+    for line in "$pause" "$coredns"; do
+      printf '%s\t%s\t%s\t%s\n' "${line%%$'\t'*}" "$(cut -f2 <<<"$line")" "$g" "${line##*$'\t'}"
+    done
+  done
+}
+
+img_list() {
+  local name tag goarch dir
+  while IFS=$'\t' read -r name tag goarch dir; do
+    printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$tag" "$goarch" \
+      "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["digest"])' "$dir/image.json")" "$dir/oci"
+  done
+}
+
+img_push() {
+  local registry="" ca="" user="" pwfile="" insecure=0 args=()
+  while [ "$#" -gt 0 ]; do
+    case "$1" in
+      --ca) ca="${2:?--ca needs a file}"; shift 2 ;;
+      --username) user="${2:?--username needs a value}"; shift 2 ;;
+      --password-file) pwfile="${2:?--password-file needs a file}"; shift 2 ;;
+      --insecure) insecure=1; shift ;;
+      -*) xc_die "unknown option '$1'" ;;
+      *) if [ -z "$registry" ]; then registry="$1"; else args+=("$1"); fi; shift ;;
+    esac
+  done
+  [ -n "$registry" ] || usage
+  case "$registry" in */*) xc_die "give the registry as HOST:PORT, without scheme or path (got '$registry')" ;; esac
+  [ -z "$ca" ] || [ -f "$ca" ] || xc_die "--ca $ca: no such file"
+  if [ -n "$user" ] || [ -n "$pwfile" ]; then
+    if [ -z "$user" ] || [ ! -f "$pwfile" ]; then
+      xc_die "--username and --password-file (an existing file) go together"
+    fi
+  fi
+  command -v skopeo >/dev/null || xc_die "skopeo is missing: run hack/deps.sh"
+  [ -x "$XC_ROOT/.venv/bin/ansible-playbook" ] || xc_die "no project virtualenv: run hack/setup.sh"
+  local goarches list built
+  list="$(img_goarches "${args[@]}")"
+  read -r -a goarches <<<"$list"
+  built="$(img_build "${goarches[@]}")"
+
+  local tmp; tmp="$(mktemp -d)"
+  # shellcheck disable=SC2064 # expand now: tmp is local
+  trap "rm -rf '$tmp'" EXIT
+  local skopeo_args=(--quiet --preserve-digests --retry-times 2)
+  if [ "$insecure" = 1 ]; then
+    skopeo_args+=(--dest-tls-verify=false)
+  elif [ -n "$ca" ]; then
+    mkdir -p "$tmp/certs"; cp "$ca" "$tmp/certs/ca.crt"
+    skopeo_args+=(--dest-cert-dir "$tmp/certs")
+  fi
+  ( umask 077
+    python3 - "$registry" "$user" "$pwfile" "$tmp/auth.json" <<'PY'
+import base64, json, sys
+registry, user, pwfile, out = sys.argv[1:]
+auths = {}
+if user:
+    password = open(pwfile).read().rstrip("\n")
+    auths[registry] = {"auth": base64.b64encode(("%s:%s" % (user, password)).encode()).decode()}
+json.dump({"auths": auths}, open(out, "w"))
+PY
+  )
+  skopeo_args+=(--dest-authfile "$tmp/auth.json")
+
+  local name tag goarch dir t0
+  t0=$(date +%s)
+  while IFS=$'\t' read -r name tag goarch dir; do
+    skopeo copy "${skopeo_args[@]}" "oci:$dir/oci:$tag" "docker://$registry/$name:$tag-$goarch" \
+      || xc_die "skopeo copy of $name:$tag ($goarch) to $registry failed"
+    printf 'PUSH %s/%s:%s-%s\n' "$registry" "$name" "$tag" "$goarch" >&2
+  done <<<"$built"
+  xc_log "pushed $(grep -c . <<<"$built") images in $(( $(date +%s) - t0 ))s; publishing the indexes"
+
+  ( umask 077
+    printf '%s\n' "$built" >"$tmp/built.tsv"
+    python3 - "$registry" "$user" "$pwfile" "$ca" "$insecure" "$IMG_PAUSE_ALIASES" "$tmp/built.tsv" \
+      "$tmp/vars.json" <<'PY'
+import json, sys
+registry, user, pwfile, ca, insecure, aliases, built, out = sys.argv[1:]
+images = {}
+for line in open(built).read().splitlines():
+    name, tag, goarch, _dir = line.split("\t")
+    images.setdefault((name, tag), []).append(goarch)
+indexes = []
+for (name, tag), goarches in sorted(images.items()):
+    tags = [tag] + [a for a in (aliases.split() if name == "library/pause" else []) if a != tag]
+    for published in tags:
+        indexes.append({
+            "repository": name, "tag": published,
+            "sources": [{"ref": "%s-%s" % (tag, g), "platform": g} for g in goarches],
+            "required_platforms": goarches,
+            "annotations": {"org.opencontainers.image.version": published},
+        })
+doc = {"images_registry": registry, "images_indexes": indexes,
+       "images_username": user or None,
+       "images_password": open(pwfile).read().rstrip("\n") if user else None,
+       "images_ca_path": ca or None, "images_validate_certs": insecure != "1"}
+json.dump(doc, open(out, "w"))
+PY
+  )
+  local out
+  if ! out="$(
+      # shellcheck source=hack/env.sh
+      source "$XC_ROOT/hack/env.sh"
+      unset REQUESTS_CA_BUNDLE CURL_CA_BUNDLE
+      ANSIBLE_STDOUT_CALLBACK=ansible.posix.json ansible-playbook -i localhost, -c local \
+        "$XC_ROOT/hack/images/publish.yml" -e "@$tmp/vars.json" 2>"$tmp/publish.err")"; then
+    printf '%s\n' "$out" | python3 -c 'import json, sys
+try:
+    for t in json.load(sys.stdin)["plays"][0]["tasks"]:
+        print(t["hosts"]["localhost"].get("msg", ""))
+except Exception:
+    pass' >&2
+    tail -n 20 "$tmp/publish.err" >&2
+    xc_die "publishing the indexes on $registry failed (hack/images/publish.yml)"
+  fi
+  # One line per index: INDEX registry/name:tag digest platforms changed|unchanged
+  printf '%s\n' "$out" | python3 -c 'import json, sys
+res = json.load(sys.stdin)["plays"][0]["tasks"][0]["hosts"]["localhost"]
+for i in res["indexes"]:
+    print("INDEX %s/%s:%s %s %s %s" % (sys.argv[1], i["repository"], i["tag"], i["digest"],
+          ",".join(i["platforms"]), "changed" if i["changed"] else "unchanged"))' "$registry" >&2
+  xc_log "published in $(( $(date +%s) - t0 ))s"
+}
+
+cmd="${1:-}"; shift || true
+case "$cmd" in
+  build)
+    list="$(img_goarches "$@")"
+    read -r -a goarches <<<"$list"
+    start=$(date +%s)
+    img_build "${goarches[@]}" | img_list
+    xc_log "images for ${goarches[*]} ready in $(( $(date +%s) - start ))s under $IMG_DIR"
+    ;;
+  list)
+    list="$(img_goarches "$@")"
+    read -r -a goarches <<<"$list"
+    img_build "${goarches[@]}" | img_list
+    ;;
+  push) img_push "$@" ;;
+  *) usage ;;
+esac

@@ -1,0 +1,279 @@
+"""The cluster images built here (hack/images.sh), pushed to a real registry and pulled by
+containerd the way a node pulls its sandbox image from Harbor.
+
+``hack/images.sh build amd64 arm64`` builds (or finds cached) pause and CoreDNS for the host
+and one foreign GOARCH; ``hack/images.sh push`` sends them to the session's TLS + htpasswd
+registry (fixtures_registry) and publishes the multi-architecture indexes with
+xinchuang.cloud.image_manifest. skopeo reads the indexes back; a containerd 2.x of the bundle
+(fixtures_containerd), with its own root and socket, pulls ``library/pause:3.10.1`` through a
+certs.d hosts.toml with the registry's CA and credentials, runs it (pause runs until killed)
+and runs CoreDNS's ``-version``. The foreign platform is pulled and unpacked too.
+"""
+
+import base64
+import json
+import os
+import shutil
+import subprocess
+import time
+
+import pytest
+
+from tests.integration.ansible_run import ROOT
+from tests.integration.fixtures_containerd import ContainerdProcess, host_goarch
+
+pytestmark = pytest.mark.slow
+
+FOREIGN = "arm64"
+PAUSE = "library/pause"
+COREDNS = "coredns/coredns"
+SANDBOX_TAG = "3.10.1"  # what the container_runtime role configures as sandbox image
+
+
+def model_platform(goarch):
+    from ansible_collections.xinchuang.cloud.plugins.module_utils.arch import lookup
+    fam = lookup(goarch)
+    return "linux/%s%s" % (fam.oci_arch, "/" + fam.oci_variant if fam.oci_variant else "")
+
+
+def images_sh(*args, timeout=3600):
+    proc = subprocess.run([os.path.join(ROOT, "hack", "images.sh")] + list(args),
+                          capture_output=True, text=True, cwd=ROOT, timeout=timeout, check=False)
+    if proc.returncode != 0:
+        pytest.fail("hack/images.sh %s failed (exit %d):\n%s"
+                    % (" ".join(args), proc.returncode, proc.stderr[-4000:]), pytrace=False)
+    return proc
+
+
+@pytest.fixture(scope="module")
+def goarches():
+    return [host_goarch(), FOREIGN]
+
+
+@pytest.fixture(scope="module")
+def built(goarches):
+    """{(name, goarch): (tag, digest, layout)} of `hack/images.sh build`."""
+    out = {}
+    for line in images_sh("build", *goarches).stdout.splitlines():
+        name, tag, goarch, digest, layout = line.split("\t")
+        out[(name, goarch)] = (tag, digest, layout)
+    return out
+
+
+@pytest.fixture(scope="module")
+def pushed(registry, built, goarches, tmp_path_factory):
+    pwfile = tmp_path_factory.mktemp("images") / "password"
+    pwfile.write_text(registry.password + "\n")
+    proc = images_sh("push", registry.host, "--ca", registry.ca, "--username", registry.username,
+                     "--password-file", str(pwfile), *goarches)
+    return proc
+
+
+def skopeo_raw(registry, ref):
+    proc = subprocess.run(["skopeo", "inspect", "--raw", "--cert-dir", registry.cert_dir]
+                          + registry.skopeo_creds() + ["docker://%s/%s" % (registry.host, ref)],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def platforms(index):
+    out = {}
+    for child in index["manifests"]:
+        plat = child["platform"]
+        key = "%s/%s%s" % (plat["os"], plat["architecture"],
+                           "/" + plat["variant"] if plat.get("variant") else "")
+        out[key] = child["digest"]
+    return out
+
+
+def test_build_gives_one_image_per_goarch_with_the_model_platform(built, goarches):
+    for name in (PAUSE, COREDNS):
+        for goarch in goarches:
+            assert (name, goarch) in built, "hack/images.sh build made no %s for %s" % (name, goarch)
+            _tag, digest, layout = built[(name, goarch)]
+            with open(os.path.join(layout, "index.json")) as fh:
+                index = json.load(fh)
+            assert platforms(index) == {model_platform(goarch): digest}
+
+
+def test_build_again_is_cached_and_reproducible(built, goarches):
+    again = images_sh("build", *goarches)
+    assert "IMAGE " not in again.stderr, "a second build rebuilt:\n" + again.stderr
+    for line in again.stdout.splitlines():
+        name, tag, goarch, digest, layout = line.split("\t")
+        assert built[(name, goarch)] == (tag, digest, layout)
+
+
+def test_pause_tag_follows_upstream_and_the_sandbox_alias_exists(built, registry, pushed):
+    tag = built[(PAUSE, host_goarch())][0]
+    main = skopeo_raw(registry, "%s:%s" % (PAUSE, tag))
+    alias = skopeo_raw(registry, "%s:%s" % (PAUSE, SANDBOX_TAG))
+    assert platforms(main) == platforms(alias)
+
+
+@pytest.mark.parametrize("name", [PAUSE, COREDNS])
+def test_index_lists_every_pushed_platform(name, built, registry, pushed, goarches):
+    tag = built[(name, host_goarch())][0]
+    index = skopeo_raw(registry, "%s:%s" % (name, tag))
+    assert index["mediaType"] == "application/vnd.oci.image.index.v1+json"
+    want = dict((model_platform(g), built[(name, g)][1]) for g in goarches)
+    assert platforms(index) == want
+    # The per-architecture tags point at the same manifests.
+    for goarch in goarches:
+        child = skopeo_raw(registry, "%s:%s-%s" % (name, tag, goarch))
+        assert child["mediaType"] == "application/vnd.oci.image.manifest.v1+json"
+
+
+def test_push_again_writes_no_index(registry, built, pushed, goarches, tmp_path):
+    """The indexes are reconciled by digest: a second push PUTs none of them again."""
+    pwfile = tmp_path / "password"
+    pwfile.write_text(registry.password)
+    since = registry.tls.log_size()
+    images_sh("push", registry.host, "--ca", registry.ca, "--username", registry.username,
+              "--password-file", str(pwfile), *goarches)
+    index_tags = ["%s/manifests/%s " % (PAUSE, t)
+                  for t in (built[(PAUSE, goarches[0])][0], SANDBOX_TAG)]
+    index_tags.append("%s/manifests/%s " % (COREDNS, built[(COREDNS, goarches[0])][0]))
+    lines = registry.tls.access_lines(since)
+    assert lines, "the second push sent nothing"
+    rewritten = [line for line in lines if '"PUT ' in line and any(t in line for t in index_tags)]
+    assert rewritten == [], rewritten
+
+
+# ---------------------------------------------------------------------------------------
+# containerd pulls and runs them
+# ---------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def workdir():
+    path = os.path.realpath(os.path.join("/var/tmp", "xc-images-test"))
+    subprocess.run(["umount", "-R", path], capture_output=True, check=False)
+    shutil.rmtree(path, ignore_errors=True)
+    os.makedirs(path)
+    yield path
+    subprocess.run(["umount", "-R", path], capture_output=True, check=False)
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def node(workdir, containerd_bundle, registry, pushed):
+    """A containerd of the bundle with its own paths, and certs.d for the test registry."""
+    _root, _version, bundle_dir = containerd_bundle
+    bin_dir = os.path.join(bundle_dir, "bin")
+    certs_d = os.path.join(workdir, "certs.d")
+    host_dir = os.path.join(certs_d, registry.host)
+    os.makedirs(host_dir)
+    auth = base64.b64encode(("%s:%s" % (registry.username, registry.password)).encode()).decode()
+    with open(os.path.join(host_dir, "hosts.toml"), "w") as fh:
+        fh.write('server = "https://%s"\n\n[host."https://%s"]\n'
+                 '  capabilities = ["pull", "resolve"]\n  ca = "%s"\n'
+                 '  [host."https://%s".header]\n    Authorization = "Basic %s"\n'
+                 % (registry.host, registry.host, registry.ca, registry.host, auth))
+    sock = os.path.join(workdir, "run", "containerd.sock")
+    config = os.path.join(workdir, "config.toml")
+    with open(config, "w") as fh:
+        fh.write("\n".join([
+            "version = 3",
+            'root = "%s"' % os.path.join(workdir, "root"),
+            'state = "%s"' % os.path.join(workdir, "run"),
+            # The host's containerd may own NRI's socket; CRI is not what this test drives.
+            'disabled_plugins = ["io.containerd.nri.v1.nri", "io.containerd.grpc.v1.cri", '
+            '"io.containerd.cri.v1.runtime", "io.containerd.cri.v1.images"]',
+            "[grpc]",
+            '  address = "%s"' % sock,
+            "[ttrpc]",
+            '  address = "%s"' % (sock + ".ttrpc"),
+            "[debug]",
+            '  address = "%s"' % (sock + ".debug"),
+        ]) + "\n")
+    # The shim and runc are found on PATH, beside containerd in the bundle.
+    old_path = os.environ["PATH"]
+    os.environ["PATH"] = bin_dir + os.pathsep + old_path
+    proc = ContainerdProcess(os.path.join(bin_dir, "containerd"), config, sock,
+                             os.path.join(workdir, "containerd.log"))
+    try:
+        proc.start()
+        yield {"bin": bin_dir, "sock": sock, "certs_d": certs_d, "proc": proc}
+    finally:
+        proc.stop()
+        os.environ["PATH"] = old_path
+
+
+def ctr(node, *args, check=True, timeout=300):
+    proc = subprocess.run([os.path.join(node["bin"], "ctr"), "--address", node["sock"]]
+                          + list(args), capture_output=True, text=True, timeout=timeout,
+                          check=False)
+    if check:
+        assert proc.returncode == 0, "ctr %s failed:\n%s%s\ncontainerd log:\n%s" % (
+            " ".join(args), proc.stdout, proc.stderr, node["proc"].log_tail())
+    return proc
+
+
+def test_containerd_pulls_and_runs_pause_from_the_registry(node, registry, built):
+    ref = "%s/%s:%s" % (registry.host, PAUSE, SANDBOX_TAG)
+    since = registry.tls.log_size()
+    ctr(node, "images", "pull", "--hosts-dir", node["certs_d"], ref)
+    assert any("/v2/%s/manifests/%s" % (PAUSE, SANDBOX_TAG) in line and '" 200 ' in line
+               for line in registry.tls.access_lines(since))
+    listed = ctr(node, "images", "ls").stdout
+    assert ref in listed, listed
+
+    ctr(node, "run", "--detach", ref, "xc-pause")
+    try:
+        status = ""
+        for _attempt in range(50):
+            tasks = ctr(node, "tasks", "ls").stdout
+            status = [line for line in tasks.splitlines() if line.startswith("xc-pause")]
+            if status and "RUNNING" in status[0]:
+                break
+            time.sleep(0.2)
+        assert status and "RUNNING" in status[0], tasks
+        # Still running a moment later: pause waits for a signal, it does not exit.
+        time.sleep(1)
+        assert "RUNNING" in ctr(node, "tasks", "ls").stdout
+        pid = status[0].split()[1]
+        with open("/proc/%s/status" % pid) as fh:
+            uid_line = [line for line in fh if line.startswith("Uid:")][0]
+        assert uid_line.split()[1] == "65535", uid_line  # the image's USER
+    finally:
+        ctr(node, "tasks", "kill", "--signal", "SIGKILL", "xc-pause", check=False)
+        for _attempt in range(50):
+            if ctr(node, "tasks", "rm", "xc-pause", check=False).returncode == 0:
+                break
+            time.sleep(0.2)
+        ctr(node, "containers", "rm", "xc-pause", check=False)
+
+
+def test_containerd_runs_the_coredns_image(node, registry, built):
+    tag = built[(COREDNS, host_goarch())][0]
+    ref = "%s/%s:%s" % (registry.host, COREDNS, tag)
+    ctr(node, "images", "pull", "--hosts-dir", node["certs_d"], ref)
+    out = ctr(node, "run", "--rm", ref, "xc-coredns", "/coredns", "-version").stdout
+    assert "CoreDNS-" + tag.lstrip("v") in out, out
+
+
+def test_containerd_pulls_and_unpacks_the_foreign_platform(node, registry, built):
+    ref = "%s/%s:%s" % (registry.host, PAUSE, SANDBOX_TAG)
+    platform = model_platform(FOREIGN)
+    ctr(node, "images", "pull", "--platform", platform, "--hosts-dir", node["certs_d"], ref)
+    check = ctr(node, "images", "check").stdout
+    line = [row for row in check.splitlines() if row.startswith(ref)]
+    assert line and "complete" in line[0], check
+    # The foreign child's content is in the store, unpacked for its platform.
+    digest = built[(PAUSE, FOREIGN)][1]
+    info = ctr(node, "content", "ls").stdout
+    assert digest in info, info
+    mount = os.path.join(os.path.dirname(os.path.dirname(node["sock"])), "mnt-" + FOREIGN)
+    os.makedirs(mount, exist_ok=True)
+    ctr(node, "images", "mount", "--platform", platform, ref, mount)
+    try:
+        with open(os.path.join(mount, "pause"), "rb") as fh:
+            foreign = fh.read(20)
+        with open(os.path.join(built[(PAUSE, host_goarch())][2], "..", "pause"), "rb") as fh:
+            native = fh.read(20)
+        # An ELF program of another machine (e_machine) than the host's pause.
+        assert foreign[:4] == native[:4] == b"\x7fELF"
+        assert foreign[18:20] != native[18:20]
+    finally:
+        ctr(node, "images", "unmount", mount, check=False)
