@@ -14,7 +14,7 @@ run_build()       { source hack/env.sh; hack/build-collection.sh; }
 run_lab()         { hack/lab.sh images; }
 # Go builds of the upstream components (cached by version); a cold build must not run inside
 # a pytest fixture, where the per-test timeout applies.
-run_binaries()    { hack/testbed.sh build testbed && hack/bundle.sh; }
+run_binaries()    { hack/testbed.sh build testbed && hack/bundle.sh && hack/images.sh build; }
 run_integration() { source hack/env.sh; pytest -q -p no:cacheprovider tests/integration; }
 run_molecule()    { source hack/env.sh; hack/molecule.sh; }
 
