@@ -170,7 +170,7 @@ main() {
   for g in "$@"; do
     case "$g" in
       --full) BUNDLE_FULL_GOARCHES=all ;;
-      -h|--help) sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+      -h|--help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
       -*) xc_die "unknown option '$g' (hack/bundle.sh [--full] [GOARCH ...])" ;;
       *) goarches+=("$g") ;;
     esac

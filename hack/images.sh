@@ -126,6 +126,15 @@ img_pause_tag() {
   echo "$tag"
 }
 
+# img_prune DIR: the images of other recipes beside DIR (same name, tag, GOARCH) are stale.
+img_prune() {
+  local d
+  for d in "$(dirname "$1")"/*/; do
+    d="${d%/}"
+    [ "$d" = "$1" ] || rm -rf "$d"
+  done
+}
+
 # img_build_pause GOARCH: prints "name<TAB>tag<TAB>dir" of the cached image.
 img_build_pause() {
   local goarch="$1" k8s src tag k8s_version triplet root cc_id cflags recipe id dir t0
@@ -166,6 +175,7 @@ img_build_pause() {
       --created-by "pause.c of k8s.io/kubernetes@$k8s_version, $cc_id, $cflags" >"$dir.tmp/image.json"
     printf '%s\n' "$recipe" >"$dir.tmp/recipe"
     rm -rf "$dir"; mv "$dir.tmp" "$dir"
+    img_prune "$dir"
     printf 'IMAGE %-18s %-8s %-9s %4ds  %s\n' library/pause "$tag" "$goarch" "$(( $(date +%s) - t0 ))" "$dir" >&2
   fi
   printf 'library/pause\t%s\t%s\n' "$tag" "$dir"
@@ -195,6 +205,7 @@ img_build_coredns() {
       --created-by "coredns $version of the build matrix (hack/testbed/matrix.tsv)" >"$dir.tmp/image.json"
     printf '%s\n' "$recipe" >"$dir.tmp/recipe"
     rm -rf "$dir"; mv "$dir.tmp" "$dir"
+    img_prune "$dir"
     printf 'IMAGE %-18s %-8s %-9s %4ds  %s\n' coredns/coredns "$version" "$goarch" "$(( $(date +%s) - t0 ))" "$dir" >&2
   fi
   printf 'coredns/coredns\t%s\t%s\n' "$version" "$dir"
