@@ -57,6 +57,45 @@ lab_profile_worker() {
     --mount "type=volume,source=$name-containerd,target=/var/lib/containerd,volume-label=xinchuang.lab=1")
 }
 
+# Worker hosts share the machine's cgroup v1 tree (mounted read-write, no cgroup
+# namespace), so two kubelets with the same cgroup root would share /kubepods and
+# remove each other's pods as orphans. Each worker gets its own root, /xc-lab/HOST,
+# made here in every v1 hierarchy (kubelet refuses a cgroupRoot that does not exist)
+# and removed with the host. kubelet: cgroupDriver cgroupfs, cgroupRoot /xc-lab/HOST.
+LAB_CGROUP_PARENT=xc-lab
+lab_cgroup_root() { printf '/%s/%s' "$LAB_CGROUP_PARENT" "$1"; }
+lab_cgroup_v1_mounts() { awk '$3 == "cgroup" && $2 ~ "^/sys/fs/cgroup/" { print $2 }' /proc/self/mounts; }
+
+lab_cgroup_up() {
+  local name="$1" mp dir f
+  while read -r mp; do
+    dir="$mp$(lab_cgroup_root "$name")"
+    [ -d "$dir" ] && continue
+    mkdir -p "$dir" || xc_die "cannot create the cgroup $dir"
+    # A new v1 cpuset has no CPUs or memory nodes: inherit the parent's.
+    if [ -f "$mp/cpuset.cpus" ]; then
+      for f in cpuset.cpus cpuset.mems; do
+        [ -n "$(cat "$mp/$LAB_CGROUP_PARENT/$f")" ] || cat "$mp/$f" >"$mp/$LAB_CGROUP_PARENT/$f"
+        [ -n "$(cat "$dir/$f")" ] || cat "$mp/$LAB_CGROUP_PARENT/$f" >"$dir/$f"
+      done
+    fi
+  done < <(lab_cgroup_v1_mounts)
+}
+
+# Removes HOST's cgroup root and what kubelet made under it (empty once the host's
+# processes are gone), then the parent when no other host uses it.
+lab_cgroup_down() {
+  local name="$1" mp dir
+  while read -r mp; do
+    dir="$mp$(lab_cgroup_root "$name")"
+    if [ -d "$dir" ]; then
+      find "$dir" -depth -type d -exec rmdir {} + 2>/dev/null \
+        || xc_log "cgroup $dir: not empty, kept"
+    fi
+    rmdir "$mp/$LAB_CGROUP_PARENT" 2>/dev/null || true
+  done < <(lab_cgroup_v1_mounts)
+}
+
 lab_check_profile() {
   local p
   for p in "${LAB_PROFILES[@]}"; do [ "$p" = "$1" ] && return 0; done
@@ -134,15 +173,16 @@ lab_wait_host() {
     sleep 2
   done
   [ -n "$state" ] || xc_die "$name not ready after ${LAB_READY_TIMEOUT}s; docker logs $name"
-  printf '%-18s %-16s %-9s %-10s %s\n' "$name" "$(lab_platform "${LAB_HOST_ARCH[$name]}")" \
-    "${LAB_HOST_PROFILE[$name]}" "$state" "$(lab_host_addr "$name")"
+  printf '%-18s %-16s %-9s %-10s %s%s\n' "$name" "$(lab_platform "${LAB_HOST_ARCH[$name]}")" \
+    "${LAB_HOST_PROFILE[$name]}" "$state" "$(lab_host_addr "$name")" \
+    "$([ "${LAB_HOST_PROFILE[$name]}" = worker ] && printf ' cgroup root: %s' "$(lab_cgroup_root "$name")")"
 }
 
 # HOST's address on its network and its published ports, for the summary.
 lab_host_addr() {
   local ip ports
   ip=$(lab_container_field "$1" '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}')
-  ports=$(docker port "$1" 2>/dev/null | sed 's/ -> /->/' | tr '\n' ' ')
+  ports=$(docker port "$1" 2>/dev/null | sed 's/ -> /->/' | paste -sd ' ')
   printf '%s%s' "${ip:-}" "${ports:+ published: $ports}"
 }
 
@@ -153,7 +193,10 @@ lab_up() {
   done
   lab_network_up "$LAB_NET"
   if [ "$need_registry" = yes ]; then lab_registry_prepare; fi
-  for h in "$@"; do lab_start_host "$h"; done
+  for h in "$@"; do
+    lab_start_host "$h"
+    if [ "${LAB_HOST_PROFILE[$h]}" = worker ]; then lab_cgroup_up "$h"; fi
+  done
   for h in "$@"; do lab_wait_host "$h"; done
   if [ "$need_registry" = yes ]; then lab_registry_summary; fi
 }
@@ -169,6 +212,7 @@ lab_down() {
     for v in "$name-containerd" "$name-data"; do
       if docker volume rm "$v" >/dev/null 2>&1; then xc_log "volume $v: removed"; fi
     done
+    lab_cgroup_down "$name"
   done
   lab_network_down "$LAB_NET"
 }
@@ -206,7 +250,7 @@ lab_status() {
       "$(lab_container_field "$name" '{{index .Config.Labels "xinchuang.lab.profile"}}')" \
       "$(lab_container_field "$name" '{{.HostConfig.NetworkMode}}')" \
       "$(lab_container_field "$name" '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}' | awk '{print $1}' | grep . || echo -)" \
-      "$(docker port "$name" 2>/dev/null | sed 's/ -> /->/' | tr '\n' ' ' | grep . || echo -)"
+      "$(docker port "$name" 2>/dev/null | sed 's/ -> /->/' | paste -sd ' ' | grep . || echo -)"
   done
   echo
   if docker network inspect "$LAB_TOPO_NETWORK" >/dev/null 2>&1; then
