@@ -11,10 +11,12 @@ and runs CoreDNS's ``-version``. The foreign platform is pulled and unpacked too
 """
 
 import base64
+import io
 import json
 import os
 import shutil
 import subprocess
+import tarfile
 import time
 
 import pytest
@@ -145,14 +147,22 @@ def test_push_again_writes_no_index(registry, built, pushed, goarches, tmp_path)
 # containerd pulls and runs them
 # ---------------------------------------------------------------------------------------
 
+def unmount_under(path):
+    """Unmount whatever containerd left mounted below path (deepest first)."""
+    with open("/proc/self/mounts") as fh:
+        points = [line.split()[1] for line in fh]
+    for point in sorted((p for p in points if p.startswith(path + "/")), reverse=True):
+        subprocess.run(["umount", "-l", point], capture_output=True, check=False)
+
+
 @pytest.fixture(scope="module")
 def workdir():
     path = os.path.realpath(os.path.join("/var/tmp", "xc-images-test"))
-    subprocess.run(["umount", "-R", path], capture_output=True, check=False)
+    unmount_under(path)
     shutil.rmtree(path, ignore_errors=True)
     os.makedirs(path)
     yield path
-    subprocess.run(["umount", "-R", path], capture_output=True, check=False)
+    unmount_under(path)
     shutil.rmtree(path, ignore_errors=True)
 
 
@@ -260,20 +270,25 @@ def test_containerd_pulls_and_unpacks_the_foreign_platform(node, registry, built
     check = ctr(node, "images", "check").stdout
     line = [row for row in check.splitlines() if row.startswith(ref)]
     assert line and "complete" in line[0], check
-    # The foreign child's content is in the store, unpacked for its platform.
-    digest = built[(PAUSE, FOREIGN)][1]
-    info = ctr(node, "content", "ls").stdout
-    assert digest in info, info
-    mount = os.path.join(os.path.dirname(os.path.dirname(node["sock"])), "mnt-" + FOREIGN)
-    os.makedirs(mount, exist_ok=True)
-    ctr(node, "images", "mount", "--platform", platform, ref, mount)
-    try:
-        with open(os.path.join(mount, "pause"), "rb") as fh:
-            foreign = fh.read(20)
-        with open(os.path.join(built[(PAUSE, host_goarch())][2], "..", "pause"), "rb") as fh:
-            native = fh.read(20)
-        # An ELF program of another machine (e_machine) than the host's pause.
-        assert foreign[:4] == native[:4] == b"\x7fELF"
-        assert foreign[18:20] != native[18:20]
-    finally:
-        ctr(node, "images", "unmount", mount, check=False)
+
+    # The foreign child's manifest, config and layer are in the content store ...
+    manifest = json.loads(ctr(node, "content", "get", built[(PAUSE, FOREIGN)][1]).stdout)
+    config = json.loads(ctr(node, "content", "get", manifest["config"]["digest"]).stdout)
+    assert model_platform(FOREIGN) == "/".join(
+        p for p in ("linux", config["architecture"], config.get("variant")) if p)
+    # ... and unpacked: one layer, so its snapshot is named by the layer's diff ID.
+    snapshots = ctr(node, "snapshots", "ls").stdout
+    assert config["rootfs"]["diff_ids"][0] in snapshots, snapshots
+
+    # The layer holds a pause program of another machine (ELF e_machine) than the host's.
+    layer = subprocess.run([os.path.join(node["bin"], "ctr"), "--address", node["sock"],
+                            "content", "get", manifest["layers"][0]["digest"]],
+                           capture_output=True, timeout=60, check=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(layer), mode="r:gz") as tar:
+        member = tar.getmember("pause")
+        assert (member.uid, member.mode) == (0, 0o755)
+        foreign = tar.extractfile(member).read(20)
+    with open(os.path.join(built[(PAUSE, host_goarch())][2], "..", "pause"), "rb") as fh:
+        native = fh.read(20)
+    assert foreign[:4] == native[:4] == b"\x7fELF"
+    assert foreign[18:20] != native[18:20]
