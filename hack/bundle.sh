@@ -131,13 +131,17 @@ bundle_goarch() {
     done
   fi
   out="$BUNDLE_DIR/$version/$goarch"
+  # Every row checked before any file is placed: a missing one leaves the bundle as it was.
+  while IFS=$'\t' read -r component v module package binary profile; do
+    tb_current "$(tb_binary_path "$component" "$v" "$goarch" "$binary")" "$profile" "$v" \
+      || xc_die "$binary ($component $v, $goarch) is not built, or built by an older recipe: \
+run hack/testbed.sh build <set> $goarch, or drop XC_BUNDLE_BUILD=0"
+  done <<<"$rows"
   mkdir -p "$out/bin" "$out/cni"
   local manifest="$out/MANIFEST.tsv.tmp" entries="$out/MANIFEST.tsv.new"
   : >"$entries"
   while IFS=$'\t' read -r component v module package binary profile; do
     src="$(tb_binary_path "$component" "$v" "$goarch" "$binary")"
-    tb_current "$src" "$profile" "$v" || xc_die "$binary ($component $v, $goarch) is not built, or \
-built by an older recipe: run hack/testbed.sh build <set> $goarch, or drop XC_BUNDLE_BUILD=0"
     sub=bin; [ "$component" = cni-plugins ] && sub=cni
     ln -f "$src" "$out/$sub/$binary" 2>/dev/null || cp -f "$src" "$out/$sub/$binary"
     printf '%s\t%s\t%s\t%s\n' "$component" "$v" "$module" "$sub/$binary" >>"$entries"
