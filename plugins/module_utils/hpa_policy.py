@@ -556,3 +556,106 @@ def has_tolerance(obj):
     """Whether a stored HPA carries a behavior tolerance (the server serves the field)."""
     behavior = ((obj or {}).get("spec") or {}).get("behavior") or {}
     return any("tolerance" in (behavior.get(d) or {}) for d in ("scaleUp", "scaleDown"))
+
+
+# ---------------------------------------------------------------------------
+# One workload: its family, thresholds and replica bounds, then its HPA
+# ---------------------------------------------------------------------------
+
+def object_key(obj):
+    """(namespace, name) of an object as the list call returns it."""
+    meta = obj.get("metadata") or {}
+    return meta.get("namespace"), meta.get("name")
+
+
+def describe_workload(kind, namespace, name):
+    """How error messages name a workload: ``Deployment shop/web``."""
+    return "%s %s/%s" % (kind, namespace, name)
+
+
+def plan_workload(obj, kind, table, family=None, strict=False, min_replicas=1,
+                  max_replicas=None):
+    """What one workload (a Deployment or StatefulSet as listed) gets, before any band math.
+
+    ``table`` is ``merge_thresholds()``'s result, ``family`` the option overriding the Pod
+    template (already a family key). The annotation wins over the option, which wins over
+    the template. Returns the workload's entry: namespace, name, kind, hpa, families,
+    family (None for a multi-family workload), thresholds, min_replicas, max_replicas and
+    source (``table`` or ``annotation``); a multi-family workload also gets ``_multi`` (how
+    the warning names it) and ``_advice`` (how to split it).
+
+    Raises ThresholdError for bad annotations, thresholds or replica bounds and for a
+    template no family matches, MixedArchitectureError for a multi-family workload with
+    ``strict``.
+    """
+    namespace, name = object_key(obj)
+    where = describe_workload(kind, namespace, name)
+    entry = {"namespace": namespace, "name": name, "kind": kind, "hpa": name}
+    ann = parse_annotation(
+        ((obj.get("metadata") or {}).get("annotations") or {}).get(ANNOTATION), where)
+    fams = pod_template_families((obj.get("spec") or {}).get("template") or {})
+    entry["families"] = fams
+    family = ann.get("family") or family
+    if family:
+        thresholds = dict(table[family])
+    elif len(fams) == 1:
+        family = fams[0]
+        thresholds = dict(table[family])
+    elif not fams:
+        raise ThresholdError("%s: its Pod template's node selector/affinity on %s matches none "
+                             "of the five CPU families; pin it to one, or set family"
+                             % (where, ARCH_LABEL))
+    else:
+        advice = split_advice(kind, name, fams)
+        if strict:
+            raise MixedArchitectureError(
+                "%s may run on several CPU families (%s) and cannot honour one family's "
+                "thresholds (strict: true): %s" % (where, ", ".join(fams), advice))
+        entry["_multi"] = "%s (%s)" % (where, ", ".join(fams))
+        entry["_advice"] = advice
+        thresholds = envelope(table, fams)
+    source = "annotation" if any(k in ann for k in THRESHOLD_KEYS) else "table"
+    thresholds.update(dict((k, ann[k]) for k in THRESHOLD_KEYS if k in ann))
+    min_replicas = ann.get("min_replicas", min_replicas)
+    max_replicas = ann.get("max_replicas", max_replicas)
+    validate_thresholds(thresholds, "%s (annotation %s)" % (where, ANNOTATION)
+                        if source == "annotation" else where)
+    validate_replicas(min_replicas, max_replicas, where)
+    entry.update(family=family, thresholds=thresholds, min_replicas=min_replicas,
+                 max_replicas=max_replicas, source=source)
+    return entry
+
+
+def multi_family_warning(entries, shown=10):
+    """The warning for workloads that got the envelope of several families (None if none)."""
+    multi = [e for e in entries if "_multi" in e]
+    if not multi:
+        return None
+    names = [e["_multi"] for e in multi]
+    return ("%d workload(s) may run on several CPU families and get the thresholds safe for "
+            "all of them (earliest scale-out, latest scale-in): %s. To honour each family's "
+            "thresholds: %s; strict: true makes this an error"
+            % (len(names), ", ".join(names[:shown]) + (" ..." if len(names) > shown else ""),
+               multi[0]["_advice"]))
+
+
+def workload_band(thresholds, mode, metrics=METRICS, fallback_window=600):
+    """The band of one workload in ``mode`` (``tolerance`` or ``fallback``)."""
+    if mode == "tolerance":
+        return plan_band(thresholds, metrics)
+    return plan_fallback(thresholds, metrics, fallback_window)
+
+
+def band_report(band):
+    """The result fields describing a band: mode, target, tolerances, effective, approximated."""
+    def quantity(value):
+        return tolerance_string(value) if value is not None else None
+
+    return {
+        "mode": band["mode"],
+        "target": band["targets"],
+        "tolerances": {"scale_up": quantity(band["scale_up_tolerance"]),
+                       "scale_down": quantity(band["scale_down_tolerance"])},
+        "effective": dict((k, float(round(v, 4))) for k, v in band["effective"].items()),
+        "approximated": band["approximated"],
+    }

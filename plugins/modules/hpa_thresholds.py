@@ -326,37 +326,17 @@ diff:
 """
 
 import traceback
-from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.xinchuang.cloud.plugins.module_utils import hpa_policy as hp
 from ansible_collections.xinchuang.cloud.plugins.module_utils.errors import XinchuangError
-from ansible_collections.xinchuang.cloud.plugins.module_utils.kube import (
-    KubeApiError,
-    api_client,
-    delete_object,
-    kube_auth_argument_spec,
-    list_objects,
-    server_side_apply,
+from ansible_collections.xinchuang.cloud.plugins.module_utils.hpa_reconcile import (
+    BAND_MODES,
+    HpaReconciler,
+    scaling_rules_argument_spec,
 )
-
-HPA_API = "autoscaling/v2"
-HPA_KIND = "HorizontalPodAutoscaler"
-WORKLOAD_API = "apps/v1"
-PROBE_NAME = "xinchuang-tolerance-probe"
-
-
-def _rules_spec():
-    return dict(
-        stabilization_window_seconds=dict(type="int"),
-        select_policy=dict(type="str", choices=["Max", "Min", "Disabled"]),
-        policies=dict(type="list", elements="dict", options=dict(
-            type=dict(type="str", required=True, choices=["Pods", "Percent"]),
-            value=dict(type="int", required=True),
-            period_seconds=dict(type="int", required=True),
-        )),
-    )
+from ansible_collections.xinchuang.cloud.plugins.module_utils.kube import kube_auth_argument_spec
 
 
 def argument_spec():
@@ -373,9 +353,9 @@ def argument_spec():
                      default=list(hp.METRICS)),
         min_replicas=dict(type="int", default=1),
         max_replicas=dict(type="int"),
-        scale_up=dict(type="dict", options=_rules_spec()),
-        scale_down=dict(type="dict", options=_rules_spec()),
-        band_mode=dict(type="str", default="auto", choices=["auto", "tolerance", "fallback"]),
+        scale_up=dict(type="dict", options=scaling_rules_argument_spec()),
+        scale_down=dict(type="dict", options=scaling_rules_argument_spec()),
+        band_mode=dict(type="str", default="auto", choices=list(BAND_MODES)),
         fallback_stabilization_window=dict(type="int", default=600),
         strict=dict(type="bool", default=False),
         state=dict(type="str", default="present", choices=["present", "absent"]),
@@ -386,313 +366,9 @@ def argument_spec():
     return spec
 
 
-class Failure(XinchuangError):
-    """Errors collected before any write, reported together."""
-
-
-def _key(obj):
-    meta = obj.get("metadata") or {}
-    return meta.get("namespace"), meta.get("name")
-
-
-def _where(kind, ns, name):
-    return "%s %s/%s" % (kind, ns, name)
-
-
-class Reconciler(object):
-    def __init__(self, module):
-        self.module = module
-        self.p = module.params
-        self.check = module.check_mode
-        self.client = None
-        self.warnings = []
-
-    # --- reading ------------------------------------------------------------------------
-    def namespace_scope(self):
-        return None if self.p["all_namespaces"] else self.p["namespace"]
-
-    def read_workloads(self):
-        """Targeted workloads (dicts from the list call) and the missing names."""
-        kind, scope = self.p["kind"], self.namespace_scope()
-        found = {}
-        if self.p["label_selectors"] is not None:
-            for selector in self.p["label_selectors"]:
-                for obj in list_objects(self.client, WORKLOAD_API, kind, scope,
-                                        label_selector=selector):
-                    found[_key(obj)] = obj
-            return [found[k] for k in sorted(found)], []
-        everything = list_objects(self.client, WORKLOAD_API, kind, scope)
-        by_name = {}
-        for obj in everything:
-            by_name.setdefault(_key(obj)[1], []).append(obj)
-        missing = []
-        for entry in self.p["names"]:
-            ns, name = (entry.split("/", 1) if "/" in entry and scope is None
-                        else (self.p["namespace"], entry))
-            matches = [o for o in by_name.get(name, []) if ns is None or _key(o)[0] == ns]
-            if not matches:
-                missing.append(entry if ns is None else "%s/%s" % (ns, name))
-            for obj in matches:
-                found[_key(obj)] = obj
-        return [found[k] for k in sorted(found)], missing
-
-    def read_hpas(self):
-        return dict((_key(o), o) for o in list_objects(self.client, HPA_API, HPA_KIND,
-                                                       self.namespace_scope()))
-
-    # --- planning -----------------------------------------------------------------------
-    def plan_workload(self, obj, table, errors):
-        ns, name = _key(obj)
-        kind = self.p["kind"]
-        where = _where(kind, ns, name)
-        entry = {"namespace": ns, "name": name, "kind": kind, "hpa": name}
-        try:
-            ann = hp.parse_annotation(
-                ((obj.get("metadata") or {}).get("annotations") or {}).get(hp.ANNOTATION), where)
-        except hp.ThresholdError as exc:
-            errors.append(str(exc))
-            return None
-        template = (obj.get("spec") or {}).get("template") or {}
-        fams = hp.pod_template_families(template)
-        entry["families"] = fams
-        family = ann.get("family") or self.option_family
-        if family:
-            thresholds = dict(table[family])
-        elif len(fams) == 1:
-            family = fams[0]
-            thresholds = dict(table[family])
-        elif not fams:
-            errors.append("%s: its Pod template's node selector/affinity on %s matches none of "
-                          "the five CPU families; pin it to one, or set family"
-                          % (where, hp.ARCH_LABEL))
-            return None
-        else:
-            advice = hp.split_advice(kind, name, fams)
-            if self.p["strict"]:
-                errors.append("%s may run on several CPU families (%s) and cannot honour one "
-                              "family's thresholds (strict: true): %s"
-                              % (where, ", ".join(fams), advice))
-                return None
-            self.multi.append("%s (%s)" % (where, ", ".join(fams)))
-            self.advice.append(advice)
-            thresholds = hp.envelope(table, fams)
-        source = "annotation" if any(k in ann for k in hp.THRESHOLD_KEYS) else "table"
-        thresholds.update(dict((k, ann[k]) for k in hp.THRESHOLD_KEYS if k in ann))
-        min_r = ann.get("min_replicas", self.p["min_replicas"])
-        max_r = ann.get("max_replicas", self.p["max_replicas"])
-        try:
-            hp.validate_thresholds(thresholds, "%s (annotation %s)" % (where, hp.ANNOTATION)
-                                   if source == "annotation" else where)
-            hp.validate_replicas(min_r, max_r, where)
-        except hp.ThresholdError as exc:
-            errors.append(str(exc))
-            return None
-        entry.update(family=family, thresholds=thresholds, min_replicas=min_r,
-                     max_replicas=max_r, source=source)
-        return entry
-
-    def detect_mode(self, workloads, hpas):
-        if self.p["band_mode"] != "auto":
-            return self.p["band_mode"]
-        if any(hp.has_tolerance(o) for o in hpas.values()):
-            return "tolerance"
-        ns = workloads[0]["namespace"]
-        probe = {
-            "apiVersion": HPA_API, "kind": HPA_KIND,
-            "metadata": {"name": PROBE_NAME, "namespace": ns},
-            "spec": {
-                "scaleTargetRef": {"apiVersion": WORKLOAD_API, "kind": self.p["kind"],
-                                   "name": PROBE_NAME},
-                "maxReplicas": 1,
-                "metrics": [{"type": "Resource", "resource": {
-                    "name": "cpu", "target": {"type": "Utilization", "averageUtilization": 50}}}],
-                "behavior": {"scaleUp": {"tolerance": "0.5"}, "scaleDown": {"tolerance": "0.5"}},
-            },
-        }
-        stored = server_side_apply(self.client, probe, self.p["field_manager"], dry_run=True)
-        return "tolerance" if hp.has_tolerance(stored) else "fallback"
-
-    # --- writing ------------------------------------------------------------------------
-    def run_parallel(self, func, items):
-        """Run func(item) over items with up to `parallel` requests in flight; stop
-        submitting after the first failure. Returns (results, first error or None)."""
-        results = [None] * len(items)
-        failure = []
-        if not items:
-            return results, None
-
-        def guarded(i):
-            if failure:
-                return
-            try:
-                results[i] = func(items[i])
-            except Exception as exc:  # collected and reported with what was done
-                failure.append((items[i], exc))
-
-        with ThreadPoolExecutor(max_workers=max(1, self.p["parallel"])) as pool:
-            list(pool.map(guarded, range(len(items))))
-        return results, (failure[0] if failure else None)
-
-    def present(self):
-        errors = []
-        try:
-            table = hp.merge_thresholds(self.p["thresholds"])
-            self.option_family = (hp.family_key(self.p["family"], "family")
-                                  if self.p["family"] else None)
-            hp.validate_replicas(self.p["min_replicas"], self.p["max_replicas"], "options")
-        except hp.ThresholdError as exc:
-            raise Failure(str(exc))
-        if not self.p["metrics"]:
-            raise Failure("metrics: give at least one of %s" % ", ".join(hp.METRICS))
-        self.multi, self.advice = [], []
-        objs, missing = self.read_workloads()
-        if missing:
-            errors.append("%s not found: %s; create them first or correct names (nothing was "
-                          "applied)" % (self.p["kind"], ", ".join(missing)))
-        if not objs and not missing:
-            errors.append("no %s matches label_selectors %s in %s" % (
-                self.p["kind"], self.p["label_selectors"],
-                "any namespace" if self.p["all_namespaces"] else
-                "namespace %s" % self.p["namespace"]))
-        planned = [e for e in (self.plan_workload(o, table, errors) for o in objs) if e]
-        if errors:
-            raise Failure("; ".join(errors) + " (nothing was applied)")
-        if self.multi:
-            self.warnings.append(
-                "%d workload(s) may run on several CPU families and get the thresholds safe for "
-                "all of them (earliest scale-out, latest scale-in): %s. To honour each family's "
-                "thresholds: %s; strict: true makes this an error"
-                % (len(self.multi), ", ".join(self.multi[:10]) + (" ..." if len(self.multi) > 10
-                                                                  else ""),
-                   self.advice[0]))
-        hpas = self.read_hpas()
-        mode = self.detect_mode(planned, hpas)
-        todo = []
-        for entry in planned:
-            if mode == "tolerance":
-                band = hp.plan_band(entry["thresholds"], self.p["metrics"])
-            else:
-                band = hp.plan_fallback(entry["thresholds"], self.p["metrics"],
-                                        self.p["fallback_stabilization_window"])
-            body = hp.hpa_body(entry, band, entry["min_replicas"], entry["max_replicas"],
-                               self.p["scale_up"], self.p["scale_down"], family=entry["family"],
-                               thresholds=entry["thresholds"])
-            current = hpas.get((entry["namespace"], entry["name"]))
-            entry.update(
-                mode=band["mode"],
-                target=band["targets"],
-                tolerances={"scale_up": hp.tolerance_string(band["scale_up_tolerance"])
-                            if band["scale_up_tolerance"] is not None else None,
-                            "scale_down": hp.tolerance_string(band["scale_down_tolerance"])
-                            if band["scale_down_tolerance"] is not None else None},
-                effective=dict((k, float(round(v, 4))) for k, v in band["effective"].items()),
-                approximated=band["approximated"],
-            )
-            entry["_body"], entry["_current"] = body, current
-            entry["action"] = "none"
-            entry["changed"] = False
-            if hp.needs_apply(body, current):
-                entry["action"] = "create" if current is None else "update"
-                todo.append(entry)
-
-        def apply(entry):
-            return server_side_apply(self.client, entry["_body"], self.p["field_manager"],
-                                     dry_run=self.check, force=self.p["force_conflicts"])
-
-        results, failure = self.run_parallel(apply, todo)
-        for entry, stored in zip(todo, results):
-            if stored is not None:
-                entry["changed"] = True
-                entry["_after"] = stored
-        if failure:
-            self.fail_partial(planned, todo, failure)
-        return mode, planned
-
-    def fail_partial(self, planned, todo, failure):
-        entry, exc = failure
-        done = ["%s/%s" % (e["namespace"], e["name"]) for e in todo if e["changed"]]
-        msg = "applying the HPA for %s failed: %s" % (
-            _where(entry.get("kind", self.p["kind"]), entry["namespace"], entry["name"]), exc)
-        if isinstance(exc, KubeApiError) and exc.status == 409:
-            msg += ("; another field manager owns these fields (for example an HPA made by "
-                    "kubectl autoscale): set force_conflicts: true to take them over")
-        if done and not self.check:
-            msg += "; already applied: %s" % ", ".join(done)
-        raise Failure(msg)
-
-    def absent(self):
-        objs, missing = self.read_workloads()
-        names = [_key(o) for o in objs]
-        if self.p["names"] is not None:
-            for entry in missing:  # no workload left, but its HPA may be
-                ns, name = entry.split("/", 1) if "/" in entry else (None, entry)
-                if ns is not None:
-                    names.append((ns, name))
-        hpas = self.read_hpas()
-        planned, todo = [], []
-        for ns, name in names:
-            entry = {"namespace": ns, "name": name, "kind": self.p["kind"], "hpa": name,
-                     "action": "none", "changed": False}
-            current = hpas.get((ns, name))
-            labels = ((current or {}).get("metadata") or {}).get("labels") or {}
-            if current is not None:
-                if labels.get("app.kubernetes.io/managed-by") == hp.MANAGED_BY:
-                    entry["action"] = "delete"
-                    entry["_current"] = current
-                    todo.append(entry)
-                else:
-                    self.warnings.append("HPA %s/%s is not managed by %s; left alone"
-                                         % (ns, name, hp.MANAGED_BY))
-            planned.append(entry)
-
-        def delete(entry):
-            return delete_object(self.client, HPA_API, HPA_KIND, entry["name"],
-                                 entry["namespace"], dry_run=self.check)
-
-        results, failure = self.run_parallel(delete, todo)
-        for entry, gone in zip(todo, results):
-            entry["changed"] = bool(gone)
-            entry["_after"] = None
-        if failure:
-            self.fail_partial(planned, todo, failure)
-        return None, planned
-
-    def run(self):
-        p = self.p
-        if p["namespace"] and p["all_namespaces"]:
-            raise Failure("namespace and all_namespaces are mutually exclusive; give one")
-        if not p["namespace"] and not p["all_namespaces"]:
-            raise Failure("give namespace, or all_namespaces: true")
-        if (p["names"] is None) == (p["label_selectors"] is None):
-            raise Failure("give exactly one of names or label_selectors")
-        if p["state"] == "present" and p["max_replicas"] is None:
-            raise Failure("max_replicas is required with state: present")
-        if p["parallel"] < 1:
-            raise Failure("parallel must be at least 1")
-        self.client = api_client(p)
-        mode, planned = self.present() if p["state"] == "present" else self.absent()
-        result = {"changed": any(e["changed"] for e in planned), "mode": mode}
-        if self.module._diff:
-            before, after = {}, {}
-            for e in planned:
-                if e["changed"]:
-                    key = "%s/%s" % (e["namespace"], e["name"])
-                    before[key] = hp.trim(e.get("_current"))
-                    after[key] = hp.trim(e.get("_after"))
-            result["diff"] = {"before": before, "after": after}
-        result["workloads"] = [dict((k, v) for k, v in e.items() if not k.startswith("_")
-                                    and k not in ("min_replicas", "max_replicas", "source"))
-                               for e in planned]
-        for e, out in zip(planned, result["workloads"]):
-            if "min_replicas" in e:
-                out["replicas"] = {"min": e["min_replicas"], "max": e["max_replicas"]}
-                out["thresholds_source"] = e["source"]
-        return result
-
-
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    reconciler = Reconciler(module)
+    reconciler = HpaReconciler(module.params, check_mode=module.check_mode, diff=module._diff)
     try:
         result = reconciler.run()
     except XinchuangError as exc:
