@@ -1,10 +1,8 @@
-"""Helpers of the hpa_thresholds / autoscaling tests: workloads pinned to a family, reading
-back what the API server stored."""
+"""Helpers of the hpa_thresholds / autoscaling tests: reading back what the API server
+stored. Workloads come from tests/integration/testbed/helpers.py (``deployment``)."""
 
-import uuid
 from decimal import Decimal
 
-from ansible_collections.xinchuang.cloud.plugins.module_utils import arch
 from ansible_collections.xinchuang.cloud.plugins.module_utils import hpa_policy as hp
 
 
@@ -12,36 +10,8 @@ def pinned_name(family):
     return "web-%s" % family
 
 
-def unique_namespace(testbed, prefix):
-    name = "%s-%s" % (prefix, uuid.uuid4().hex[:6])
-    testbed.kubectl("create", "namespace", name, check=True)
-    return name
-
-
-def family_deployment(name, namespace, family, replicas=1, annotations=None, labels=None,
-                      pod_annotations=None, requests=None):
-    """A Deployment whose Pods kwok runs on the node of ``family`` (None: anywhere)."""
-    pod_spec = {"containers": [{
-        "name": "app", "image": "registry.invalid/xinchuang/app:1",
-        "resources": {"requests": requests or {"cpu": "100m", "memory": "64Mi"}}}]}
-    if family:
-        pod_spec["nodeSelector"] = {hp.ARCH_LABEL: arch.lookup(family).oci_arch}
-    meta = {"name": name, "namespace": namespace, "labels": dict(labels or {})}
-    if annotations:
-        meta["annotations"] = annotations
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": meta,
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": {"app": name}},
-            "template": {
-                "metadata": {"labels": {"app": name}, "annotations": pod_annotations or {}},
-                "spec": pod_spec,
-            },
-        },
-    }
+# What the Pods of the workloads under test request: utilisation is a percentage of it.
+POD_REQUESTS = {"cpu": "100m", "memory": "64Mi"}
 
 
 def hpa_names(testbed, namespace):

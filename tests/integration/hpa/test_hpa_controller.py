@@ -19,8 +19,7 @@ import time
 import pytest
 
 from tests.integration.ansible_run import run_module
-
-from .common import family_deployment, unique_namespace
+from tests.integration.testbed.helpers import deployment, unique_namespace
 
 pytestmark = pytest.mark.slow
 
@@ -111,9 +110,9 @@ def test_controller_holds_in_band_scales_out_above_and_in_below_per_family(metri
     apps = dict((f, "load-%s" % f) for f in FAMILIES)
     try:
         bed.apply({"apiVersion": "v1", "kind": "List", "items": [
-            family_deployment(apps[f], ns, f, replicas=START, requests=REQUESTS,
-                              pod_annotations={"kwok.x-k8s.io/usage-cpu": "600m",
-                                               "kwok.x-k8s.io/usage-memory": "550Mi"})
+            deployment(apps[f], ns, START, family=f, requests=REQUESTS,
+                       annotations={"kwok.x-k8s.io/usage-cpu": "600m",
+                                    "kwok.x-k8s.io/usage-memory": "550Mi"})
             for f in FAMILIES]})
         res = run_module(MODULE, {
             "kubeconfig": bed.kubeconfig, "namespace": ns, "names": sorted(apps.values()),

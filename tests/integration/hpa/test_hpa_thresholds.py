@@ -9,14 +9,9 @@ import pytest
 from ansible_collections.xinchuang.cloud.plugins.module_utils import arch
 from ansible_collections.xinchuang.cloud.plugins.module_utils import hpa_policy as hp
 from tests.integration.ansible_run import run_module
+from tests.integration.testbed.helpers import deployment, unique_namespace
 
-from .common import (
-    family_deployment,
-    hpa_names,
-    pinned_name,
-    stored_band,
-    unique_namespace,
-)
+from .common import POD_REQUESTS, hpa_names, pinned_name, stored_band
 
 MODULE = "xinchuang.cloud.hpa_thresholds"
 ROUNDING = Decimal(1).scaleb(-hp.TOLERANCE_PLACES)
@@ -25,10 +20,12 @@ ROUNDING = Decimal(1).scaleb(-hp.TOLERANCE_PLACES)
 @pytest.fixture(scope="module")
 def ns(testbed):
     name = unique_namespace(testbed, "hpa")
-    objs = [family_deployment(pinned_name(f), name, f) for f in arch.families()]
-    objs.append(family_deployment("web-any", name, None))
-    objs.append(family_deployment("web-annotated", name, "arm", annotations={
-        hp.ANNOTATION: json.dumps({"cpu_scale_out": 60, "cpu_scale_in": 20, "max_replicas": 3})}))
+    objs = [deployment(pinned_name(f), name, family=f, requests=POD_REQUESTS)
+            for f in arch.families()]
+    objs.append(deployment("web-any", name, requests=POD_REQUESTS))
+    objs.append(deployment("web-annotated", name, family="arm", requests=POD_REQUESTS,
+                           workload_annotations={hp.ANNOTATION: json.dumps(
+                               {"cpu_scale_out": 60, "cpu_scale_in": 20, "max_replicas": 3})}))
     testbed.apply({"apiVersion": "v1", "kind": "List", "items": objs})
     yield name
     testbed.kubectl("delete", "namespace", name, "--wait=false")
@@ -160,7 +157,7 @@ def test_multi_family_workload_warns_or_fails_in_strict_mode(testbed, ns):
 def test_bad_inputs_are_refused_and_nothing_is_written(testbed, bad, words):
     namespace = unique_namespace(testbed, "hpa-bad")
     try:
-        testbed.apply(family_deployment("web-c86", namespace, "c86"))
+        testbed.apply(deployment("web-c86", namespace, family="c86", requests=POD_REQUESTS))
         args = _args(testbed, namespace, names=["web-c86"])
         args.update(bad)
         args = dict((k, v) for k, v in args.items() if v is not None)
@@ -197,7 +194,8 @@ def test_statefulsets_by_label_selector_and_state_absent(testbed):
     try:
         objs = []
         for fam in ("arm", "loongarch"):
-            obj = family_deployment("db-%s" % fam, namespace, fam, labels={"tier": "db"})
+            obj = deployment("db-%s" % fam, namespace, family=fam, labels={"tier": "db"},
+                             requests=POD_REQUESTS)
             obj["kind"] = "StatefulSet"
             obj["spec"]["serviceName"] = "db"
             objs.append(obj)
@@ -235,7 +233,7 @@ def test_foreign_hpa_conflicts_unless_forced(testbed, ns):
 
 def test_team_user_with_namespace_rights_only(testbed):
     namespace = testbed.user_namespace
-    testbed.apply(family_deployment("team-web-mips", namespace, "mips"))
+    testbed.apply(deployment("team-web-mips", namespace, family="mips", requests=POD_REQUESTS))
     try:
         args = {"kubeconfig": testbed.user_kubeconfig, "namespace": namespace,
                 "names": ["team-web-mips"], "max_replicas": 3}

@@ -10,8 +10,9 @@ import pytest
 
 from ansible_collections.xinchuang.cloud.plugins.module_utils import hpa_policy as hp
 from tests.integration.ansible_run import run_tasks
+from tests.integration.testbed.helpers import deployment, unique_namespace
 
-from .common import family_deployment, hpa_names, unique_namespace
+from .common import POD_REQUESTS, hpa_names
 
 VPA_MODULE = "k8s.io/autoscaler/vertical-pod-autoscaler"
 VPA_VERSION = "v1.8.1"
@@ -33,9 +34,9 @@ def _playbook_failed(results):
 def ns(testbed):
     name = unique_namespace(testbed, "asr")
     testbed.apply({"apiVersion": "v1", "kind": "List", "items": [
-        family_deployment("api-arm", name, "arm", labels={"tier": "api"}),
-        family_deployment("api-sw64", name, "sw64", labels={"tier": "api"}),
-        family_deployment("cache-c86", name, "c86"),
+        deployment("api-arm", name, family="arm", labels={"tier": "api"}, requests=POD_REQUESTS),
+        deployment("api-sw64", name, family="sw64", labels={"tier": "api"}, requests=POD_REQUESTS),
+        deployment("cache-c86", name, family="c86", requests=POD_REQUESTS),
     ]})
     yield name
     testbed.kubectl("delete", "namespace", name, "--wait=false")
@@ -86,7 +87,8 @@ def test_role_applies_hpas_quotas_and_limit_ranges_idempotently(testbed, ns):
 def test_role_check_mode_leaves_nothing(testbed):
     namespace = unique_namespace(testbed, "asr-check")
     try:
-        testbed.apply(family_deployment("api-arm", namespace, "arm", labels={"tier": "api"}))
+        testbed.apply(deployment("api-arm", namespace, family="arm", labels={"tier": "api"},
+                                 requests=POD_REQUESTS))
         results = run_role(_vars(testbed, namespace, autoscaling_workloads=[
             {"namespace": namespace, "label_selectors": ["tier=api"]}]), check=True)
         assert not _playbook_failed(results), json.dumps(results)[-3000:]
@@ -99,7 +101,8 @@ def test_role_check_mode_leaves_nothing(testbed):
 def test_vpa_on_a_metric_of_the_hpa_is_refused_before_any_change(testbed):
     namespace = unique_namespace(testbed, "asr-vpa")
     try:
-        testbed.apply(family_deployment("api-arm", namespace, "arm", labels={"tier": "api"}))
+        testbed.apply(deployment("api-arm", namespace, family="arm", labels={"tier": "api"},
+                                 requests=POD_REQUESTS))
         bad = _vars(testbed, namespace,
                     autoscaling_workloads=[{"namespace": namespace, "label_selectors": ["tier=api"]}],
                     autoscaling_vpas=[{"namespace": namespace, "name": "api-arm",
@@ -145,7 +148,7 @@ def test_vpas_only_when_the_crd_exists(testbed):
                  autoscaling_vpas=[vpa])
     crd_installed = False
     try:
-        testbed.apply(family_deployment("api-arm", namespace, "arm"))
+        testbed.apply(deployment("api-arm", namespace, family="arm", requests=POD_REQUESTS))
         had_crd = testbed.kubectl("get", "crd", VPA_CRD).returncode == 0
         if not had_crd:
             results = run_role(args)

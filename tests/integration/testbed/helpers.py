@@ -1,8 +1,11 @@
-"""Small helpers shared by the testbed tests: namespaces, Deployments, polling."""
+"""Small helpers shared by the tests against the testbed: namespaces, Deployments, polling."""
 
 import time
 import uuid
+
 from kubernetes.utils import parse_quantity
+
+from ansible_collections.xinchuang.cloud.plugins.module_utils import arch
 
 
 def quantity(text):
@@ -28,17 +31,30 @@ def unique_namespace(testbed, prefix):
     return name
 
 
-def deployment(name, namespace, replicas, pod_spec_extra=None, annotations=None, requests=None):
-    """A Deployment whose Pods kwok 'runs' (the image is never pulled on a kwok node)."""
+def deployment(name, namespace, replicas=1, pod_spec_extra=None, annotations=None, requests=None,
+               family=None, labels=None, workload_annotations=None):
+    """A Deployment whose Pods kwok 'runs' (the image is never pulled on a kwok node).
+
+    ``annotations`` go on the Pod template (kwok reads the simulated usage there),
+    ``workload_annotations`` on the Deployment itself (hpa_thresholds reads its own there).
+    ``family`` pins the Pods to that CPU family's nodes (nodeSelector on kubernetes.io/arch);
+    None lets them run anywhere."""
     container = {"name": "app", "image": "registry.invalid/xinchuang/app:1"}
     if requests:
         container["resources"] = {"requests": requests}
     spec = {"containers": [container]}
+    if family:
+        spec["nodeSelector"] = {"kubernetes.io/arch": arch.lookup(family).oci_arch}
     spec.update(pod_spec_extra or {})
+    meta = {"name": name, "namespace": namespace}
+    if labels:
+        meta["labels"] = dict(labels)
+    if workload_annotations:
+        meta["annotations"] = dict(workload_annotations)
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": {"name": name, "namespace": namespace},
+        "metadata": meta,
         "spec": {
             "replicas": replicas,
             "selector": {"matchLabels": {"app": name}},
