@@ -95,6 +95,30 @@ def client_from_params(params):
         pool_size=max(params.get("concurrency") or 1, 1))
 
 
+# The options that say how to talk to a registry, not which one: a module that reads images
+# from whatever registry their references name takes these as one dict of suboptions.
+REGISTRY_CREDENTIAL_OPTIONS = ("username", "password", "ca_path", "validate_certs")
+
+
+def registry_credentials_argument_spec():
+    """The credential options of registry_argument_spec() alone (suboptions of
+    canary_weights' ``registry_auth``)."""
+    spec = registry_argument_spec()
+    return dict((key, spec[key]) for key in REGISTRY_CREDENTIAL_OPTIONS)
+
+
+def client_for_image_registry(host, credentials=None, timeout=30.0, retries=3):
+    """client_from_params() for the registry host of an image reference, with options of
+    registry_credentials_argument_spec() (None: anonymous, certificates verified).
+    ``docker.io`` is Docker Hub, whose API answers at registry-1.docker.io."""
+    spec = registry_credentials_argument_spec()
+    credentials = credentials or {}
+    params = dict((key, credentials.get(key, spec[key].get("default"))) for key in spec)
+    params.update(registry="registry-1.docker.io" if host == "docker.io" else host,
+                  timeout=timeout, retries=retries)
+    return client_from_params(params)
+
+
 _CHALLENGE_PARAM = re.compile(r'(\w+)\s*=\s*(?:"([^"]*)"|([^\s,]*))')
 
 

@@ -427,16 +427,13 @@ class Canary(object):
         platforms = policy.node_platforms(policy.eligible_nodes(deployment, nodes))
         if not platforms:
             return False, "Deployment %s: no Ready node to run on, so no architecture to check" % name
-        auth = self.module.params["registry_auth"] or {}
+        auth = self.module.params["registry_auth"]
         problems, checked = [], []
         for image in policy.pod_images(pod_spec):
             host, rest = policy.split_image(image)
             try:
-                client = oci_registry.RegistryClient(
-                    "registry-1.docker.io" if host == "docker.io" else host,
-                    username=auth.get("username"), password=auth.get("password"),
-                    ca_path=auth.get("ca_path"), validate_certs=auth.get("validate_certs", True),
-                    timeout=15, retries=1)
+                # A quick pre-check: a short budget, not the registry modules' defaults.
+                client = oci_registry.client_for_image_registry(host, auth, timeout=15, retries=1)
                 ref = manifest_index.parse_reference(rest)
                 client.add_scope(ref.repository, "pull")
                 info = oci_registry.inspect_reference(client, ref, platforms)
@@ -551,12 +548,7 @@ def main():
         annotations=dict(type="dict"),
         verify=dict(type="bool", default=False),
         verify_image=dict(type="bool", default=True),
-        registry_auth=dict(type="dict", options=dict(
-            username=dict(type="str"),
-            password=dict(type="str", no_log=True),
-            ca_path=dict(type="path"),
-            validate_certs=dict(type="bool", default=True),
-        )),
+        registry_auth=dict(type="dict", options=oci_registry.registry_credentials_argument_spec()),
     )
     argument_spec.update(kube_auth_argument_spec())
     module = AnsibleModule(
