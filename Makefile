@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help setup deps lab lab-down demo test lint sanity unit build integration molecule testbed testbed-down clean
+.PHONY: help setup deps lab lab-down demo test lint sanity unit build integration molecule e2e testbed testbed-down clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -13,11 +13,13 @@ setup: ## virtualenv with the pinned Python dependencies (.venv)
 deps: ## Debian packages, dockerd, QEMU binfmt handlers
 	hack/deps.sh
 
-lab: setup deps ## build the lab images (cached) and start the lab hosts
-	hack/lab.sh up
+lab: setup deps ## lab images (cached), the offline bundle, the lab cluster hosts and their registry with the cluster images
+	hack/lab.sh up --topology cluster
+	hack/bundle.sh
+	hack/images.sh push 127.0.0.1:25000 --ca .lab/registry/ca.crt --username "$$(cat .lab/registry/username)" --password-file .lab/registry/password
 
 lab-down: ## stop and remove the lab hosts
-	hack/lab.sh down
+	hack/lab.sh down --topology cluster
 
 demo: lab ## the main job: site.yml on inventories/lab, then a per-host summary
 	hack/demo.sh
@@ -25,7 +27,7 @@ demo: lab ## the main job: site.yml on inventories/lab, then a per-host summary
 test: ## the whole test suite, each stage timed
 	hack/test.sh
 
-lint sanity unit build integration molecule: ## one stage of `make test`
+lint sanity unit build integration molecule e2e: ## one stage of `make test`
 	hack/test.sh $@
 
 testbed: setup ## build (cached) and start the Kubernetes testbed
@@ -36,5 +38,5 @@ testbed-down: ## stop the Kubernetes testbed
 
 clean: ## remove local state (not the caches under /var/cache/xinchuang)
 	-hack/testbed.sh down
-	-hack/lab.sh down
+	-hack/lab.sh down --topology cluster
 	rm -rf .venv .collections .testbed .lab build .test-stages.log

@@ -72,39 +72,13 @@ bundle_rows() {
   for set in ${sets//,/ }; do tb_matrix_rows "$set" "$goarch"; done | sort -u
 }
 
-# apt-get under an apt configuration of our own (the machine's sources are never touched).
-bundle_apt() {
-  local suite="$1" d="$XC_CACHE/apt-bundle-$1"; shift
-  mkdir -p "$d/lists/partial" "$d/cache/archives/partial" "$d/sources.list.d" "$d/preferences.d" "$d/apt.conf.d"
-  printf 'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] %s %s main\n' "$BUNDLE_MIRROR" "$suite" >"$d/sources.list"
-  [ -f "$d/status" ] || : >"$d/status"
-  apt-get -q \
-    -o Dir::Etc::Parts="$d/apt.conf.d" -o Dir::Etc::SourceList="$d/sources.list" \
-    -o Dir::Etc::SourceParts="$d/sources.list.d" -o Dir::Etc::Preferences="$d/preferences" \
-    -o Dir::Etc::PreferencesParts="$d/preferences.d" -o Dir::State::Lists="$d/lists" \
-    -o Dir::State::status="$d/status" -o Dir::Cache="$d/cache" \
-    -o APT::Sandbox::User=root -o Debug::NoLocking=true "$@"
-}
-
-# bundle_runc GOARCH DEST: Debian's runc for the architecture, cached as an unpacked tree.
+# bundle_runc GOARCH DEST: Debian's runc for the architecture (xc_debian_package, cached).
 bundle_runc() {
-  local goarch="$1" dest="$2" deb_arch suite cache deb tmp
+  local goarch="$1" dest="$2" deb_arch suite cache
   deb_arch="$(bundle_deb_arch "$goarch")"
   suite="${LAB_SUITE[$deb_arch]:-bookworm}"
-  cache="$XC_CACHE/runc-debian/$suite/$deb_arch"
-  if [ ! -x "$cache/usr/sbin/runc" ]; then
-    xc_log "runc for $goarch: Debian $suite package runc:$deb_arch"
-    bundle_apt "$suite" -o APT::Architecture="$deb_arch" -o APT::Architectures::="$deb_arch" update >&2 \
-      || xc_die "apt-get update of Debian $suite ($deb_arch) failed; set XC_BUNDLE_MIRROR or XC_BUNDLE_RUNC=0"
-    tmp="$(mktemp -d)"
-    (cd "$tmp" && bundle_apt "$suite" -o APT::Architecture="$deb_arch" -o APT::Architectures::="$deb_arch" \
-      download "runc:$deb_arch" >&2) || { rm -rf "$tmp"; xc_die "apt-get download runc:$deb_arch ($suite) failed"; }
-    deb="$(ls "$tmp"/runc_*.deb)"
-    rm -rf "$cache"; mkdir -p "$cache"
-    dpkg-deb -x "$deb" "$cache"
-    dpkg-deb -f "$deb" Version >"$cache/VERSION"
-    rm -rf "$tmp"
-  fi
+  cache="$(XC_DEBIAN_MIRROR="$BUNDLE_MIRROR" xc_debian_package "$suite" "$deb_arch" runc)" \
+    || xc_die "runc for $goarch: set XC_BUNDLE_MIRROR or XC_BUNDLE_RUNC=0"
   ln -f "$cache/usr/sbin/runc" "$dest" 2>/dev/null || cp -f "$cache/usr/sbin/runc" "$dest"
   printf 'runc\t%s\tdebian-%s\t%s\n' "$(cat "$cache/VERSION")" "$suite" "runc"
 }

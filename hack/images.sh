@@ -13,6 +13,8 @@
 #                    container_runtime role's sandbox image)
 #   coredns/coredns  the bundle's CoreDNS binary (matrix row coredns), like upstream's image:
 #                    /coredns with cap_net_bind_service, user 65532, CA certificates
+#   library/busybox  Debian's busybox-static of the architecture's suite (bookworm; sid for
+#                    loong64), tag = its upstream version: a toolbox for tests and debugging
 #
 # Each image is cached as an OCI layout under
 #   $XC_CACHE/bundle/images/<name>/<tag>/<goarch>/<recipe>/oci      (XC_IMAGES_DIR)
@@ -32,6 +34,8 @@ source "$(dirname "$0")/common.sh"
 TB_STATE="${TB_STATE:-$XC_ROOT/.testbed}"
 # shellcheck source=hack/testbed/build.sh
 source "$XC_ROOT/hack/testbed/build.sh"
+# shellcheck source=hack/lab/archs.sh
+source "$XC_ROOT/hack/lab/archs.sh"   # LAB_SUITE: the Debian suite carrying each architecture
 
 IMG_DIR="${XC_IMAGES_DIR:-$XC_CACHE/bundle/images}"
 IMG_PAUSE_ALIASES="${XC_IMAGES_PAUSE_ALIASES-3.10.1}"
@@ -211,6 +215,39 @@ img_build_coredns() {
   printf 'coredns/coredns\t%s\t%s\n' "$version" "$dir"
 }
 
+# --- busybox (a toolbox for tests and debugging) -----------------------------------------------
+
+# Debian's busybox-static of the architecture's suite; tag = its upstream version.
+img_build_busybox() {
+  local goarch="$1" deb_arch suite pkg version tag bin recipe id dir t0
+  deb_arch="$(img_model deb_arch "$goarch")"
+  suite="${LAB_SUITE[$deb_arch]:-bookworm}"
+  pkg="$(XC_DEBIAN_MIRROR="$IMG_MIRROR" xc_debian_package "$suite" "$deb_arch" busybox-static)" \
+    || xc_die "busybox-static for $goarch (Debian $suite) could not be fetched; set XC_IMAGES_MIRROR"
+  version="$(cat "$pkg/VERSION")"
+  tag="${version#*:}"; tag="${tag%%-*}"
+  # bookworm ships /bin/busybox, sid (merged /usr) /usr/bin/busybox.
+  bin="$pkg/bin/busybox"; [ -x "$bin" ] || bin="$pkg/usr/bin/busybox"
+  [ -x "$bin" ] || xc_die "busybox-static $version ($suite, $deb_arch) has no bin/busybox nor usr/bin/busybox"
+  recipe="$(printf 'image library/busybox:%s %s\npackage busybox-static %s (Debian %s) sha256:%s\nconfig entrypoint=/bin/busybox cmd=sh\ntool oci.py sha256:%s\n' \
+    "$tag" "$goarch" "$version" "$suite" "$(img_sha "$bin")" "$(img_sha "$IMG_OCI")")"
+  id="$(sha256sum <<<"$recipe" | cut -c1-16)"
+  dir="$IMG_DIR/library/busybox/$tag/$goarch/$id"
+  if [ ! -f "$dir/oci/index.json" ]; then
+    t0=$(date +%s)
+    rm -rf "$dir.tmp"; mkdir -p "$dir.tmp"
+    img_oci build --goarch "$goarch" --tag "$tag" --out "$dir.tmp/oci" \
+      --file "bin/busybox=$bin:0755" --entrypoint /bin/busybox --cmd sh \
+      --created-by "busybox-static $version of Debian $suite" >"$dir.tmp/image.json" \
+      || xc_die "making the busybox image for $goarch failed"
+    printf '%s\n' "$recipe" >"$dir.tmp/recipe"
+    rm -rf "$dir"; mv "$dir.tmp" "$dir"
+    img_prune "$dir"
+    printf 'IMAGE %-18s %-8s %-9s %4ds  %s\n' library/busybox "$tag" "$goarch" "$(( $(date +%s) - t0 ))" "$dir" >&2
+  fi
+  printf 'library/busybox\t%s\t%s\n' "$tag" "$dir"
+}
+
 # --- commands ------------------------------------------------------------------------------
 
 # img_goarches ARGS...: the GOARCHes asked for (model names), sw64-like ones dropped with a word.
@@ -231,11 +268,12 @@ img_goarches() {
 
 # img_build GOARCH...: build (or find cached) every image; prints name, tag, goarch, dir.
 img_build() {
-  local g pause coredns line
+  local g pause coredns busybox line
   for g in "$@"; do
     pause="$(img_build_pause "$g")"
     coredns="$(img_build_coredns "$g")"
-    for line in "$pause" "$coredns"; do
+    busybox="$(img_build_busybox "$g")"
+    for line in "$pause" "$coredns" "$busybox"; do
       printf '%s\t%s\t%s\t%s\n' "${line%%$'\t'*}" "$(cut -f2 <<<"$line")" "$g" "${line##*$'\t'}"
     done
   done
@@ -253,9 +291,9 @@ img_push() {
   local registry="" ca="" user="" pwfile="" insecure=0 args=()
   while [ "$#" -gt 0 ]; do
     case "$1" in
-      --ca) ca="${2:?--ca needs a file}"; shift 2 ;;
+      --ca) ca="$(realpath -m "${2:?--ca needs a file}")"; shift 2 ;;
       --username) user="${2:?--username needs a value}"; shift 2 ;;
-      --password-file) pwfile="${2:?--password-file needs a file}"; shift 2 ;;
+      --password-file) pwfile="$(realpath -m "${2:?--password-file needs a file}")"; shift 2 ;;
       --insecure) insecure=1; shift ;;
       -*) xc_die "unknown option '$1'" ;;
       *) if [ -z "$registry" ]; then registry="$1"; else args+=("$1"); fi; shift ;;

@@ -17,8 +17,10 @@ run_lab()         { hack/lab.sh images; }
 run_binaries()    { hack/testbed.sh build testbed && hack/bundle.sh && hack/images.sh build; }
 run_integration() { source hack/env.sh; pytest -q -p no:cacheprovider tests/integration; }
 run_molecule()    { source hack/env.sh; hack/molecule.sh; }
+# The main job end to end: site.yml, scale.yml, remove_node.yml on the lab's cluster topology.
+run_e2e()         { source hack/env.sh; hack/e2e.sh; }
 
-all=(setup lint sanity unit build lab binaries integration molecule)
+all=(setup lint sanity unit build lab binaries integration molecule e2e)
 stages=("$@")
 [ "${#stages[@]}" -eq 0 ] && stages=("${all[@]}")
 

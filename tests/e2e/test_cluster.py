@@ -46,8 +46,8 @@ def log(msg):
 def sh(cmd, timeout=1800, check=True, **kw):
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False, **kw)
     if check and proc.returncode != 0:
-        raise AssertionError("%s failed (%d):\n%s\n%s" % (" ".join(cmd), proc.returncode,
-                                                         proc.stdout[-4000:], proc.stderr[-4000:]))
+        raise AssertionError("%s failed (%d):\n%s\n%s" % (
+            " ".join(cmd), proc.returncode, proc.stdout[-4000:], proc.stderr[-4000:]))
     return proc
 
 
