@@ -166,7 +166,7 @@ def run_dns_pod(name, node):
             "nodeName": node, "restartPolicy": "Never",
             "containers": [{
                 "name": "lookup", "image": TOOLBOX,
-                "command": ["nslookup", "kubernetes.default.svc.cluster.local"],
+                "command": ["/bin/busybox", "nslookup", "kubernetes.default.svc.cluster.local"],
             }],
         },
     }
