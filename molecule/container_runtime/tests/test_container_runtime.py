@@ -50,11 +50,9 @@ def test_runc_runs(host):
     cfg = host.file("/etc/containerd/config.toml").content_string
     binary = cfg.split('BinaryName = "', 1)[1].split('"', 1)[0]
     assert host.file(binary).mode == 0o755
+    # Debian's runc (the bundle's) links libseccomp2: the sid loong64 lab image carries it
+    # since recipe 3 (hack/lab/archs.sh).
     result = host.run(f"{binary} --version")
-    if result.rc == 127 and "libseccomp.so.2" in result.stderr:
-        # Found on the sid loong64 lab image: Debian's runc (the bundle's) links libseccomp2,
-        # which that minbase image lacks. A real host needs libseccomp2 or an OS runc.
-        pytest.xfail("bundle runc needs libseccomp2, absent on this host: " + result.stderr.strip())
     assert result.rc == 0 and "runc version" in result.stdout, result.stderr
 
 
@@ -99,7 +97,10 @@ def test_unit_file_written(host):
 
 
 def test_containerd_service_answers_where_systemd_runs(host, expected):
-    if not expected["systemd"]:
-        pytest.skip("no systemd as PID 1 on this host: unit written, not started")
-    assert host.service("containerd").is_running
-    assert host.run("/usr/local/bin/ctr --address /run/containerd/containerd.sock version").rc == 0
+    answers = host.run("/usr/local/bin/ctr --address /run/containerd/containerd.sock version").rc == 0
+    if expected["systemd"]:
+        assert host.service("containerd").is_running
+        assert answers
+    else:
+        # No systemd as PID 1 (sid loong64): the unit is written and nothing is started.
+        assert not answers
