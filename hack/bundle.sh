@@ -37,20 +37,11 @@ BUNDLE_FULL_GOARCHES="${XC_BUNDLE_FULL_GOARCHES:-amd64}"
 BUNDLE_MIRROR="${XC_BUNDLE_MIRROR:-http://deb.debian.org/debian}"
 BUNDLE_DEFAULT_GOARCHES=(amd64 arm64 loong64 mips64le)
 
-if [ ! -e "$XC_ROOT/.collections/ansible_collections/xinchuang/cloud" ]; then
-  mkdir -p "$XC_ROOT/.collections/ansible_collections/xinchuang"
-  ln -sfn "$XC_ROOT" "$XC_ROOT/.collections/ansible_collections/xinchuang/cloud"
-fi
+xc_link_collection
 
 # The architecture model answers every name question (GOARCH -> dpkg architecture).
-bundle_deb_arch() {
-  PYTHONPATH="$XC_ROOT/.collections" python3 -c \
-    'import sys; from ansible_collections.xinchuang.cloud.plugins.module_utils.arch import lookup; print(lookup(sys.argv[1]).deb_arch)' "$1"
-}
-bundle_upstream_go() {
-  PYTHONPATH="$XC_ROOT/.collections" python3 -c \
-    'import sys; from ansible_collections.xinchuang.cloud.plugins.module_utils.arch import lookup; sys.exit(0 if lookup(sys.argv[1]).upstream_go else 1)' "$1"
-}
+bundle_deb_arch() { xc_model deb_arch "$1"; }
+bundle_upstream_go() { [ "$(xc_model upstream_go "$1")" = True ]; }
 
 bundle_version() {
   [ -n "${XC_BUNDLE_VERSION:-}" ] && { echo "$XC_BUNDLE_VERSION"; return 0; }
@@ -158,7 +149,7 @@ main() {
   [ -n "$version" ] || xc_die "no kube-apiserver row in $TB_MATRIX to name the bundle; set XC_BUNDLE_VERSION"
   for g in "${goarches[@]}"; do
     bundle_deb_arch "$g" >/dev/null || xc_die "'$g' is not an architecture the model knows"
-    g="$(PYTHONPATH="$XC_ROOT/.collections" python3 -c 'import sys; from ansible_collections.xinchuang.cloud.plugins.module_utils.arch import goarch; print(goarch(sys.argv[1]))' "$g")"
+    g="$(xc_model goarch "$g")"
     bundle_goarch "$g" "$version"
   done
   echo "$BUNDLE_DIR/$version"

@@ -97,3 +97,19 @@ xc_debian_package() {
   fi
   echo "$cache"
 }
+
+# The collection importable from the working tree (.collections/ansible_collections/xinchuang/cloud).
+xc_link_collection() {
+  if [ ! -e "$XC_ROOT/.collections/ansible_collections/xinchuang/cloud" ]; then
+    mkdir -p "$XC_ROOT/.collections/ansible_collections/xinchuang"
+    ln -sfn "$XC_ROOT" "$XC_ROOT/.collections/ansible_collections/xinchuang/cloud"
+  fi
+}
+
+# xc_model FIELD NAME: a field of the architecture model's row for NAME (goarch, deb_arch,
+# upstream_go, ...): every architecture name question goes to plugins/module_utils/arch.py.
+xc_model() {
+  xc_link_collection
+  PYTHONPATH="$XC_ROOT/.collections" python3 -c \
+    'import sys; from ansible_collections.xinchuang.cloud.plugins.module_utils.arch import lookup; print(getattr(lookup(sys.argv[2]), sys.argv[1]))' "$1" "$2"
+}

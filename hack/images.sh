@@ -45,18 +45,10 @@ IMG_DEFAULT_GOARCHES=(amd64 arm64 loong64 mips64le)
 IMG_OCI="$XC_ROOT/hack/images/oci.py"
 IMG_TOOLCHAINS="$XC_CACHE/toolchains"
 
-if [ ! -e "$XC_ROOT/.collections/ansible_collections/xinchuang/cloud" ]; then
-  mkdir -p "$XC_ROOT/.collections/ansible_collections/xinchuang"
-  ln -sfn "$XC_ROOT" "$XC_ROOT/.collections/ansible_collections/xinchuang/cloud"
-fi
+xc_link_collection
 
 usage() { sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
-# img_model FIELD NAME: a field of the architecture model's row for NAME (goarch, deb_arch, ...).
-img_model() {
-  PYTHONPATH="$XC_ROOT/.collections" python3 -c \
-    'import sys; from ansible_collections.xinchuang.cloud.plugins.module_utils.arch import lookup; print(getattr(lookup(sys.argv[2]), sys.argv[1]))' "$1" "$2"
-}
 img_oci() { PYTHONPATH="$XC_ROOT/.collections" python3 "$IMG_OCI" "$@"; }
 img_sha() { sha256sum "$1" | cut -d' ' -f1; }
 img_matrix_version() { awk -v c="$1" '$1 == c { print $2; exit }' "$TB_MATRIX"; }
@@ -82,7 +74,7 @@ img_kubernetes_dir() {
 
 # The GNU triplet of a GOARCH, from its dpkg architecture (the model's deb_arch).
 img_triplet() {
-  local deb_arch; deb_arch="$(img_model deb_arch "$1")"
+  local deb_arch; deb_arch="$(xc_model deb_arch "$1")"
   dpkg-architecture -a "$deb_arch" -qDEB_HOST_GNU_TYPE 2>/dev/null \
     || xc_die "dpkg-architecture knows no GNU type for $deb_arch ($1): no Debian cross gcc"
 }
@@ -93,7 +85,7 @@ img_toolchain() {
   local goarch="$1" triplet deb_arch root
   triplet="$(img_triplet "$goarch")"
   if command -v "$triplet-gcc" >/dev/null 2>&1; then echo ""; return 0; fi
-  deb_arch="$(img_model deb_arch "$goarch")"
+  deb_arch="$(xc_model deb_arch "$goarch")"
   root="$IMG_TOOLCHAINS/$IMG_CROSS_SUITE-cross-$deb_arch"
   if [ ! -x "$root/usr/bin/$triplet-gcc" ]; then
     mkdir -p "$IMG_TOOLCHAINS"
@@ -139,9 +131,29 @@ img_prune() {
   done
 }
 
+# img_store NAME TAG GOARCH RECIPE MAKER: the image of RECIPE, cached under
+# $IMG_DIR/NAME/TAG/GOARCH/<hash of RECIPE>; when absent, MAKER (a function, reading its
+# caller's variables) writes oci/ and image.json into the directory it is given, which then
+# replaces the images of other recipes. Prints "name<TAB>tag<TAB>dir".
+img_store() {
+  local name="$1" tag="$2" goarch="$3" recipe="$4" maker="$5" id dir t0
+  id="$(sha256sum <<<"$recipe" | cut -c1-16)"
+  dir="$IMG_DIR/$name/$tag/$goarch/$id"
+  if [ ! -f "$dir/oci/index.json" ]; then
+    t0=$(date +%s)
+    rm -rf "$dir.tmp"; mkdir -p "$dir.tmp"
+    "$maker" "$dir.tmp" || xc_die "making the $name:$tag image for $goarch failed"
+    printf '%s\n' "$recipe" >"$dir.tmp/recipe"
+    rm -rf "$dir"; mv "$dir.tmp" "$dir"
+    img_prune "$dir"
+    printf 'IMAGE %-18s %-8s %-9s %4ds  %s\n' "$name" "$tag" "$goarch" "$(( $(date +%s) - t0 ))" "$dir" >&2
+  fi
+  printf '%s\t%s\t%s\n' "$name" "$tag" "$dir"
+}
+
 # img_build_pause GOARCH: prints "name<TAB>tag<TAB>dir" of the cached image.
 img_build_pause() {
-  local goarch="$1" k8s src tag k8s_version triplet root cc_id cflags recipe id dir t0
+  local goarch="$1" k8s src tag k8s_version triplet root cc_id cflags recipe
   k8s="$(img_kubernetes_dir)"
   src="$k8s/build/pause/linux/pause.c"
   tag="$(img_pause_tag "$k8s")"
@@ -155,40 +167,34 @@ img_build_pause() {
   recipe="$(printf 'image library/pause:%s %s\nsource k8s.io/kubernetes@%s build/pause/linux/pause.c sha256:%s\ncompiler %s-gcc %s%s\ncflags %s\nstrip %s-strip\nconfig entrypoint=/pause user=65535:65535\ntool oci.py sha256:%s\n' \
     "$tag" "$goarch" "$k8s_version" "$(img_sha "$src")" "$triplet" "$cc_id" \
     "${root:+ (chroot $IMG_CROSS_SUITE)}" "$cflags" "$triplet" "$(img_sha "$IMG_OCI")")"
-  id="$(sha256sum <<<"$recipe" | cut -c1-16)"
-  dir="$IMG_DIR/library/pause/$tag/$goarch/$id"
-  if [ ! -f "$dir/oci/index.json" ]; then
-    t0=$(date +%s)
-    rm -rf "$dir.tmp"; mkdir -p "$dir.tmp"
-    if [ -z "$root" ]; then
-      # shellcheck disable=SC2086 # the flags are words
-      img_cc "" "$triplet" gcc $cflags -o "$dir.tmp/pause" "$src" >&2 \
-        || xc_die "compiling pause.c for $goarch failed"
-      img_cc "" "$triplet" strip "$dir.tmp/pause"
-    else
-      local work; work="$(mktemp -d "$root/tmp/xc-pause.XXXXXX")"
-      cp "$src" "$work/pause.c"
-      # shellcheck disable=SC2086
-      img_cc "$root" "$triplet" gcc $cflags -o "${work#"$root"}/pause" "${work#"$root"}/pause.c" >&2 \
-        || { rm -rf "$work"; xc_die "compiling pause.c for $goarch in $root failed"; }
-      img_cc "$root" "$triplet" strip "${work#"$root"}/pause"
-      mv "$work/pause" "$dir.tmp/pause"; rm -rf "$work"
-    fi
-    img_oci build --goarch "$goarch" --tag "$tag" --out "$dir.tmp/oci" \
-      --file "pause=$dir.tmp/pause:0755" --entrypoint /pause --user 65535:65535 \
-      --created-by "pause.c of k8s.io/kubernetes@$k8s_version, $cc_id, $cflags" >"$dir.tmp/image.json"
-    printf '%s\n' "$recipe" >"$dir.tmp/recipe"
-    rm -rf "$dir"; mv "$dir.tmp" "$dir"
-    img_prune "$dir"
-    printf 'IMAGE %-18s %-8s %-9s %4ds  %s\n' library/pause "$tag" "$goarch" "$(( $(date +%s) - t0 ))" "$dir" >&2
+  img_store library/pause "$tag" "$goarch" "$recipe" img_make_pause
+}
+
+img_make_pause() {
+  local out="$1"
+  if [ -z "$root" ]; then
+    # shellcheck disable=SC2086 # the flags are words
+    img_cc "" "$triplet" gcc $cflags -o "$out/pause" "$src" >&2 \
+      || xc_die "compiling pause.c for $goarch failed"
+    img_cc "" "$triplet" strip "$out/pause"
+  else
+    local work; work="$(mktemp -d "$root/tmp/xc-pause.XXXXXX")"
+    cp "$src" "$work/pause.c"
+    # shellcheck disable=SC2086
+    img_cc "$root" "$triplet" gcc $cflags -o "${work#"$root"}/pause" "${work#"$root"}/pause.c" >&2 \
+      || { rm -rf "$work"; xc_die "compiling pause.c for $goarch in $root failed"; }
+    img_cc "$root" "$triplet" strip "${work#"$root"}/pause"
+    mv "$work/pause" "$out/pause"; rm -rf "$work"
   fi
-  printf 'library/pause\t%s\t%s\n' "$tag" "$dir"
+  img_oci build --goarch "$goarch" --tag "$tag" --out "$out/oci" \
+    --file "pause=$out/pause:0755" --entrypoint /pause --user 65535:65535 \
+    --created-by "pause.c of k8s.io/kubernetes@$k8s_version, $cc_id, $cflags" >"$out/image.json"
 }
 
 # --- CoreDNS -------------------------------------------------------------------------------
 
 img_build_coredns() {
-  local goarch="$1" version bin certs recipe id dir t0
+  local goarch="$1" version bin certs recipe
   version="$(img_matrix_version coredns)"
   [ -n "$version" ] || xc_die "no coredns row in $TB_MATRIX"
   tb_build coredns "$goarch"
@@ -197,30 +203,23 @@ img_build_coredns() {
   [ -f "$certs" ] || xc_die "$certs is missing: run hack/deps.sh (ca-certificates)"
   recipe="$(printf 'image coredns/coredns:%s %s\nbinary coredns sha256:%s\nfile /etc/ssl/certs/ca-certificates.crt sha256:%s\nconfig entrypoint=/coredns user=65532:65532 cap_net_bind_service expose=53/tcp,53/udp\ntool oci.py sha256:%s\n' \
     "$version" "$goarch" "$(img_sha "$bin")" "$(img_sha "$certs")" "$(img_sha "$IMG_OCI")")"
-  id="$(sha256sum <<<"$recipe" | cut -c1-16)"
-  dir="$IMG_DIR/coredns/coredns/$version/$goarch/$id"
-  if [ ! -f "$dir/oci/index.json" ]; then
-    t0=$(date +%s)
-    rm -rf "$dir.tmp"; mkdir -p "$dir.tmp"
-    img_oci build --goarch "$goarch" --tag "$version" --out "$dir.tmp/oci" \
-      --file "coredns=$bin:0755" --cap coredns=net_bind_service \
-      --file "etc/ssl/certs/ca-certificates.crt=$certs:0644" \
-      --entrypoint /coredns --user 65532:65532 --expose 53/tcp --expose 53/udp \
-      --created-by "coredns $version of the build matrix (hack/testbed/matrix.tsv)" >"$dir.tmp/image.json"
-    printf '%s\n' "$recipe" >"$dir.tmp/recipe"
-    rm -rf "$dir"; mv "$dir.tmp" "$dir"
-    img_prune "$dir"
-    printf 'IMAGE %-18s %-8s %-9s %4ds  %s\n' coredns/coredns "$version" "$goarch" "$(( $(date +%s) - t0 ))" "$dir" >&2
-  fi
-  printf 'coredns/coredns\t%s\t%s\n' "$version" "$dir"
+  img_store coredns/coredns "$version" "$goarch" "$recipe" img_make_coredns
+}
+
+img_make_coredns() {
+  img_oci build --goarch "$goarch" --tag "$version" --out "$1/oci" \
+    --file "coredns=$bin:0755" --cap coredns=net_bind_service \
+    --file "etc/ssl/certs/ca-certificates.crt=$certs:0644" \
+    --entrypoint /coredns --user 65532:65532 --expose 53/tcp --expose 53/udp \
+    --created-by "coredns $version of the build matrix (hack/testbed/matrix.tsv)" >"$1/image.json"
 }
 
 # --- busybox (a toolbox for tests and debugging) -----------------------------------------------
 
 # Debian's busybox-static of the architecture's suite; tag = its upstream version.
 img_build_busybox() {
-  local goarch="$1" deb_arch suite pkg version tag bin recipe id dir t0
-  deb_arch="$(img_model deb_arch "$goarch")"
+  local goarch="$1" deb_arch suite pkg version tag bin recipe
+  deb_arch="$(xc_model deb_arch "$goarch")"
   suite="${LAB_SUITE[$deb_arch]:-bookworm}"
   pkg="$(XC_DEBIAN_MIRROR="$IMG_MIRROR" xc_debian_package "$suite" "$deb_arch" busybox-static)" \
     || xc_die "busybox-static for $goarch (Debian $suite) could not be fetched; set XC_IMAGES_MIRROR"
@@ -231,21 +230,13 @@ img_build_busybox() {
   [ -x "$bin" ] || xc_die "busybox-static $version ($suite, $deb_arch) has no bin/busybox nor usr/bin/busybox"
   recipe="$(printf 'image library/busybox:%s %s\npackage busybox-static %s (Debian %s) sha256:%s\nconfig entrypoint=/bin/busybox cmd=sh\ntool oci.py sha256:%s\n' \
     "$tag" "$goarch" "$version" "$suite" "$(img_sha "$bin")" "$(img_sha "$IMG_OCI")")"
-  id="$(sha256sum <<<"$recipe" | cut -c1-16)"
-  dir="$IMG_DIR/library/busybox/$tag/$goarch/$id"
-  if [ ! -f "$dir/oci/index.json" ]; then
-    t0=$(date +%s)
-    rm -rf "$dir.tmp"; mkdir -p "$dir.tmp"
-    img_oci build --goarch "$goarch" --tag "$tag" --out "$dir.tmp/oci" \
-      --file "bin/busybox=$bin:0755" --entrypoint /bin/busybox --cmd sh \
-      --created-by "busybox-static $version of Debian $suite" >"$dir.tmp/image.json" \
-      || xc_die "making the busybox image for $goarch failed"
-    printf '%s\n' "$recipe" >"$dir.tmp/recipe"
-    rm -rf "$dir"; mv "$dir.tmp" "$dir"
-    img_prune "$dir"
-    printf 'IMAGE %-18s %-8s %-9s %4ds  %s\n' library/busybox "$tag" "$goarch" "$(( $(date +%s) - t0 ))" "$dir" >&2
-  fi
-  printf 'library/busybox\t%s\t%s\n' "$tag" "$dir"
+  img_store library/busybox "$tag" "$goarch" "$recipe" img_make_busybox
+}
+
+img_make_busybox() {
+  img_oci build --goarch "$goarch" --tag "$tag" --out "$1/oci" \
+    --file "bin/busybox=$bin:0755" --entrypoint /bin/busybox --cmd sh \
+    --created-by "busybox-static $version of Debian $suite" >"$1/image.json"
 }
 
 # --- commands ------------------------------------------------------------------------------
@@ -255,8 +246,8 @@ img_goarches() {
   local g out=()
   [ "$#" -gt 0 ] || set -- "${IMG_DEFAULT_GOARCHES[@]}"
   for g in "$@"; do
-    g="$(img_model goarch "$g")" || xc_die "'$g' is not an architecture the model knows"
-    if [ "$(img_model upstream_go "$g")" != True ]; then
+    g="$(xc_model goarch "$g")" || xc_die "'$g' is not an architecture the model knows"
+    if [ "$(xc_model upstream_go "$g")" != True ]; then
       xc_log "skipping $g: neither upstream Go (CoreDNS) nor a Debian cross gcc (pause) targets it"
       continue
     fi

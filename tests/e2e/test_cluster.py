@@ -104,6 +104,13 @@ def assert_ok(report, proc):
     assert proc.returncode == 0, "run failed:\n" + "\n".join(failures(report) or [proc.stderr[-3000:]])
 
 
+def assert_converged(report, proc, what):
+    """The run succeeded and no task reported a change."""
+    assert_ok(report, proc)
+    changed = changed_tasks(report)
+    assert not changed, "%s changed:\n%s" % (what, "\n".join(changed))
+
+
 def kubectl(*args, timeout=300, check=True):
     return sh([KUBECTL, "--kubeconfig", KUBECONFIG] + list(args), timeout=timeout, check=check)
 
@@ -227,18 +234,14 @@ def test_staged_hosts_run_their_cross_built_binaries(lab, host):
 def test_second_run_changes_nothing(lab):
     report, proc, took = playbook("site.yml", "--limit", "all:!" + WORKER)
     TIMES["site.yml second run"] = took
-    assert_ok(report, proc)
-    changed = changed_tasks(report)
-    assert not changed, "second run changed:\n" + "\n".join(changed)
+    assert_converged(report, proc, "the second run")
 
 
 @pytest.mark.timeout(3600)
 def test_check_mode_reports_no_changes(lab):
     report, proc, took = playbook("site.yml", "--check", "--limit", "all:!" + WORKER)
     TIMES["site.yml --check"] = took
-    assert_ok(report, proc)
-    changed = changed_tasks(report)
-    assert not changed, "check mode would change:\n" + "\n".join(changed)
+    assert_converged(report, proc, "check mode")
 
 
 @pytest.mark.timeout(3600)
@@ -257,8 +260,7 @@ def test_scale_adds_a_node(lab):
     assert "10.96.0.1" in logs, logs
     # Adding again changes nothing.
     report, proc, _took = playbook("scale.yml", "--limit", WORKER)
-    assert_ok(report, proc)
-    assert not changed_tasks(report), "\n".join(changed_tasks(report))
+    assert_converged(report, proc, "scale.yml again")
 
 
 @pytest.mark.timeout(1800)
