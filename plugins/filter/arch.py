@@ -5,6 +5,7 @@
 
 Thin views: every answer comes from the one table in module_utils; roles and templates
 call these instead of spelling architecture names. Documentation: <filter>.yml beside this.
+The OS classification has its own model and filter file (os_model.py).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -37,11 +38,6 @@ def cpu_vendor(facts):
     return model.cpu_vendor(facts)
 
 
-def os_family(facts):
-    """Host facts -> the collection's OS classification as a dict."""
-    return dict(model.classify_os(facts)._asdict())
-
-
 class FilterModule(object):
     def filters(self):
         return {
@@ -49,5 +45,4 @@ class FilterModule(object):
             "oci_platform": user_errors_as_filter_errors(oci_platform),
             "arch_family": user_errors_as_filter_errors(arch_family),
             "cpu_vendor": user_errors_as_filter_errors(cpu_vendor),
-            "os_family": user_errors_as_filter_errors(os_family),
         }

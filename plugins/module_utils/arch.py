@@ -1,13 +1,13 @@
 # -*- coding: utf-8 -*-
 # Copyright: xinchuang.cloud developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The architecture model: THE table of the five CPU families and every name each goes by,
-and the classification of domestic operating systems.
+"""The architecture model: THE table of the five CPU families and every name each goes by.
 
 Everything else in the collection (filters, modules, roles through the filters, the test
 bed and the lab) asks this module; no other file spells ``x86_64`` or ``loong64`` as data.
+Operating systems are another model (``os_model.py``): any OS may run on any family.
 
-Sources for each name are in ``shared/reference/domestic-platforms.md`` section 1:
+Sources for each name are in ``docs/references.md`` (architecture names):
 containerd's own normaliser maps only x86_64 and aarch64, so automation needs this table.
 """
 
@@ -17,10 +17,8 @@ __metaclass__ = type
 
 from collections import namedtuple
 
-from ansible_collections.xinchuang.cloud.plugins.module_utils.errors import (
-    UnknownArchitectureError,
-    UnsupportedOSError,
-)
+from ansible_collections.xinchuang.cloud.plugins.module_utils.errors import UnknownArchitectureError
+from ansible_collections.xinchuang.cloud.plugins.module_utils.host_facts import fact
 
 Family = namedtuple(
     "Family",
@@ -36,6 +34,7 @@ Family = namedtuple(
         "vendors",  # typical CPU vendors, the first is the default when facts say nothing
         "upstream_go",  # whether upstream Go can build for it
         "emulator",  # QEMU user-mode binary name, or None when no upstream emulator exists
+        "elf_machines",  # ELF e_machine of its programs (64-bit, little-endian), see elf.h
         "aliases",  # every other name the family goes by
     ],
 )
@@ -45,18 +44,21 @@ FAMILIES = (
         family="c86", title="C86", uname="x86_64", goarch="amd64", oci_arch="amd64",
         oci_variant=None, deb_arch="amd64", rpm_arch="x86_64",
         vendors=("hygon", "intel", "amd"), upstream_go=True, emulator=None,
+        elf_machines=(62,),
         aliases=("x86-64", "x64", "amd64", "hygon", "em64t"),
     ),
     Family(
         family="arm", title="ARM", uname="aarch64", goarch="arm64", oci_arch="arm64",
         oci_variant="v8", deb_arch="arm64", rpm_arch="aarch64",
         vendors=("phytium", "kunpeng"), upstream_go=True, emulator="qemu-aarch64",
+        elf_machines=(183,),
         aliases=("arm64", "armv8", "armv8l", "feiteng", "phytium", "kunpeng"),
     ),
     Family(
         family="loongarch", title="LoongArch", uname="loongarch64", goarch="loong64",
         oci_arch="loong64", oci_variant=None, deb_arch="loong64", rpm_arch="loongarch64",
         vendors=("loongson",), upstream_go=True, emulator="qemu-loongarch64",
+        elf_machines=(258,),
         aliases=("loong64", "la64", "loongarch"),
     ),
     Family(
@@ -65,6 +67,8 @@ FAMILIES = (
         family="sw64", title="SW64", uname="sw_64", goarch="sw64", oci_arch="sw64",
         oci_variant=None, deb_arch="sw64", rpm_arch="sw_64",
         vendors=("sunway",), upstream_go=False, emulator=None,
+        # 0x9916: the vendor toolchains' EM_SW64; 268: EM_SW64 as since allocated in elf.h.
+        elf_machines=(0x9916, 268),
         aliases=("sw64", "sunway", "shenwei"),
     ),
     Family(
@@ -72,6 +76,7 @@ FAMILIES = (
         family="mips", title="MIPS", uname="mips64", goarch="mips64le", oci_arch="mips64le",
         oci_variant=None, deb_arch="mips64el", rpm_arch="mips64el",
         vendors=("loongson",), upstream_go=True, emulator="qemu-mips64el",
+        elf_machines=(8,),
         aliases=("mips64le", "mips64el"),
     ),
 )
@@ -246,14 +251,6 @@ _VENDOR_MARKERS = (
 VENDORS = tuple(vendor for vendor, _markers in _VENDOR_MARKERS) + ("unknown",)
 
 
-def _fact(facts, name):
-    """Read a fact by its ansible_ name or its bare name (hostvars vs. ansible_facts)."""
-    if name in facts:
-        return facts[name]
-    bare = name[len("ansible_"):] if name.startswith("ansible_") else "ansible_" + name
-    return facts.get(bare)
-
-
 def cpu_vendor(facts):
     """Host facts -> hygon / intel / amd / phytium / kunpeng / loongson / sunway / unknown.
 
@@ -267,7 +264,7 @@ def cpu_vendor(facts):
         raise UnknownArchitectureError(
             "cpu_vendor expects host facts (a dict such as ansible_facts or hostvars[host]), "
             "got %r" % (type(facts).__name__,))
-    arch = _fact(facts, "ansible_architecture")
+    arch = fact(facts, "ansible_architecture")
     if not arch:
         raise UnknownArchitectureError(
             "cpu_vendor: the facts have no ansible_architecture; gather facts "
@@ -278,7 +275,7 @@ def cpu_vendor(facts):
     texts = []
     for key in ("ansible_processor", "ansible_system_vendor", "ansible_product_name",
                 "ansible_board_vendor", "ansible_board_name"):
-        value = _fact(facts, key)
+        value = fact(facts, key)
         if isinstance(value, (list, tuple)):
             texts.extend(str(v) for v in value)
         elif value:
@@ -289,99 +286,3 @@ def cpu_vendor(facts):
             return vendor
     return "unknown"
 
-
-# ---------------------------------------------------------------------------
-# Operating systems
-# ---------------------------------------------------------------------------
-
-OSClass = namedtuple(
-    "OSClass", ["name", "title", "package_family", "pkg_mgr", "service_mgr", "vars_name"])
-
-# name -> (title, package family, package manager, vars file name)
-_OS_TABLE = {
-    "kylin": ("Kylin Linux Advanced Server", "rpm", "dnf", "kylin"),
-    "kylin_desktop": ("Kylin Desktop", "deb", "apt", "debian"),
-    "uos_server": ("UOS / UnionTech Server", "rpm", "dnf", "uos_server"),
-    "uos_desktop": ("UOS / Deepin desktop", "deb", "apt", "debian"),
-    "openeuler": ("openEuler", "rpm", "dnf", "openeuler"),
-    "anolis": ("Anolis OS", "rpm", "dnf", "anolis"),
-    "debian": ("Debian", "deb", "apt", "debian"),
-    "ubuntu": ("Ubuntu", "deb", "apt", "debian"),
-    "redhat": ("RHEL family", "rpm", "dnf", "redhat"),
-}
-
-# ansible_distribution values (lower case) -> class name, when the value alone decides.
-_DISTRIBUTIONS = {
-    "kylin linux advanced server": "kylin",
-    "kylin": "kylin",  # refined by os_family below: the desktop edition is Debian-like
-    "openeuler": "openeuler",
-    "euleros": "openeuler",
-    "anolis": "anolis",
-    "uniontech": "uos_server",
-    "uniontechos": "uos_server",
-    "uos": "uos",  # server or desktop: decided by release codename / package manager
-    "deepin": "uos_desktop",
-    "debian": "debian",
-    "ubuntu": "ubuntu",
-    "redhat": "redhat",
-    "centos": "redhat",
-    "rocky": "redhat",
-    "almalinux": "redhat",
-    "oraclelinux": "redhat",
-    "fedora": "redhat",
-    "tencentos": "redhat",
-    "alibaba": "redhat",
-}
-
-# UOS server editions: kongzi (A, Anolis-based), fuyu (E, openEuler-based).
-_UOS_SERVER_RELEASES = ("kongzi", "fuyu")
-
-
-def supported_os():
-    return sorted(_OS_TABLE)
-
-
-def classify_os(facts):
-    """Host facts -> OSClass(name, title, package_family, pkg_mgr, service_mgr, vars_name).
-
-    Corrects what Ansible gets wrong for domestic systems: UOS Server without a
-    redhat-release file reports os_family Debian; UnionTech and Anolis report their own
-    name as os_family; Kylin's major version is the string "V10".
-    """
-    if not isinstance(facts, dict):
-        raise UnsupportedOSError(
-            "os_family expects host facts (ansible_facts or hostvars[host]), got %r"
-            % (type(facts).__name__,))
-    dist = _fact(facts, "ansible_distribution")
-    if not dist:
-        raise UnsupportedOSError(
-            "os_family: the facts have no ansible_distribution; gather facts first")
-    name = _DISTRIBUTIONS.get(str(dist).lower())
-    os_family = str(_fact(facts, "ansible_os_family") or "").lower()
-    release = str(_fact(facts, "ansible_distribution_release") or "").lower()
-    pkg_mgr = str(_fact(facts, "ansible_pkg_mgr") or "").lower()
-
-    if name is None and os_family in ("redhat", "anolis", "uniontech"):
-        name = "redhat"
-    if name is None and os_family == "debian":
-        name = "debian"
-    if name == "kylin" and os_family == "debian":
-        name = "kylin_desktop"
-    if name == "uos":
-        if release in _UOS_SERVER_RELEASES or pkg_mgr in ("dnf", "yum"):
-            name = "uos_server"
-        else:
-            name = "uos_desktop"
-    if name is None:
-        raise UnsupportedOSError(
-            "operating system %r (os_family %r) is not supported; supported: Kylin V10, UOS / "
-            "UnionTech, openEuler, Anolis, Debian, Ubuntu and the RHEL family. Add a row to "
-            "_OS_TABLE in plugins/module_utils/arch.py and a vars file to the roles"
-            % (dist, _fact(facts, "ansible_os_family")))
-    title, package_family, manager, vars_name = _OS_TABLE[name]
-    if package_family == "rpm":
-        major = str(_fact(facts, "ansible_distribution_major_version") or "")
-        # Kylin's major is "V10": never int() it. Old RHEL-likes (7) only have yum.
-        if major.isdigit() and int(major) < 8 and name in ("redhat", "anolis"):
-            manager = "yum"
-    return OSClass(name, title, package_family, manager, "systemd", vars_name)

@@ -1,15 +1,15 @@
-"""The architecture model: every row, every alias, the round trips, the OS classification."""
+"""The architecture model: every row, every alias, the round trips."""
+
+import os
 
 import pytest
+import yaml
 from hypothesis import given, strategies as st
 
 from ansible_collections.xinchuang.cloud.plugins.module_utils import arch
-from ansible_collections.xinchuang.cloud.plugins.module_utils.errors import (
-    UnknownArchitectureError,
-    UnsupportedOSError,
-)
+from ansible_collections.xinchuang.cloud.plugins.module_utils.errors import UnknownArchitectureError
 
-# The fact sheet's table (shared/reference/domestic-platforms.md, section 1), row by row.
+# The table of architecture names in docs/references.md, row by row.
 ROWS = [
     # uname, goarch, oci platform, deb, rpm, family, default vendor
     ("x86_64", "amd64", "linux/amd64", "amd64", "x86_64", "c86", "unknown"),
@@ -35,6 +35,13 @@ def test_every_row_maps_each_name(uname, goarch, platform, deb, rpm, family, ven
 
 def test_table_has_exactly_the_five_families_in_paper_order():
     assert arch.families() == ["c86", "arm", "loongarch", "sw64", "mips"]
+
+
+def test_preflight_accepts_exactly_the_families_of_the_table():
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with open(os.path.join(root, "roles", "preflight", "meta", "argument_specs.yml")) as fh:
+        option = yaml.safe_load(fh)["argument_specs"]["main"]["options"]["preflight_allowed_families"]
+    assert option["choices"] == option["default"] == arch.families()
 
 
 def test_sw64_has_no_upstream_go_and_no_emulator():
@@ -115,58 +122,6 @@ def test_hygon_is_not_taken_for_amd():
 def test_cpu_vendor_needs_architecture_fact():
     with pytest.raises(UnknownArchitectureError, match="gather facts"):
         arch.cpu_vendor({"ansible_processor": ["HygonGenuine"]})
-
-
-# os-release samples of the fact sheet (section 2), as Ansible reports them.
-OS_SAMPLES = [
-    ({"distribution": "Kylin Linux Advanced Server", "distribution_version": "V10",
-      "distribution_major_version": "V10", "distribution_release": "Sword", "os_family": "RedHat"},
-     "kylin", "rpm", "dnf"),
-    ({"distribution": "Kylin Linux Advanced Server", "distribution_major_version": "V10",
-      "distribution_release": "Lance", "os_family": "RedHat"}, "kylin", "rpm", "dnf"),
-    ({"distribution": "openEuler", "distribution_major_version": "22",
-      "distribution_release": "LTS-SP2", "os_family": "RedHat"}, "openeuler", "rpm", "dnf"),
-    ({"distribution": "openEuler", "distribution_major_version": "24",
-      "distribution_release": "LTS", "os_family": "RedHat"}, "openeuler", "rpm", "dnf"),
-    ({"distribution": "Uos", "distribution_major_version": "20", "distribution_release": "fuyu",
-      "os_family": "Debian"}, "uos_server", "rpm", "dnf"),
-    ({"distribution": "UnionTech", "distribution_major_version": "20",
-      "distribution_release": "kongzi", "os_family": "UnionTech"}, "uos_server", "rpm", "dnf"),
-    ({"distribution": "Uos", "distribution_major_version": "20", "distribution_release": "eagle",
-      "os_family": "Debian", "pkg_mgr": "apt"}, "uos_desktop", "deb", "apt"),
-    ({"distribution": "Anolis", "distribution_major_version": "8", "distribution_release": "NA",
-      "os_family": "Anolis"}, "anolis", "rpm", "dnf"),
-    ({"distribution": "Anolis", "distribution_major_version": "7", "os_family": "Anolis"},
-     "anolis", "rpm", "yum"),
-    ({"distribution": "Debian", "distribution_major_version": "12", "os_family": "Debian"},
-     "debian", "deb", "apt"),
-    ({"distribution": "Ubuntu", "distribution_major_version": "22", "os_family": "Debian"},
-     "ubuntu", "deb", "apt"),
-    ({"distribution": "Rocky", "distribution_major_version": "9", "os_family": "RedHat"},
-     "redhat", "rpm", "dnf"),
-    ({"distribution": "CentOS", "distribution_major_version": "7", "os_family": "RedHat"},
-     "redhat", "rpm", "yum"),
-]
-
-
-@pytest.mark.parametrize("facts,name,package_family,pkg_mgr", OS_SAMPLES)
-def test_os_classification_of_fact_sheet_samples(facts, name, package_family, pkg_mgr):
-    result = arch.classify_os(facts)
-    assert (result.name, result.package_family, result.pkg_mgr) == (name, package_family, pkg_mgr)
-    assert result.service_mgr == "systemd"
-
-
-def test_kylin_major_version_string_is_never_compared_as_int():
-    # "V10" would break int(); the classifier must take it as it is.
-    assert arch.classify_os({"ansible_distribution": "Kylin Linux Advanced Server",
-                             "ansible_distribution_major_version": "V10",
-                             "ansible_os_family": "RedHat"}).pkg_mgr == "dnf"
-
-
-def test_unsupported_os_names_it_and_the_fix():
-    with pytest.raises(UnsupportedOSError) as err:
-        arch.classify_os({"distribution": "FreeBSD", "os_family": "FreeBSD"})
-    assert "'FreeBSD'" in str(err.value) and "Kylin" in str(err.value)
 
 
 # --- properties -------------------------------------------------------------------------
