@@ -46,8 +46,8 @@ class HpaReconcileError(XinchuangError):
 
 
 def scaling_rules_argument_spec():
-    """Suboptions of ``scale_up`` and ``scale_down`` (documented once by the
-    ``xinchuang.cloud.hpa_scaling_rules`` doc fragment)."""
+    """Suboptions of ``scale_up`` and ``scale_down`` (documented under both options of the
+    hpa_thresholds module; tests/unit/test_hpa_reconcile.py keeps both copies equal to this)."""
     return dict(
         stabilization_window_seconds=dict(type="int"),
         select_policy=dict(type="str", choices=["Max", "Min", "Disabled"]),
