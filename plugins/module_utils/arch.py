@@ -35,7 +35,6 @@ Family = namedtuple(
         "upstream_go",  # whether upstream Go can build for it
         "emulator",  # QEMU user-mode binary name, or None when no upstream emulator exists
         "elf_machines",  # ELF e_machine of its programs (64-bit, little-endian), see elf.h
-        "elf_machines",  # ELF e_machine of its programs (64-bit, little-endian), see elf.h
         "aliases",  # every other name the family goes by
     ],
 )
@@ -46,7 +45,6 @@ FAMILIES = (
         oci_variant=None, deb_arch="amd64", rpm_arch="x86_64",
         vendors=("hygon", "intel", "amd"), upstream_go=True, emulator=None,
         elf_machines=(62,),
-        elf_machines=(62,),
         aliases=("x86-64", "x64", "amd64", "hygon", "em64t"),
     ),
     Family(
@@ -54,14 +52,12 @@ FAMILIES = (
         oci_variant="v8", deb_arch="arm64", rpm_arch="aarch64",
         vendors=("phytium", "kunpeng"), upstream_go=True, emulator="qemu-aarch64",
         elf_machines=(183,),
-        elf_machines=(183,),
         aliases=("arm64", "armv8", "armv8l", "feiteng", "phytium", "kunpeng"),
     ),
     Family(
         family="loongarch", title="LoongArch", uname="loongarch64", goarch="loong64",
         oci_arch="loong64", oci_variant=None, deb_arch="loong64", rpm_arch="loongarch64",
         vendors=("loongson",), upstream_go=True, emulator="qemu-loongarch64",
-        elf_machines=(258,),
         elf_machines=(258,),
         aliases=("loong64", "la64", "loongarch"),
     ),
@@ -73,8 +69,6 @@ FAMILIES = (
         vendors=("sunway",), upstream_go=False, emulator=None,
         # 0x9916: the vendor toolchains' EM_SW64; 268: EM_SW64 as since allocated in elf.h.
         elf_machines=(0x9916, 268),
-        # 0x9916: the vendor toolchains' EM_SW64; 268: EM_SW64 as since allocated in elf.h.
-        elf_machines=(0x9916, 268),
         aliases=("sw64", "sunway", "shenwei"),
     ),
     Family(
@@ -82,7 +76,6 @@ FAMILIES = (
         family="mips", title="MIPS", uname="mips64", goarch="mips64le", oci_arch="mips64le",
         oci_variant=None, deb_arch="mips64el", rpm_arch="mips64el",
         vendors=("loongson",), upstream_go=True, emulator="qemu-mips64el",
-        elf_machines=(8,),
         elf_machines=(8,),
         aliases=("mips64le", "mips64el"),
     ),
