@@ -7,7 +7,7 @@ Pure: no I/O. The role reads files on the nodes and hands their text here (throu
 filters in plugins/filter/corefile.py); the integration tests run the real CoreDNS binary
 on what ``render_corefile`` returns.
 
-Sources: shared/reference/domestic-platforms.md section 3 (kubeadm's default Corefile,
+Sources: docs/references.md, "Cluster DNS" (kubeadm's default Corefile,
 the loop plugin's README and its three fixes) and the paper's Table 4.
 """
 

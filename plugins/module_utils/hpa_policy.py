@@ -62,7 +62,7 @@ class MixedArchitectureError(XinchuangError, ValueError):
     """A workload whose Pods may run on several CPU families (strict mode)."""
 
 
-# The paper's Table 3 (shared/reference/paper-tables.yml, autoscaling_thresholds), percent.
+# The paper's Table 3 (docs/references.md; as data in docs/paper-tables.yml), percent.
 PAPER_TABLE3 = {
     "c86": {"cpu_scale_out": 90, "cpu_scale_in": 45, "memory_scale_out": 95, "memory_scale_in": 50},
     "arm": {"cpu_scale_out": 90, "cpu_scale_in": 45, "memory_scale_out": 90, "memory_scale_in": 40},

@@ -33,9 +33,8 @@ def _thresholds():
 def test_defaults_are_the_papers_table3():
     import os
     import yaml
-    path = "/work/shared/reference/paper-tables.yml"
-    if not os.path.exists(path):
-        pytest.skip("shared reference not present")
+    # The repository's copy of the paper's tables (docs/references.md), so this never skips.
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "paper-tables.yml")
     with open(path) as fh:
         table = yaml.safe_load(fh)["autoscaling_thresholds"]
     assert hp.PAPER_TABLE3 == table
