@@ -14,7 +14,8 @@
 #   coredns/coredns  the bundle's CoreDNS binary (matrix row coredns), like upstream's image:
 #                    /coredns with cap_net_bind_service, user 65532, CA certificates
 #   library/busybox  Debian's busybox-static of the architecture's suite (bookworm; sid for
-#                    loong64), tag = its upstream version: a toolbox for tests and debugging
+#                    loong64) with a link per applet in /bin: a toolbox for tests and debugging;
+#                    tag = the upstream version of XC_IMAGES_TOOLBOX_SUITE's (bookworm) busybox
 #
 # Each image is cached as an OCI layout under
 #   $XC_CACHE/bundle/images/<name>/<tag>/<goarch>/<recipe>/oci      (XC_IMAGES_DIR)
@@ -27,7 +28,7 @@
 # (default trixie) with gcc-loongarch64-linux-gnu is made once with debootstrap under
 # $XC_CACHE/toolchains. sw64: no upstream Go nor Debian cross gcc: skipped, saying so.
 #
-# Environment: XC_IMAGES_DIR, XC_IMAGES_PAUSE_ALIASES, XC_IMAGES_CROSS_SUITE,
+# Environment: XC_IMAGES_DIR, XC_IMAGES_PAUSE_ALIASES, XC_IMAGES_CROSS_SUITE, XC_IMAGES_TOOLBOX_SUITE,
 #   XC_IMAGES_MIRROR (Debian mirror for that chroot; default http://deb.debian.org/debian)
 # shellcheck source=hack/common.sh
 source "$(dirname "$0")/common.sh"
@@ -41,6 +42,7 @@ IMG_DIR="${XC_IMAGES_DIR:-$XC_CACHE/bundle/images}"
 IMG_PAUSE_ALIASES="${XC_IMAGES_PAUSE_ALIASES-3.10.1}"
 IMG_CROSS_SUITE="${XC_IMAGES_CROSS_SUITE:-trixie}"
 IMG_MIRROR="${XC_IMAGES_MIRROR:-http://deb.debian.org/debian}"
+IMG_TOOLBOX_SUITE="${XC_IMAGES_TOOLBOX_SUITE:-bookworm}"
 IMG_DEFAULT_GOARCHES=(amd64 arm64 loong64 mips64le)
 IMG_OCI="$XC_ROOT/hack/images/oci.py"
 IMG_TOOLCHAINS="$XC_CACHE/toolchains"
@@ -216,27 +218,53 @@ img_make_coredns() {
 
 # --- busybox (a toolbox for tests and debugging) -----------------------------------------------
 
-# Debian's busybox-static of the architecture's suite; tag = its upstream version.
+# The toolbox tag is the upstream version of the busybox-static of IMG_TOOLBOX_SUITE (bookworm,
+# the suite of every lab architecture but loong64): one index must cover every architecture,
+# and sid's busybox (the only one for loong64) is newer. Each child's label
+# org.opencontainers.image.version says the version it holds.
+img_toolbox_tag() {
+  local pkg version host_deb
+  host_deb="$(xc_model deb_arch "$(uname -m)")"
+  pkg="$(XC_DEBIAN_MIRROR="$IMG_MIRROR" xc_debian_package "$IMG_TOOLBOX_SUITE" "$host_deb" busybox-static)" \
+    || xc_die "busybox-static of Debian $IMG_TOOLBOX_SUITE ($host_deb) could not be fetched; set XC_IMAGES_MIRROR"
+  version="$(cat "$pkg/VERSION")"
+  version="${version#*:}"; echo "${version%%-*}"
+}
+
+# Debian's busybox-static of the architecture's suite, with a symbolic link per applet in /bin
+# (`busybox --install -s /bin`, the layout of the busybox image users know), so that `sleep`
+# or `sh` run by name; the applets are read from the binary (hack/images/busybox_applets.py).
 img_build_busybox() {
-  local goarch="$1" deb_arch suite pkg version tag bin recipe
+  local goarch="$1" deb_arch suite pkg version upstream tag bin applets recipe
   deb_arch="$(xc_model deb_arch "$goarch")"
   suite="${LAB_SUITE[$deb_arch]:-bookworm}"
   pkg="$(XC_DEBIAN_MIRROR="$IMG_MIRROR" xc_debian_package "$suite" "$deb_arch" busybox-static)" \
     || xc_die "busybox-static for $goarch (Debian $suite) could not be fetched; set XC_IMAGES_MIRROR"
   version="$(cat "$pkg/VERSION")"
-  tag="${version#*:}"; tag="${tag%%-*}"
+  upstream="${version#*:}"; upstream="${upstream%%-*}"
+  tag="$(img_toolbox_tag)"
   # bookworm ships /bin/busybox, sid (merged /usr) /usr/bin/busybox.
   bin="$pkg/bin/busybox"; [ -x "$bin" ] || bin="$pkg/usr/bin/busybox"
   [ -x "$bin" ] || xc_die "busybox-static $version ($suite, $deb_arch) has no bin/busybox nor usr/bin/busybox"
-  recipe="$(printf 'image library/busybox:%s %s\npackage busybox-static %s (Debian %s) sha256:%s\nconfig entrypoint=/bin/busybox cmd=sh\ntool oci.py sha256:%s\n' \
-    "$tag" "$goarch" "$version" "$suite" "$(img_sha "$bin")" "$(img_sha "$IMG_OCI")")"
+  applets="$(python3 "$XC_ROOT/hack/images/busybox_applets.py" "$bin")" \
+    || xc_die "no applet list in busybox-static $version ($suite, $deb_arch)"
+  recipe="$(printf 'image library/busybox:%s %s\npackage busybox-static %s (Debian %s) sha256:%s\nlinks /bin/<applet> -> busybox: %s\nconfig cmd=sh label version=%s\ntool oci.py sha256:%s busybox_applets.py sha256:%s\n' \
+    "$tag" "$goarch" "$version" "$suite" "$(img_sha "$bin")" "$(tr '\n' ' ' <<<"$applets")" \
+    "$upstream" "$(img_sha "$IMG_OCI")" "$(img_sha "$XC_ROOT/hack/images/busybox_applets.py")")"
   img_store library/busybox "$tag" "$goarch" "$recipe" img_make_busybox
 }
 
 img_make_busybox() {
+  local links=() applet
+  while IFS= read -r applet; do
+    [ "$applet" = busybox ] || links+=(--symlink "bin/$applet=busybox")
+  done <<<"$applets"
+  # No entrypoint, `sh` as command: `docker run busybox sleep 5` / `kubectl run -- sleep 5`
+  # run the applet by name, as with the image users know.
   img_oci build --goarch "$goarch" --tag "$tag" --out "$1/oci" \
-    --file "bin/busybox=$bin:0755" --entrypoint /bin/busybox --cmd sh \
-    --created-by "busybox-static $version of Debian $suite" >"$1/image.json"
+    --file "bin/busybox=$bin:0755" "${links[@]}" --cmd sh \
+    --label "org.opencontainers.image.version=$upstream" \
+    --created-by "busybox-static $version of Debian $suite, a link per applet in /bin" >"$1/image.json"
 }
 
 # --- commands ------------------------------------------------------------------------------

@@ -13,6 +13,8 @@ creation date), so a rebuild pushes nothing new.
 cap_net_bind_service=+ep`` does (the security.capability xattr, as a PAX record that
 containerd applies when it unpacks the layer), like upstream's CoreDNS image.
 
+``--symlink DEST=TARGET`` adds a symbolic link (busybox's applets: ``bin/sh=busybox``).
+
 ``platform GOARCH`` prints the OCI platform of a GOARCH (linux/arm64/v8).
 """
 
@@ -76,18 +78,26 @@ def tar_info(name, kind, mode, size=0):
     return info
 
 
-def make_layer(files, caps):
-    """files: [(dest, src, mode)]; caps: {dest: [capability]}. Returns (tar bytes, gzip bytes)."""
+def make_layer(files, caps, links=()):
+    """files: [(dest, src, mode)]; caps: {dest: [capability]}; links: [(dest, target)].
+    Returns (tar bytes, gzip bytes)."""
     raw = io.BytesIO()
     dirs = set()
+    entries = sorted([(dest, src, mode) for dest, src, mode in files]
+                     + [(dest, None, target) for dest, target in links])
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for dest, src, mode in sorted(files):
+        for dest, src, mode in entries:
             parts = dest.strip("/").split("/")
             for depth in range(1, len(parts)):
                 parent = "/".join(parts[:depth])
                 if parent not in dirs:
                     dirs.add(parent)
                     tar.addfile(tar_info(parent + "/", tarfile.DIRTYPE, 0o755))
+            if src is None:
+                link = tar_info("/".join(parts), tarfile.SYMTYPE, 0o777)
+                link.linkname = mode  # the link's target
+                tar.addfile(link)
+                continue
             with open(src, "rb") as fh:
                 data = fh.read()
             info = tar_info("/".join(parts), tarfile.REGTYPE, mode, len(data))
@@ -156,6 +166,14 @@ def build(args):
     unknown = set(caps) - set(dest for dest, _src, _mode in files)
     if unknown:
         raise SystemExit("--cap for files not in the image: %s" % ", ".join(sorted(unknown)))
+    links = []
+    for spec in args.symlink or []:
+        dest, target = spec.split("=", 1)
+        links.append(("/" + dest.strip("/"), target))
+    paths = [dest for dest, _src, _mode in files] + [dest for dest, _target in links]
+    twice = sorted(set(dest for dest in paths if paths.count(dest) > 1))
+    if twice:
+        raise SystemExit("paths given twice (--file, --symlink): %s" % ", ".join(twice))
     tmp = args.out + ".tmp"
     if os.path.exists(tmp):
         for root, dirnames, filenames in os.walk(tmp, topdown=False):
@@ -165,7 +183,7 @@ def build(args):
                 os.rmdir(os.path.join(root, name))
         os.rmdir(tmp)
     os.makedirs(os.path.join(tmp, "blobs", "sha256"))
-    tar_bytes, layer = make_layer(files, caps)
+    tar_bytes, layer = make_layer(files, caps, links)
     config = image_config(plat, sha256(tar_bytes), args)
     config_desc = dict(write_blob(tmp, config), mediaType=OCI_CONFIG)
     layer_desc = dict(write_blob(tmp, layer), mediaType=OCI_LAYER)
@@ -196,6 +214,7 @@ def main(argv=None):
     img.add_argument("--out", required=True, help="layout directory (must not exist)")
     img.add_argument("--file", action="append", help="DEST=SRC[:MODE] (octal mode)")
     img.add_argument("--cap", action="append", help="DEST=capability[,capability]")
+    img.add_argument("--symlink", action="append", help="DEST=TARGET (a symbolic link)")
     img.add_argument("--entrypoint", nargs="+")
     img.add_argument("--cmd", nargs="+")
     img.add_argument("--user")
