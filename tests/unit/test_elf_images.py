@@ -1,0 +1,155 @@
+"""tests/proof/images.py on image layouts written by hack/images/oci.py (the builder of the
+project's images) around hand-made ELF programs: a true child passes; a child whose program
+is of another machine, whose config contradicts its index entry, or whose program is missing
+fails, each naming the child. Also the busybox applet reader on a hand-made applet table."""
+
+import json
+import os
+import struct
+import subprocess
+import sys
+
+import pytest
+
+from tests.proof import images
+from tests.unit.test_elf import header
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+OCI = os.path.join(ROOT, "hack", "images", "oci.py")
+MACHINE = {"amd64": 62, "arm64": 183, "loong64": 258, "mips64le": 8}
+
+
+def program(tmp_path, goarch):
+    path = tmp_path / ("prog-" + goarch)
+    path.write_bytes(header(MACHINE[goarch]) + b"\0" * 512)
+    return str(path)
+
+
+def oci_build(tmp_path, name, goarch, *args):
+    out = str(tmp_path / name)
+    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, ".collections"))
+    subprocess.run([sys.executable, OCI, "build", "--goarch", goarch, "--tag", "t", "--out", out]
+                   + list(args), check=True, env=env, capture_output=True)
+    return out
+
+
+def check(layout):
+    return images.index_problems(images.LayoutBlobs(layout), images.read_layout_index(layout),
+                                 os.path.basename(layout))
+
+
+@pytest.mark.parametrize("goarch", sorted(MACHINE))
+def test_a_true_child_has_no_problem(tmp_path, goarch):
+    layout = oci_build(tmp_path, "pause", goarch, "--file", "pause=%s:0755" % program(tmp_path, goarch),
+                       "--entrypoint", "/pause")
+    assert check(layout) == []
+
+
+def test_a_program_of_another_machine_is_named(tmp_path):
+    # An amd64 pause inside an image that says arm64: the wrong-architecture seed.
+    layout = oci_build(tmp_path, "pause", "arm64", "--file", "pause=%s:0755" % program(tmp_path, "amd64"),
+                       "--entrypoint", "/pause")
+    problems = check(layout)
+    assert len(problems) == 1, problems
+    assert "linux/arm64/v8" in problems[0] and "/pause is a program of amd64" in problems[0]
+    assert "not of arm64" in problems[0]
+
+
+def test_a_config_that_contradicts_its_index_entry_is_named(tmp_path):
+    layout = oci_build(tmp_path, "pause", "amd64", "--file", "pause=%s:0755" % program(tmp_path, "amd64"),
+                       "--entrypoint", "/pause")
+    index = images.read_layout_index(layout)
+    index["manifests"][0]["platform"] = {"os": "linux", "architecture": "loong64"}
+    problems = images.index_problems(images.LayoutBlobs(layout), index, "pause")
+    assert any("the config says linux/amd64, the index entry linux/loong64" in p for p in problems), problems
+    # The program is checked against the entry's platform too.
+    assert any("is a program of amd64" in p and "not of loong64" in p for p in problems), problems
+
+
+def test_a_variant_missing_from_the_config_is_a_contradiction(tmp_path):
+    layout = oci_build(tmp_path, "pause", "arm64", "--file", "pause=%s:0755" % program(tmp_path, "arm64"),
+                       "--entrypoint", "/pause")
+    index = images.read_layout_index(layout)
+    index["manifests"][0]["platform"].pop("variant")
+    problems = images.index_problems(images.LayoutBlobs(layout), index, "pause")
+    assert problems == ["pause linux/arm64 (%s): the config says linux/arm64/v8, the index entry "
+                        "linux/arm64" % index["manifests"][0]["digest"]]
+
+
+def test_a_program_run_by_name_is_found_on_path_through_links(tmp_path):
+    bb = program(tmp_path, "loong64")
+    layout = oci_build(tmp_path, "busybox", "loong64", "--file", "bin/busybox=%s:0755" % bb,
+                       "--symlink", "bin/sh=busybox", "--symlink", "usr/bin/env=../../bin/busybox",
+                       "--cmd", "sh")
+    assert check(layout) == []
+    with open(os.path.join(layout, "index.json")) as fh:
+        assert json.load(fh)["manifests"][0]["platform"] == {"os": "linux", "architecture": "loong64"}
+
+
+def test_a_program_missing_from_the_image_is_named(tmp_path):
+    layout = oci_build(tmp_path, "busybox", "amd64", "--file",
+                       "bin/busybox=%s:0755" % program(tmp_path, "amd64"), "--cmd", "sleep")
+    problems = check(layout)
+    assert len(problems) == 1 and "'sleep' (argv[0] of the config) is no file in the image" in problems[0]
+
+
+def test_a_script_as_program_is_named(tmp_path):
+    script = tmp_path / "entry.sh"
+    script.write_text("#!/bin/sh\nexec /pause\n")
+    layout = oci_build(tmp_path, "pause", "mips64le", "--file", "entry.sh=%s:0755" % script,
+                       "--entrypoint", "/entry.sh")
+    problems = check(layout)
+    assert len(problems) == 1 and "not an ELF file" in problems[0] and "mips64le" in problems[0]
+
+
+def test_links_are_written_as_symbolic_links_and_paths_are_not_given_twice(tmp_path):
+    bb = program(tmp_path, "amd64")
+    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, ".collections"))
+    proc = subprocess.run([sys.executable, OCI, "build", "--goarch", "amd64", "--tag", "t",
+                           "--out", str(tmp_path / "twice"), "--file", "bin/busybox=%s" % bb,
+                           "--symlink", "bin/busybox=sh"], env=env, capture_output=True, text=True)
+    assert proc.returncode != 0 and "paths given twice" in proc.stderr and "/bin/busybox" in proc.stderr
+
+
+# ---------------------------------------------------------------------------------------
+# hack/images/busybox_applets.py
+# ---------------------------------------------------------------------------------------
+
+def busybox_applets():
+    sys.path.insert(0, os.path.join(ROOT, "hack", "images"))
+    try:
+        import busybox_applets as module
+    finally:
+        sys.path.pop(0)
+    return module
+
+
+APPLETS = sorted(["[", "[[", "ash", "cat", "echo", "env", "grep", "ip", "ls", "mkdir", "mount",
+                  "nslookup", "ping", "ps", "rm", "sed", "sh", "sleep", "tar", "test", "true",
+                  "uname", "wget"])
+
+
+def fake_busybox(names, before=b"\x7fELF\x02\x01\x01" + b"\0" * 40 + b"usage: %s\0\xae\x01 "):
+    """Code, then the applet table glued to the end of other data (not aligned, no NUL before
+    it, as in sid's loong64 busybox), then other strings."""
+    table = b"\0".join(n.encode() for n in names) + b"\0"
+    return before + table + b"\x00\x01\x02" + struct.pack("<I", 7) + b"zeta\0alpha\0beta\0"
+
+
+def test_applets_are_read_from_the_table_even_glued_to_other_data():
+    assert busybox_applets().applets(fake_busybox(APPLETS)) == APPLETS
+
+
+def test_applets_after_a_nul_are_read_too():
+    assert busybox_applets().applets(fake_busybox(APPLETS, before=b"abc\0")) == APPLETS
+
+
+def test_a_binary_without_a_table_is_refused():
+    with pytest.raises(ValueError, match="no applet table found"):
+        busybox_applets().applets(b"\x7fELF" + b"\0".join([b"b", b"a", b"c"] * 30))
+
+
+def test_a_table_without_sh_or_sleep_is_refused():
+    names = [n for n in APPLETS if n not in ("sh", "sleep")]
+    with pytest.raises(ValueError, match="lacks sh, sleep"):
+        busybox_applets().applets(fake_busybox(names))
