@@ -1,13 +1,17 @@
 """The cluster images built here (hack/images.sh), pushed to a real registry and pulled by
 containerd the way a node pulls its sandbox image from Harbor.
 
-``hack/images.sh build amd64 arm64`` builds (or finds cached) pause and CoreDNS for the host
-and one foreign GOARCH; ``hack/images.sh push`` sends them to the session's TLS + htpasswd
-registry (fixtures_registry) and publishes the multi-architecture indexes with
-xinchuang.cloud.image_manifest. skopeo reads the indexes back; a containerd 2.x of the bundle
-(fixtures_containerd), with its own root and socket, pulls ``library/pause:3.10.1`` through a
-certs.d hosts.toml with the registry's CA and credentials, runs it (pause runs until killed)
-and runs CoreDNS's ``-version``. The foreign platform is pulled and unpacked too.
+``hack/images.sh build`` builds (or finds cached) pause, CoreDNS and busybox for every lab
+GOARCH (amd64, arm64, loong64, mips64le); ``hack/images.sh push`` sends them to the session's
+TLS + htpasswd registry (fixtures_registry) and publishes the multi-architecture indexes with
+xinchuang.cloud.image_manifest. Every child of every built layout and of every published index
+is checked by its bytes (tests/proof/images.py: config platform = index entry, ELF machine of
+the program it runs = that platform), and a pushed index with a lying child is seen to fail.
+skopeo reads the indexes back; a containerd 2.x of the bundle (fixtures_containerd), with its
+own root and socket, pulls ``library/pause:3.10.1`` through a certs.d hosts.toml with the
+registry's CA and credentials, runs it (pause runs until killed), runs CoreDNS's ``-version``,
+and runs busybox's ``sh`` and ``sleep`` by name from each architecture's child (foreign ones
+under the machine's binfmt handlers, which the lab stage registers).
 """
 
 import base64
@@ -16,20 +20,27 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tarfile
 import time
 
 import pytest
 
+from ansible_collections.xinchuang.cloud.plugins.module_utils import manifest_index as mi
 from tests.integration.ansible_run import ROOT
 from tests.integration.fixtures_containerd import ContainerdProcess, host_goarch
+from tests.proof import images as proof
 
 pytestmark = pytest.mark.slow
 
 FOREIGN = "arm64"
+LAB_GOARCHES = ["amd64", "arm64", "loong64", "mips64le"]  # hack/images.sh's default
 PAUSE = "library/pause"
 COREDNS = "coredns/coredns"
+BUSYBOX = "library/busybox"
+IMAGES = (PAUSE, COREDNS, BUSYBOX)
 SANDBOX_TAG = "3.10.1"  # what the container_runtime role configures as sandbox image
+TOOLBOX_TAG = "1.35.0"  # what the lab's tests and users pull (bookworm's busybox)
 
 
 def model_platform(goarch):
@@ -49,7 +60,7 @@ def images_sh(*args, timeout=3600):
 
 @pytest.fixture(scope="module")
 def goarches():
-    return [host_goarch(), FOREIGN]
+    return [host_goarch()] + [g for g in LAB_GOARCHES if g != host_goarch()]
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +101,7 @@ def platforms(index):
 
 
 def test_build_gives_one_image_per_goarch_with_the_model_platform(built, goarches):
-    for name in (PAUSE, COREDNS):
+    for name in IMAGES:
         for goarch in goarches:
             assert (name, goarch) in built, "hack/images.sh build made no %s for %s" % (name, goarch)
             _tag, digest, layout = built[(name, goarch)]
@@ -114,7 +125,7 @@ def test_pause_tag_follows_upstream_and_the_sandbox_alias_exists(built, registry
     assert platforms(main) == platforms(alias)
 
 
-@pytest.mark.parametrize("name", [PAUSE, COREDNS])
+@pytest.mark.parametrize("name", IMAGES)
 def test_index_lists_every_pushed_platform(name, built, registry, pushed, goarches):
     tag = built[(name, host_goarch())][0]
     index = skopeo_raw(registry, "%s:%s" % (name, tag))
@@ -136,11 +147,92 @@ def test_push_again_writes_no_index(registry, built, pushed, goarches, tmp_path)
               "--password-file", str(pwfile), *goarches)
     index_tags = ["%s/manifests/%s " % (PAUSE, t)
                   for t in (built[(PAUSE, goarches[0])][0], SANDBOX_TAG)]
-    index_tags.append("%s/manifests/%s " % (COREDNS, built[(COREDNS, goarches[0])][0]))
+    for name in (COREDNS, BUSYBOX):
+        index_tags.append("%s/manifests/%s " % (name, built[(name, goarches[0])][0]))
     lines = registry.tls.access_lines(since)
     assert lines, "the second push sent nothing"
     rewritten = [line for line in lines if '"PUT ' in line and any(t in line for t in index_tags)]
     assert rewritten == [], rewritten
+
+
+# ---------------------------------------------------------------------------------------
+# Each child is what its index says: config platform and ELF machine of its program
+# ---------------------------------------------------------------------------------------
+
+def published_indexes(pushed):
+    """[(repository, tag, platforms)] of the INDEX lines of `hack/images.sh push`."""
+    out = []
+    for line in pushed.stderr.splitlines():
+        if line.startswith("INDEX "):
+            ref, _digest, platforms = line.split()[1:4]
+            name = ref.split("/", 1)[1]
+            repository, tag = name.rsplit(":", 1)
+            out.append((repository, tag, platforms.split(",")))
+    return out
+
+
+def test_every_built_layout_is_a_true_child(built):
+    problems = []
+    for (name, goarch), (_tag, _digest, layout) in sorted(built.items()):
+        problems += proof.index_problems(proof.LayoutBlobs(layout), proof.read_layout_index(layout),
+                                         "%s (%s layout)" % (name, goarch))
+    assert problems == []
+
+
+def test_every_published_index_has_true_children_of_every_lab_architecture(registry, pushed, built):
+    published = published_indexes(pushed)
+    want = sorted(model_platform(g) for g in LAB_GOARCHES)
+    tags = dict(((repository, tag), sorted(p)) for repository, tag, p in published)
+    for name in IMAGES:
+        assert tags.get((name, built[(name, host_goarch())][0])) == want, published
+    assert tags.get((PAUSE, SANDBOX_TAG)) == want and tags.get((BUSYBOX, TOOLBOX_TAG)) == want
+    client = registry.client()
+    problems = []
+    for repository, tag, _platforms in published:
+        index = json.loads(client.get_manifest(mi.Reference(repository, tag=tag))["data"])
+        problems += proof.index_problems(proof.RegistryBlobs(client, repository), index,
+                                         "%s:%s" % (repository, tag))
+    assert problems == []
+
+
+def test_a_pushed_index_with_a_child_of_another_machine_is_named(registry, built, tmp_path):
+    """An index whose arm64 entry holds the host's pause program: pushed, then checked."""
+    native = built[(PAUSE, host_goarch())][2]
+    lying = str(tmp_path / "lying")
+    subprocess.run([sys.executable, os.path.join(ROOT, "hack", "images", "oci.py"), "build",
+                    "--goarch", FOREIGN, "--tag", "lying", "--out", lying,
+                    "--file", "pause=%s:0755" % os.path.join(native, "..", "pause"),
+                    "--entrypoint", "/pause"],
+                   check=True, capture_output=True, env=dict(os.environ, PYTHONPATH=os.path.join(
+                       ROOT, ".collections")))
+    both = tmp_path / "both"
+    shutil.copytree(native, str(both))
+    for blob in os.listdir(os.path.join(lying, "blobs", "sha256")):
+        shutil.copy(os.path.join(lying, "blobs", "sha256", blob), str(both / "blobs" / "sha256"))
+    entries = proof.read_layout_index(native)["manifests"] + proof.read_layout_index(lying)["manifests"]
+    for entry in entries:
+        entry.pop("annotations", None)
+    index = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+             "manifests": entries}
+    (both / "index.json").write_text(json.dumps({
+        "schemaVersion": 2, "manifests": [{
+            "mediaType": index["mediaType"], "digest": mi.digest_of(json.dumps(index).encode()),
+            "size": len(json.dumps(index)), "annotations": {"org.opencontainers.image.ref.name": "lying"}}]}))
+    (both / "blobs" / "sha256" / mi.digest_of(json.dumps(index).encode()).split(":")[1]).write_text(
+        json.dumps(index))
+    proc = subprocess.run(["skopeo", "copy", "--all", "--preserve-digests", "--quiet",
+                           "--dest-cert-dir", registry.cert_dir, "--dest-creds",
+                           "%s:%s" % (registry.username, registry.password),
+                           "oci:%s:lying" % both, "docker://%s/xc-proof/pause:lying" % registry.host],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    client = registry.client()
+    pushed_index = json.loads(client.get_manifest(mi.Reference("xc-proof/pause", tag="lying"))["data"])
+    problems = proof.index_problems(proof.RegistryBlobs(client, "xc-proof/pause"), pushed_index,
+                                    "xc-proof/pause:lying")
+    assert len(problems) == 1, problems
+    assert model_platform(FOREIGN) in problems[0]
+    assert "/pause is a program of %s (ELF machine), not of %s" % (host_goarch(), FOREIGN) in problems[0]
 
 
 # ---------------------------------------------------------------------------------------
@@ -261,6 +353,36 @@ def test_containerd_runs_the_coredns_image(node, registry, built):
     ctr(node, "images", "pull", "--hosts-dir", node["certs_d"], ref)
     out = ctr(node, "run", "--rm", ref, "xc-coredns", "/coredns", "-version").stdout
     assert "CoreDNS-" + tag.lstrip("v") in out, out
+
+
+def layer_links(layout):
+    """{name: target} of the symbolic links in /bin of a built single-layer image."""
+    blobs = proof.LayoutBlobs(layout)
+    manifest = json.loads(blobs.manifest(proof.read_layout_index(layout)["manifests"][0]["digest"]))
+    data = blobs.blob(manifest["layers"][0]["digest"])
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+        return dict((m.name.split("/", 1)[1], m.linkname) for m in tar.getmembers()
+                    if m.issym() and m.name.startswith("bin/"))
+
+
+@pytest.mark.parametrize("goarch", LAB_GOARCHES)
+def test_containerd_runs_busybox_applets_by_name(node, registry, built, goarch):
+    """`sh` and `sleep` by name from each child (kubectl run -- sleep 5), and the links are the
+    applets the binary itself lists."""
+    tag, _digest, layout = built[(BUSYBOX, goarch)]
+    assert tag == TOOLBOX_TAG
+    ref = "%s/%s:%s" % (registry.host, BUSYBOX, tag)
+    platform = model_platform(goarch)
+    ctr(node, "images", "pull", "--platform", platform, "--hosts-dir", node["certs_d"], ref)
+    name = "xc-busybox-" + goarch
+    out = ctr(node, "run", "--rm", "--platform", platform, ref, name,
+              "sh", "-c", "sleep 0 && echo slept && busybox --list").stdout.splitlines()
+    assert out[0] == "slept", out[:3]
+    listed = set(out[1:]) - {"busybox"}
+    links = layer_links(layout)
+    assert set(links) == listed and set(links.values()) == {"busybox"}
+    out = ctr(node, "run", "--rm", "--platform", platform, ref, name + "-sleep", "sleep", "0")
+    assert out.returncode == 0
 
 
 def test_containerd_pulls_and_unpacks_the_foreign_platform(node, registry, built):
