@@ -1,13 +1,11 @@
 #!/usr/bin/env bash
-# Debian packages the tests and the lab need, and a running dockerd.
+# Debian packages the tests, the lab and the builds need (every package of hack/tools.tsv), a
+# running dockerd, then a check that every tool of that list is there (the Debian ones and Go;
+# hack/setup.sh checks the virtualenv's). A tool a script or test starts to call gets a row in
+# hack/tools.tsv, not a line here.
 # The QEMU binfmt handlers are registered by hack/lab.sh (it owns the loong64 QEMU).
 source "$(dirname "$0")/common.sh"
-xc_apt_install docker.io debootstrap qemu-user-static binfmt-support \
-  docker-registry skopeo apache2-utils openssl jq curl rsync git ca-certificates
-# tests/integration/fixtures_prometheus.py: the canary checks query a real Prometheus.
-xc_apt_install prometheus
-# hack/images.sh: the pause program, static, per GOARCH (loong64's cross gcc is trixie's, in a
-# chroot that hack/images.sh makes with debootstrap: bookworm has none).
-xc_apt_install gcc libc6-dev gcc-aarch64-linux-gnu libc6-dev-arm64-cross \
-  gcc-mips64el-linux-gnuabi64 libc6-dev-mips64el-cross
+mapfile -t packages < <("$XC_ROOT/hack/tools.sh" packages)
+xc_apt_install "${packages[@]}"
 xc_ensure_docker
+"$XC_ROOT/hack/tools.sh" check debian go

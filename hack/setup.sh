@@ -19,6 +19,7 @@ mkdir -p "$XC_ROOT/.collections/ansible_collections/xinchuang"
 ln -sfn "$XC_ROOT" "$XC_ROOT/.collections/ansible_collections/xinchuang/cloud"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   xc_log "virtualenv $XC_VENV is up to date"
+  "$XC_ROOT/hack/tools.sh" check venv
   exit 0
 fi
 rm -rf "$XC_VENV"
@@ -28,3 +29,4 @@ export PIP_CACHE_DIR="$XC_CACHE/pip"
 "$XC_VENV/bin/pip" install -q -r "$XC_ROOT/requirements.txt"
 echo "$want" >"$stamp"
 xc_log "virtualenv ready: $("$XC_VENV/bin/ansible" --version | head -1)"
+"$XC_ROOT/hack/tools.sh" check venv   # the commands hack/tools.tsv takes from the venv
