@@ -16,6 +16,9 @@ per request (``verify=``) so that it wins over ``REQUESTS_CA_BUNDLE`` and friend
 copies between repositories stream, and ``image_manifest_info`` asks in parallel over one
 keep-alive connection pool; ``open_url`` opens a fresh connection (and TLS handshake) for
 every request.
+
+The same client speaks Harbor's REST API (``harbor_api.py``): one HTTP layer, one place for
+TLS, retries and credentials.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -26,6 +29,11 @@ import email.utils
 import re
 import threading
 import time
+
+try:
+    from http.cookiejar import DefaultCookiePolicy
+except ImportError:  # pragma: no cover - Python 2 has no target here
+    DefaultCookiePolicy = None
 
 try:
     import requests
@@ -194,9 +202,16 @@ class RegistryClient(object):
             adapter = HTTPAdapter(pool_connections=2, pool_maxsize=pool_size)
             session.mount("https://", adapter)
             session.mount("http://", adapter)
+            if DefaultCookiePolicy is not None:
+                # Harbor answers every request with a session cookie (sid); a client that sends
+                # it back is treated as a browser session and its writes are refused with
+                # "CSRF token invalid" (goharbor/harbor#10890, #12455). Registries need no
+                # cookies at all, so none are kept.
+                session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
         self.session = session
         self.requests = 0
         self.writes = 0
+        self.bytes_sent = 0
         self._lock = threading.Lock()
         self._token = None
         self._scopes = set()
@@ -223,6 +238,25 @@ class RegistryClient(object):
             self.requests += n
             if write:
                 self.writes += n
+
+    def _count_bytes(self, n):
+        with self._lock:
+            self.bytes_sent += n
+
+    def _counted(self, chunks):
+        for chunk in chunks:
+            self._count_bytes(len(chunk))
+            yield chunk
+
+    def _body(self, data):
+        """Request body with its bytes counted as they are sent (bytes, or an iterable of
+        chunks that is streamed)."""
+        if data is None:
+            return None
+        if isinstance(data, (bytes, bytearray)):
+            self._count_bytes(len(data))
+            return data
+        return self._counted(data)
 
     def _auth_headers(self):
         if self._token:
@@ -274,11 +308,13 @@ class RegistryClient(object):
             self._token = token
 
     def request(self, method, path, what, headers=None, data=None, stream=False,
-                write=False, replayable=True, absolute=False):
+                write=False, replayable=True, absolute=False, passthrough=()):
         """Send one logical request; retries, auth and TLS errors handled. Returns Response.
 
         ``what`` names the reference for error messages. Only 401 (after auth), 429, 5xx
-        and connection faults are handled here; callers judge the other statuses.
+        and connection faults are handled here; callers judge the other statuses, and those
+        of ``passthrough`` (401/403 for an API whose error body says more than a registry's)
+        are returned to them instead of raised.
         """
         url = path if absolute else self.base + path
         attempt = 0
@@ -289,7 +325,7 @@ class RegistryClient(object):
             self._count(write=write)
             try:
                 resp = self.session.request(
-                    method, url, headers=hdrs, data=data, auth=self._auth(),
+                    method, url, headers=hdrs, data=self._body(data), auth=self._auth(),
                     timeout=self.timeout, verify=self._verify(), stream=stream)
             except requests.exceptions.SSLError as err:
                 raise RegistryTLSError(
@@ -313,13 +349,15 @@ class RegistryClient(object):
                     self._fetch_token(params, what)
                     auth_refreshed = True
                     continue
+                if 401 in passthrough:
+                    return resp
                 raise RegistryAuthError(
                     "registry %s rejected %s (HTTP 401) while accessing %s; %s"
                     % (self.host, "the credentials of user %r" % self.username
                        if self.username else "anonymous access",
                        what, "check username and password" if self.username
                        else "set username and password"))
-            if resp.status_code == 403:
+            if resp.status_code == 403 and 403 not in passthrough:
                 raise RegistryAuthError(
                     "registry %s denied %s %s (HTTP 403) for %s: %s; the user %r lacks the "
                     "permission" % (self.host, method, path.split("?")[0], what,
@@ -434,23 +472,43 @@ class RegistryClient(object):
         if resp.status_code not in (201, 204):
             raise self._unexpected(resp, "PUT blob", what)
 
-    def mount_blob(self, repository, digest, from_repository, what):
-        """Cross-repository mount; when the registry declines (202), stream a copy instead."""
-        path = "/v2/%s/blobs/uploads/?mount=%s&from=%s" % (repository, digest, from_repository)
+    def blob_chunks(self, repository, digest, what, chunk_size=1 << 20):
+        """Stream a blob: the GET is sent when iteration starts (so a caller that never needs
+        the data sends nothing)."""
+        resp = self.request("GET", "/v2/%s/blobs/%s" % (repository, digest), what, stream=True)
+        if resp.status_code != 200:
+            resp.close()
+            raise ManifestNotFoundError("blob %s of %s is missing from repository %s of "
+                                        "registry %s" % (digest, what, repository, self.host))
+        for chunk in resp.iter_content(chunk_size):
+            yield chunk
+
+    def ensure_blob(self, repository, digest, chunks, what, from_repository=None):
+        """Make a blob present in ``repository`` in as few requests as the protocol allows.
+
+        One POST asks to mount it from ``from_repository``; without one, from ``repository``
+        itself, which a registry answers with 201 when the blob is already linked there (one
+        request instead of a HEAD) and otherwise with the 202 of a new upload (one request
+        instead of a HEAD and a POST). Only then ``chunks()`` (a callable giving an iterable
+        of bytes) is asked for the data, which the PUT streams. Returns ``present``,
+        ``mounted`` or ``uploaded``.
+        """
+        source = from_repository or repository
+        path = "/v2/%s/blobs/uploads/?mount=%s&from=%s" % (repository, digest, source)
         resp = self.request("POST", path, what, write=True)
         if resp.status_code == 201:
-            return "mounted"
+            return "present" if source == repository else "mounted"
         if resp.status_code != 202:
             raise self._unexpected(resp, "POST mount", what)
-        location = self._location(resp, what)
-        src = self.request("GET", "/v2/%s/blobs/%s" % (from_repository, digest), what,
-                           stream=True)
-        if src.status_code != 200:
-            raise ManifestNotFoundError("blob %s of %s is missing from repository %s"
-                                        % (digest, what, from_repository))
-        self._finish_upload(location, digest, src.iter_content(1 << 20), what,
-                            replayable=False)
-        return "copied"
+        self._finish_upload(self._location(resp, what), digest, chunks(), what, replayable=False)
+        return "uploaded"
+
+    def mount_blob(self, repository, digest, from_repository, what):
+        """Cross-repository mount; when the registry declines (202), stream a copy instead."""
+        done = self.ensure_blob(
+            repository, digest, lambda: self.blob_chunks(from_repository, digest, what), what,
+            from_repository=from_repository)
+        return "copied" if done == "uploaded" else "mounted"
 
     def push_blob(self, repository, data, what=None):
         """Monolithic upload of bytes (skipped when the blob is there); returns the digest."""

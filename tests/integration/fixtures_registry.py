@@ -5,8 +5,13 @@ port of 127.0.0.1, and a plain-HTTP companion process without auth on the same s
 clients that speak only HTTP to loopback (``docker manifest``, ``docker pull``). Both are
 stopped at session end; a registry that does not come up fails fast with its log tail.
 
-Also here, because tests and ``bench/image_manifest.py`` share them: generating small
-single-layer images of any platform, writing them as OCI layouts (for ``skopeo copy``) and
+Session fixture ``registry_set``: several named TLS + htpasswd registries on 127.0.0.1
+(``upstream``, ``mirror``, ``destination`` ...), each with its own storage and access log,
+started on first use; requests are counted from the access logs.
+
+Also here, because tests and the benchmarks (``bench/image_manifest.py``,
+``bench/image_sync.py``) share them: generating small single-layer images of any platform,
+multi-platform indexes of them, writing them as OCI layouts (for ``skopeo copy``) and
 pushing them with the collection's own client.
 """
 
@@ -125,6 +130,19 @@ class RegistryProcess(LoggedProcess):
         except OSError:
             return 0
 
+    def settled_access_lines(self, since=0, quiet=0.3, timeout=10.0):
+        """access_lines() once the registry has stopped writing them: the line of a request
+        is written after its response, so a client may be done before its last line is."""
+        deadline = time.time() + timeout
+        lines = self.access_lines(since)
+        while time.time() < deadline:
+            time.sleep(quiet)
+            again = self.access_lines(since)
+            if len(again) == len(lines):
+                return again
+            lines = again
+        return lines
+
     def access_lines(self, since=0):
         """Access-log lines (one per HTTP request served) written after byte ``since``."""
         with open(self.log_path, "rb") as fh:
@@ -198,6 +216,117 @@ class RegistryPair(object):
         return ["--creds", "%s:%s" % (self.username, self.password)]
 
 
+WRITE_METHODS = ("PUT", "POST", "PATCH", "DELETE")
+
+
+def request_method(line):
+    """The HTTP method of an access-log line."""
+    return line.split('"', 2)[1].split(" ", 1)[0]
+
+
+def write_lines(lines):
+    return [line for line in lines if request_method(line) in WRITE_METHODS]
+
+
+class RegistrySet(object):
+    """Named TLS + htpasswd registries on 127.0.0.1, each with its own storage and access
+    log, sharing one certificate (it names IP:127.0.0.1, whatever the port) and one user."""
+
+    def __init__(self, workdir):
+        self.workdir = workdir
+        self.ca, self.key = make_certificate(workdir)
+        self.cert_dir = os.path.join(workdir, "certs.d")
+        os.makedirs(self.cert_dir, exist_ok=True)
+        shutil.copy(self.ca, os.path.join(self.cert_dir, "ca.crt"))
+        self.htpasswd = os.path.join(workdir, "htpasswd")
+        out = subprocess.run(["htpasswd", "-Bbn", USERNAME, PASSWORD], check=True,
+                             capture_output=True, text=True).stdout
+        with open(self.htpasswd, "w") as fh:
+            fh.write(out)
+        self.username, self.password = USERNAME, PASSWORD
+        self.servers = {}
+
+    def __getitem__(self, name):
+        """The registry ``name``, started on first use."""
+        if name not in self.servers:
+            storage = os.path.join(self.workdir, name + "-storage")
+            os.makedirs(storage, exist_ok=True)
+            self.servers[name] = RegistryProcess(self.workdir, storage, name, cert=self.ca,
+                                                 key=self.key, htpasswd=self.htpasswd).start()
+        return self.servers[name]
+
+    def host(self, name):
+        return self[name].host
+
+    def endpoint(self, name, **extra):
+        """The endpoint suboptions of image_sync (``sources`` item, ``destination``)."""
+        out = {"url": self.host(name), "username": self.username, "password": self.password,
+               "ca_path": self.ca}
+        out.update(extra)
+        return out
+
+    def client(self, name, **kwargs):
+        from ansible_collections.xinchuang.cloud.plugins.module_utils.registry import (
+            RegistryClient)
+        args = dict(username=self.username, password=self.password, ca_path=self.ca,
+                    backoff=0.05)
+        args.update(kwargs)
+        return RegistryClient(self.host(name), **args)
+
+    def skopeo_args(self, name, direction="src"):
+        """skopeo options reaching registry ``name`` as source (src) or destination (dest)."""
+        return ["--%s-cert-dir" % direction, self.cert_dir, "--%s-creds" % direction,
+                "%s:%s" % (self.username, self.password)]
+
+    def raw(self, name, reference):
+        """``skopeo inspect --raw`` of ``name/reference``: the bytes the registry serves."""
+        proc = subprocess.run(
+            ["skopeo", "inspect", "--raw", "--cert-dir", self.cert_dir, "--creds",
+             "%s:%s" % (self.username, self.password),
+             "docker://%s/%s" % (self.host(name), reference)],
+            capture_output=True, timeout=120, check=False)
+        if proc.returncode != 0:
+            raise AssertionError("skopeo inspect --raw %s/%s failed: %s"
+                                 % (name, reference, proc.stderr.decode()[-500:]))
+        return proc.stdout
+
+    def stop(self):
+        for server in self.servers.values():
+            server.stop()
+
+
+class AccessCount(object):
+    """Requests a registry served inside a ``with`` block, from its access log."""
+
+    def __init__(self, server):
+        self.server = server
+        self.lines = []
+
+    def __enter__(self):
+        self.since = self.server.log_size()
+        return self
+
+    def __exit__(self, *exc):
+        self.lines = self.server.settled_access_lines(self.since)
+
+    @property
+    def writes(self):
+        return write_lines(self.lines)
+
+
+@pytest.fixture(scope="session")
+def registry_set():
+    if shutil.which(BINARY) is None:
+        pytest.fail("docker-registry is not installed; run hack/deps.sh")
+    workdir = tempfile.mkdtemp(prefix="xc-registry-set-")
+    servers = RegistrySet(workdir)
+    try:
+        yield servers
+    finally:
+        servers.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def registry():
     if shutil.which(BINARY) is None:
@@ -236,11 +365,21 @@ def _sha(data):
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-def make_image(platform, content=None):
+def filler_bytes(seed, size):
+    """``size`` bytes that gzip cannot shrink, the same for the same seed."""
+    out, counter = [], 0
+    while sum(len(c) for c in out) < size:
+        out.append(hashlib.sha256(("%s/%d" % (seed, counter)).encode()).digest())
+        counter += 1
+    return b"".join(out)[:size]
+
+
+def make_image(platform, content=None, filler=0):
     """A single-layer image for a platform dict: {layer, config, manifest, digest, ...}.
 
-    The layer is a gzip'd tar with /etc/xinchuang-platform; gzip without a timestamp, so
-    the same inputs give the same digests.
+    The layer is a gzip'd tar with /etc/xinchuang-platform (and ``filler`` incompressible
+    bytes in /filler, for images of some size); gzip without a timestamp, so the same inputs
+    give the same digests.
     """
     text = (content or "platform %s/%s%s\n" % (
         platform.get("os", "linux"), platform["architecture"],
@@ -252,6 +391,13 @@ def make_image(platform, content=None):
         info.mode = 0o644
         info.mtime = 0
         tar.addfile(info, io.BytesIO(text))
+        if filler:
+            data = filler_bytes(text, filler)
+            info = tarfile.TarInfo("filler")
+            info.size = len(data)
+            info.mode = 0o644
+            info.mtime = 0
+            tar.addfile(info, io.BytesIO(data))
     tar_bytes = raw.getvalue()
     zipped = io.BytesIO()
     with gzip.GzipFile(fileobj=zipped, mode="wb", mtime=0) as gz:
@@ -309,3 +455,26 @@ def client_push(client, image, repository, tag=None):
     client.put_manifest(repository, tag or image["digest"], image["manifest"],
                         image["media_type"], "%s:%s" % (repository, tag))
     return image["digest"]
+
+
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+
+
+def index_bytes(images, annotations=None):
+    """An OCI index of ``images`` written the way another tool might: compact, entries in the
+    given order, annotations last, so that a copy that re-serialises shows."""
+    doc = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
+        {"mediaType": i["media_type"], "digest": i["digest"], "size": i["size"],
+         "platform": dict(i["platform"])} for i in images]}
+    if annotations:
+        doc["annotations"] = annotations
+    return json.dumps(doc, separators=(",", ":")).encode()
+
+
+def push_index(client, repository, tag, images, annotations=None):
+    """Push ``images`` by digest, then their index under ``tag``; returns the index bytes."""
+    for image in images:
+        client_push(client, image, repository)
+    data = index_bytes(images, annotations)
+    client.put_manifest(repository, tag, data, OCI_INDEX, "%s:%s" % (repository, tag))
+    return data
