@@ -285,4 +285,3 @@ def cpu_vendor(facts):
         if vendor in fam.vendors and any(m in haystack for m in markers):
             return vendor
     return "unknown"
-

@@ -55,8 +55,8 @@ def test_os_classification_of_fact_sheet_samples(facts, name, package_family, pk
 def test_kylin_major_version_string_is_never_compared_as_int():
     # "V10" would break int(); the classifier must take it as it is.
     assert os_model.classify_os({"ansible_distribution": "Kylin Linux Advanced Server",
-                             "ansible_distribution_major_version": "V10",
-                             "ansible_os_family": "RedHat"}).pkg_mgr == "dnf"
+                                 "ansible_distribution_major_version": "V10",
+                                 "ansible_os_family": "RedHat"}).pkg_mgr == "dnf"
 
 
 def test_unsupported_os_names_it_and_the_fix():
