@@ -24,7 +24,7 @@ tools_check() {
       venv) [ -x "$XC_VENV/bin/$what" ] && continue
             fix="from requirements.txt into $XC_VENV: run hack/setup.sh" ;;
       go)   command -v "$what" >/dev/null 2>&1 && continue
-            fix="Go >= 1.25 on PATH (README, Quick start)" ;;
+            fix="Go >= 1.26 on PATH (README, Quick start)" ;;
       *)    if [ "${what#/}" != "$what" ]; then [ -e "$what" ] && continue
             else command -v "$what" >/dev/null 2>&1 && continue; fi
             fix="Debian package $source: run hack/deps.sh" ;;
