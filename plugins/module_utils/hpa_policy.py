@@ -52,6 +52,7 @@ from ansible_collections.xinchuang.cloud.plugins.module_utils.errors import (
     UnknownArchitectureError,
     XinchuangError,
 )
+from ansible_collections.xinchuang.cloud.plugins.module_utils.quantity import parse_quantity
 
 
 class ThresholdError(XinchuangError, ValueError):
@@ -62,7 +63,12 @@ class MixedArchitectureError(XinchuangError, ValueError):
     """A workload whose Pods may run on several CPU families (strict mode)."""
 
 
-# The paper's Table 3 (docs/references.md; as data in docs/paper-tables.yml), percent.
+# The product's default thresholds, percent of the Pods' requests: Table 3 of LYU Yimeng,
+# "Design and adaptation of container cloud platform for independent innovation and
+# heterogeneous environment", Journal of Computer Applications 2025 (S1), 158-162,
+# DOI 10.11772/j.issn.1001-9081.2024040483 (docs/references.md, Table 3). Its only copy in
+# the product: the module, the role and their docs take it from here; the tests compare it
+# with docs/paper-tables.yml, typed from the paper.
 PAPER_TABLE3 = {
     "c86": {"cpu_scale_out": 90, "cpu_scale_in": 45, "memory_scale_out": 95, "memory_scale_in": 50},
     "arm": {"cpu_scale_out": 90, "cpu_scale_in": 45, "memory_scale_out": 90, "memory_scale_in": 40},
@@ -484,23 +490,6 @@ def hpa_body(workload, band, min_replicas, max_replicas, scale_up=None, scale_do
 # ---------------------------------------------------------------------------
 # Comparing the desired HPA with the stored one
 # ---------------------------------------------------------------------------
-
-_SUFFIX = {"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
-
-
-def parse_quantity(value):
-    """A decimal resource.Quantity (``0.25``, ``250m``, ``1``) -> Decimal."""
-    if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
-        return Decimal(str(value))
-    text = str(value).strip()
-    suffix = ""
-    while text and text[-1].isalpha():
-        suffix = text[-1] + suffix
-        text = text[:-1]
-    if suffix not in _SUFFIX:
-        raise ValueError("unsupported quantity %r" % value)
-    return Decimal(text).scaleb(_SUFFIX[suffix])
-
 
 def is_subset(desired, current, key=None):
     """True when every field of ``desired`` is in ``current`` with the same value (the

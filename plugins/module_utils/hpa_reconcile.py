@@ -5,7 +5,7 @@
 
 The I/O half of the module. Every decision (family, thresholds, band, HPA body, whether
 it must be applied) is pure logic in ``hpa_policy.py``; this file lists, probes, applies
-and deletes through the REST helpers of ``kube.py``, in this order:
+and deletes through ``kube.py`` (the collection's one Kubernetes client path), in this order:
 
 1. validate the options and every targeted workload, collecting all errors, before the
    first write (nothing is applied on any error);
@@ -27,7 +27,6 @@ from concurrent.futures import ThreadPoolExecutor
 from ansible_collections.xinchuang.cloud.plugins.module_utils import hpa_policy as hp
 from ansible_collections.xinchuang.cloud.plugins.module_utils.errors import XinchuangError
 from ansible_collections.xinchuang.cloud.plugins.module_utils.kube import (
-    KubeApiError,
     api_client,
     delete_object,
     list_objects,
@@ -248,12 +247,10 @@ class HpaReconciler(object):
     def fail_partial(self, todo, failure):
         entry, exc = failure
         done = ["%s/%s" % (e["namespace"], e["name"]) for e in todo if e["changed"]]
+        # kube.py's conflict policy names the other managers and force_conflicts itself.
         msg = "applying the HPA for %s failed: %s" % (
             hp.describe_workload(entry.get("kind", self.p["kind"]), entry["namespace"],
                                  entry["name"]), exc)
-        if isinstance(exc, KubeApiError) and exc.status == 409:
-            msg += ("; another field manager owns these fields (for example an HPA made by "
-                    "kubectl autoscale): set force_conflicts: true to take them over")
         if done and not self.check:
             msg += "; already applied: %s" % ", ".join(done)
         raise HpaReconcileError(msg)

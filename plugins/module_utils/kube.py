@@ -1,12 +1,16 @@
 # -*- coding: utf-8 -*-
 # Copyright: xinchuang.cloud developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Kubernetes connection options shared by every Kubernetes module of the collection.
+"""The one way the collection's modules talk to a Kubernetes API server.
 
-The option names follow kubernetes.core (kubeconfig, context, host, api_key, ca_cert,
-client_cert, client_key, validate_certs) so a play can set them once for both through
-``module_defaults`` and the ``group/xinchuang.cloud.kubernetes`` action group.
-Documented by the ``xinchuang.cloud.kube_auth`` doc fragment.
+- Connection options shared by every Kubernetes module. The names follow kubernetes.core
+  (kubeconfig, context, host, api_key, ca_cert, client_cert, client_key, validate_certs), so
+  a play sets them once for both through ``module_defaults`` and the
+  ``group/xinchuang.cloud.kubernetes`` action group; documented by the
+  ``xinchuang.cloud.kube_auth`` doc fragment.
+- Resource names from the server's discovery documents, never guessed from the kind.
+- Reads (list, get), writes by server-side apply only - one field-manager option, one
+  conflict policy, check mode as a server-side dry run - and delete.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -15,6 +19,9 @@ __metaclass__ = type
 
 import json as _json
 import os
+import threading
+import weakref
+from collections import namedtuple
 from urllib.parse import quote as _quote
 
 from ansible_collections.xinchuang.cloud.plugins.module_utils.errors import XinchuangError
@@ -22,7 +29,6 @@ from ansible_collections.xinchuang.cloud.plugins.module_utils.errors import Xinc
 try:
     from kubernetes import client as k8s_client
     from kubernetes import config as k8s_config
-    from kubernetes.dynamic import DynamicClient
 
     HAS_KUBERNETES = True
     KUBERNETES_IMPORT_ERROR = None
@@ -130,24 +136,22 @@ def api_client(params):
     return k8s_client.ApiClient(configuration)
 
 
-def dynamic_client(params):
-    """A kubernetes.dynamic.DynamicClient (the former openshift client) for the options."""
-    client = api_client(params)
-    try:
-        return DynamicClient(client)
-    except Exception as exc:  # discovery is the first request: bad host/credentials show here
-        raise KubeConnectionError(
-            "could not reach the Kubernetes API server at %s: %s; check host/kubeconfig, "
-            "and ca_cert or validate_certs for TLS errors" % (client.configuration.host, exc))
+
+
+def apply_argument_spec(field_manager, force_conflicts=False):
+    """The write options of every Kubernetes module: ``field_manager`` (defaulting to the
+    module's name) and ``force_conflicts``. The module documents them with its defaults."""
+    return dict(
+        field_manager=dict(type="str", default=field_manager),
+        force_conflicts=dict(type="bool", default=force_conflicts),
+    )
 
 
 # ---------------------------------------------------------------------------
-# Generic REST helpers: list, server-side apply (with dry-run), delete.
-#
-# They talk to the API with one ApiClient (``api_client(params)``) and build paths
-# themselves, so a module that reconciles hundreds of objects pays no discovery and no
+# Requests. One ApiClient (``api_client(params)``); paths built here, so a module that
+# reconciles hundreds of objects pays one discovery request per API group version and no
 # per-object GET: list once per namespace, compare, apply what differs. Safe to call from
-# several threads (urllib3's pool is thread-safe).
+# several threads (urllib3's pool is thread-safe, the discovery cache is locked).
 # ---------------------------------------------------------------------------
 
 class KubeApiError(XinchuangError):
@@ -160,31 +164,20 @@ class KubeApiError(XinchuangError):
         self.details = details or {}
 
 
-def guess_plural(kind):
-    """Kind -> resource name, by the API machinery's own guess
-    (meta.UnsafeGuessKindToResource): lower case, ``-s``/``-x``/``-z``/``-ch``/``-sh`` + es,
-    consonant + ``y`` -> ies, else + s. Pass ``plural`` where a CRD differs."""
-    low = kind.lower()
-    if not low:
-        return low
-    if low.endswith(("s", "x", "z", "ch", "sh")):
-        return low + "es"
-    if low.endswith("y") and len(low) > 1 and low[-2] not in "aeiou":
-        return low[:-1] + "ies"
-    return low + "s"
+class KubeNotServedError(KubeApiError):
+    """The server does not serve the API group version or the kind (a CRD is missing)."""
 
 
-def resource_path(api_version, kind, namespace=None, name=None, plural=None):
-    """``apps/v1``, ``Deployment``, ``ns``, ``web`` -> ``/apis/apps/v1/namespaces/ns/deployments/web``.
-    ``namespace=None`` lists across all namespaces (or addresses a cluster-scoped object)."""
-    base = "/api/%s" % api_version if "/" not in api_version else "/apis/%s" % api_version
-    parts = [base]
-    if namespace:
-        parts.append("namespaces/%s" % _quote(namespace, safe=""))
-    parts.append(plural or guess_plural(kind))
-    if name:
-        parts.append(_quote(name, safe=""))
-    return "/".join(parts)
+class KubeConflictError(KubeApiError):
+    """Server-side apply refused: another field manager owns fields this apply changes."""
+
+
+class KubeModifiedError(KubeApiError):
+    """The object changed after it was read (its resourceVersion moved): read it again."""
+
+
+class FieldOwnedError(XinchuangError):
+    """A field to remove is set by another field manager: an apply can only drop its own."""
 
 
 def request_json(client, method, path, query=None, body=None, content_type=None, timeout=None):
@@ -215,23 +208,71 @@ def request_json(client, method, path, query=None, body=None, content_type=None,
         except ValueError:
             data = None
     if not 200 <= response.status <= 299:
-        message = (data or {}).get("message") if isinstance(data, dict) else None
+        status = data if isinstance(data, dict) else {}
+        message = status.get("message")
         raise KubeApiError(
             "%s %s: HTTP %s %s%s" % (method, path, response.status,
-                                     (data or {}).get("reason", response.reason)
-                                     if isinstance(data, dict) else response.reason,
+                                     status.get("reason", response.reason),
                                      ": %s" % message if message else ""),
-            status=response.status,
-            reason=(data or {}).get("reason") if isinstance(data, dict) else response.reason,
-            details=data if isinstance(data, dict) else {})
+            status=response.status, reason=status.get("reason", response.reason),
+            details=status)
     return response.status, data
 
 
+# --- discovery ----------------------------------------------------------------------------
+
+ApiResource = namedtuple("ApiResource", "name namespaced")
+
+_DISCOVERY = weakref.WeakKeyDictionary()  # ApiClient -> {api_version: [APIResource] or None}
+_DISCOVERY_LOCK = threading.Lock()
+
+
+def api_resource(client, api_version, kind):
+    """The resource serving ``kind`` in ``api_version``: its plural name and whether it is
+    namespaced, from the server's discovery document (one request per group version and
+    client). Raises KubeNotServedError when the server does not serve it."""
+    with _DISCOVERY_LOCK:
+        cache = _DISCOVERY.setdefault(client, {})
+        if api_version not in cache:
+            path = "/api/%s" % api_version if "/" not in api_version else "/apis/%s" % api_version
+            try:
+                cache[api_version] = (request_json(client, "GET", path)[1] or {}).get(
+                    "resources") or []
+            except KubeApiError as exc:
+                if exc.status != 404:
+                    raise
+                cache[api_version] = None
+        resources = cache[api_version]
+    for resource in resources or ():
+        # "deployments/scale" and friends are subresources, not the kind's own resource.
+        if resource.get("kind") == kind and "/" not in resource.get("name", ""):
+            return ApiResource(resource["name"], bool(resource.get("namespaced")))
+    raise KubeNotServedError(
+        "the API server does not serve %s %s%s" % (
+            api_version, kind, "" if resources is None else
+            " (the group version has no such kind)"), status=404)
+
+
+def resource_path(client, api_version, kind, namespace=None, name=None):
+    """``apps/v1``, ``Deployment``, ``ns``, ``web`` -> ``/apis/apps/v1/namespaces/ns/deployments/web``.
+    ``namespace=None`` lists across all namespaces (or addresses a cluster-scoped object)."""
+    resource = api_resource(client, api_version, kind)
+    parts = ["/api/%s" % api_version if "/" not in api_version else "/apis/%s" % api_version]
+    if namespace and resource.namespaced:
+        parts.append("namespaces/%s" % _quote(namespace, safe=""))
+    parts.append(resource.name)
+    if name:
+        parts.append(_quote(name, safe=""))
+    return "/".join(parts)
+
+
+# --- reads --------------------------------------------------------------------------------
+
 def list_objects(client, api_version, kind, namespace=None, label_selector=None,
-                 field_selector=None, plural=None, page_size=500):
+                 field_selector=None, page_size=500):
     """Every object of a kind in one namespace (or all with ``namespace=None``), paging
     through ``continue`` tokens; returns a list of dicts."""
-    path = resource_path(api_version, kind, namespace, plural=plural)
+    path = resource_path(client, api_version, kind, namespace)
     items = []
     token = None
     while True:
@@ -243,38 +284,90 @@ def list_objects(client, api_version, kind, namespace=None, label_selector=None,
         if token:
             query.append(("continue", token))
         _status, data = request_json(client, "GET", path, query)
-        items.extend((data or {}).get("items") or [])
+        for item in (data or {}).get("items") or []:
+            # list items carry neither; the objects a GET returns do
+            item.setdefault("apiVersion", api_version)
+            item.setdefault("kind", kind)
+            items.append(item)
         token = ((data or {}).get("metadata") or {}).get("continue")
         if not token:
             return items
 
 
-def server_side_apply(client, body, field_manager, dry_run=False, force=False, plural=None):
-    """Server-side apply ``body`` (a full object with apiVersion, kind, metadata.name and,
-    when namespaced, metadata.namespace) as ``field_manager``; returns the object as the
-    server stores it (or would, with ``dry_run``). ``force`` takes over fields owned by
-    other managers instead of failing with a 409 conflict."""
+def get_object(client, api_version, kind, name, namespace=None):
+    """One object as a dict, or None when it does not exist."""
+    try:
+        return request_json(client, "GET",
+                            resource_path(client, api_version, kind, namespace, name))[1]
+    except KubeApiError as exc:
+        if exc.status == 404 and not isinstance(exc, KubeNotServedError):
+            return None
+        raise
+
+
+# --- writes -------------------------------------------------------------------------------
+
+def describe(obj):
+    """How messages name an object: ``HTTPRoute shop/web``."""
+    meta = obj.get("metadata") or {}
+    where = "%s/%s" % (meta["namespace"], meta.get("name")) if meta.get("namespace") \
+        else meta.get("name")
+    return "%s %s" % (obj.get("kind"), where)
+
+
+def conflict_error(body, field_manager, exc):
+    """The 409 of an apply as one of the two things it means, with the fix."""
+    causes = [c for c in (exc.details.get("details") or {}).get("causes") or []
+              if c.get("reason") == "FieldManagerConflict"]
+    if causes:
+        return KubeConflictError(
+            "%s: %s own fields this apply (field manager %s) changes: %s; set "
+            "force_conflicts: true to take them over, or leave them to their manager" % (
+                describe(body),
+                ", ".join(sorted(set(c.get("message", "another field manager") for c in causes))),
+                field_manager, ", ".join(c.get("field", "?") for c in causes)),
+            status=409, reason=exc.reason, details=exc.details)
+    return KubeModifiedError(
+        "%s changed after it was read (%s); read it again" % (describe(body), exc),
+        status=409, reason=exc.reason, details=exc.details)
+
+
+def server_side_apply(client, body, field_manager, dry_run=False, force=False):
+    """Server-side apply ``body`` (apiVersion, kind, metadata.name and, when namespaced,
+    metadata.namespace, plus the fields this manager sets) as ``field_manager``; returns the
+    object as the server stores it (or would, with ``dry_run``: check mode).
+
+    The conflict policy of every module: a field another manager owns is taken over only
+    with ``force`` (the module option ``force_conflicts``), else KubeConflictError names
+    the managers, the fields and that option. A ``metadata.resourceVersion`` in ``body``
+    makes the apply conditional: KubeModifiedError when the object moved since it was read.
+    """
     meta = body.get("metadata") or {}
-    path = resource_path(body["apiVersion"], body["kind"], meta.get("namespace"), meta["name"],
-                         plural=plural)
+    path = resource_path(client, body["apiVersion"], body["kind"], meta.get("namespace"),
+                         meta["name"])
     query = [("fieldManager", field_manager)]
     if force:
         query.append(("force", "true"))
     if dry_run:
         query.append(("dryRun", "All"))
-    _status, data = request_json(client, "PATCH", path, query, body=_json.dumps(body),
-                                 content_type="application/apply-patch+yaml")
+    try:
+        _status, data = request_json(client, "PATCH", path, query, body=_json.dumps(body),
+                                     content_type="application/apply-patch+yaml")
+    except KubeApiError as exc:
+        if exc.status == 409:
+            raise conflict_error(body, field_manager, exc)
+        raise
     return data
 
 
-def delete_object(client, api_version, kind, name, namespace=None, dry_run=False, plural=None):
+def delete_object(client, api_version, kind, name, namespace=None, dry_run=False):
     """Delete one object; returns False when it was already gone."""
     query = [("dryRun", "All")] if dry_run else []
     try:
-        request_json(client, "DELETE", resource_path(api_version, kind, namespace, name, plural),
+        request_json(client, "DELETE", resource_path(client, api_version, kind, namespace, name),
                      query)
     except KubeApiError as exc:
-        if exc.status == 404:
+        if exc.status == 404 and not isinstance(exc, KubeNotServedError):
             return False
         raise
     return True
@@ -283,3 +376,87 @@ def delete_object(client, api_version, kind, name, namespace=None, dry_run=False
 def server_version(client):
     """The API server's /version document (gitVersion, major, minor ...)."""
     return request_json(client, "GET", "/version")[1] or {}
+
+
+# ---------------------------------------------------------------------------
+# Apply configurations. An apply sends the fields its manager sets, and the server drops
+# the fields that manager set before and no longer sends (when nobody else set them). So a
+# module that changes a few fields of an object others wrote (a route's weights) sends
+# exactly: the fields it already owns, plus those it changes; and it can remove only fields
+# it alone owns. Pure functions over the object as read (its managedFields).
+# ---------------------------------------------------------------------------
+
+def _fields_v1(entry, path):
+    node = entry.get("fieldsV1") or {}
+    for part in path:
+        node = node.get("f:" + part)
+        if not isinstance(node, dict):
+            return {}
+    return node
+
+
+def field_owners(obj, path, key):
+    """Managers recorded for ``path + [key]`` of ``obj``, as (manager, operation) pairs."""
+    out = []
+    for entry in ((obj or {}).get("metadata") or {}).get("managedFields") or []:
+        if "f:" + key in _fields_v1(entry, path):
+            out.append((entry.get("manager"), entry.get("operation")))
+    return out
+
+
+def applied_keys(obj, field_manager, path):
+    """Keys under ``path`` (``("metadata", "annotations")``, ``("spec",)``) that
+    ``field_manager`` owns by apply in ``obj``."""
+    keys = set()
+    for entry in ((obj or {}).get("metadata") or {}).get("managedFields") or []:
+        if entry.get("manager") == field_manager and entry.get("operation") == "Apply":
+            keys.update(k[2:] for k in _fields_v1(entry, path) if k.startswith("f:"))
+    return keys
+
+
+def _apply_part(current, desired, field_manager, path, only=None):
+    """{key: value} of the mapping at ``path`` to send (keys in ``only``, when given); raises
+    FieldOwnedError for a key ``desired`` drops that another manager set (an apply cannot
+    remove it, and the next run would find it again)."""
+    def at(obj):
+        node = obj or {}
+        for part in path:
+            node = node.get(part) or {}
+        return dict((k, v) for k, v in node.items() if only is None or k in only)
+
+    have, want = at(current), at(desired)
+    mine = applied_keys(current, field_manager, path)
+    for key in have:
+        if key in want:
+            continue
+        others = [o for o in field_owners(current, path, key) if o != (field_manager, "Apply")]
+        if others or key not in mine:
+            raise FieldOwnedError(
+                "%s: %s.%s is set by %s, so field manager %s cannot remove it; remove it with "
+                "the tool that set it, or keep it" % (
+                    describe(current), ".".join(path), key,
+                    ", ".join("%s (%s)" % o for o in others) or "no recorded field manager",
+                    field_manager))
+    return dict((k, v) for k, v in want.items() if k in mine or have.get(k) != v)
+
+
+def apply_configuration(current, desired, field_manager, spec_fields=None):
+    """The apply body that turns ``current`` (None: the object is new) into ``desired``
+    for the labels, annotations and spec fields (``spec_fields``; None: all of the spec)
+    that ``field_manager`` sets: what it owns already plus what changes. It carries the
+    resourceVersion read, so the write fails (KubeModifiedError) if the object moved."""
+    meta = desired.get("metadata") or {}
+    body = {"apiVersion": desired["apiVersion"], "kind": desired["kind"],
+            "metadata": {"name": meta["name"]}}
+    if meta.get("namespace"):
+        body["metadata"]["namespace"] = meta["namespace"]
+    if current is not None:
+        body["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
+    for field in ("labels", "annotations"):
+        part = _apply_part(current, desired, field_manager, ("metadata", field))
+        if part:
+            body["metadata"][field] = part
+    part = _apply_part(current, desired, field_manager, ("spec",), spec_fields)
+    if part:
+        body["spec"] = part
+    return body

@@ -27,9 +27,11 @@ description:
   - Validates every input before the first write - weights are non-negative integers with a
     positive total, every weighted Service exists in O(namespace), and with O(verify) the
     backends whose weight rises are ready to take the traffic.
-  - Reads the route, computes the desired object, and writes only when it differs (HTTP PUT
-    with the object's resourceVersion, retried on conflict). Check mode sends the same write as
-    a server-side dry run, so the API server validates it without storing it.
+  - Reads the route, computes the desired object, and writes only when it differs, by
+    server-side apply of the fields it sets (the weighted rules, its annotations, the canary
+    Ingress) as O(field_manager); the apply carries the resourceVersion read, and is computed
+    again from a fresh read when the route changed meanwhile. Check mode sends the same apply
+    as a server-side dry run, so the API server validates it without storing it.
 extends_documentation_fragment:
   - xinchuang.cloud.kube_auth
   - xinchuang.cloud.attributes
@@ -100,7 +102,10 @@ options:
     type: int
   annotations:
     description:
-      - Annotations to set on the route object in the same write (a null value removes one).
+      - Annotations to set on the route object in the same write.
+      - A null value removes an annotation this module's O(field_manager) set; one set by
+        another tool is refused before anything is written (a server-side apply removes only
+        its own fields).
       - The C(canary_release) role keeps the step it reached here, so a release resumes.
     type: dict
   verify:
@@ -116,6 +121,19 @@ options:
   verify_image:
     description:
       - Include the image-index architecture check in O(verify).
+    type: bool
+    default: true
+  field_manager:
+    description:
+      - Field manager of the server-side apply; the fields it sets are recorded under it.
+    type: str
+    default: xinchuang.cloud.canary_weights
+  force_conflicts:
+    description:
+      - Take over the fields the split lives in (C(spec.rules), C(spec.http), the canary
+        Ingress and the annotations given) when another field manager owns them, as the
+        route's author does after C(kubectl apply). V(false) refuses instead, naming the
+        managers and fields.
     type: bool
     default: true
   registry_auth:
@@ -235,304 +253,24 @@ diff:
   type: dict
 """
 
-import copy
-import time
+import traceback
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.xinchuang.cloud.plugins.module_utils import canary_policy as policy
-from ansible_collections.xinchuang.cloud.plugins.module_utils.errors import XinchuangError
-from ansible_collections.xinchuang.cloud.plugins.module_utils.kube import (
-    dynamic_client,
-    kube_auth_argument_spec,
-)
-
-try:
-    from kubernetes.dynamic.exceptions import ConflictError, DynamicApiError, NotFoundError
-except ImportError:  # reported by dynamic_client with the fix
-    ConflictError = DynamicApiError = NotFoundError = Exception
-
-from ansible_collections.xinchuang.cloud.plugins.module_utils import manifest_index
+from ansible_collections.xinchuang.cloud.plugins.module_utils import canary_plan as plan
+from ansible_collections.xinchuang.cloud.plugins.module_utils import kube
 from ansible_collections.xinchuang.cloud.plugins.module_utils import registry as oci_registry
-
-FIELD_MANAGER = "xinchuang.cloud.canary_weights"
-CONFLICT_RETRIES = 5
-
-
-def _api_message(exc):
-    try:
-        return exc.summary()
-    except Exception:
-        return str(exc)
+from ansible_collections.xinchuang.cloud.plugins.module_utils.canary_providers import MANAGED_BY
+from ansible_collections.xinchuang.cloud.plugins.module_utils.canary_reconcile import (
+    CanaryReconciler,
+)
+from ansible_collections.xinchuang.cloud.plugins.module_utils.errors import XinchuangError
 
 
-class Canary(object):
-    """One task's connection, caches and mode; one ``reconcile`` per route."""
-
-    def __init__(self, module):
-        self.module = module
-        p = module.params
-        self.provider = p["provider"]
-        self.namespace = p["namespace"]
-        self.check = module.check_mode
-        self.want_diff = module._diff
-        self.weights = (policy.validate_weights(p["weights"], self.provider)
-                        if p["weights"] is not None else None)
-        self.match = (policy.validate_match(p["match"], self.weights or {}, self.provider)
-                      if p["match"] is not None else None)
-        if self.match is not None and self.weights is None:
-            raise policy.CanaryPolicyError("match needs weights: give the weights of the backends too")
-        if p["weight_total"] is not None and self.provider != "nginx":
-            raise policy.CanaryPolicyError(
-                "weight_total is the canary-weight-total of the nginx provider; drop it for "
-                "provider %s" % self.provider)
-        if p["weight_total"] is not None and p["weight_total"] <= 0:
-            raise policy.CanaryPolicyError(
-                "weight_total must be a positive integer, got %d" % p["weight_total"])
-        self.annotations = p["annotations"] or None
-        self.client = dynamic_client(p)
-        api_version, kind = policy.ROUTE_RESOURCES[self.provider]
-        try:
-            self.routes_api = self.client.resources.get(api_version=api_version, kind=kind)
-        except Exception:
-            raise XinchuangError(
-                "the API server does not serve %s %s: install the %s CRDs first (hack/crds.sh "
-                "fetches them from the upstream Go module)" % (
-                    api_version, kind, {"gateway": "Gateway API", "istio": "Istio"}.get(
-                        self.provider, "networking.k8s.io")))
-        self.services_api = self.client.resources.get(api_version="v1", kind="Service")
-        self.services = self._services() if self.weights else {}
-        self.verify_report = []
-
-    # -- reads -------------------------------------------------------------------------------
-
-    def _get(self, api, name):
-        try:
-            return api.get(name=name, namespace=self.namespace).to_dict()
-        except NotFoundError:
-            return None
-
-    def _services(self):
-        found, missing = {}, []
-        for name in self.weights:
-            svc = self._get(self.services_api, name)
-            if svc is None:
-                missing.append(name)
-            else:
-                found[name] = svc
-        if missing:
-            raise XinchuangError(
-                "weights name Services that do not exist in namespace %s: %s; create them (one "
-                "per backend Deployment) or fix the names. Nothing was changed"
-                % (self.namespace, ", ".join(missing)))
-        return found
-
-    def prefetch(self, names):
-        """One list call for a batch of routes instead of one get each."""
-        items = self.routes_api.get(namespace=self.namespace).to_dict().get("items") or []
-        self._prefetched = dict((i["metadata"]["name"], i) for i in items if i["metadata"]["name"] in names)
-        if self.provider == "nginx":
-            self._ingresses = items
-
-    def route(self, name, fresh=False):
-        cached = getattr(self, "_prefetched", {})
-        if not fresh and name in cached:
-            obj = cached.pop(name)
-        else:
-            obj = self._get(self.routes_api, name)
-        if obj is None:
-            _api, kind = policy.ROUTE_RESOURCES[self.provider]
-            raise XinchuangError(
-                "%s %s/%s does not exist; create the route first (this module sets the weights "
-                "of an existing route)" % (kind, self.namespace, name))
-        for key in ("apiVersion", "kind"):
-            obj.setdefault(key, dict(zip(("apiVersion", "kind"), policy.ROUTE_RESOURCES[self.provider]))[key])
-        return obj
-
-    def ingresses(self, fresh=False):
-        if fresh or not hasattr(self, "_ingresses"):
-            self._ingresses = self.routes_api.get(namespace=self.namespace).to_dict().get("items") or []
-        return self._ingresses
-
-    # -- writes ------------------------------------------------------------------------------
-
-    def _write(self, obj, create=False):
-        kwargs = {"namespace": self.namespace, "field_manager": FIELD_MANAGER}
-        if self.check:
-            kwargs["dry_run"] = "All"
-        obj = copy.deepcopy(obj)
-        obj.pop("status", None)
-        try:
-            if create:
-                return self.routes_api.create(body=obj, **kwargs).to_dict()
-            return self.routes_api.replace(body=obj, **kwargs).to_dict()
-        except DynamicApiError as exc:
-            if isinstance(exc, ConflictError):
-                raise  # reconcile() reads the route again and retries
-            raise XinchuangError(
-                "the API server refused %s %s/%s: %s; nothing was changed" % (
-                    obj.get("kind"), self.namespace, obj["metadata"]["name"], _api_message(exc)))
-
-    # -- verify ------------------------------------------------------------------------------
-
-    def verify(self, previous):
-        rising = policy.rising_backends(previous, self.weights)
-        if not rising:
-            return
-        apps = self.client.resources.get(api_version="apps/v1", kind="Deployment")
-        deployments = apps.get(namespace=self.namespace).to_dict().get("items") or []
-        try:
-            nodes = self.client.resources.get(api_version="v1", kind="Node").get().to_dict()["items"]
-            pods = self.client.resources.get(api_version="v1", kind="Pod").get().to_dict()["items"]
-        except DynamicApiError as exc:
-            raise XinchuangError(
-                "verify: cannot read Nodes and Pods (%s); give the credentials get/list on nodes "
-                "and pods cluster-wide, or set verify: false" % _api_message(exc))
-        failures = []
-        for name in rising:
-            selector = (self.services[name].get("spec") or {}).get("selector") or {}
-            mine = [d for d in deployments if policy.selector_matches(
-                selector, ((d["spec"].get("template") or {}).get("metadata") or {}).get("labels"))]
-            if not mine:
-                failures.append("Service %s selects no Deployment in %s (selector %s)" % (
-                    name, self.namespace, selector))
-                self.verify_report.append(dict(backend=name, check="deployment", ok=False,
-                                               message=failures[-1]))
-                continue
-            for dep in mine:
-                for check, (ok, msg) in (("deployment", policy.deployment_available(dep)),
-                                         ("node_room", policy.node_room(dep, nodes, pods))):
-                    self.verify_report.append(dict(backend=name, check=check, ok=ok, message=msg))
-                    if not ok:
-                        failures.append(msg)
-                if self.module.params["verify_image"]:
-                    ok, msg = self.image_check(dep, nodes)
-                    self.verify_report.append(dict(backend=name, check="image_architecture",
-                                                   ok=ok, message=msg))
-                    if not ok:
-                        failures.append(msg)
-        if failures:
-            raise XinchuangError(
-                "verify: not raising the weight of %s: %s. Nothing was changed; fix the "
-                "Deployment or its nodes, or set verify: false" % (", ".join(rising), "; ".join(failures)))
-
-    def image_check(self, deployment, nodes):
-        """(ok, reason): every image of the Pods has an entry for each node architecture.
-
-        The same question image_manifest_info answers, asked through the same client
-        (module_utils/registry.py), for the architectures of the nodes the Pods may run on.
-        """
-        name = deployment["metadata"]["name"]
-        pod_spec = deployment["spec"]["template"].get("spec") or {}
-        platforms = policy.node_platforms(policy.eligible_nodes(deployment, nodes))
-        if not platforms:
-            return False, "Deployment %s: no Ready node to run on, so no architecture to check" % name
-        auth = self.module.params["registry_auth"]
-        problems, checked = [], []
-        for image in policy.pod_images(pod_spec):
-            host, rest = policy.split_image(image)
-            try:
-                # A quick pre-check: a short budget, not the registry modules' defaults.
-                client = oci_registry.client_for_image_registry(host, auth, timeout=15, retries=1)
-                ref = manifest_index.parse_reference(rest)
-                client.add_scope(ref.repository, "pull")
-                info = oci_registry.inspect_reference(client, ref, platforms)
-            except XinchuangError as exc:
-                problems.append("cannot inspect image %s (%s); give registry_auth for its registry, "
-                                "or set verify_image: false" % (image, exc))
-                continue
-            if not info["exists"]:
-                problems.append("image %s does not exist in %s" % (image, host))
-            elif info["missing_platforms"]:
-                problems.append("image %s has no entry for %s (it has %s) but the Pods of %s run "
-                                "on nodes of that architecture" % (
-                                    image, ", ".join(info["missing_platforms"]),
-                                    ", ".join(info["platforms"]) or "none", name))
-            else:
-                checked.append(image)
-        if problems:
-            return False, "Deployment %s: %s" % (name, "; ".join(problems))
-        return True, "Deployment %s: %s has %s" % (name, ", ".join(checked), ", ".join(platforms))
-
-    # -- one route ---------------------------------------------------------------------------
-
-    def reconcile(self, name):
-        for attempt in range(CONFLICT_RETRIES):
-            try:
-                return self._reconcile(name, fresh=attempt > 0)
-            except ConflictError:
-                time.sleep(0.2 * (attempt + 1))
-        raise XinchuangError(
-            "route %s/%s kept changing under this task (%d conflicts); try again"
-            % (self.namespace, name, CONFLICT_RETRIES))
-
-    def _reconcile(self, name, fresh):
-        if self.provider == "nginx":
-            return self._reconcile_nginx(name, fresh)
-        current = self.route(name, fresh)
-        if self.provider == "gateway":
-            previous = policy.gateway_weights(current, self.namespace)
-        else:
-            previous = policy.istio_weights(current, self.namespace)
-        desired, weights = current, previous
-        if self.weights is not None:
-            weights = policy.normalise(self.provider, self.weights)
-            build = policy.gateway_desired if self.provider == "gateway" else policy.istio_desired
-            desired = build(current, self.namespace, weights, self.services, self.match)
-        desired = policy.with_annotations(desired, self.annotations)
-        result = dict(route=name, previous=previous, weights=weights, changed=False)
-        before, after = policy.comparable(current), policy.comparable(desired)
-        if before != after:
-            if self.module.params["verify"] and self.weights is not None:
-                self.verify(previous)
-            written = self._write(desired)
-            after = policy.comparable(written)
-            result["changed"] = True
-        result["annotations"] = after["metadata"]["annotations"]
-        if self.want_diff:
-            result["diff"] = dict(before=before, after=after)
-        return result
-
-    def _reconcile_nginx(self, name, fresh):
-        main = self.route(name, fresh)
-        canary_obj = policy.find_nginx_canary(main, self.ingresses(fresh))
-        previous = policy.nginx_weights(main, canary_obj)
-        result = dict(route=name, previous=previous, weights=previous, changed=False)
-        main_desired = policy.with_annotations(main, self.annotations)
-        canary_desired = canary_obj
-        if self.weights is not None:
-            stable, canary = policy.nginx_roles(main, self.weights)
-            total = policy.nginx_total(canary_obj, self.module.params["weight_total"])
-            weights = policy.normalise("nginx", self.weights, total)
-            canary_desired = policy.nginx_desired_canary(
-                main, canary_obj, self.namespace, stable, canary, weights, total, self.services,
-                self.match)
-            result.update(weights=weights, stable=stable)
-        c_before, c_after = policy.comparable(canary_obj), policy.comparable(canary_desired)
-        m_before, m_after = policy.comparable(main), policy.comparable(main_desired)
-        if (c_before != c_after or m_before != m_after) and self.module.params["verify"] \
-                and self.weights is not None:
-            self.verify(previous)
-        # The canary Ingress carries the split: write it first; the route's annotation (the
-        # release step) last, so it never claims a step whose weights are not stored yet.
-        if c_before != c_after:
-            written = self._write(canary_desired, create=canary_obj is None)
-            c_after = policy.comparable(written)
-            result["changed"] = True
-        if m_before != m_after:
-            written = self._write(main_desired)
-            m_after = policy.comparable(written)
-            result["changed"] = True
-        result["annotations"] = m_after["metadata"]["annotations"]
-        if self.want_diff:
-            result["diff"] = dict(before={"ingress": m_before, "canary_ingress": c_before},
-                                  after={"ingress": m_after, "canary_ingress": c_after})
-        return result
-
-
-def main():
-    argument_spec = dict(
-        provider=dict(type="str", choices=list(policy.PROVIDERS), default="gateway"),
+def argument_spec():
+    spec = kube.kube_auth_argument_spec()
+    spec.update(
+        provider=dict(type="str", choices=list(plan.PROVIDERS), default="gateway"),
         namespace=dict(type="str", required=True),
         route=dict(type="str"),
         routes=dict(type="list", elements="str"),
@@ -550,44 +288,26 @@ def main():
         verify_image=dict(type="bool", default=True),
         registry_auth=dict(type="dict", options=oci_registry.registry_credentials_argument_spec()),
     )
-    argument_spec.update(kube_auth_argument_spec())
-    module = AnsibleModule(
-        argument_spec=argument_spec,
-        supports_check_mode=True,
-        mutually_exclusive=[("route", "routes")],
-        required_one_of=[("route", "routes")],
-    )
-    # The sub-spec fills type=exact for cookie rules too; the policy decides what is valid.
-    for rule in module.params["match"] or []:
-        if rule.get("cookie") and rule.get("type") == "exact":
-            rule["type"] = None
+    # Moving the split of a route its authors wrote is what this module is asked to do, so it
+    # takes spec.rules / spec.http over unless told not to (docs/development.md, conflicts).
+    spec.update(kube.apply_argument_spec(MANAGED_BY, force_conflicts=True))
+    return spec
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
+                           mutually_exclusive=[("route", "routes")],
+                           required_one_of=[("route", "routes")])
     try:
-        canary = Canary(module)
-        if module.params["route"]:
-            result = canary.reconcile(module.params["route"])
-            diff = result.pop("diff", None)
-            result.pop("route")
-            out = dict(result, changed=result["changed"])
-            if diff is not None:
-                out["diff"] = diff
-        else:
-            names = module.params["routes"]
-            canary.prefetch(set(names))
-            results = [canary.reconcile(n) for n in names]
-            out = dict(changed=any(r["changed"] for r in results), routes=results)
-            if module._diff:
-                out["diff"] = dict(
-                    before=dict((r["route"], r["diff"]["before"]) for r in results if r["changed"]),
-                    after=dict((r["route"], r["diff"]["after"]) for r in results if r["changed"]))
-                for r in results:
-                    r.pop("diff", None)
-        if module.params["verify"]:
-            out["verify"] = canary.verify_report
-        module.exit_json(**out)
+        reconciler = CanaryReconciler(module.params, check_mode=module.check_mode,
+                                      diff=module._diff)
+        result = reconciler.run()
     except XinchuangError as exc:
         module.fail_json(msg=str(exc))
-    except DynamicApiError as exc:
-        module.fail_json(msg="Kubernetes API error: %s" % _api_message(exc))
+    except Exception as exc:  # pragma: no cover - unexpected: keep the trace for a bug report
+        module.fail_json(msg="canary_weights: unexpected error: %s" % exc,
+                         exception=traceback.format_exc())
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

@@ -336,7 +336,10 @@ from ansible_collections.xinchuang.cloud.plugins.module_utils.hpa_reconcile impo
     HpaReconciler,
     scaling_rules_argument_spec,
 )
-from ansible_collections.xinchuang.cloud.plugins.module_utils.kube import kube_auth_argument_spec
+from ansible_collections.xinchuang.cloud.plugins.module_utils.kube import (
+    apply_argument_spec,
+    kube_auth_argument_spec,
+)
 
 
 def argument_spec():
@@ -359,10 +362,10 @@ def argument_spec():
         fallback_stabilization_window=dict(type="int", default=600),
         strict=dict(type="bool", default=False),
         state=dict(type="str", default="present", choices=["present", "absent"]),
-        field_manager=dict(type="str", default=hp.MANAGED_BY),
-        force_conflicts=dict(type="bool", default=False),
         parallel=dict(type="int", default=8),
     )
+    # An HPA another tool made (kubectl autoscale) is its decision: not taken over by default.
+    spec.update(apply_argument_spec(hp.MANAGED_BY, force_conflicts=False))
     return spec
 
 

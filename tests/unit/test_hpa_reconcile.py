@@ -12,7 +12,9 @@ import yaml
 from ansible_collections.xinchuang.cloud.plugins.module_utils import arch
 from ansible_collections.xinchuang.cloud.plugins.module_utils import hpa_policy as hp
 from ansible_collections.xinchuang.cloud.plugins.module_utils import hpa_reconcile as hr
+from ansible_collections.xinchuang.cloud.plugins.module_utils import kube
 from ansible_collections.xinchuang.cloud.plugins.module_utils.kube import KubeApiError
+from tests import data as paper
 
 
 def workload(name, family=None, namespace="ns", annotation=None, labels=None):
@@ -34,7 +36,7 @@ TABLE = hp.merge_thresholds()
 def test_plan_takes_family_and_thresholds_from_the_pod_template():
     entry = hp.plan_workload(workload("web-arm", "arm"), "Deployment", TABLE, max_replicas=5)
     assert entry == {"namespace": "ns", "name": "web-arm", "kind": "Deployment", "hpa": "web-arm",
-                     "families": ["arm"], "family": "arm", "thresholds": hp.PAPER_TABLE3["arm"],
+                     "families": ["arm"], "family": "arm", "thresholds": paper.table3("arm"),
                      "min_replicas": 1, "max_replicas": 5, "source": "table"}
 
 
@@ -43,7 +45,7 @@ def test_annotation_beats_option_beats_pod_template():
                                              "max_replicas": 3})
     entry = hp.plan_workload(obj, "Deployment", TABLE, family="c86", max_replicas=9)
     assert entry["family"] == "mips" and entry["source"] == "annotation"
-    assert entry["thresholds"] == dict(hp.PAPER_TABLE3["mips"], cpu_scale_out=85)
+    assert entry["thresholds"] == dict(paper.table3("mips"), cpu_scale_out=85)
     assert (entry["min_replicas"], entry["max_replicas"]) == (1, 3)
     entry = hp.plan_workload(workload("web", "arm"), "Deployment", TABLE, family="c86",
                              max_replicas=9)
@@ -53,7 +55,7 @@ def test_annotation_beats_option_beats_pod_template():
 def test_multi_family_workload_gets_the_envelope_and_a_warning():
     entry = hp.plan_workload(workload("web-any"), "Deployment", TABLE, max_replicas=5)
     assert entry["family"] is None and entry["families"] == arch.families()
-    assert entry["thresholds"] == hp.envelope(TABLE, arch.families())
+    assert entry["thresholds"] == paper.envelope(arch.families())
     warning = hp.multi_family_warning([entry])
     assert warning.startswith("1 workload(s) may run on several CPU families")
     assert "Deployment ns/web-any" in warning and "strict: true" in warning
@@ -142,6 +144,16 @@ def test_run_parallel_stops_submitting_after_the_first_failure():
 
 # --- the reconciler against an in-memory API server --------------------------------------
 
+# The Status of a server-side apply conflict, as kube-apiserver answers it.
+CONFLICT_STATUS = {
+    "kind": "Status", "status": "Failure", "reason": "Conflict", "code": 409,
+    "message": "Apply failed with 1 conflict: conflict with \"kubectl-autoscale\" using "
+               "autoscaling/v2: .spec.maxReplicas",
+    "details": {"causes": [{"reason": "FieldManagerConflict", "field": ".spec.maxReplicas",
+                            "message": "conflict with \"kubectl-autoscale\" using autoscaling/v2"}]},
+}
+
+
 class FakeServer(object):
     """Just enough of the API server for the REST helpers hpa_reconcile calls."""
 
@@ -179,7 +191,10 @@ class FakeServer(object):
         with self.lock:
             self.writes.append(("apply", body["metadata"]["name"], dry_run, force))
             if body["metadata"]["name"] in self.conflict and not force:
-                raise KubeApiError("PATCH ...: HTTP 409 Conflict", status=409)
+                # what kube.server_side_apply raises for the API server's answer
+                raise kube.conflict_error(body, field_manager, KubeApiError(
+                    "PATCH ...: HTTP 409 Conflict", status=409, reason="Conflict",
+                    details=CONFLICT_STATUS))
             if not dry_run:
                 self.put(stored)
         return stored
@@ -262,8 +277,9 @@ def test_fallback_when_the_server_drops_the_tolerance(server):
 
 def test_conflict_names_force_conflicts(server):
     server.conflict.add("db-c86")
-    with pytest.raises(hr.HpaReconcileError, match="set force_conflicts: true"):
+    with pytest.raises(hr.HpaReconcileError, match="set force_conflicts: true") as err:
         run(server, label_selectors=["tier=db"], band_mode="tolerance")
+    assert '"kubectl-autoscale"' in str(err.value) and ".spec.maxReplicas" in str(err.value)
     result, _warnings = run(server, label_selectors=["tier=db"], band_mode="tolerance",
                             force_conflicts=True)
     assert result["changed"] and server.writes[-1] == ("apply", "db-c86", False, True)

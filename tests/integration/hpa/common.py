@@ -3,7 +3,9 @@ stored. Workloads come from tests/integration/testbed/helpers.py (``deployment``
 
 from decimal import Decimal
 
-from ansible_collections.xinchuang.cloud.plugins.module_utils import hpa_policy as hp
+# The kubernetes client's own quantity parser: what the server stored is read back with
+# code independent of the module's (plugins/module_utils/quantity.py).
+from kubernetes.utils import parse_quantity
 
 
 def pinned_name(family):
@@ -27,9 +29,9 @@ def stored_band(testbed, namespace, name):
     return {
         "target": dict((m["resource"]["name"], m["resource"]["target"]["averageUtilization"])
                        for m in spec["metrics"]),
-        "scale_up": hp.parse_quantity(behavior["scaleUp"]["tolerance"])
+        "scale_up": parse_quantity(behavior["scaleUp"]["tolerance"])
         if "tolerance" in (behavior.get("scaleUp") or {}) else None,
-        "scale_down": hp.parse_quantity(behavior["scaleDown"]["tolerance"])
+        "scale_down": parse_quantity(behavior["scaleDown"]["tolerance"])
         if "tolerance" in (behavior.get("scaleDown") or {}) else None,
         "scaleDown": behavior.get("scaleDown") or {},
         "labels": hpa["metadata"].get("labels") or {},

@@ -8,6 +8,7 @@ import pytest
 
 from ansible_collections.xinchuang.cloud.plugins.module_utils import arch
 from ansible_collections.xinchuang.cloud.plugins.module_utils import hpa_policy as hp
+from tests import data as paper
 from tests.integration.ansible_run import run_module
 from tests.integration.testbed.helpers import deployment, unique_namespace
 
@@ -58,7 +59,7 @@ def test_four_passes_for_workloads_pinned_to_each_family(testbed, ns):
         entry = by_name[pinned_name(fam)]
         assert entry["family"] == fam and entry["families"] == [fam]
         assert entry["mode"] == "tolerance"
-        assert entry["thresholds"] == hp.PAPER_TABLE3[fam]
+        assert entry["thresholds"] == paper.table3(fam)
         # what the API server stored, read back independently of the module
         stored = stored_band(testbed, ns, pinned_name(fam))
         assert stored["target"] == entry["target"]
@@ -66,7 +67,7 @@ def test_four_passes_for_workloads_pinned_to_each_family(testbed, ns):
         assert stored["scale_down"] == Decimal(entry["tolerances"]["scale_down"])
         assert stored["labels"][hp.FAMILY_LABEL] == fam
         assert stored["scaleDown"]["stabilizationWindowSeconds"] == 60
-        table = hp.PAPER_TABLE3[fam]
+        table = paper.table3(fam)
         ratio = min(Decimal(table[m + "_scale_in"]) / table[m + "_scale_out"] for m in hp.METRICS)
         for metric, target in stored["target"].items():
             out = target * (1 + stored["scale_up"])
@@ -123,7 +124,7 @@ def test_annotation_overrides_thresholds_and_replicas(testbed, ns):
     entry = res["workloads"][0]
     assert entry["thresholds_source"] == "annotation"
     assert entry["thresholds"]["cpu_scale_out"] == 60 and entry["thresholds"]["cpu_scale_in"] == 20
-    assert entry["thresholds"]["memory_scale_out"] == hp.PAPER_TABLE3["arm"]["memory_scale_out"]
+    assert entry["thresholds"]["memory_scale_out"] == paper.table3("arm")["memory_scale_out"]
     hpa = testbed.get_json("hpa.v2.autoscaling", "web-annotated", "-n", ns)
     assert hpa["spec"]["maxReplicas"] == 3
 
@@ -142,7 +143,7 @@ def test_multi_family_workload_warns_or_fails_in_strict_mode(testbed, ns):
     assert any("several CPU families" in w for w in loose.get("warnings", []))
     entry = loose["workloads"][0]
     assert entry["family"] is None and entry["families"] == arch.families()
-    assert entry["thresholds"] == hp.envelope(hp.PAPER_TABLE3, arch.families())
+    assert entry["thresholds"] == paper.envelope(arch.families())
 
 
 @pytest.mark.parametrize("bad,words", [

@@ -1,0 +1,217 @@
+# -*- coding: utf-8 -*-
+# Copyright: xinchuang.cloud developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The checks around a step of a gray release, as pure arithmetic over what was read. No I/O.
+
+Before a backend's weight rises (canary_weights' ``verify``): its Deployment is available
+at its latest generation, the Ready nodes it may run on have room (pods, CPU, memory
+requests) for its replicas, and which image references and node platforms the registry
+must be asked about. After a step (the canary_release role): the Prometheus instant query's
+answer against the threshold.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import math
+from urllib.parse import quote
+
+from ansible_collections.xinchuang.cloud.plugins.module_utils import manifest_index
+from ansible_collections.xinchuang.cloud.plugins.module_utils.canary_plan import CanaryPolicyError
+from ansible_collections.xinchuang.cloud.plugins.module_utils.quantity import (
+    cpu_millis,
+    memory_bytes,
+)
+
+DOCKER_HUB = "docker.io"
+# How container runtimes read a reference without a tag, and a Docker Hub name without a
+# namespace (nginx:1.25 is docker.io/library/nginx:1.25).
+DEFAULT_TAG = "latest"
+DOCKER_HUB_NAMESPACE = "library"
+
+
+# ---------------------------------------------------------------------------
+# Deployment available, room on its nodes
+# ---------------------------------------------------------------------------
+
+def deployment_available(deployment):
+    """(ok, reason): rolled out at its generation with every replica available."""
+    meta, spec = deployment.get("metadata") or {}, deployment.get("spec") or {}
+    status = deployment.get("status") or {}
+    name = meta.get("name")
+    want = spec.get("replicas", 1)
+    if status.get("observedGeneration", 0) < meta.get("generation", 0):
+        return False, "Deployment %s: the controller has not seen its latest spec yet" % name
+    conds = dict((c.get("type"), c) for c in status.get("conditions") or [])
+    avail = conds.get("Available", {})
+    if avail.get("status") != "True":
+        return False, "Deployment %s is not Available (%s)" % (name, avail.get("message") or "no condition yet")
+    have = status.get("availableReplicas", 0) or 0
+    if have < want or (status.get("updatedReplicas", 0) or 0) < want:
+        return False, "Deployment %s: %d of %d replicas available and updated" % (name, have, want)
+    return True, "Deployment %s: %d/%d replicas available" % (name, have, want)
+
+
+def pod_requests(pod_spec):
+    """(cpu millis, memory bytes) a Pod of this spec asks for (sum over its containers)."""
+    cpu = mem = 0
+    for c in pod_spec.get("containers") or []:
+        req = (c.get("resources") or {}).get("requests") or {}
+        cpu += cpu_millis(req.get("cpu"))
+        mem += memory_bytes(req.get("memory"))
+    return cpu, mem
+
+
+def _node_ready(node):
+    conds = dict((c.get("type"), c.get("status")) for c in (node.get("status") or {}).get("conditions") or [])
+    return conds.get("Ready") == "True" and not (node.get("spec") or {}).get("unschedulable")
+
+
+def eligible_nodes(deployment, nodes):
+    """Ready, schedulable nodes whose labels satisfy the Deployment's nodeSelector."""
+    selector = ((((deployment.get("spec") or {}).get("template") or {}).get("spec") or {})
+                .get("nodeSelector") or {})
+    return [n for n in nodes if _node_ready(n) and all(
+        ((n.get("metadata") or {}).get("labels") or {}).get(k) == v for k, v in selector.items())]
+
+
+def node_platforms(nodes):
+    """OCI platforms (``linux/<kubernetes.io/arch>``) of ``nodes``, sorted, without repeats."""
+    archs = set(((n.get("metadata") or {}).get("labels") or {}).get("kubernetes.io/arch") for n in nodes)
+    return ["linux/%s" % a for a in sorted(a for a in archs if a)]
+
+
+def pod_images(pod_spec):
+    """Images of a Pod spec's init and regular containers, in order, without repeats."""
+    out = []
+    for c in (pod_spec.get("initContainers") or []) + (pod_spec.get("containers") or []):
+        if c.get("image") and c["image"] not in out:
+            out.append(c["image"])
+    return out
+
+
+def image_location(image):
+    """A Pod's image -> (registry host, manifest_index.Reference), as container runtimes read
+    it: a first component with '.' or ':' (or ``localhost``) is the registry, otherwise the
+    image is on Docker Hub (``docker.io``, single names under ``library/``); no tag means
+    ``latest``. The reference grammar is manifest_index.parse_reference's.
+    """
+    text = image.strip()
+    name = text.split("@", 1)[0]
+    if ":" not in name.rsplit("/", 1)[-1] and "@" not in text:
+        text += ":" + DEFAULT_TAG
+    first = text.split("/", 1)[0]
+    # parse_reference strips a leading registry host only when it is the one given: give it
+    # the first component, and it tells by stripping it or not whether that was a host.
+    ref = manifest_index.parse_reference(text, registry=first)
+    host = first if ref.repository.count("/") < name.count("/") else DOCKER_HUB
+    if host in (DOCKER_HUB, "index." + DOCKER_HUB):
+        host = DOCKER_HUB
+        if "/" not in ref.repository:
+            ref = manifest_index.Reference("%s/%s" % (DOCKER_HUB_NAMESPACE, ref.repository),
+                                           ref.tag, ref.digest)
+    return host, ref
+
+
+def node_room(deployment, nodes, pods):
+    """(ok, reason): the Ready nodes matching the Deployment's nodeSelector can hold its replicas.
+
+    Counts what the other Pods already request on those nodes (the Deployment's own Pods are
+    left out: they are the ones that must fit) against allocatable pods, CPU and memory.
+    """
+    tmpl = ((deployment.get("spec") or {}).get("template") or {})
+    pod_spec = tmpl.get("spec") or {}
+    labels = (tmpl.get("metadata") or {}).get("labels") or {}
+    selector = pod_spec.get("nodeSelector") or {}
+    name = deployment["metadata"]["name"]
+    replicas = (deployment.get("spec") or {}).get("replicas", 1)
+    eligible = eligible_nodes(deployment, nodes)
+    if not eligible:
+        return False, "Deployment %s: no Ready schedulable node matches nodeSelector %s" % (name, selector)
+    names = set(n["metadata"]["name"] for n in eligible)
+    cpu_need, mem_need = pod_requests(pod_spec)
+    free_pods = free_cpu = free_mem = 0
+    for node in eligible:
+        alloc = (node.get("status") or {}).get("allocatable") or {}
+        used_pods = used_cpu = used_mem = 0
+        for pod in pods:
+            pspec = pod.get("spec") or {}
+            if pspec.get("nodeName") != node["metadata"]["name"]:
+                continue
+            if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+                continue
+            if all(((pod.get("metadata") or {}).get("labels") or {}).get(k) == v for k, v in labels.items()):
+                continue  # one of this Deployment's own Pods
+            c, m = pod_requests(pspec)
+            used_pods, used_cpu, used_mem = used_pods + 1, used_cpu + c, used_mem + m
+        free_pods += max(0, int(alloc.get("pods", 110)) - used_pods)
+        free_cpu += max(0, cpu_millis(alloc.get("cpu")) - used_cpu)
+        free_mem += max(0, memory_bytes(alloc.get("memory")) - used_mem)
+    short = []
+    if free_pods < replicas:
+        short.append("pods %d < %d" % (free_pods, replicas))
+    if cpu_need and free_cpu < cpu_need * replicas:
+        short.append("cpu %dm < %dm" % (free_cpu, cpu_need * replicas))
+    if mem_need and free_mem < mem_need * replicas:
+        short.append("memory %d < %d bytes" % (free_mem, mem_need * replicas))
+    where = "nodes %s" % ", ".join(sorted(names))
+    if short:
+        return False, "Deployment %s: %s lack room for %d replicas (%s)" % (
+            name, where, replicas, "; ".join(short))
+    return True, "Deployment %s: %s have room for %d replicas" % (name, where, replicas)
+
+
+# ---------------------------------------------------------------------------
+# The metric check after a step: a Prometheus instant query against a threshold
+# ---------------------------------------------------------------------------
+
+PASS_WHEN = ("below", "above")
+
+
+def prometheus_query_url(base_url, query):
+    """The HTTP API URL of an instant ``query`` on the Prometheus at ``base_url``."""
+    if not base_url or not query:
+        raise CanaryPolicyError(
+            "the metric check needs the Prometheus URL and an instant query returning one "
+            "number; got url %r and query %r" % (base_url, query))
+    return "%s/api/v1/query?query=%s" % (base_url.rstrip("/"), quote(query, safe=""))
+
+
+def metric_verdict(response, query, threshold, pass_when="below"):
+    """Judge Prometheus's answer (the JSON of /api/v1/query) against ``threshold``.
+
+    The first sample of a vector, or a scalar, is the value; the check passes when it is
+    strictly ``below`` (or ``above``) the threshold. No sample, an error status or a
+    non-number (NaN) fails, since a missing metric proves nothing about the canary.
+    Returns {ok, value (None without a number), message}.
+    """
+    if pass_when not in PASS_WHEN:
+        raise CanaryPolicyError("pass_when %r must be below or above" % (pass_when,))
+    limit = float(threshold)
+    data = (response or {}).get("data") or {}
+    result = data.get("result")
+    sample = None
+    if (response or {}).get("status") == "success":
+        if data.get("resultType") == "scalar" and result:
+            sample = result
+        elif isinstance(result, list) and result and result[0].get("value"):
+            sample = result[0]["value"]
+    value = None
+    if sample is not None:
+        try:
+            value = float(sample[1])
+        except (TypeError, ValueError, IndexError):
+            value = None
+        if value is not None and math.isnan(value):
+            value = None
+    shown = sample[1] if sample is not None else "no result"
+    ok = value is not None and (value < limit if pass_when == "below" else value > limit)
+    if ok:
+        message = "%s = %s (%s %s)" % (query, value, pass_when, threshold)
+    else:
+        message = "Prometheus check failed: %s = %s, must be %s %s%s" % (
+            query, shown, pass_when, threshold,
+            "" if (response or {}).get("status") == "success" else
+            " (Prometheus answered %s)" % ((response or {}).get("error") or "no JSON"))
+    return {"ok": ok, "value": value, "message": message}

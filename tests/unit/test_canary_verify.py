@@ -1,0 +1,155 @@
+"""The checks around a step: Deployment available, room on its nodes, the images and node
+platforms the registry is asked about, the Prometheus verdict
+(plugins/module_utils/canary_verify.py)."""
+
+import pytest
+
+from ansible_collections.xinchuang.cloud.plugins.module_utils import canary_verify as policy
+
+
+# ---------------------------------------------------------------------------
+# verify
+# ---------------------------------------------------------------------------
+
+def deployment(replicas=3, available=3, arch="arm64", cpu="500m", mem="256Mi", generation=2, observed=2):
+    return {"metadata": {"name": "web-arm", "generation": generation},
+            "spec": {"replicas": replicas, "template": {
+                "metadata": {"labels": {"app": "web-arm"}},
+                "spec": {"nodeSelector": {"kubernetes.io/arch": arch},
+                         "containers": [{"name": "c", "resources": {"requests": {"cpu": cpu, "memory": mem}}}]}}},
+            "status": {"observedGeneration": observed, "availableReplicas": available, "updatedReplicas": available,
+                       "conditions": [{"type": "Available", "status": "True" if available else "False"}]}}
+
+
+def node(name, arch, cpu="2", mem="4Gi", pods="110", ready="True"):
+    return {"metadata": {"name": name, "labels": {"kubernetes.io/arch": arch}},
+            "spec": {}, "status": {"allocatable": {"cpu": cpu, "memory": mem, "pods": pods},
+                                   "conditions": [{"type": "Ready", "status": ready}]}}
+
+
+def pod(node_name, cpu="1", labels=None, phase="Running"):
+    return {"metadata": {"labels": labels or {"app": "other"}},
+            "spec": {"nodeName": node_name, "containers": [{"resources": {"requests": {"cpu": cpu}}}]},
+            "status": {"phase": phase}}
+
+
+def test_deployment_available_needs_all_replicas_at_the_latest_generation():
+    assert policy.deployment_available(deployment())[0]
+    ok, why = policy.deployment_available(deployment(available=1))
+    assert not ok and "not Available" not in why and "1 of 3" in why
+    assert not policy.deployment_available(deployment(available=0))[0]
+    ok, why = policy.deployment_available(deployment(observed=1))
+    assert not ok and "not seen its latest spec" in why
+
+
+def test_node_room_counts_only_matching_ready_nodes_and_other_pods():
+    nodes = [node("arm-1", "arm64", cpu="2"), node("c86-1", "amd64", cpu="64"),
+             node("arm-2", "arm64", cpu="64", ready="False")]
+    assert policy.node_room(deployment(replicas=3), nodes, [])[0]  # 1500m of 2000m
+    busy = [pod("arm-1", "1")]
+    ok, why = policy.node_room(deployment(replicas=3), nodes, busy)
+    assert not ok and "cpu 1000m < 1500m" in why and "arm-1" in why
+    own = [pod("arm-1", "1", labels={"app": "web-arm"})]  # its own pods do not count
+    assert policy.node_room(deployment(replicas=3), nodes, own)[0]
+    done = [pod("arm-1", "1", phase="Succeeded")]
+    assert policy.node_room(deployment(replicas=3), nodes, done)[0]
+    ok, why = policy.node_room(deployment(arch="loong64"), nodes, [])
+    assert not ok and "no Ready schedulable node" in why
+
+
+# ---------------------------------------------------------------------------
+# images and node architectures (verify_image)
+# ---------------------------------------------------------------------------
+
+def location(image):
+    host, ref = policy.image_location(image)
+    return host, ref.canonical()
+
+
+def test_image_location_reads_registry_hosts_as_runtimes_do():
+    assert location("127.0.0.1:5000/team/web:1") == ("127.0.0.1:5000", "team/web:1")
+    assert location("registry.example.com/web@sha256:" + "a" * 64)[0] == "registry.example.com"
+    assert location("localhost/web:1") == ("localhost", "web:1")
+    assert location("team/web:1") == ("docker.io", "team/web:1")
+    assert location("nginx:1.25") == ("docker.io", "library/nginx:1.25")
+
+
+def test_image_location_defaults_as_runtimes_do_and_keeps_digests():
+    assert location("nginx") == ("docker.io", "library/nginx:latest")
+    assert location("docker.io/nginx:1") == ("docker.io", "library/nginx:1")
+    assert location("index.docker.io/team/web:2") == ("docker.io", "team/web:2")
+    assert location("127.0.0.1:5000/web") == ("127.0.0.1:5000", "web:latest")
+    digest = "sha256:" + "b" * 64
+    host, ref = policy.image_location("127.0.0.1:5000/team/web:1@" + digest)
+    assert (host, ref.repository, ref.tag, ref.digest) == ("127.0.0.1:5000", "team/web", "1", digest)
+    # a registry host that is also the first component of the repository is still the host
+    assert location("reg.io/reg.io/web:1") == ("reg.io", "reg.io/web:1")
+
+
+@pytest.mark.parametrize("image", ["Team/Web:1", "127.0.0.1:5000/web:bad tag", "web@sha256:123"])
+def test_image_location_refuses_what_is_not_a_reference(image):
+    from ansible_collections.xinchuang.cloud.plugins.module_utils.manifest_index import (
+        InvalidReferenceError)
+    with pytest.raises(InvalidReferenceError):
+        policy.image_location(image)
+
+
+def test_node_platforms_of_the_nodes_a_deployment_may_use():
+    nodes = [node("arm-1", "arm64"), node("arm-2", "arm64"), node("c86-1", "amd64"),
+             node("la-1", "loong64", ready="False")]
+    assert policy.node_platforms(policy.eligible_nodes(deployment(arch="arm64"), nodes)) == ["linux/arm64"]
+    free = deployment()
+    free["spec"]["template"]["spec"]["nodeSelector"] = {}
+    assert policy.node_platforms(policy.eligible_nodes(free, nodes)) == ["linux/amd64", "linux/arm64"]
+
+
+def test_pod_images_lists_init_containers_first_once():
+    spec = {"initContainers": [{"image": "a"}], "containers": [{"image": "b"}, {"image": "a"}]}
+    assert policy.pod_images(spec) == ["a", "b"]
+
+
+# ---------------------------------------------------------------------------
+# the metric check after a step (the query logic; the role's integration test asks a real
+# Prometheus scraping a real target)
+# ---------------------------------------------------------------------------
+
+def vector(*values):
+    return {"status": "success", "data": {"resultType": "vector", "result": [
+        {"metric": {"app": "web-arm"}, "value": [1764460800.0, v]} for v in values]}}
+
+
+def test_prometheus_query_url_encodes_the_query():
+    assert policy.prometheus_query_url("http://127.0.0.1:9090/", 'max(x{app="web-arm"})') == (
+        "http://127.0.0.1:9090/api/v1/query?query=max%28x%7Bapp%3D%22web-arm%22%7D%29")
+    with pytest.raises(policy.CanaryPolicyError, match="needs the Prometheus URL"):
+        policy.prometheus_query_url("http://p:9090", "")
+
+
+@pytest.mark.parametrize("answer,threshold,pass_when,ok,value", [
+    (vector("0.01"), 0.1, "below", True, 0.01),
+    (vector("0.5"), 0.1, "below", False, 0.5),
+    (vector("0.1"), 0.1, "below", False, 0.1),  # strictly below
+    (vector("0.5"), 0.1, "above", True, 0.5),
+    (vector("0.5", "0.01"), 0.1, "below", False, 0.5),  # the first sample
+    ({"status": "success", "data": {"resultType": "scalar", "result": [1.0, "3"]}}, 5, "below", True, 3.0),
+    (vector(), 0.1, "below", False, None),
+    (vector("NaN"), 0.1, "below", False, None),
+    ({"status": "error", "error": "parse error"}, 0.1, "below", False, None),
+    ({}, 0.1, "below", False, None),
+])
+def test_metric_verdict(answer, threshold, pass_when, ok, value):
+    verdict = policy.metric_verdict(answer, "q", threshold, pass_when)
+    assert verdict["ok"] is ok and verdict["value"] == value
+    if ok:
+        assert verdict["message"] == "q = %s (%s %s)" % (value, pass_when, threshold)
+    else:
+        assert verdict["message"].startswith("Prometheus check failed: q = ")
+        assert "must be %s %s" % (pass_when, threshold) in verdict["message"]
+
+
+def test_metric_verdict_says_why_there_is_no_number():
+    assert "no result" in policy.metric_verdict(vector(), "q", 1)["message"]
+    assert "(Prometheus answered parse error)" in policy.metric_verdict(
+        {"status": "error", "error": "parse error"}, "q", 1)["message"]
+    with pytest.raises(policy.CanaryPolicyError, match="below or above"):
+        policy.metric_verdict(vector("1"), "q", 1, "equal")
