@@ -23,7 +23,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench import testbed_bench as tb  # noqa: E402
-from ansible_collections.xinchuang.cloud.plugins.module_utils import canary_policy as policy  # noqa: E402
+from ansible_collections.xinchuang.cloud.plugins.module_utils import canary_providers as providers  # noqa: E402
 
 LABEL = "xinchuang.cloud/bench"
 WEIGHTS = {"web-c86": 90, "web-arm": 10}
@@ -59,7 +59,7 @@ def recreate_routes(kc, ns, items):
 def stored(kc, ns):
     data = json.loads(tb.kubectl(kc, "get", "httproute.gateway.networking.k8s.io", "-n", ns, "-l",
                                  LABEL + "=canary", "-o", "json", timeout=600))
-    return dict((i["metadata"]["name"], policy.gateway_weights(i, ns)) for i in data["items"])
+    return dict((i["metadata"]["name"], providers.gateway_weights(i, ns)) for i in data["items"])
 
 
 def main():
@@ -84,7 +84,7 @@ def main():
     items = routes(ns, args.routes)
     names = [i["metadata"]["name"] for i in items]
     svc = dict((s["metadata"]["name"], s) for s in services(ns))
-    desired = [policy.gateway_desired(i, ns, WEIGHTS, svc) for i in items]
+    desired = [providers.gateway_desired(i, ns, WEIGHTS, svc) for i in items]
     want = dict((n, WEIGHTS) for n in names)
     times = {}
     try:

@@ -335,3 +335,27 @@ def test_spec_hash_ignores_nothing_we_set():
 def test_has_tolerance():
     assert hp.has_tolerance(_body())
     assert not hp.has_tolerance({"spec": {"behavior": {"scaleDown": {"policies": []}}}})
+
+
+def test_the_documented_defaults_are_the_products():
+    """The module's documentation and docs/modules/hpa_thresholds.md show Table 3 to users;
+    they are copies for reading, kept equal to the product's one table."""
+    import os
+    import re
+
+    import yaml
+
+    from ansible_collections.xinchuang.cloud.plugins.modules import hpa_thresholds as module
+
+    def rows(pairs):
+        return dict((fam, {"cpu_scale_out": int(a), "cpu_scale_in": int(b),
+                           "memory_scale_out": int(c), "memory_scale_in": int(d)})
+                    for fam, a, b, c, d in pairs)
+
+    doc = " ".join(yaml.safe_load(module.DOCUMENTATION)["options"]["thresholds"]["description"])
+    prose = doc[doc.index("Defaults (Table 3):"):]
+    assert rows(re.findall(r"(\w+) (\d+)/(\d+)(?: CPU)?, (\d+)/(\d+)", prose)) == hp.PAPER_TABLE3
+    path = os.path.join(paper.ROOT, "docs", "modules", "hpa_thresholds.md")
+    with open(path) as fh:
+        table = re.findall(r"^ *\| (\w+) +\| (\d+) / (\d+) +\| (\d+) / (\d+) +\|$", fh.read(), re.M)
+    assert rows(table) == hp.PAPER_TABLE3

@@ -3,14 +3,12 @@ in steps 10/50/100 with the cross_arch preset, rollback after a failed check, re
 interruption, and the release window."""
 
 import datetime
-import http.server
 import json
 import os
 import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 import pytest
@@ -45,11 +43,11 @@ def release_vars(app, **extra):
     return out
 
 
-def _command(variables, tmp):
+def _command(variables, tmp, playbook=PLAYBOOK):
     path = os.path.join(tmp, "vars.json")
     with open(path, "w") as fh:
         json.dump(variables, fh)
-    return [os.path.join(BIN, "ansible-playbook"), "-i", "localhost,", PLAYBOOK, "-e", "@" + path]
+    return [os.path.join(BIN, "ansible-playbook"), "-i", "localhost,", playbook, "-e", "@" + path]
 
 
 def _tasks(stdout):
@@ -64,10 +62,16 @@ def _tasks(stdout):
     return out
 
 
-def run_release(variables):
-    """Run playbooks/canary.yml; return (exit code, [(task name, result)])."""
+def run_release(variables, play=None):
+    """Run playbooks/canary.yml (or ``play``, a list of plays); return (exit code,
+    [(task name, result)])."""
     with tempfile.TemporaryDirectory() as tmp:
-        proc = subprocess.run(_command(variables, tmp), capture_output=True, text=True,
+        playbook = PLAYBOOK
+        if play is not None:
+            playbook = os.path.join(tmp, "play.yml")
+            with open(playbook, "w") as fh:
+                json.dump(play, fh)
+        proc = subprocess.run(_command(variables, tmp, playbook), capture_output=True, text=True,
                               env=ansible_env(), cwd=ROOT, timeout=900, check=False)
     try:
         return proc.returncode, _tasks(proc.stdout)
@@ -87,51 +91,6 @@ def failure(tasks):
 
 
 STEPS = [{"web-c86": 90, "web-arm": 10}, {"web-c86": 50, "web-arm": 50}, {"web-c86": 0, "web-arm": 100}]
-
-
-class FakePrometheus:
-    """The Prometheus HTTP API's /api/v1/query, answering the given values in turn."""
-
-    def __init__(self, values):
-        self.values = list(values)
-        self.queries = []
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 - http.server's name
-                outer.queries.append(self.path)
-                value = outer.values.pop(0) if outer.values else "0"
-                body = json.dumps({"status": "success", "data": {"resultType": "vector", "result": [
-                    {"metric": {}, "value": [time.time(), str(value)]}]}}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def prometheus():
-    servers = []
-
-    def start(values):
-        servers.append(FakePrometheus(values))
-        return servers[-1]
-
-    yield start
-    for s in servers:
-        s.close()
 
 
 @pytest.mark.parametrize("provider", ["gateway", "istio", "nginx"])
@@ -167,13 +126,38 @@ def test_c86_to_arm_release_in_three_steps_then_promoted(canary_app, canary_imag
     assert not any(r.get("changed") for _n, r in tasks)
 
 
+ERROR_RATIO = "xc_http_error_ratio"
+QUERY = 'max(%s{app="web-arm"})' % ERROR_RATIO
+
+
+def error_ratio_of(app):
+    """The canary's error ratio as a real target reports it at each scrape: it follows the share
+    of traffic the route gives the canary (fine at 10 %, failing from 50 %), read from the API
+    server with the kubernetes client, apart from the module's code."""
+    from kubernetes import client, config
+
+    api = client.CustomObjectsApi(config.new_client_from_config(config_file=app.kubeconfig))
+
+    def samples():
+        route = api.get_namespaced_custom_object("gateway.networking.k8s.io", "v1", app.namespace,
+                                                 "httproutes", "web")
+        rule = [r for r in route["spec"]["rules"] if not r.get("name", "").startswith("xc-canary-ab-")][0]
+        weights = dict((b["name"], b.get("weight", 1)) for b in rule["backendRefs"])
+        share = weights.get("web-arm", 0) / float(sum(weights.values()) or 1)
+        return [(ERROR_RATIO, {"app": "web-arm"}, 0.5 if share >= 0.5 else 0.01)]
+
+    return samples
+
+
 def test_failed_check_after_step_2_rolls_back_to_step_1(canary_app, prometheus):
     app = canary_app
-    prom = prometheus(["0.01", "0.5"])  # error ratio: fine after step 1, too high after step 2
+    prom = prometheus(error_ratio_of(app))
     rc, tasks = run_release(release_vars(
         app, canary_release_prometheus_url=prom.url,
-        canary_release_prometheus_query='sum(rate(http_errors{app="web-arm"}[1m]))',
-        canary_release_prometheus_threshold=0.1))
+        canary_release_prometheus_query=QUERY,
+        canary_release_prometheus_threshold=0.1,
+        # Prometheus scrapes every second: the pause lets it see the step's weights.
+        canary_release_pause_seconds=4))
     assert rc != 0
     assert applied(tasks) == [(STEPS[0], True), (STEPS[1], True)]
     rollback = [r for n, r in tasks if n.startswith(ROLLBACK)]
@@ -184,7 +168,13 @@ def test_failed_check_after_step_2_rolls_back_to_step_1(canary_app, prometheus):
     assert notes["xinchuang.cloud/canary-step"] == "1"
     msg = " ".join(m for m in failure(tasks) if m)
     assert "Step 2 (50% to web-arm) failed" in msg and "0.5" in msg
-    assert len(prom.queries) == 2 and "query=sum%28rate" in prom.queries[0]
+    # Prometheus answered the role's query once per check: after step 1 (0.01, passed) and
+    # after step 2 (0.5, failed); the value came from the target's scrapes.
+    assert prom.queries() == [QUERY, QUERY]
+    passed = [r for n, r in tasks if n == "Canary release | Compare the query with the threshold"
+              and not r.get("failed")]
+    assert passed and passed[0]["msg"] == "%s = 0.01 (below 0.1)" % QUERY
+    assert prom.target.scrapes >= 2
 
 
 def test_unavailable_canary_deployment_fails_the_check_and_rolls_back(canary_app):
@@ -292,3 +282,29 @@ def test_preset_refuses_when_versions_differ(canary_app):
     msg = " ".join(m for m in failure(tasks) if m)
     assert "same app.kubernetes.io/version" in msg
     assert app.stored_weights("gateway") == {"web-c86": 1}
+
+
+def test_two_releases_in_one_play_each_run_their_own_plan_and_window(canary_app):
+    """The role twice in one play (two routes): what the first release records as facts (the
+    step it started from) must not stand for the second's inputs (its release window)."""
+    from tests.integration.fixtures_canary import routes
+
+    app = canary_app
+    app.apply(*[r for r in routes(app.namespace, route="web2") if r["kind"] == "HTTPRoute"])
+    play = [{"name": "Two releases", "hosts": "localhost", "connection": "local",
+             "gather_facts": False, "tasks": [
+                 {"name": "Release %s" % route, "ansible.builtin.include_role": {
+                     "name": "xinchuang.cloud.canary_release"},
+                  "vars": {"canary_release_route": route, "canary_release_steps": steps}}
+                 for route, steps in (("web", [50]), ("web2", [20, 100]))]}]
+    rc, tasks = run_release(release_vars(app), play=play)
+    assert rc == 0, failure(tasks)
+    assert [w for w, _c in applied(tasks)] == [
+        {"web-c86": 50, "web-arm": 50}, {"web-c86": 0, "web-arm": 100},
+        {"web-c86": 80, "web-arm": 20}, {"web-c86": 0, "web-arm": 100}]
+    for route, release in (("web", "web-c86->web-arm@50"), ("web2", "web-c86->web-arm@20,100")):
+        notes = app.annotations("gateway", route)
+        assert notes["xinchuang.cloud/canary-release"] == release
+        assert notes["xinchuang.cloud/canary-state"] == "promoted"
+        assert app.stored_weights("gateway", route) == {"web-c86": 0, "web-arm": 100}
+
