@@ -136,8 +136,6 @@ def api_client(params):
     return k8s_client.ApiClient(configuration)
 
 
-
-
 def apply_argument_spec(field_manager, force_conflicts=False):
     """The write options of every Kubernetes module: ``field_manager`` (defaulting to the
     module's name) and ``force_conflicts``. The module documents them with its defaults."""

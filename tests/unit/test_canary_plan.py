@@ -11,7 +11,6 @@ from ansible_collections.xinchuang.cloud.plugins.module_utils import canary_plan
 from ansible_collections.xinchuang.cloud.plugins.module_utils.canary_plan import CanaryPolicyError
 
 
-
 # ---------------------------------------------------------------------------
 # validation
 # ---------------------------------------------------------------------------
@@ -106,8 +105,6 @@ def test_match_rules_are_checked_against_the_weights():
                                {"backend": "web-arm", "header": "y"}], w, "nginx")
     assert policy.validate_match(None, w, "gateway") is None
     assert policy.validate_match([], w, "gateway") == []
-
-
 
 
 def test_rising_backends_compare_shares_not_raw_weights():

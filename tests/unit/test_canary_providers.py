@@ -24,6 +24,7 @@ def svc(name, port=80, port_name=None):
 
 SERVICES = {"web-c86": svc("web-c86", 8080), "web-arm": svc("web-arm", 8080), "web-new": svc("web-new", 9090)}
 
+
 # ---------------------------------------------------------------------------
 # Gateway API
 # ---------------------------------------------------------------------------
@@ -84,7 +85,7 @@ def test_gateway_ab_rules_go_first_and_are_replaced_or_removed_later():
                         "backendRefs": [{"name": "web-c86", "port": 8080}]}])
     w = {"web-c86": 100, "web-arm": 0}
     m = validate_match([{"backend": "web-arm", "header": "x-canary", "value": "yes"},
-                               {"backend": "web-arm", "cookie": "canary"}], w, "gateway")
+                        {"backend": "web-arm", "cookie": "canary"}], w, "gateway")
     out = policy.gateway_desired(route, NS, w, SERVICES, m)
     rules = out["spec"]["rules"]
     assert [r.get("name") for r in rules] == ["xc-canary-ab-0", "xc-canary-ab-1", None]
@@ -190,7 +191,7 @@ def test_nginx_match_sets_and_clears_canary_by_annotations():
     main = ingress("web", "web-c86")
     w = {"web-c86": 100, "web-arm": 0}
     m = validate_match([{"backend": "web-arm", "header": "x-canary", "value": "^a.*", "type": "regex"},
-                               {"backend": "web-arm", "cookie": "canary"}], w, "nginx")
+                        {"backend": "web-arm", "cookie": "canary"}], w, "nginx")
     out = policy.nginx_desired_canary(main, None, NS, "web-c86", "web-arm", w, 100, SERVICES, m)
     notes = out["metadata"]["annotations"]
     assert notes["nginx.ingress.kubernetes.io/canary-by-header"] == "x-canary"

@@ -307,4 +307,3 @@ def test_two_releases_in_one_play_each_run_their_own_plan_and_window(canary_app)
         assert notes["xinchuang.cloud/canary-release"] == release
         assert notes["xinchuang.cloud/canary-state"] == "promoted"
         assert app.stored_weights("gateway", route) == {"web-c86": 0, "web-arm": 100}
-
