@@ -221,7 +221,7 @@ tb_build() {
     xc_log "waiting for another hack/testbed.sh build to finish"
     flock 8
     todo="$(tb_missing "$rows" "$goarch")"
-    [ -n "$todo" ] || { xc_log "the other build made them all"; return 0; }
+    [ -n "$todo" ] || { xc_log "the other build made them all"; exec 8>&-; return 0; }
   fi
 
   tb_check_go
@@ -255,6 +255,9 @@ tb_build() {
     done <<<"$todo"
   done <<<"$keys"
   xc_log "built set '$set' for $goarch in $(( $(date +%s) - total_start ))s"
+  # Release the lock: servers this shell starts next (hack/testbed.sh up) would inherit
+  # descriptor 8 and hold it for their whole life, blocking every later build.
+  exec 8>&-
 }
 
 # tb_link_bin SET: .testbed/bin/<binary> -> cache, for the host GOARCH.
