@@ -297,12 +297,10 @@ def robot_suffix(project, name):
 
 
 def robot_matches(full_name, project, name):
-    suffix = robot_suffix(project, name)
-    if not full_name or not full_name.endswith(suffix):
-        return False
-    before = full_name[:-len(suffix)]
-    # The prefix must end where the project name starts (robot$, not robot$other-).
-    return before == "" or not re.match(r"[a-z0-9._-]", before[-1])
+    """Whether ``full_name`` (from the robot list of ``project``) is robot ``name``: robot names
+    cannot hold a ``+``, so the part after the last one is the name, whatever the prefix."""
+    head, sep, tail = (full_name or "").rpartition("+")
+    return bool(sep) and tail == name and head.endswith(project)
 
 
 def normalize_permissions(permissions, what):

@@ -298,3 +298,76 @@ def test_platform_from_config_costs_two_gets_per_source():
     result = reg.publish_index(c, "lib/app", "1.0", sources)
     assert result["platforms"] == [arch.oci_platform(f) for f in arch.families()]
     assert c.requests == 2 * len(sources) + 2
+
+
+BLOB = b"layer bytes"
+BLOB_DIGEST = mi.digest_of(BLOB)
+
+
+def test_ensure_blob_present_costs_one_post_and_reads_no_data():
+    asked = []
+    c, session, _slept = client(scripted(FakeResponse(201)))
+    done = c.ensure_blob("lib/app", BLOB_DIGEST, lambda: asked.append(1) or [BLOB], "lib/app")
+    assert done == "present" and asked == [] and c.requests == 1
+    assert session.calls[0]["url"].endswith(
+        "/v2/lib/app/blobs/uploads/?mount=%s&from=lib/app" % BLOB_DIGEST)
+
+
+def test_ensure_blob_missing_streams_the_data_into_the_opened_upload():
+    c, session, _slept = client(scripted(
+        FakeResponse(202, {"Location": "/v2/lib/app/blobs/uploads/u1?_state=s"}),
+        FakeResponse(201)))
+    done = c.ensure_blob("lib/app", BLOB_DIGEST, lambda: iter([BLOB[:5], BLOB[5:]]), "lib/app")
+    assert done == "uploaded" and c.requests == 2 and c.writes == 2
+    put = session.calls[1]
+    assert put["method"] == "PUT"
+    assert put["url"] == ("https://registry.example:5000/v2/lib/app/blobs/uploads/u1?_state=s"
+                          "&digest=" + BLOB_DIGEST)
+    assert b"".join(put["data"]) == BLOB
+    assert c.bytes_sent == len(BLOB)
+
+
+def test_ensure_blob_mounts_from_the_repository_named():
+    c, session, _slept = client(scripted(FakeResponse(201)))
+    assert c.ensure_blob("lib/b", BLOB_DIGEST, lambda: [BLOB], "lib/b",
+                         from_repository="lib/a") == "mounted"
+    assert session.calls[0]["url"].endswith("mount=%s&from=lib/a" % BLOB_DIGEST)
+
+
+def test_mount_blob_copies_from_the_other_repository_when_declined():
+    sent = []
+
+    def handler(method, url, headers, data, auth):
+        if method == "POST":
+            return FakeResponse(202, {"Location": "/v2/lib/b/blobs/uploads/u2"})
+        if method == "PUT":
+            sent.append(b"".join(data))  # sending the body reads the source as it goes
+            return FakeResponse(201)
+        assert method == "GET" and url.endswith("/v2/lib/a/blobs/" + BLOB_DIGEST)
+        return FakeResponse(200, {}, BLOB)
+
+    c, session, _slept = client(handler)
+    assert c.mount_blob("lib/b", BLOB_DIGEST, "lib/a", "lib/b") == "copied"
+    assert sent == [BLOB]
+    assert [call["method"] for call in session.calls] == ["POST", "PUT", "GET"]
+
+
+def test_the_client_keeps_no_cookie():
+    """Harbor refuses writes of clients that send its session cookie back (CSRF)."""
+    import http.cookiejar
+    import urllib.request
+    c = reg.RegistryClient("harbor.example.com")
+    cookie = http.cookiejar.Cookie(
+        0, "sid", "abc", None, False, "harbor.example.com", False, False, "/", True, False,
+        None, False, None, None, {})
+    policy = c.session.cookies.get_policy()
+    assert not policy.set_ok(cookie, urllib.request.Request("https://harbor.example.com/api"))
+
+
+def test_passthrough_statuses_are_returned_not_raised():
+    c, _session, _slept = client(scripted(FakeResponse(403, {}, {"errors": []}),
+                                          FakeResponse(403, {}, {"errors": []})))
+    assert c.request("GET", "/api/v2.0/projects", "projects", passthrough=(403,)).status_code \
+        == 403
+    with pytest.raises(reg.RegistryAuthError):
+        c.request("GET", "/api/v2.0/projects", "projects")
