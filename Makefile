@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help setup deps lab lab-down demo test lint sanity unit build integration molecule e2e testbed testbed-down clean
+.PHONY: help setup deps lab lab-down demo test lint sanity unit build integration molecule e2e e2e-full testbed testbed-down clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -13,10 +13,10 @@ setup: ## virtualenv with the pinned Python dependencies (.venv)
 deps: ## Debian packages, dockerd, QEMU binfmt handlers
 	hack/deps.sh
 
-lab: setup deps ## lab images (cached), the offline bundle, the lab cluster hosts and their registry with the cluster images
+lab: setup deps ## lab images and machines (cached), the offline bundle, the lab cluster hosts and their registry with the cluster images
 	hack/lab.sh up --topology cluster
 	hack/bundle.sh
-	hack/images.sh push 127.0.0.1:25000 --ca .lab/registry/ca.crt --username "$$(cat .lab/registry/username)" --password-file .lab/registry/password
+	hack/images.sh push 172.29.0.5:5000 --ca .lab/registry/ca.crt --username "$$(cat .lab/registry/username)" --password-file .lab/registry/password
 
 lab-down: ## stop and remove the lab hosts
 	hack/lab.sh down --topology cluster
@@ -30,6 +30,9 @@ test: ## the whole test suite, each stage timed
 lint sanity unit build integration molecule e2e: ## one stage of `make test`
 	hack/test.sh $@
 
+e2e-full: ## the e2e stage with the loong64 machine too (topology cluster-full; not in `make test`)
+	XC_E2E_FULL=1 hack/test.sh e2e
+
 testbed: setup ## build (cached) and start the Kubernetes testbed
 	hack/testbed.sh up
 
@@ -38,5 +41,5 @@ testbed-down: ## stop the Kubernetes testbed
 
 clean: ## remove local state (not the caches under /var/cache/xinchuang)
 	-hack/testbed.sh down
-	-hack/lab.sh down --topology cluster
+	-hack/lab.sh down --topology cluster-full
 	rm -rf .venv .collections .testbed .lab build .test-stages.log

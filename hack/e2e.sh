@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
 # The main job end to end on the lab (tests/e2e): the cluster topology (hack/lab.sh up
-# --topology cluster), the offline bundle and the cluster images in the lab's private
-# registry, then site.yml, a second run, --check, scale.yml, remove_node.yml and bad inputs.
-# Usage: hack/e2e.sh [PYTEST ARGS...]     XC_E2E_KEEP=1 leaves the lab up afterwards.
+# --topology cluster: amd64 containers, arm64 and mips64el machines), the offline bundle and
+# the cluster images in the lab's private registry, then site.yml, a second run, --check,
+# scale.yml, remove_node.yml and bad inputs.
+# Usage: hack/e2e.sh [PYTEST ARGS...]     XC_E2E_KEEP=1 leaves the lab up afterwards;
+# XC_E2E_FULL=1 (make e2e-full) uses the topology cluster-full (the loong64 machine too).
 # shellcheck source=hack/common.sh
 source "$(dirname "$0")/common.sh"
 cd "$XC_ROOT" || exit 1
 # shellcheck source=hack/env.sh
 source hack/env.sh
 # A fresh cluster: hosts left by an earlier run carry its PKI and etcd data.
-hack/lab.sh down --topology cluster >/dev/null 2>&1 || true
+topology=cluster
+[ "${XC_E2E_FULL:-0}" = 1 ] && topology=cluster-full
+hack/lab.sh down --topology "$topology" >/dev/null 2>&1 || true
 rc=0
 pytest -q -p no:cacheprovider -s tests/e2e "$@" || rc=$?
 if [ "${XC_E2E_KEEP:-0}" != 1 ]; then
-  hack/lab.sh down --topology cluster >/dev/null 2>&1 || true
+  hack/lab.sh down --topology "$topology" >/dev/null 2>&1 || true
 fi
 exit "$rc"

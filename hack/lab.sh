@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# The mixed-architecture lab: containers of four CPU architectures on one x86_64
-# machine, run through QEMU user emulation, reached with `docker exec`.
-# See docs/lab.md.
+# The mixed-architecture lab on one x86_64 machine: containers of four CPU architectures
+# (foreign ones through QEMU user emulation), reached with `docker exec`, and full-system
+# QEMU machines with real foreign kernels, reached over SSH. See docs/lab.md.
 #
 # Usage: hack/lab.sh COMMAND [--topology NAME] [ARCH|HOST ...]
 #   binfmt              register the QEMU binfmt_misc handlers (idempotent)
 #   images [ARCH ...]   build (cached in $XC_CACHE/lab) and load the lab images
+#   machines [ARCH ...] build (cached in $XC_CACHE/lab/machines) the machine images
+#                       (arm64 mips64el loong64)
 #   up [ARCH|HOST ...]  start the topology's hosts (builds the images first)
 #   down [ARCH|HOST ...]
 #                       remove the topology's hosts with their volumes (and its
@@ -15,11 +17,15 @@
 # (default: all). --topology NAME (or XC_LAB_TOPOLOGY), for up and down:
 #   default  one host per ARCH, xc-lab-<arch>, profile XC_LAB_PROFILE, network
 #            XC_LAB_NETWORK (none)
-#   cluster  hack/lab/topologies/cluster.hosts: Kubernetes hosts of every ARCH and
-#            a private registry on the docker network xc-lab
+#   cluster  hack/lab/topologies/cluster.hosts: amd64 containers (control plane, a
+#            second node, the private registry) and arm64 and mips64el machines on the
+#            internal docker network xc-lab
+#   cluster-full  the same and a loong64 machine
 # Environment: XC_LAB_PROFILE=base|worker (default topology), XC_LAB_REBUILD=1
 # (images: ignore the cached archives), XC_LAB_JOBS (parallel image builds,
-# default 4), XC_LAB_QEMU_REFRESH=1 (binfmt: fetch trixie's current qemu-user again).
+# default 4), XC_LAB_QEMU_REFRESH=1 (binfmt: fetch trixie's current qemu-user again),
+# XC_LAB_BOOT_TIMEOUT (seconds a machine may take to answer SSH, default 600),
+# XC_LAB_SUBNET (the cluster network, default 172.29.0.0/24).
 
 # shellcheck source=hack/common.sh
 source "$(dirname "$0")/common.sh"
@@ -36,8 +42,10 @@ source "$_lab_dir/hosts.sh"
 source "$_lab_dir/topology.sh"
 # shellcheck source=hack/lab/registry.sh
 source "$_lab_dir/registry.sh"
+# shellcheck source=hack/lab/machines.sh
+source "$_lab_dir/machines.sh"
 
-LAB_COMMANDS=(binfmt images up down status help)
+LAB_COMMANDS=(binfmt images machines up down status help)
 
 # The header comment of this file, from its second line to the first line that is no comment.
 lab_usage() { awk 'NR == 1 { next } !/^#/ { exit } { sub(/^# ?/, ""); print }' "$0"; }
@@ -54,7 +62,7 @@ main() {
   local cmd="${1:-help}"
   [ "$#" -gt 0 ] && shift
   case "$cmd" in -h|--help) cmd=help ;; esac
-  local arches=() hosts=() args=()
+  local arches=() hosts=() args=() machine_arches=() h
   while [ "$#" -gt 0 ]; do
     case "$1" in
       --topology)   [ "$#" -ge 2 ] || xc_die "--topology needs a NAME"; LAB_TOPOLOGY="$2"; shift 2 ;;
@@ -69,11 +77,21 @@ main() {
     images)
       mapfile -t arches < <(lab_arches "${args[@]}")
       [ "${#arches[@]}" -gt 0 ] || exit 1 ;;   # lab_arches already said why
+    machines)
+      if [ "${#args[@]}" -eq 0 ]; then args=("${!LAB_MACHINE_KERNEL[@]}"); fi
+      mapfile -t machine_arches < <(lab_arches "${args[@]}")
+      [ "${#machine_arches[@]}" -gt 0 ] || exit 1 ;;
     up|down)
       lab_load_topology "$LAB_TOPOLOGY"
       mapfile -t hosts < <(lab_select_hosts "${args[@]}")
       [ "${#hosts[@]}" -gt 0 ] || exit 1       # lab_select_hosts already said why
-      mapfile -t arches < <(lab_hosts_arches "${hosts[@]}") ;;
+      # Container images for the containers, machine images for the machines.
+      for h in "${hosts[@]}"; do
+        if [ "${LAB_HOST_PROFILE[$h]}" = machine ]; then machine_arches+=("${LAB_HOST_ARCH[$h]}")
+        else arches+=("${LAB_HOST_ARCH[$h]}"); fi
+      done
+      mapfile -t arches < <(printf '%s\n' "${arches[@]}" | awk 'NF && !seen[$0]++')
+      mapfile -t machine_arches < <(printf '%s\n' "${machine_arches[@]}" | awk 'NF && !seen[$0]++') ;;
     *)
       xc_die "unknown command '$cmd'; accepted: ${LAB_COMMANDS[*]}" ;;
   esac
@@ -92,7 +110,11 @@ main() {
   case "$cmd" in
     binfmt) lab_binfmt ;;
     images) lab_images "${arches[@]}" ;;
-    up)     lab_images "${arches[@]}"; lab_up "${hosts[@]}" ;;
+    machines) lab_machine_images "${machine_arches[@]}" ;;
+    up)
+      if [ "${#arches[@]}" -gt 0 ]; then lab_images "${arches[@]}"; fi
+      if [ "${#machine_arches[@]}" -gt 0 ]; then lab_machine_images "${machine_arches[@]}"; fi
+      lab_up "${hosts[@]}" ;;
     down)   lab_down "${hosts[@]}" ;;
     status) lab_status ;;
     help)   lab_usage ;;

@@ -11,7 +11,7 @@
 # ports: the label xinchuang.lab.spec is a hash of them) is recreated; a matching
 # one is reused.
 
-LAB_PROFILES=(base worker registry)
+LAB_PROFILES=(base worker registry machine)
 LAB_PROFILE="${XC_LAB_PROFILE:-base}"
 LAB_NETWORK="${XC_LAB_NETWORK:-none}"
 LAB_READY_TIMEOUT="${XC_LAB_READY_TIMEOUT:-180}"
@@ -59,28 +59,12 @@ lab_profile_worker() {
 
 # Worker hosts share the machine's cgroup v1 tree (mounted read-write, no cgroup
 # namespace), so two kubelets with the same cgroup root would share /kubepods and
-# remove each other's pods as orphans. Each worker gets its own root, /xc-lab/HOST,
-# made here in every v1 hierarchy (kubelet refuses a cgroupRoot that does not exist)
-# and removed with the host. kubelet: cgroupDriver cgroupfs, cgroupRoot /xc-lab/HOST.
+# remove each other's pods as orphans. Each worker's kubelet gets its own root,
+# /xc-lab/HOST (inventories/lab), which the kubernetes role makes in every hierarchy the
+# host sees before kubelet starts; `down` removes what is left of it.
 LAB_CGROUP_PARENT=xc-lab
 lab_cgroup_root() { printf '/%s/%s' "$LAB_CGROUP_PARENT" "$1"; }
 lab_cgroup_v1_mounts() { awk '$3 == "cgroup" && $2 ~ "^/sys/fs/cgroup/" { print $2 }' /proc/self/mounts; }
-
-lab_cgroup_up() {
-  local name="$1" mp dir f
-  while read -r mp; do
-    dir="$mp$(lab_cgroup_root "$name")"
-    [ -d "$dir" ] && continue
-    mkdir -p "$dir" || xc_die "cannot create the cgroup $dir"
-    # A new v1 cpuset has no CPUs or memory nodes: inherit the parent's.
-    if [ -f "$mp/cpuset.cpus" ]; then
-      for f in cpuset.cpus cpuset.mems; do
-        [ -n "$(cat "$mp/$LAB_CGROUP_PARENT/$f")" ] || cat "$mp/$f" >"$mp/$LAB_CGROUP_PARENT/$f"
-        [ -n "$(cat "$dir/$f")" ] || cat "$mp/$LAB_CGROUP_PARENT/$f" >"$dir/$f"
-      done
-    fi
-  done < <(lab_cgroup_v1_mounts)
-}
 
 # Removes HOST's cgroup root and what kubelet made under it (empty once the host's
 # processes are gone), then the parent when no other host uses it.
@@ -107,11 +91,9 @@ lab_container_field() { docker container inspect -f "$2" "$1" 2>/dev/null || tru
 # The docker run options every host gets, then the profile's. Sets LAB_RUN_OPTS,
 # LAB_RUN_CMD and LAB_RUN_SPEC (a hash of all of it and the image id).
 lab_run_args() {
-  local name="$1" arch="${LAB_HOST_ARCH[$1]}" profile="${LAB_HOST_PROFILE[$1]}" image_id="$2" p
+  local name="$1" arch="${LAB_HOST_ARCH[$1]}" profile="${LAB_HOST_PROFILE[$1]}" image_id="$2"
   LAB_RUN_OPTS=(--hostname "$name" --platform "$(lab_platform "$arch")" --network "$LAB_NET")
-  if [ "${LAB_HOST_PUBLISH[$name]}" != - ]; then
-    for p in ${LAB_HOST_PUBLISH[$name]//,/ }; do LAB_RUN_OPTS+=(-p "$p"); done
-  fi
+  if [ "${LAB_HOST_ADDRESS[$name]}" != - ]; then LAB_RUN_OPTS+=(--ip "${LAB_HOST_ADDRESS[$name]}"); fi
   LAB_RUN_CMD=()
   "lab_profile_$profile" "$name" "$arch"
   LAB_RUN_SPEC=$(printf '%s\n' "$image_id" "${LAB_RUN_OPTS[@]}" -- "${LAB_RUN_CMD[@]}" | sha256sum | cut -c1-16)
@@ -133,6 +115,7 @@ lab_start_host() {
         xc_log "$name: $state, starting"
         docker start "$name" >/dev/null
       fi
+      lab_no_default_route "$name"
       return 0
     fi
     xc_log "$name: image, profile, network or ports changed ($(lab_container_field "$name" \
@@ -144,7 +127,20 @@ lab_start_host() {
     --label "xinchuang.lab.topology=$LAB_TOPOLOGY" --label "xinchuang.lab.spec=$LAB_RUN_SPEC" \
     "${LAB_RUN_OPTS[@]}" "$image" "${LAB_RUN_CMD[@]}" >/dev/null \
     || xc_die "docker run of $name ($image, profile $profile) failed"
+  lab_no_default_route "$name"
   xc_log "$name: started ($image, profile $profile, network $LAB_NET)"
+}
+
+# Docker gives a container on an internal network a default route all the same (its
+# isolation rules then drop what leaves the subnet). Delete it, from outside the container
+# (it may lack CAP_NET_ADMIN): the kernel of every lab host then knows no way out, as on the
+# machines, and an attempt fails at once instead of timing out.
+lab_no_default_route() {
+  local name="$1" pid
+  [ "$LAB_NET" != none ] || return 0
+  pid=$(lab_container_field "$name" '{{.State.Pid}}')
+  [ -n "$pid" ] && [ "$pid" != 0 ] || xc_die "$name: not running, cannot drop its default route"
+  nsenter --net="/proc/$pid/ns/net" ip route del default 2>/dev/null || true
 }
 
 # Ready: the profile's own check if it has one; else systemd has finished booting
@@ -165,6 +161,12 @@ lab_host_state() {
 
 lab_wait_host() {
   local name="$1" state="" i
+  if [ "${LAB_HOST_PROFILE[$name]}" = machine ]; then
+    lab_machine_wait "$name" "${LAB_HOST_ADDRESS[$name]}"
+    printf '%-18s %-16s %-9s %-10s %s (QEMU %s, boot to SSH %ss)\n' "$name" "$(lab_platform "${LAB_HOST_ARCH[$name]}")" \
+      machine up "${LAB_HOST_ADDRESS[$name]}" "$(lab_machine_pid "$name")" "$(cat "$LAB_MACHINE_STATE/$name/boot-seconds")"
+    return 0
+  fi
   for ((i = 0; i < LAB_READY_TIMEOUT; i += 2)); do
     [ "$(lab_container_field "$name" '{{.State.Status}}')" = running ] \
       || xc_die "$name stopped while booting; docker logs $name"
@@ -178,12 +180,9 @@ lab_wait_host() {
     "$([ "${LAB_HOST_PROFILE[$name]}" = worker ] && printf ' cgroup root: %s' "$(lab_cgroup_root "$name")")"
 }
 
-# HOST's address on its network and its published ports, for the summary.
+# HOST's address on its network, for the summary.
 lab_host_addr() {
-  local ip ports
-  ip=$(lab_container_field "$1" '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}')
-  ports=$(docker port "$1" 2>/dev/null | sed 's/ -> /->/' | paste -sd ' ')
-  printf '%s%s' "${ip:-}" "${ports:+ published: $ports}"
+  lab_container_field "$1" '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}'
 }
 
 lab_up() {
@@ -193,9 +192,15 @@ lab_up() {
   done
   lab_network_up "$LAB_NET"
   if [ "$need_registry" = yes ]; then lab_registry_prepare; fi
+  # Machines first: they take longest to boot, and boot while the containers start.
   for h in "$@"; do
+    if [ "${LAB_HOST_PROFILE[$h]}" = machine ]; then
+      lab_machine_start "$h" "${LAB_HOST_ARCH[$h]}" "${LAB_HOST_ADDRESS[$h]}" "$LAB_TOPO_BRIDGE" "${LAB_TOPO_SUBNET#*/}"
+    fi
+  done
+  for h in "$@"; do
+    [ "${LAB_HOST_PROFILE[$h]}" = machine ] && continue
     lab_start_host "$h"
-    if [ "${LAB_HOST_PROFILE[$h]}" = worker ]; then lab_cgroup_up "$h"; fi
   done
   for h in "$@"; do lab_wait_host "$h"; done
   if [ "$need_registry" = yes ]; then lab_registry_summary; fi
@@ -205,6 +210,11 @@ lab_up() {
 lab_down() {
   local name v
   for name in "$@"; do
+    if [ "${LAB_HOST_PROFILE[$name]:-}" = machine ]; then
+      lab_machine_stop "$name"
+      if [ -d "$LAB_MACHINE_STATE/$name" ]; then rm -rf "${LAB_MACHINE_STATE:?}/$name"; xc_log "$name: machine stopped, overlay removed"; fi
+      continue
+    fi
     if [ -n "$(lab_container_field "$name" '{{.Id}}')" ]; then
       docker rm -f -v "$name" >/dev/null
       xc_log "$name: removed"
@@ -235,22 +245,30 @@ lab_status() {
     printf '%-34s %-14s %-8s %-14s %s\n' "$image" "${platform:--}" "$recipe" "${id:7:12}" "${archive##*/}"
   done
   echo
-  # Every host any topology names, then lab containers no table knows (any more).
+  # Every host of every topology, then lab containers no table knows (any more).
+  printf '%-18s %-9s %-9s %-9s %-10s %s\n' HOST STATE TOPOLOGY PROFILE NETWORK ADDRESS
   for t in $(lab_topologies); do
     lab_load_topology "$t"
-    names+=("${LAB_HOSTS[@]}")
+    for name in "${LAB_HOSTS[@]}"; do
+      names+=("$name")
+      if [ "${LAB_HOST_PROFILE[$name]}" = machine ]; then
+        seen=absent
+        [ -n "$(lab_machine_pid "$name")" ] && seen="running (QEMU pid $(lab_machine_pid "$name"))"
+        printf '%-18s %-9s %-9s %-9s %-10s %s\n' "$name" "${seen%% *}" "$t" machine "$LAB_TOPO_BRIDGE" \
+          "${LAB_HOST_ADDRESS[$name]}${seen#running}"
+        continue
+      fi
+      seen=$(lab_container_field "$name" '{{.State.Status}}')
+      [ "$(lab_container_field "$name" '{{index .Config.Labels "xinchuang.lab.topology"}}' | grep . || echo default)" = "$t" ] || seen=""
+      if [ -z "$seen" ]; then printf '%-18s %-9s %s\n' "$name" absent "$t"; continue; fi
+      printf '%-18s %-9s %-9s %-9s %-10s %s\n' "$name" "$seen" "$t" \
+        "$(lab_container_field "$name" '{{index .Config.Labels "xinchuang.lab.profile"}}')" \
+        "$(lab_container_field "$name" '{{.HostConfig.NetworkMode}}')" "$(lab_host_addr "$name" | awk '{print $1}' | grep . || echo -)"
+    done
   done
-  mapfile -t names < <({ printf '%s\n' "${names[@]}"; docker ps -a --filter label=xinchuang.lab=1 --format '{{.Names}}' | sort; } | awk '!seen[$0]++')
-  printf '%-18s %-9s %-9s %-9s %-10s %-16s %s\n' HOST STATE TOPOLOGY PROFILE NETWORK ADDRESS PUBLISHED
-  for name in "${names[@]}"; do
-    seen=$(lab_container_field "$name" '{{.State.Status}}')
-    if [ -z "$seen" ]; then printf '%-18s %s\n' "$name" absent; continue; fi
-    printf '%-18s %-9s %-9s %-9s %-10s %-16s %s\n' "$name" "$seen" \
-      "$(lab_container_field "$name" '{{index .Config.Labels "xinchuang.lab.topology"}}' | grep . || echo default)" \
-      "$(lab_container_field "$name" '{{index .Config.Labels "xinchuang.lab.profile"}}')" \
-      "$(lab_container_field "$name" '{{.HostConfig.NetworkMode}}')" \
-      "$(lab_container_field "$name" '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}' | awk '{print $1}' | grep . || echo -)" \
-      "$(docker port "$name" 2>/dev/null | sed 's/ -> /->/' | paste -sd ' ' | grep . || echo -)"
+  for name in $(docker ps -a --filter label=xinchuang.lab=1 --format '{{.Names}}' | sort); do
+    printf '%s\n' "${names[@]}" | grep -qx "$name" || printf '%-18s %-9s %s\n' "$name" \
+      "$(lab_container_field "$name" '{{.State.Status}}')" "(in no topology table: hack/lab.sh down cannot name it; docker rm -f -v $name)"
   done
   echo
   if docker network inspect "$LAB_TOPO_NETWORK" >/dev/null 2>&1; then

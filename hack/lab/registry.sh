@@ -5,7 +5,7 @@
 # the machine's /usr/bin/docker-registry is bind-mounted read-only (a static Go binary
 # that links only libc, GLIBC_2.34 at most; the bookworm image has 2.36), so no image of
 # its own is built. TLS with a lab CA, htpasswd (bcrypt) auth, port 5000 on the lab
-# network; the topology table publishes it to 127.0.0.1 for pushes from the machine.
+# network, where this machine reaches it too (at its address in the topology table).
 #
 # Everything a client needs is in $XC_ROOT/.lab/registry/ (gitignored, kept by `down`,
 # so the CA a controller trusts stays valid across down/up; delete the directory to
@@ -22,11 +22,14 @@ LAB_REGISTRY_USER="${XC_LAB_REGISTRY_USER:-xinchuang}"
 LAB_REGISTRY_PORT=5000
 
 # The names the server certificate carries: every registry host of the loaded
-# topology, localhost and 127.0.0.1 (the published port on the machine).
+# topology by name and address, localhost and 127.0.0.1.
 lab_registry_san() {
   local h san=""
   for h in "${LAB_HOSTS[@]}"; do
-    [ "${LAB_HOST_PROFILE[$h]}" = registry ] && san+="DNS:$h,"
+    if [ "${LAB_HOST_PROFILE[$h]}" = registry ]; then
+      san+="DNS:$h,"
+      [ "${LAB_HOST_ADDRESS[$h]}" = - ] || san+="IP:${LAB_HOST_ADDRESS[$h]},"
+    fi
   done
   printf '%sDNS:localhost,IP:127.0.0.1\n' "$san"
 }
@@ -167,11 +170,11 @@ EOF
 
 # Where the registry answers and with which credentials (up and status).
 lab_registry_summary() {
-  local d="$LAB_REGISTRY_DIR" name pub
+  local d="$LAB_REGISTRY_DIR" name addr
   for name in $(docker ps --filter label=xinchuang.lab.profile=registry --format '{{.Names}}'); do
-    pub=$(docker port "$name" "$LAB_REGISTRY_PORT/tcp" 2>/dev/null | head -n1)
+    addr=$(lab_host_addr "$name" | awk '{print $1}')
     printf 'registry %s: https://%s:%s on network %s%s\n' "$name" "$name" "$LAB_REGISTRY_PORT" \
-      "$(lab_container_field "$name" '{{.HostConfig.NetworkMode}}')" "${pub:+, https://$pub on this machine}"
+      "$(lab_container_field "$name" '{{.HostConfig.NetworkMode}}')" "${addr:+, https://$addr:$LAB_REGISTRY_PORT from this machine}"
   done
   if [ -s "$d/ca.crt" ]; then
     printf 'registry CA:       %s\n' "$d/ca.crt"

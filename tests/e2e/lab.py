@@ -1,0 +1,193 @@
+"""The lab as the e2e tests see it: hosts of the topology table, how to reach them, playbook runs.
+
+The topology table (hack/lab/topologies/<name>.hosts) is the one source of which hosts exist,
+which are containers (reached with ``docker exec``) and which are full-system QEMU machines
+(reached over SSH with the lab's key), and at which address each one sits.
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.path.dirname(sys.executable)
+LAB_STATE = os.path.join(ROOT, ".lab")
+KUBECONFIG = os.path.join(LAB_STATE, "admin.kubeconfig")
+SSH_KEY = os.path.join(LAB_STATE, "ssh", "id_ed25519")
+CACHE = os.environ.get("XC_CACHE", "/var/cache/xinchuang")
+KUBERNETES_VERSION = "v1.37.2"
+KUBECTL = os.path.join(CACHE, "bundle", KUBERNETES_VERSION, "amd64", "bin", "kubectl")
+# make e2e-full: the loong64 machine too.
+FULL = os.environ.get("XC_E2E_FULL", "0") == "1"
+TOPOLOGY = "cluster-full" if FULL else "cluster"
+INVENTORIES = [os.path.join(ROOT, "inventories", "lab")] + (
+    [os.path.join(ROOT, "inventories", "lab-full")] if FULL else [])
+
+
+def read_topology(name=TOPOLOGY):
+    """{host: {"arch": debian arch, "profile": ..., "address": ...}} from the topology table."""
+    hosts = {}
+    with open(os.path.join(ROOT, "hack", "lab", "topologies", name + ".hosts")) as fh:
+        for line in fh:
+            fields = line.split()
+            if not fields or fields[0].startswith("#"):
+                continue
+            host, arch, profile, address = fields
+            hosts[host] = {"arch": arch, "profile": profile, "address": address}
+    return hosts
+
+
+HOSTS = read_topology()
+
+
+def log(msg):
+    sys.stderr.write("[e2e %s] %s\n" % (time.strftime("%H:%M:%S"), msg))
+    sys.stderr.flush()
+
+
+def sh(cmd, timeout=1800, check=True, **kw):
+    proc = subprocess.run(cmd, capture_output=True, text=kw.pop("text", True), timeout=timeout,
+                          check=False, **kw)
+    if check and proc.returncode != 0:
+        raise AssertionError("%s failed (%d):\n%s\n%s" % (
+            " ".join(cmd), proc.returncode, proc.stdout[-4000:], proc.stderr[-4000:]))
+    return proc
+
+
+def is_machine(host):
+    return HOSTS[host]["profile"] == "machine"
+
+
+def host_cmd(host, *cmd):
+    """The argv that runs CMD on HOST: docker exec for containers, SSH for machines."""
+    if is_machine(host):
+        quoted = " ".join(_shell_quote(c) for c in cmd)
+        return ["ssh", "-i", SSH_KEY, "-o", "BatchMode=yes", "-o", "ConnectTimeout=10",
+                "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+                "-o", "LogLevel=ERROR", "root@" + HOSTS[host]["address"], quoted]
+    return ["docker", "exec", host] + list(cmd)
+
+
+def _shell_quote(arg):
+    if re.match(r"^[A-Za-z0-9_./:=,@+-]+$", arg):
+        return arg
+    return "'" + arg.replace("'", "'\\''") + "'"
+
+
+def on_host(host, *cmd, check=True, timeout=300, binary=False):
+    """Run CMD on HOST; returns the CompletedProcess (stdout as bytes when BINARY)."""
+    return sh(host_cmd(host, *cmd), timeout=timeout, check=check, text=not binary)
+
+
+def kubectl(*args, timeout=300, check=True, stdin=None):
+    return sh([KUBECTL, "--kubeconfig", KUBECONFIG] + list(args), timeout=timeout, check=check,
+              input=stdin)
+
+
+def kubectl_bytes(*args):
+    """kubectl's output as bytes (kubectl exec ... cat of a binary file)."""
+    return sh([KUBECTL, "--kubeconfig", KUBECONFIG] + list(args), text=False).stdout
+
+
+def kubectl_json(*args):
+    return json.loads(kubectl(*(list(args) + ["-o", "json"])).stdout)
+
+
+def apply(obj):
+    kubectl("apply", "-f", "-", stdin=json.dumps(obj))
+
+
+def playbook(name, *args, timeout=3600, inventories=None, callback="ansible.posix.json",
+             env_extra=None):
+    """ansible-playbook on the lab inventory; returns (report or None, process, seconds).
+
+    With the JSON callback the report is the parsed run; with another callback (e.g. the
+    default one for a -vvv run whose output is searched) it is None.
+    """
+    env = dict(os.environ)
+    env.update({
+        "ANSIBLE_COLLECTIONS_PATH": os.path.join(ROOT, ".collections"),
+        "ANSIBLE_CONFIG": os.path.join(ROOT, "hack", "ansible.cfg"),
+        "ANSIBLE_STDOUT_CALLBACK": callback,
+        "ANSIBLE_CALLBACK_RESULT_FORMAT": "json",
+        "ANSIBLE_NOCOLOR": "1",
+    })
+    env.update(env_extra or {})
+    env.pop("REQUESTS_CA_BUNDLE", None)
+    argv = [os.path.join(BIN, "ansible-playbook")]
+    for inv in inventories or INVENTORIES:
+        argv += ["-i", inv]
+    argv += [os.path.join(ROOT, "playbooks", name)] + list(args)
+    start = time.time()
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=ROOT,
+                          timeout=timeout, check=False)
+    took = time.time() - start
+    report = None
+    if callback == "ansible.posix.json":
+        try:
+            report = json.loads(proc.stdout)
+        except ValueError:
+            raise AssertionError("ansible-playbook %s printed no JSON (exit %s):\n%s\n%s"
+                                 % (name, proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:]))
+    log("%s %s: %.0f s, exit %d" % (name, " ".join(args), took, proc.returncode))
+    return report, proc, took
+
+
+def failures(report):
+    """Every failed task result as 'host: task: msg'."""
+    out = []
+    for play in report.get("plays", []):
+        for task in play["tasks"]:
+            for host, res in task["hosts"].items():
+                if res.get("failed") or res.get("unreachable"):
+                    out.append("%s: %s: %s" % (host, task["task"]["name"],
+                                               res.get("msg") or res.get("stderr") or res))
+    return out
+
+
+def changed_tasks(report):
+    """Every changed task as 'host: task' (for messages when a run should change nothing)."""
+    out = []
+    for play in report.get("plays", []):
+        for task in play["tasks"]:
+            for host, res in task["hosts"].items():
+                if res.get("changed"):
+                    out.append("%s: %s" % (host, task["task"]["name"]))
+    return out
+
+
+def assert_ok(report, proc):
+    assert proc.returncode == 0, "run failed:\n" + "\n".join(failures(report) or [proc.stderr[-3000:]])
+
+
+def assert_converged(report, proc, what):
+    """The run succeeded and no task reported a change."""
+    assert_ok(report, proc)
+    changed = changed_tasks(report)
+    assert not changed, "%s changed:\n%s" % (what, "\n".join(changed))
+
+
+RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
+
+
+def recap(output):
+    """{host: {"ok", "changed", "unreachable", "failed"}} from a default-callback PLAY RECAP."""
+    text = output[output.rfind("PLAY RECAP"):]
+    return {m.group(1): {"ok": int(m.group(2)), "changed": int(m.group(3)),
+                         "unreachable": int(m.group(4)), "failed": int(m.group(5))}
+            for m in RECAP.finditer(text)}
+
+
+def wait_for(what, probe, timeout=600, interval=3):
+    """Poll PROBE until it returns a truthy value; fail naming WHAT and the last answer."""
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        last = probe()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError("%s: not after %d s (last: %r)" % (what, timeout, last))
