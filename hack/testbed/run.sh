@@ -69,8 +69,9 @@ tb_start() {
   local exe; exe="$(readlink -f "$1")"
   mkdir -p "$TB_RUN" "$TB_LOGS"
   printf '# %s started %s\n# %s\n' "$name" "$(date -Is)" "$*" >"$TB_LOGS/$name.log"
-  # 9>&-: the daemon must not inherit (and so hold forever) the lock of tb_lock.
-  setsid "$@" >>"$TB_LOGS/$name.log" 2>&1 </dev/null 9>&- &
+  # 8>&- 9>&-: the daemon must not inherit (and so hold forever) the build lock or the lock
+  # of tb_lock (`hack/testbed.sh up` after a build in the same shell).
+  setsid "$@" >>"$TB_LOGS/$name.log" 2>&1 </dev/null 8>&- 9>&- &
   printf '%s\n%s\n' "$!" "$exe" >"$TB_RUN/$name.pid"
 }
 
