@@ -179,6 +179,14 @@ class LayoutSource(object):
                 yield chunk
 
 
+class ImageSyncCopyError(plan.ImageSyncError):
+    """Some images failed in the copy phase; ``result`` holds what the others did."""
+
+    def __init__(self, msg, result):
+        super(ImageSyncCopyError, self).__init__(msg)
+        self.result = result
+
+
 class ImageSync(object):
     """Plan then copy; ``run()`` returns the module's result."""
 
@@ -381,12 +389,3 @@ class ImageSync(object):
                 "%d of %d images failed to copy (the others were copied; a failed image's tag "
                 "was not changed): %s" % (len(errors), len(results), " | ".join(errors)), out)
         return out
-
-
-class ImageSyncCopyError(plan.ImageSyncError):
-    """Some images failed in the copy phase; ``result`` holds what the others did."""
-
-    def __init__(self, msg, result):
-        super(ImageSyncCopyError, self).__init__(msg)
-        self.result = result
-

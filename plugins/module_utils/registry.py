@@ -340,6 +340,12 @@ class RegistryClient(object):
                 raise RegistryUnavailableError(
                     "registry %s did not answer %s %s for %s after %d attempt(s): %s"
                     % (self.host, method, path.split("?")[0], what, attempt + 1, err))
+            except requests.exceptions.RequestException as err:
+                # A streamed body whose source broke off (ChunkedEncodingError ...): not
+                # replayable, and the message must still name the reference.
+                raise RegistryUnavailableError(
+                    "%s %s to registry %s for %s failed: %s"
+                    % (method, path.split("?")[0], self.host, what, err))
             if resp.history:  # redirects to blob storage are requests too
                 self._count(len(resp.history))
             if resp.status_code == 401:
@@ -480,8 +486,7 @@ class RegistryClient(object):
             resp.close()
             raise ManifestNotFoundError("blob %s of %s is missing from repository %s of "
                                         "registry %s" % (digest, what, repository, self.host))
-        for chunk in resp.iter_content(chunk_size):
-            yield chunk
+        yield from resp.iter_content(chunk_size)
 
     def ensure_blob(self, repository, digest, chunks, what, from_repository=None):
         """Make a blob present in ``repository`` in as few requests as the protocol allows.

@@ -661,7 +661,7 @@ class HarborContractServer(object):
             raise ContractError(400, "BAD_REQUEST", "bad request permission")
         return permissions
 
-    def _robot_access(self, call, permissions, action):
+    def _robot_access(self, call, permissions):
         namespace = permissions[0].get("namespace")
         project = self.projects.get(namespace)
         if project is None:
@@ -683,7 +683,7 @@ class HarborContractServer(object):
         if req["level"] != "project":
             call.require_admin()
             raise ContractError(400, "BAD_REQUEST", "system robots are not part of the contract")
-        project = self._robot_access(call, permissions, "create")
+        project = self._robot_access(call, permissions)
         full = "%s%s+%s" % (ROBOT_PREFIX, project["name"], req["name"])
         secret = "S" + secrets.token_hex(8) + "a1"
         with self.lock:
@@ -722,7 +722,7 @@ class HarborContractServer(object):
         robot = self._robot(call, id)
         req = call.json() or {}
         permissions = self._validate_robot(req)
-        self._robot_access(call, permissions, "update")
+        self._robot_access(call, permissions)
         if req.get("level") != robot["level"] or req.get("name") != robot["name"]:
             raise ContractError(400, "BAD_REQUEST", "cannot update the level or name of robot")
         with self.lock:
@@ -969,8 +969,8 @@ class Call(object):
         chunk = items[(page - 1) * size:page * size]
         headers = {"X-Total-Count": str(len(items))}
         if page * size < len(items):
-            headers["Link"] = '<%s?page=%d&page_size=%d>; rel="next"' % (self.path, page + 1,
-                                                                        size)
+            headers["Link"] = '<%s?page=%d&page_size=%d>; rel="next"' % (
+                self.path, page + 1, size)
         self.send(200, [view(i) for i in chunk], headers)
 
     def send(self, status, payload, headers=None):

@@ -11,8 +11,9 @@ import os
 import subprocess
 
 from ansible_collections.xinchuang.cloud.plugins.module_utils import arch
+from ansible_collections.xinchuang.cloud.plugins.module_utils import manifest_index as mi
 from tests.integration.fixtures_registry import (
-    AccessCount, request_method, write_lines)
+    AccessCount, make_image, push_index, request_method, write_lines)
 from tests.integration.image_sync.conftest import REPOSITORIES, TAG
 
 FIVE = ["amd64", "arm64", "loong64", "sw64", "mips64le"]
@@ -136,7 +137,7 @@ def test_trimmed_mirror_is_skipped_and_destination_serves_upstream_index_four_pa
 
 
 def test_destination_holds_every_child_and_blob(registry_set, catalogue, image_sync,
-                                                 tmp_path):
+                                                tmp_path):
     result = image_sync(**catalogue_args(registry_set, "whole",
                                          images=[{"repository": "xc/app-1", "tag": TAG}]))
     assert_ok(result)
@@ -170,7 +171,7 @@ def test_no_source_serving_a_required_platform_fails_naming_it_nothing_written(
 
 
 def test_bad_input_fails_naming_the_value_before_any_request(registry_set, catalogue,
-                                                              image_sync):
+                                                             image_sync):
     cases = [
         (dict(required_platforms=["amd64", "s390x"]), "s390x"),
         (dict(images=[{"repository": "XC/App", "tag": TAG}]), "'XC/App'"),
@@ -190,7 +191,7 @@ def test_bad_input_fails_naming_the_value_before_any_request(registry_set, catal
 
 
 def test_offline_layout_is_copied_byte_for_byte(registry_set, catalogue, image_sync,
-                                               tmp_path):
+                                                tmp_path):
     layout = tmp_path / "bundle-images"
     for repository in ("xc/app-1", "xc/app-3"):
         # An independent tool writes the bundle, the way hack scripts would.
@@ -274,3 +275,27 @@ def test_update_keeps_the_children_already_there(registry_set, catalogue, image_
     assert len(heads) == 1 + 5
     assert json.loads(registry_set.raw("destination", "update/xc/app-2:%s" % TAG)) == \
         json.loads(catalogue.upstream["xc/app-2"])
+
+
+def test_a_broken_source_image_fails_alone_and_its_tag_is_not_written(
+        registry_set, catalogue, image_sync):
+    upstream = registry_set.client("upstream")
+    images = [make_image(arch.platform_dict(f), content="broken %s\n" % f)
+              for f in arch.families()]
+    push_index(upstream, "xc/broken", TAG, images)
+    # The loong64 child's layer vanishes from the source after its index was published.
+    lost = mi.digest_of(images[2]["layer"])
+    resp = upstream.request("DELETE", "/v2/xc/broken/blobs/%s" % lost, "xc/broken", write=True)
+    assert resp.status_code == 202, resp.status_code
+
+    result = image_sync(**catalogue_args(registry_set, "broken", sources=("upstream",), images=[
+        {"repository": "xc/app-0", "tag": TAG}, {"repository": "xc/broken", "tag": TAG}]))
+    assert result.get("failed") is True, result
+    assert "1 of 2 images failed" in result["msg"]
+    assert "broken/xc/broken:%s" % TAG in result["msg"] and lost in result["msg"]
+    # The other image was copied whole; the broken one's tag points at nothing.
+    assert registry_set.raw("destination", "broken/xc/app-0:%s" % TAG) == \
+        catalogue.upstream["xc/app-0"]
+    dest = registry_set.client("destination")
+    assert dest.head_manifest(mi.parse_reference("broken/xc/broken:%s" % TAG)) is None
+    assert [i["changed"] for i in result["images"]] == [True, True]
