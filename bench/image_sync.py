@@ -28,7 +28,6 @@ import json
 import multiprocessing
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,16 +40,12 @@ __import__("tests.conftest")
 from ansible_collections.xinchuang.cloud.plugins.module_utils import arch  # noqa: E402
 from ansible_collections.xinchuang.cloud.plugins.module_utils import (  # noqa: E402
     image_sync as sync, manifest_index as mi)
+from bench.image_manifest import log, run_cmd  # noqa: E402
 from tests.integration.ansible_run import run_tasks  # noqa: E402
 from tests.integration.fixtures_registry import (  # noqa: E402
     RegistrySet, make_image, push_index, write_lines)
 
 TAG = "1.0"
-
-
-def log(msg):
-    sys.stderr.write("[%s] %s\n" % (time.strftime("%H:%M:%S"), msg))
-    sys.stderr.flush()
 
 
 # -- byte-counting relay ----------------------------------------------------------------
@@ -150,13 +145,6 @@ class Row(object):
         after = self.relays.snapshot()
         self.sent = sum(after[n][0] - self.bytes0[n][0] for n in after)
         self.received = sum(after[n][1] - self.bytes0[n][1] for n in after)
-
-
-def run_cmd(cmd, env=None):
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
-    if proc.returncode != 0:
-        raise RuntimeError("%s failed: %s" % (" ".join(cmd[:3]), proc.stderr.strip()[-800:]))
-    return proc
 
 
 def check_copies(servers, dest, prefix, repos, upstream_index, last_component=False):

@@ -23,6 +23,7 @@ except ImportError:  # pragma: no cover - Python 2 has no target here
 
 from ansible_collections.xinchuang.cloud.plugins.module_utils import harbor_policy as hp
 from ansible_collections.xinchuang.cloud.plugins.module_utils import registry as reg
+from ansible_collections.xinchuang.cloud.plugins.module_utils.errors import XinchuangError
 
 API = "/api/v2.0"
 PAGE_SIZE = 100  # Harbor's maximum
@@ -30,16 +31,11 @@ PAGE_SIZE = 100  # Harbor's maximum
 
 def harbor_argument_spec():
     """Connection options of every Harbor module (doc fragment ``harbor_auth``; set them once
-    with ``module_defaults: {group/xinchuang.cloud.harbor: ...}``)."""
-    return dict(
-        url=dict(type="str", required=True),
-        username=dict(type="str"),
-        password=dict(type="str", no_log=True),
-        ca_path=dict(type="path"),
-        validate_certs=dict(type="bool", default=True),
-        timeout=dict(type="float", default=30.0),
-        retries=dict(type="int", default=3),
-    )
+    with ``module_defaults: {group/xinchuang.cloud.harbor: ...}``): the registry modules'
+    options, Harbor's address called ``url``."""
+    spec = reg.registry_argument_spec()
+    spec["url"] = spec.pop("registry")
+    return spec
 
 
 HARBOR_REQUIRED_TOGETHER = [["username", "password"]]
@@ -53,6 +49,23 @@ def connect(module):
         module.fail_json(msg=missing_required_lib("requests"),
                          exception=str(reg.REQUESTS_IMPORT_ERROR))
     return HarborApi(module.params)
+
+
+def run_module(options, reconcile, **module_kwargs):
+    """What every Harbor module's main() does: the connection options plus ``options``,
+    check mode, then ``reconcile(api, module)`` -> the result; a collection error becomes
+    fail_json with the request counts so far."""
+    from ansible.module_utils.basic import AnsibleModule
+    spec = harbor_argument_spec()
+    spec.update(options)
+    module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
+                           required_together=HARBOR_REQUIRED_TOGETHER, **module_kwargs)
+    api = connect(module)
+    try:
+        result = reconcile(api, module)
+    except XinchuangError as err:
+        module.fail_json(msg=str(err), requests=api.requests, writes=api.writes)
+    module.exit_json(**result)
 
 
 def path_segment(value):

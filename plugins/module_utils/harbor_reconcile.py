@@ -55,6 +55,19 @@ def find_registry(api, name):
     return None
 
 
+class Reconciler(object):
+    """One Harbor object: ``run()`` reads, compares, checks, writes; returns the result."""
+
+    def __init__(self, api, params, check_mode=False, want_diff=False):
+        self.api, self.params = api, params
+        self.check_mode, self.want_diff = check_mode, want_diff
+
+    @classmethod
+    def for_module(cls, api, module):
+        """The ``reconcile`` of harbor_api.run_module: the module's object, reconciled."""
+        return cls(api, module.params, module.check_mode, module._diff).run()
+
+
 def read_project(api, name):
     """(Project, its state) or (None, None). The quota and proxy cache endpoint come from the
     project's summary, which its members may read (Harbor's quota and registry lists are for
@@ -69,12 +82,8 @@ def read_project(api, name):
                                      (summary.get("registry") or {}).get("name"))
 
 
-class ProjectReconciler(object):
+class ProjectReconciler(Reconciler):
     FIELDS = ("name",) + hp.PROJECT_FIELDS
-
-    def __init__(self, api, params, check_mode=False, want_diff=False):
-        self.api, self.params = api, params
-        self.check_mode, self.want_diff = check_mode, want_diff
 
     def run(self):
         p = self.params
@@ -174,12 +183,8 @@ class ProjectReconciler(object):
         return out
 
 
-class RegistryReconciler(object):
+class RegistryReconciler(Reconciler):
     FIELDS = ("name",) + hp.REGISTRY_FIELDS
-
-    def __init__(self, api, params, check_mode=False, want_diff=False):
-        self.api, self.params = api, params
-        self.check_mode, self.want_diff = check_mode, want_diff
 
     def run(self):
         p = self.params
@@ -271,12 +276,8 @@ class RegistryReconciler(object):
         return out
 
 
-class RobotReconciler(object):
+class RobotReconciler(Reconciler):
     FIELDS = ("name",) + hp.ROBOT_FIELDS
-
-    def __init__(self, api, params, check_mode=False, want_diff=False):
-        self.api, self.params = api, params
-        self.check_mode, self.want_diff = check_mode, want_diff
 
     def _find(self, project_id, desired):
         robots = self.api.list("/robots", "listing the robots of project %r" % desired["project"],

@@ -39,15 +39,11 @@ REF_NAME = "org.opencontainers.image.ref.name"
 
 
 def endpoint_argument_spec():
-    """Suboptions of every ``sources`` item and of ``destination``."""
-    return dict(
-        url=dict(type="str", required=True),
-        username=dict(type="str"),
-        password=dict(type="str", no_log=True),
-        ca_path=dict(type="path"),
-        prefix=dict(type="str", default=""),
-        validate_certs=dict(type="bool", default=True),
-    )
+    """Suboptions of every ``sources`` item and of ``destination``: the registry modules'
+    credential options, the registry called ``url``, and a repository ``prefix``."""
+    spec = reg.registry_credentials_argument_spec()
+    spec.update(url=dict(type="str", required=True), prefix=dict(type="str", default=""))
+    return spec
 
 
 def argument_spec():

@@ -100,26 +100,16 @@ writes:
   sample: 0
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.xinchuang.cloud.plugins.module_utils import harbor_api
-from ansible_collections.xinchuang.cloud.plugins.module_utils.errors import XinchuangError
 from ansible_collections.xinchuang.cloud.plugins.module_utils.harbor_reconcile import (
     INFO_SUBSETS, gather_info)
 
 
 def main():
-    spec = harbor_api.harbor_argument_spec()
-    spec.update(gather=dict(type="list", elements="str", choices=list(INFO_SUBSETS),
-                            default=list(INFO_SUBSETS)))
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
-                           required_together=harbor_api.HARBOR_REQUIRED_TOGETHER)
-    api = harbor_api.connect(module)
-    try:
-        result = gather_info(api, module.params["gather"])
-    except XinchuangError as err:
-        module.fail_json(msg=str(err), requests=api.requests, writes=api.writes)
-    module.exit_json(**result)
+    harbor_api.run_module(
+        dict(gather=dict(type="list", elements="str", choices=list(INFO_SUBSETS),
+                         default=list(INFO_SUBSETS))),
+        lambda api, module: gather_info(api, module.params["gather"]))
 
 
 if __name__ == "__main__":

@@ -128,32 +128,22 @@ writes:
   sample: 0
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.xinchuang.cloud.plugins.module_utils import harbor_api
-from ansible_collections.xinchuang.cloud.plugins.module_utils.errors import XinchuangError
 from ansible_collections.xinchuang.cloud.plugins.module_utils.harbor_reconcile import (
     ProjectReconciler)
 
 
 def main():
-    spec = harbor_api.harbor_argument_spec()
-    spec.update(
-        name=dict(type="str", required=True),
-        public=dict(type="bool"),
-        storage_quota=dict(type="str"),
-        proxy_cache_registry=dict(type="str"),
-        auto_scan=dict(type="bool"),
-        state=dict(type="str", choices=["present", "absent"], default="present"),
-    )
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
-                           required_together=harbor_api.HARBOR_REQUIRED_TOGETHER)
-    api = harbor_api.connect(module)
-    try:
-        result = ProjectReconciler(api, module.params, module.check_mode, module._diff).run()
-    except XinchuangError as err:
-        module.fail_json(msg=str(err), requests=api.requests, writes=api.writes)
-    module.exit_json(**result)
+    harbor_api.run_module(
+        dict(
+            name=dict(type="str", required=True),
+            public=dict(type="bool"),
+            storage_quota=dict(type="str"),
+            proxy_cache_registry=dict(type="str"),
+            auto_scan=dict(type="bool"),
+            state=dict(type="str", choices=["present", "absent"], default="present"),
+        ),
+        ProjectReconciler.for_module)
 
 
 if __name__ == "__main__":

@@ -130,36 +130,27 @@ writes:
   sample: 0
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.xinchuang.cloud.plugins.module_utils import harbor_api
-from ansible_collections.xinchuang.cloud.plugins.module_utils.errors import XinchuangError
 from ansible_collections.xinchuang.cloud.plugins.module_utils.harbor_reconcile import (
     RegistryReconciler)
 
 
 def main():
-    spec = harbor_api.harbor_argument_spec()
-    spec.update(
-        name=dict(type="str", required=True),
-        type=dict(type="str"),
-        endpoint_url=dict(type="str"),
-        access_key=dict(type="str", no_log=False),
-        access_secret=dict(type="str", no_log=True),
-        update_secret=dict(type="str", choices=["on_create", "always"], default="on_create"),
-        insecure=dict(type="bool"),
-        description=dict(type="str"),
-        state=dict(type="str", choices=["present", "absent"], default="present"),
-    )
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
-                           required_together=harbor_api.HARBOR_REQUIRED_TOGETHER,
-                           required_if=[("state", "present", ["endpoint_url"])])
-    api = harbor_api.connect(module)
-    try:
-        result = RegistryReconciler(api, module.params, module.check_mode, module._diff).run()
-    except XinchuangError as err:
-        module.fail_json(msg=str(err), requests=api.requests, writes=api.writes)
-    module.exit_json(**result)
+    harbor_api.run_module(
+        dict(
+            name=dict(type="str", required=True),
+            type=dict(type="str"),
+            endpoint_url=dict(type="str"),
+            access_key=dict(type="str", no_log=False),
+            access_secret=dict(type="str", no_log=True),
+            update_secret=dict(type="str", choices=["on_create", "always"],
+                               default="on_create"),
+            insecure=dict(type="bool"),
+            description=dict(type="str"),
+            state=dict(type="str", choices=["present", "absent"], default="present"),
+        ),
+        RegistryReconciler.for_module,
+        required_if=[("state", "present", ["endpoint_url"])])
 
 
 if __name__ == "__main__":

@@ -155,37 +155,27 @@ writes:
   sample: 0
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.xinchuang.cloud.plugins.module_utils import harbor_api
-from ansible_collections.xinchuang.cloud.plugins.module_utils.errors import XinchuangError
 from ansible_collections.xinchuang.cloud.plugins.module_utils.harbor_reconcile import (
     RobotReconciler)
 
 
 def main():
-    spec = harbor_api.harbor_argument_spec()
-    spec.update(
-        name=dict(type="str", required=True),
-        project=dict(type="str", required=True),
-        permissions=dict(type="list", elements="dict", options=dict(
-            resource=dict(type="str", required=True),
-            action=dict(type="str", required=True))),
-        duration_days=dict(type="int"),
-        description=dict(type="str"),
-        disable=dict(type="bool"),
-        rotate=dict(type="bool", default=False),
-        state=dict(type="str", choices=["present", "absent"], default="present"),
-    )
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
-                           required_together=harbor_api.HARBOR_REQUIRED_TOGETHER,
-                           required_if=[("state", "present", ["permissions"])])
-    api = harbor_api.connect(module)
-    try:
-        result = RobotReconciler(api, module.params, module.check_mode, module._diff).run()
-    except XinchuangError as err:
-        module.fail_json(msg=str(err), requests=api.requests, writes=api.writes)
-    module.exit_json(**result)
+    harbor_api.run_module(
+        dict(
+            name=dict(type="str", required=True),
+            project=dict(type="str", required=True),
+            permissions=dict(type="list", elements="dict", options=dict(
+                resource=dict(type="str", required=True),
+                action=dict(type="str", required=True))),
+            duration_days=dict(type="int"),
+            description=dict(type="str"),
+            disable=dict(type="bool"),
+            rotate=dict(type="bool", default=False),
+            state=dict(type="str", choices=["present", "absent"], default="present"),
+        ),
+        RobotReconciler.for_module,
+        required_if=[("state", "present", ["permissions"])])
 
 
 if __name__ == "__main__":

@@ -61,6 +61,22 @@ def make_certificate(directory, name="registry"):
     return cert, key
 
 
+def tls_and_users(workdir):
+    """The certificate (its own CA), its certs.d directory and the htpasswd file of the test
+    user: (ca, key, cert_dir, htpasswd)."""
+    ca, key = make_certificate(workdir)
+    # skopeo --cert-dir / docker certs.d read the CA as ca.crt of a directory.
+    cert_dir = os.path.join(workdir, "certs.d")
+    os.makedirs(cert_dir, exist_ok=True)
+    shutil.copy(ca, os.path.join(cert_dir, "ca.crt"))
+    htpasswd = os.path.join(workdir, "htpasswd")
+    out = subprocess.run(["htpasswd", "-Bbn", USERNAME, PASSWORD], check=True,
+                         capture_output=True, text=True).stdout
+    with open(htpasswd, "w") as fh:
+        fh.write(out)
+    return ca, key, cert_dir, htpasswd
+
+
 class RegistryProcess(LoggedProcess):
     """One docker-registry process; TLS and htpasswd when given."""
 
@@ -163,16 +179,7 @@ class RegistryPair(object):
         self.workdir = workdir
         self.storage = os.path.join(workdir, "storage")
         os.makedirs(self.storage, exist_ok=True)
-        self.ca, key = make_certificate(workdir)
-        # skopeo --cert-dir / docker certs.d read the CA as ca.crt of a directory.
-        self.cert_dir = os.path.join(workdir, "certs.d")
-        os.makedirs(self.cert_dir, exist_ok=True)
-        shutil.copy(self.ca, os.path.join(self.cert_dir, "ca.crt"))
-        self.htpasswd = os.path.join(workdir, "htpasswd")
-        out = subprocess.run(["htpasswd", "-Bbn", USERNAME, PASSWORD], check=True,
-                             capture_output=True, text=True).stdout
-        with open(self.htpasswd, "w") as fh:
-            fh.write(out)
+        self.ca, key, self.cert_dir, self.htpasswd = tls_and_users(workdir)
         self.username, self.password = USERNAME, PASSWORD
         self.tls = RegistryProcess(workdir, self.storage, "tls", cert=self.ca, key=key,
                                    htpasswd=self.htpasswd)
@@ -234,15 +241,7 @@ class RegistrySet(object):
 
     def __init__(self, workdir):
         self.workdir = workdir
-        self.ca, self.key = make_certificate(workdir)
-        self.cert_dir = os.path.join(workdir, "certs.d")
-        os.makedirs(self.cert_dir, exist_ok=True)
-        shutil.copy(self.ca, os.path.join(self.cert_dir, "ca.crt"))
-        self.htpasswd = os.path.join(workdir, "htpasswd")
-        out = subprocess.run(["htpasswd", "-Bbn", USERNAME, PASSWORD], check=True,
-                             capture_output=True, text=True).stdout
-        with open(self.htpasswd, "w") as fh:
-            fh.write(out)
+        self.ca, self.key, self.cert_dir, self.htpasswd = tls_and_users(workdir)
         self.username, self.password = USERNAME, PASSWORD
         self.servers = {}
 
