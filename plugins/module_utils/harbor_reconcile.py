@@ -62,6 +62,14 @@ class Reconciler(object):
         self.api, self.params = api, params
         self.check_mode, self.want_diff = check_mode, want_diff
 
+    def _done(self, changed, before, after, **extra):
+        """The result: ``changed``, the request counts, ``extra``, and in diff mode the
+        compared fields before and after."""
+        out = _result(self.api, changed, **extra)
+        if self.want_diff:
+            out["diff"] = _diff(before, after, self.FIELDS)
+        return out
+
     @classmethod
     def for_module(cls, api, module):
         """The ``reconcile`` of harbor_api.run_module: the module's object, reconciled."""
@@ -116,11 +124,8 @@ class ProjectReconciler(Reconciler):
             else:
                 self._update(current, changes)
             _project, after = read_project(self.api, desired["name"])
-        out = _result(self.api, changed, project=hp.project_view(after),
-                      changes=sorted(changes))
-        if self.want_diff:
-            out["diff"] = _diff(current, after, self.FIELDS)
-        return out
+        return self._done(changed, current, after, project=hp.project_view(after),
+                          changes=sorted(changes))
 
     def _create(self, desired, registry_id):
         name = desired["name"]
@@ -177,10 +182,7 @@ class ProjectReconciler(Reconciler):
                               "deleting project %r" % name, fixes={
                                   412: "delete the repositories of project %r first (or keep "
                                        "state: present)" % name})
-        out = _result(self.api, current is not None, project=None)
-        if self.want_diff:
-            out["diff"] = _diff(current, None, self.FIELDS)
-        return out
+        return self._done(current is not None, current, None, project=None)
 
 
 class RegistryReconciler(Reconciler):
@@ -235,11 +237,8 @@ class RegistryReconciler(Reconciler):
                                      409: "another registry endpoint already has that name or "
                                           "URL"})
             after = hp.registry_state(find_registry(self.api, name))
-        out = _result(self.api, changed, registry=hp.registry_view(after),
-                      changes=sorted(changes) + (["access_secret"] if send_secret else []))
-        if self.want_diff:
-            out["diff"] = _diff(current, after, self.FIELDS)
-        return out
+        return self._done(changed, current, after, registry=hp.registry_view(after),
+                          changes=sorted(changes) + (["access_secret"] if send_secret else []))
 
     def _check_type(self, kind):
         _status, types, _headers = self.api.call(
@@ -270,10 +269,7 @@ class RegistryReconciler(Reconciler):
                               412: "registry endpoint %r is still used by proxy cache projects "
                                    "or replication rules: delete or change them first" % name,
                               403: ADMIN_ONLY})
-        out = _result(self.api, current is not None, registry=None)
-        if self.want_diff:
-            out["diff"] = _diff(current, None, self.FIELDS)
-        return out
+        return self._done(current is not None, current, None, registry=None)
 
 
 class RobotReconciler(Reconciler):
@@ -304,10 +300,7 @@ class RobotReconciler(Reconciler):
         if p["state"] == "absent":
             if current is not None and not self.check_mode:
                 self.api.call("DELETE", "/robots/%d" % current["id"], "deleting %s" % what)
-            out = _result(self.api, current is not None, robot=None)
-            if self.want_diff:
-                out["diff"] = _diff(current, None, self.FIELDS)
-            return out
+            return self._done(current is not None, current, None, robot=None)
         if current is None and desired["duration_days"] is None:
             desired["duration_days"] = -1
         changes = hp.robot_changes(current, desired)
@@ -340,13 +333,9 @@ class RobotReconciler(Reconciler):
                         body={}, fixes=fixes)
                     secret = (sec or {}).get("secret")
             after = hp.robot_state(self._find(project["project_id"], desired))
-        out = _result(self.api, changed, robot=after, changes=sorted(changes) +
-                      (["secret"] if rotate else []))
-        if secret is not None:
-            out["secret"] = secret
-        if self.want_diff:
-            out["diff"] = _diff(current, after, self.FIELDS)
-        return out
+        extra = {"secret": secret} if secret is not None else {}
+        return self._done(changed, current, after, robot=after,
+                          changes=sorted(changes) + (["secret"] if rotate else []), **extra)
 
 
 INFO_SUBSETS = ("system", "health", "projects", "registries", "robots")
