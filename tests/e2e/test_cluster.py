@@ -65,7 +65,7 @@ def registry_secret():
 def lab():
     """The cluster topology up, the bundle laid out and the images in the private registry."""
     start = time.time()
-    sh([os.path.join(ROOT, "hack", "bundle.sh")] + (["--full", "loong64"] if FULL else []), timeout=7200)
+    sh([os.path.join(ROOT, "hack", "bundle.sh")], timeout=7200)
     sh([os.path.join(ROOT, "hack", "lab.sh"), "up", "--topology", TOPOLOGY], timeout=3600)
     registry = os.path.join(LAB_STATE, "registry")
     with open(os.path.join(registry, "username")) as fh:
