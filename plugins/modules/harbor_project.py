@@ -21,8 +21,9 @@ description:
     (Harbor's names are lower case), a quota below what the project already stores (Harbor
     would accept it and then refuse every push), a proxy cache registry that Harbor cannot
     change after creation or that does not exist."
-  - Idempotent; a run that changes nothing costs two GET requests (three for a proxy cache
-    project).
+  - Idempotent; a run that changes nothing costs two GET requests (the project and its
+    summary, which holds the quota and the proxy cache endpoint and which the project's
+    administrators may read; quotas are set by Harbor system administrators only).
 author:
   - xinchuang.cloud developers (@xinchuang-cloud)
 extends_documentation_fragment:
