@@ -2,9 +2,9 @@
 # The offline bundle the cluster roles install from, laid out per GOARCH
 # (docs/architecture: bundle/<kubernetes version>/<goarch>/{bin,cni}; docs/bundle.md):
 #   hack/bundle.sh [--full] [GOARCH ...]     default: amd64 arm64 loong64 mips64le
-# What each GOARCH gets: the matrix set `bundle` (kubelet, containerd, ctr, shim, CNI plugins,
-# CoreDNS, and runc below) everywhere; the set `cluster` too (etcd, etcdctl, kube-apiserver,
-# kube-controller-manager, kube-scheduler, kubectl, kube-proxy) for the GOARCHes of
+# What each GOARCH gets: the matrix set `bundle` (kubelet, kube-proxy, containerd, ctr, shim, CNI
+# plugins, CoreDNS, and runc below: what a node runs) everywhere; the set `cluster` too (etcd,
+# etcdctl, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl) for the GOARCHes of
 # XC_BUNDLE_FULL_GOARCHES (default amd64), or for every GOARCH given with --full.
 # Binaries come from the build matrix (hack/testbed/matrix.tsv) cache, built first when missing;
 # rows of component cni-plugins go to cni/, all others to bin/. runc needs cgo (its nsenter is
