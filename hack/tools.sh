@@ -15,7 +15,7 @@ tools_rows() { awk -F'\t' '!/^[[:space:]]*(#|$)/ && NF >= 2' "$TOOLS_LIST"; }
 tools_kind() { case "$1" in venv|go) echo "$1" ;; *) echo debian ;; esac; }
 
 tools_check() {
-  local want=("$@") what source used kind missing=0 fix
+  local want=("$@") what source used kind absent=0 fix
   [ "${#want[@]}" -gt 0 ] || want=(debian venv go)
   while IFS=$'\t' read -r what source used; do
     kind="$(tools_kind "$source")"
@@ -30,9 +30,9 @@ tools_check() {
             fix="Debian package $source: run hack/deps.sh" ;;
     esac
     printf 'MISSING %-34s %s (used by %s)\n' "$what" "$fix" "$used" >&2
-    missing=$((missing + 1))
+    absent=$((absent + 1))
   done < <(tools_rows)
-  [ "$missing" -eq 0 ] || xc_die "$missing tool(s) of hack/tools.tsv missing (above)"
+  [ "$absent" -eq 0 ] || xc_die "$absent tool(s) of hack/tools.tsv missing (above)"
   xc_log "tools of hack/tools.tsv present (${want[*]})"
 }
 

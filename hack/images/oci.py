@@ -83,8 +83,7 @@ def make_layer(files, caps, links=()):
     Returns (tar bytes, gzip bytes)."""
     raw = io.BytesIO()
     dirs = set()
-    entries = sorted([(dest, src, mode) for dest, src, mode in files]
-                     + [(dest, None, target) for dest, target in links])
+    entries = sorted(list(files) + [(dest, None, target) for dest, target in links])
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for dest, src, mode in entries:
             parts = dest.strip("/").split("/")
