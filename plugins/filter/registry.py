@@ -17,9 +17,10 @@ from ansible_collections.xinchuang.cloud.plugins.plugin_utils.filters import (
 )
 
 
-def registry_tls_problems(cert, key, names, ca=""):
-    """Server certificate, key, names it must carry, optional CA -> list of problems."""
-    return model.tls_problems(cert, key, names, ca_pem=ca)
+def registry_tls_problems(cert, key, names, ca="", prefix="registry"):
+    """Server certificate, key, names it must carry, optional CA -> list of problems; the
+    messages name the variables <prefix>_tls_cert, ... (the harbor role passes 'harbor')."""
+    return model.tls_problems(cert, key, names, ca_pem=ca, prefix=prefix)
 
 
 def registry_ca_problems(ca_cert, ca_key, passphrase=""):

@@ -165,9 +165,9 @@ def _load_key(pem, what, passphrase=None):
         return serialization.load_pem_private_key(data, password=secret)
     except TypeError:
         if secret is None:
-            raise ValueError("%s is encrypted: %s" % (what, "give registry_tls_ca_key_passphrase"
-                                                      if what == "registry_tls_ca_key" else
-                                                      "the registry reads an unencrypted key only"))
+            raise ValueError("%s is encrypted: %s" % (what, "give %s_passphrase" % what
+                                                      if what.endswith("_ca_key") else
+                                                      "the server reads an unencrypted key only"))
         raise ValueError("%s is not encrypted: leave registry_tls_ca_key_passphrase empty" % what)
     except ValueError:
         raise ValueError("%s is not a PEM private key%s"
@@ -215,24 +215,26 @@ def _is_ca(cert):
         return False
 
 
-def tls_problems(cert_pem, key_pem, names, ca_pem="", now=None, min_days=1):
+def tls_problems(cert_pem, key_pem, names, ca_pem="", now=None, min_days=1, prefix="registry"):
     """A server certificate (PEM, leaf first, optional chain after it) and its key, as given to
-    the role -> the list of what is wrong with them (empty: fit to serve ``names``).
+    a role -> the list of what is wrong with them (empty: fit to serve ``names``).
 
     Checked: both parse, the key is unencrypted and belongs to the leaf, the leaf is valid for
     ``min_days`` more days and names every one of ``names`` (host name or address) in its
-    subjectAltName, and, when ``ca_pem`` is given, the chain leads to that CA.
+    subjectAltName, and, when ``ca_pem`` is given, the chain leads to that CA. Messages name the
+    role's variables: ``<prefix>_tls_cert``, ``<prefix>_hostname``, ... (the registry and harbor
+    roles share this check).
     """
     _need_cryptography()
     now = now or datetime.datetime.now(datetime.timezone.utc)
     problems = []
     try:
-        chain = _load_certs(cert_pem, "registry_tls_cert")
+        chain = _load_certs(cert_pem, prefix + "_tls_cert")
     except ValueError as err:
         return ["%s" % err]
     leaf = chain[0]
     try:
-        key = _load_key(key_pem, "registry_tls_key")
+        key = _load_key(key_pem, prefix + "_tls_key")
         if _spki(key.public_key()) != _spki(leaf.public_key()):
             problems.append("the key does not belong to the certificate (their public keys differ): "
                             "give the key the certificate was issued for")
@@ -246,18 +248,18 @@ def tls_problems(cert_pem, key_pem, names, ca_pem="", now=None, min_days=1):
     missing = names_missing(_sans_of(leaf), names)
     if missing:
         problems.append("the certificate does not name %s (its subjectAltName: %s): issue one that "
-                        "does, or change registry_hostname / registry_tls_extra_names"
-                        % (", ".join(missing), ", ".join(_sans_of(leaf)) or "none"))
+                        "does, or change %s_hostname / %s_tls_extra_names"
+                        % (", ".join(missing), ", ".join(_sans_of(leaf)) or "none", prefix, prefix))
     if ca_pem:
         try:
-            cas = _load_certs(ca_pem, "registry_tls_ca_cert")
+            cas = _load_certs(ca_pem, prefix + "_tls_ca_cert")
         except ValueError as err:
             problems.append("%s" % err)
         else:
             if not _chain_reaches(chain, cas):
-                problems.append("the certificate is not issued by the CA of registry_tls_ca_cert "
+                problems.append("the certificate is not issued by the CA of %s_tls_ca_cert "
                                 "(issuer %s): give that CA, or a chain to it after the certificate"
-                                % leaf.issuer.rfc4514_string())
+                                % (prefix, leaf.issuer.rfc4514_string()))
     return problems
 
 
@@ -318,12 +320,13 @@ def ca_problems(ca_cert_pem, ca_key_pem, passphrase="", now=None):
 def parse_probe(text):
     """The role's host probe output (``key<TAB>value`` lines) -> dict: ``listen`` (the lines of
     ``ss -Hltnpe`` for the port), ``main_pid`` (of the registry unit, 0 when not running),
+    ``user_uid`` (of the registry's account, None before it exists),
     ``storage_real`` and ``storage_mount`` (the storage path resolved, and the mount point that
     holds it), ``foreign_mounts`` ({other service's existing directory: its mount point}),
     ``candidate`` (the OS repository's version of the package, '' when none),
     ``has_ss``, ``has_htpasswd``, ``systemd`` (PID 1), ``calendar_ok`` (systemd accepts the
     garbage collection schedule)."""
-    out = {"listen": [], "main_pid": 0, "storage_real": "", "storage_mount": "", "candidate": "",
+    out = {"listen": [], "main_pid": 0, "user_uid": None, "storage_real": "", "storage_mount": "", "candidate": "",
            "foreign_mounts": {}, "installed": [], "has_ss": False, "has_htpasswd": False, "systemd": False,
            "calendar_ok": False}
     for line in (text or "").splitlines():
@@ -333,6 +336,8 @@ def parse_probe(text):
             out["listen"].append(value)
         elif key == "main_pid":
             out["main_pid"] = int(value) if value.isdigit() else 0
+        elif key == "user_uid":
+            out["user_uid"] = int(value) if value.isdigit() else None
         elif key in ("storage_real", "storage_mount"):
             out[key] = value
         elif key == "installed":
@@ -355,16 +360,22 @@ def parse_probe(text):
 
 _SS_USER = re.compile(r'\("([^"]*)",pid=(\d+)')
 _SS_CGROUP = re.compile(r"\bcgroup:(\S+)")
+_SS_UID = re.compile(r"\buid:(\d+)")
 
 
-def port_conflicts(listen_lines, port, own_pids=(), own_unit=""):
+def port_conflicts(listen_lines, port, own_pids=(), own_unit="", own_uid=None):
     """Listeners of ``ss -Hltnpe`` on the port that are not the registry's own:
-    ["docker-proxy (pid 123) on 0.0.0.0:5000", ...].
+    ["python3 (pid 123) of xc-web.service on 0.0.0.0:5000", ...].
 
-    A listener is the registry's own when its socket belongs to the cgroup of the registry's
-    unit (``cgroup:.../<unit>``, cgroup v2: no process access needed, which root inside a
-    container may lack) or when every process holding it is one of ``own_pids`` (the unit's
-    MainPID; ss names processes where root may trace them)."""
+    A listener is the registry's own, by the best evidence ss gives:
+    - every process holding it is one of ``own_pids`` (the unit's MainPID; ss names processes
+      where root may trace them);
+    - else its socket belongs to the cgroup of the registry's unit (``cgroup:.../<unit>``,
+      cgroup v2; root in a container without CAP_SYS_PTRACE sees this but no process);
+    - else, when ss can name neither (it read /proc/net/tcp: QEMU user emulation has no
+      sock_diag), the socket's owner is ``own_uid`` (the registry's account, given only while
+      its unit runs).
+    """
     own = set(int(p) for p in own_pids if p)
     found = []
     for line in listen_lines or []:
@@ -372,13 +383,19 @@ def port_conflicts(listen_lines, port, own_pids=(), own_unit=""):
         local = next((f for f in fields if re.search(r":%d$" % int(port), f)), None)
         if local is None:
             continue
-        cgroup = _SS_CGROUP.search(line)
-        if own_unit and cgroup and cgroup.group(1).rstrip("/").endswith("/" + own_unit):
-            continue
         users = _SS_USER.findall(line)
-        if users and all(int(pid) in own for _name, pid in users):
+        cgroup = _SS_CGROUP.search(line)
+        uid = _SS_UID.search(line)
+        if users:
+            if all(int(pid) in own for _name, pid in users):
+                continue
+        elif cgroup:
+            if own_unit and cgroup.group(1).rstrip("/").endswith("/" + own_unit):
+                continue
+        elif uid and own_uid is not None and str(own_uid) != "" and int(uid.group(1)) == int(own_uid):
             continue
-        who = ", ".join("%s (pid %s)" % u for u in users) or "a process ss cannot name"
+        who = ", ".join("%s (pid %s)" % u for u in users) or (
+            "a process of uid %s" % uid.group(1) if uid else "a process ss cannot name")
         if cgroup:
             # The unit (or scope) that started it: what to stop.
             who += " of %s" % cgroup.group(1).rstrip("/").rsplit("/", 1)[-1]
@@ -487,7 +504,9 @@ def host_problems(probe, port, storage_path, foreign_paths=None, unit=""):
     if not probe.get("has_ss"):
         problems.append("the host has no 'ss' (package iproute2), so the role cannot see who "
                         "holds port %d: install iproute2" % int(port))
-    held = port_conflicts(probe.get("listen"), port, [probe.get("main_pid")], unit)
+    running = bool(probe.get("main_pid"))
+    held = port_conflicts(probe.get("listen"), port, [probe.get("main_pid")], unit,
+                          probe.get("user_uid") if running else None)
     if held:
         problems.append("port %d is held by %s: stop that service or set registry_port"
                         % (int(port), "; ".join(held)))
