@@ -147,7 +147,9 @@ def config_problems(settings):
                         "harbor_tls_key) are needed: the role serves Harbor over HTTPS only")
     for name in ("https_port", "http_port"):
         port = s.get(name)
-        if port is not None and not (isinstance(port, int) and 0 < port < 65536):
+        if name == "http_port" and not port:
+            continue  # 0: no port redirected to HTTPS
+        if not (isinstance(port, int) and 0 < port < 65536):
             problems.append("harbor_%s %r is not a TCP port (1-65535)" % (name, port))
     db = s.get("external_database") or {}
     if db:

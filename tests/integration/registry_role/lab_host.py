@@ -152,25 +152,29 @@ class LabHost(object):
         sh(["docker", "rm", "-f", "-v", self.name], check=False)
 
 
-def run_play(hosts, play, check=False, diff=False, extra_vars=None, timeout=1800):
-    """Run one play on lab hosts -> (report of the ansible.posix.json callback, process).
-
-    ``play`` is a dict without ``hosts``; ``extra_vars`` go through a file, so values of any
-    size and type pass unchanged."""
-    inventory = {"all": {"hosts": {h.name: {
+def run_play(hosts, play=None, check=False, diff=False, extra_vars=None, timeout=1800,
+             playbook=None, groups=()):
+    """Run one play (a dict without ``hosts``) or a playbook file of the repository on lab
+    hosts -> (report of the ansible.posix.json callback, process). The hosts are members of
+    ``groups`` too; ``extra_vars`` go through a file, so values of any size and type pass
+    unchanged."""
+    host_vars = {h.name: {
         "ansible_connection": "community.docker.docker",
         "ansible_python_interpreter": "/usr/bin/python3",
         # Emulated hosts need seconds just to start Python.
         "ansible_docker_timeout": 120,
-    } for h in hosts}}}
+    } for h in hosts}
+    inventory = {"all": {"hosts": host_vars, "children": {
+        g: {"hosts": {h.name: {} for h in hosts}} for g in groups}}}
     with tempfile.TemporaryDirectory() as tmp:
         inv_path = os.path.join(tmp, "inventory.json")
         with open(inv_path, "w") as fh:
             json.dump(inventory, fh)
-        play_path = os.path.join(tmp, "play.yml")
-        with open(play_path, "w") as fh:
-            json.dump([dict({"hosts": "all", "gather_facts": False}, **play)], fh)
-        cmd = [os.path.join(BIN, "ansible-playbook"), "-i", inv_path, play_path]
+        if playbook is None:
+            playbook = os.path.join(tmp, "play.yml")
+            with open(playbook, "w") as fh:
+                json.dump([dict({"hosts": "all", "gather_facts": False}, **play)], fh)
+        cmd = [os.path.join(BIN, "ansible-playbook"), "-i", inv_path, playbook]
         if check:
             cmd.append("--check")
         if diff:
@@ -188,6 +192,11 @@ def run_play(hosts, play, check=False, diff=False, extra_vars=None, timeout=1800
         raise AssertionError("ansible-playbook printed no JSON (exit %s):\n%s\n%s"
                              % (proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:]))
     return report, proc
+
+
+def run_role(role, host, role_vars, check=False):
+    """Run one role of the collection (by FQCN) on one lab host."""
+    return run_play([host], {"roles": [{"role": role}]}, check=check, extra_vars=role_vars)
 
 
 def task_results(report, host):

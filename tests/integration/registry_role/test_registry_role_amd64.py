@@ -22,6 +22,8 @@ import urllib.request
 import pytest
 import yaml
 
+from tests.integration.ansible_run import ROOT
+from tests.integration.registry_role import lab_host
 from tests.integration.registry_role.lab_host import (
     LabHost, changed_tasks, debian_repository, failures, run_play)
 
@@ -55,8 +57,7 @@ def role_vars(test_ca, host):
 
 
 def run_role(host, role_vars, check=False, **more):
-    play = {"roles": [{"role": "xinchuang.cloud.registry"}]}
-    return run_play([host], play, check=check, extra_vars=dict(role_vars, **more))
+    return lab_host.run_role("xinchuang.cloud.registry", host, dict(role_vars, **more), check=check)
 
 
 def host_untouched(host):
@@ -258,3 +259,15 @@ def test_garbage_collection_frees_a_deleted_image(host, test_ca, image_layout):
     assert host.run(["systemctl", "is-active", "docker-registry"]).stdout.strip() == "active"
     log = host.run(["journalctl", "-u", "docker-registry-gc.service", "--no-pager"]).stdout
     assert "blob eligible for deletion" in log or "Deleting blob" in log, log[-2000:]
+
+
+def test_registry_playbook_runs_the_layer_on_the_registry_group(host, role_vars):
+    new_alice = {"name": "alice", "password": "alice-Secret-2"}
+    report, proc = run_play([host], playbook=os.path.join(ROOT, "playbooks", "registry.yml"),
+                            groups=["registry"], extra_vars=dict(role_vars, registry_users=[new_alice]))
+    assert proc.returncode == 0, failures(report, host.name) or proc.stderr[-2000:]
+    plays = [p["play"]["name"] for p in report["plays"]]
+    assert "Registry | CNCF distribution on the registry group" in plays
+    # The registry is the one the role made above: only the preflight role's facts are new.
+    assert [t for t in changed_tasks(report, host.name) if t.startswith("Registry |")] == []
+    assert host.run(["systemctl", "is-active", "docker-registry"]).stdout.strip() == "active"

@@ -14,8 +14,9 @@ import tempfile
 
 import pytest
 
+from tests.integration.registry_role import lab_host
 from tests.integration.registry_role.lab_host import (
-    LabHost, changed_tasks, debian_repository, failures, run_play, sh)
+    LabHost, changed_tasks, debian_repository, failures, sh)
 from tests.proof.elf import goarch_of_bytes
 
 pytestmark = pytest.mark.slow
@@ -68,7 +69,7 @@ def role_vars(test_ca, host, bundle):
 
 
 def run_role(host, role_vars):
-    return run_play([host], {"roles": [{"role": "xinchuang.cloud.registry"}]}, extra_vars=role_vars)
+    return lab_host.run_role("xinchuang.cloud.registry", host, role_vars)
 
 
 def test_bundle_binary_of_the_host_architecture_serves_push_and_pull(host, role_vars, test_ca,
