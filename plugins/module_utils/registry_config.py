@@ -325,10 +325,10 @@ def parse_probe(text):
     holds it), ``foreign_mounts`` ({other service's existing directory: its mount point}),
     ``candidate`` (the OS repository's version of the package, '' when none),
     ``has_ss``, ``has_htpasswd``, ``systemd`` (PID 1), ``calendar_ok`` (systemd accepts the
-    garbage collection schedule)."""
+    garbage collection schedule), ``unit_file`` (the role's unit file exists)."""
     out = {"listen": [], "main_pid": 0, "user_uid": None, "storage_real": "", "storage_mount": "", "candidate": "",
            "foreign_mounts": {}, "installed": [], "has_ss": False, "has_htpasswd": False, "systemd": False,
-           "calendar_ok": False}
+           "calendar_ok": False, "unit_file": False}
     for line in (text or "").splitlines():
         key, _, value = line.partition("\t")
         value = value.strip()
@@ -353,7 +353,7 @@ def parse_probe(text):
                 out["candidate"] = match.group(1)
             elif value and not value.startswith(("Candidate", "(none)")) and ":" not in value:
                 out["candidate"] = value
-        elif key in ("has_ss", "has_htpasswd", "systemd", "calendar_ok"):
+        elif key in ("has_ss", "has_htpasswd", "systemd", "calendar_ok", "unit_file"):
             out[key] = value == "yes"
     return out
 

@@ -172,6 +172,11 @@ def test_first_run_serves_a_push_and_a_pull_over_verified_tls(host, role_vars, t
         assert secret not in proc.stdout and secret not in proc.stderr
     assert host.run(["systemctl", "is-active", "docker-registry"]).stdout.strip() == "active"
     assert host.run(["systemctl", "is-enabled", "docker-registry-gc.timer"]).stdout.strip() == "enabled"
+    # The package's own start at install (an open registry on :5000) never happened: every
+    # start of the unit served TLS.
+    journal = host.run(["journalctl", "-u", "docker-registry", "--no-pager", "-o", "cat"]).stdout
+    listening = [line for line in journal.splitlines() if "listening on" in line]
+    assert listening and all(", tls" in line for line in listening), listening
 
     layout, image = image_layout
     ref = "docker://%s:5000/xc-test/app:1.0" % host.address
