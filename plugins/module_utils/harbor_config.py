@@ -20,11 +20,12 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
-import ipaddress
 import posixpath
 import re
 
 from ansible_collections.xinchuang.cloud.plugins.module_utils.errors import XinchuangError
+from ansible_collections.xinchuang.cloud.plugins.module_utils.registry_config import (
+    ip_or_none, merge_extra)
 
 
 class HarborSettingsError(XinchuangError, ValueError):
@@ -117,20 +118,14 @@ def upgrade_plan(installed, wanted, data_present=False):
 
 # --- harbor.yml ---------------------------------------------------------------------------------
 
-def _ip(value):
-    try:
-        return ipaddress.ip_address(u"%s" % (value,))
-    except ValueError:
-        return None
-
-
 def config_problems(settings):
     """Everything wrong with the role's settings, at once (empty: harbor.yml can be written).
     Messages name the variable and never a password."""
     s = settings
     problems = []
     hostname = s.get("hostname") or ""
-    if not hostname or hostname.lower() in FORBIDDEN_HOSTNAMES or (_ip(hostname) and _ip(hostname).is_loopback):
+    address = ip_or_none(hostname)
+    if not hostname or hostname.lower() in FORBIDDEN_HOSTNAMES or (address and address.is_loopback):
         problems.append("harbor_hostname %r: Harbor must be reached by clients by this name, so it "
                         "may not be empty, localhost, a loopback address or the template's "
                         "reg.mydomain.com" % (hostname,))
@@ -187,17 +182,6 @@ def config_problems(settings):
         if not posixpath.isabs(s.get(key) or ""):
             problems.append("harbor_%s %r is not an absolute path" % (key, s.get(key)))
     return problems
-
-
-def _merge(base, extra):
-    for key, value in (extra or {}).items():
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
-            _merge(base[key], value)
-        elif value is None:
-            base.pop(key, None)
-        else:
-            base[key] = copy.deepcopy(value)
-    return base
 
 
 def harbor_yml(settings):
@@ -283,4 +267,4 @@ def harbor_yml(settings):
     cache = {"enabled": False, "expire_hours": 24}
     cache.update(s.get("cache") or {})
     conf["cache"] = cache
-    return _merge(conf, s.get("extra"))
+    return merge_extra(conf, s.get("extra"))

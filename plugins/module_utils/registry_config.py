@@ -94,7 +94,8 @@ def htpasswd_input(users):
 
 # --- certificate names --------------------------------------------------------------------------
 
-def _ip(value):
+def ip_or_none(value):
+    """The IP address value is, or None when it is a host name."""
     try:
         return ipaddress.ip_address(u"%s" % (value,))
     except ValueError:
@@ -109,7 +110,7 @@ def san_entries(names):
         name = u"%s" % (name,)
         if not name:
             continue
-        address = _ip(name)
+        address = ip_or_none(name)
         entry = "IP:%s" % address if address else "DNS:%s" % name.lower()
         if entry not in out:
             out.append(entry)
@@ -129,10 +130,10 @@ def names_missing(sans, names):
     """The names (host names or addresses) that none of the certificate's subjectAltName
     entries (``DNS:x`` / ``IP:y``) covers."""
     dns = [s[4:] for s in sans if s.startswith("DNS:")]
-    ips = [_ip(s[3:]) for s in sans if s.startswith("IP:")]
+    ips = [ip_or_none(s[3:]) for s in sans if s.startswith("IP:")]
     missing = []
     for name in names or []:
-        address = _ip(name)
+        address = ip_or_none(name)
         if address is not None:
             covered = address in ips
         else:
@@ -444,10 +445,12 @@ def storage_conflict(storage_path, real_path, mount_point, foreign_paths=None, f
 
 # --- distribution's config.yml ------------------------------------------------------------------
 
-def _merge(base, extra):
+def merge_extra(base, extra):
+    """A role's ``*_config_extra`` merged into the configuration it builds, recursively; a null
+    removes that key (the registry and harbor roles share it)."""
     for key, value in (extra or {}).items():
         if isinstance(value, dict) and isinstance(base.get(key), dict):
-            _merge(base[key], value)
+            merge_extra(base[key], value)
         elif value is None:
             base.pop(key, None)
         else:
@@ -466,7 +469,7 @@ def distribution_config(settings):
     if not 0 < port < 65536:
         raise RegistrySettingsError("registry_port %r is not a TCP port (1-65535)" % (port,))
     listen = settings.get("listen_address") or ""
-    if listen and _ip(listen) is None:
+    if listen and ip_or_none(listen) is None:
         raise RegistrySettingsError(
             "registry_listen_address %r is not an IP address: give one of the host's addresses, "
             "or '' for all of them" % (listen,))
@@ -494,7 +497,7 @@ def distribution_config(settings):
     if settings.get("htpasswd_path"):
         config["auth"] = {"htpasswd": {"realm": settings.get("realm") or "registry",
                                        "path": settings["htpasswd_path"]}}
-    return _merge(config, settings.get("extra"))
+    return merge_extra(config, settings.get("extra"))
 
 
 def host_problems(probe, port, storage_path, foreign_paths=None, unit=""):

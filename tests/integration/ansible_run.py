@@ -35,22 +35,14 @@ def ansible_env(extra=None):
     return env
 
 
-def run_playbook(tasks, check=False, diff=False, extra_env=None, extra_vars=None, timeout=1800):
-    """Run tasks on localhost; return (report of the ansible.posix.json callback, process).
+def ansible_playbook(args, check=False, diff=False, extra_env=None, extra_vars=None, timeout=1800):
+    """Run the project's ansible-playbook with ``args`` (inventory, playbook, ...); return
+    (report of the ansible.posix.json callback, process).
 
     ``extra_vars`` go through a file, so values of any size and type pass unchanged.
     """
-    play = [{
-        "hosts": "localhost",
-        "gather_facts": False,
-        "vars": {"ansible_python_interpreter": sys.executable},
-        "tasks": tasks,
-    }]
     with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "play.yml")
-        with open(path, "w") as fh:
-            json.dump(play, fh)
-        cmd = [os.path.join(BIN, "ansible-playbook"), "-i", "localhost,", "-c", "local", path]
+        cmd = [os.path.join(BIN, "ansible-playbook")] + list(args)
         if check:
             cmd.append("--check")
         if diff:
@@ -68,6 +60,22 @@ def run_playbook(tasks, check=False, diff=False, extra_env=None, extra_vars=None
         raise AssertionError("ansible-playbook printed no JSON (exit %s):\n%s\n%s"
                              % (proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:]))
     return report, proc
+
+
+def run_playbook(tasks, check=False, diff=False, extra_env=None, extra_vars=None, timeout=1800):
+    """Run tasks on localhost; return (report of the ansible.posix.json callback, process)."""
+    play = [{
+        "hosts": "localhost",
+        "gather_facts": False,
+        "vars": {"ansible_python_interpreter": sys.executable},
+        "tasks": tasks,
+    }]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "play.yml")
+        with open(path, "w") as fh:
+            json.dump(play, fh)
+        return ansible_playbook(["-i", "localhost,", "-c", "local", path], check=check, diff=diff,
+                                extra_env=extra_env, extra_vars=extra_vars, timeout=timeout)
 
 
 def run_tasks(tasks, check=False, diff=False, extra_env=None, extra_vars=None):

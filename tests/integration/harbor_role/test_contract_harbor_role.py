@@ -9,35 +9,11 @@ TLS verified against the CA the role is given, secrets never printed; a second r
 nothing; check mode changes nothing.
 """
 
-import os
-import shutil
-import tempfile
-
-import pytest
-
 from tests.integration.ansible_run import run_playbook
-from tests.integration.fixtures_registry import BINARY, RegistryProcess
-from tests.integration.harbor.contract_server import HarborContractServer
-
-ADMIN_PASSWORD = "Xc-Contract-Admin-1"
-
-
-@pytest.fixture(scope="module")
-def contract_harbor(registry_set):
-    if shutil.which(BINARY) is None:
-        pytest.fail("docker-registry is not installed; run hack/deps.sh")
-    workdir = tempfile.mkdtemp(prefix="xc-harbor-role-contract-")
-    backend = RegistryProcess(workdir, os.path.join(workdir, "storage"), "harbor-backend")
-    backend.start()
-    server = HarborContractServer(registry_set.ca, registry_set.key, backend.host,
-                                  trusted_ca=registry_set.ca,
-                                  users={"admin": (ADMIN_PASSWORD, True)}).start()
-    try:
-        yield server
-    finally:
-        server.stop()
-        backend.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
+# The contract server of the Harbor modules' tests, as a fixture here too (admin's password is
+# the one it was started with; the proxy_cache entry point does not judge passwords).
+from tests.integration.harbor.conftest import ADMIN_PASSWORD
+from tests.integration.harbor.conftest import harbor  # noqa: F401 - a fixture
 
 
 def run_proxy_cache(server, registry_set, check=False):
@@ -59,7 +35,8 @@ def run_proxy_cache(server, registry_set, check=False):
     return results, proc
 
 
-def test_contract_proxy_cache_endpoint_and_project(contract_harbor, registry_set):
+def test_contract_proxy_cache_endpoint_and_project(harbor, registry_set):
+    contract_harbor = harbor
     checked, proc = run_proxy_cache(contract_harbor, registry_set, check=True)
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert any(r.get("changed") for r in checked)

@@ -20,7 +20,7 @@ import subprocess
 import tempfile
 import time
 
-from tests.integration.ansible_run import BIN, ROOT, ansible_env
+from tests.integration.ansible_run import ansible_playbook
 
 CACHE = os.environ.get("XC_CACHE", "/var/cache/xinchuang")
 NETWORK = "xc-reg"
@@ -156,8 +156,7 @@ def run_play(hosts, play=None, check=False, diff=False, extra_vars=None, timeout
              playbook=None, groups=()):
     """Run one play (a dict without ``hosts``) or a playbook file of the repository on lab
     hosts -> (report of the ansible.posix.json callback, process). The hosts are members of
-    ``groups`` too; ``extra_vars`` go through a file, so values of any size and type pass
-    unchanged."""
+    ``groups`` too."""
     host_vars = {h.name: {
         "ansible_connection": "community.docker.docker",
         "ansible_python_interpreter": "/usr/bin/python3",
@@ -174,24 +173,9 @@ def run_play(hosts, play=None, check=False, diff=False, extra_vars=None, timeout
             playbook = os.path.join(tmp, "play.yml")
             with open(playbook, "w") as fh:
                 json.dump([dict({"hosts": "all", "gather_facts": False}, **play)], fh)
-        cmd = [os.path.join(BIN, "ansible-playbook"), "-i", inv_path, playbook]
-        if check:
-            cmd.append("--check")
-        if diff:
-            cmd.append("--diff")
-        if extra_vars:
-            vars_path = os.path.join(tmp, "vars.json")
-            with open(vars_path, "w") as fh:
-                json.dump(extra_vars, fh)
-            cmd += ["-e", "@" + vars_path]
-        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=timeout,
-                              env=ansible_env({"ANSIBLE_PIPELINING": "true"}), check=False)
-    try:
-        report = json.loads(proc.stdout)
-    except ValueError:
-        raise AssertionError("ansible-playbook printed no JSON (exit %s):\n%s\n%s"
-                             % (proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:]))
-    return report, proc
+        return ansible_playbook(["-i", inv_path, playbook], check=check, diff=diff,
+                                extra_env={"ANSIBLE_PIPELINING": "true"}, extra_vars=extra_vars,
+                                timeout=timeout)
 
 
 def run_role(role, host, role_vars, check=False):
