@@ -121,7 +121,7 @@ def _dns_matches(pattern, name):
     pattern, name = pattern.lower().rstrip("."), name.lower().rstrip(".")
     if pattern.startswith("*."):
         # A wildcard covers exactly one leftmost label (RFC 6125).
-        head, _, rest = name.partition(".")
+        head, _dot, rest = name.partition(".")
         return bool(head) and rest == pattern[2:]
     return pattern == name
 
@@ -196,7 +196,8 @@ def _issued_by(cert, issuer):
     try:
         verify(issuer)
         return True
-    except Exception:  # pylint: disable=broad-except - InvalidSignature, ValueError, TypeError
+    # InvalidSignature, or ValueError/TypeError for a key type that cannot have signed it.
+    except Exception:  # pylint: disable=broad-except
         return False
 
 
@@ -279,7 +280,7 @@ def cert_days_left(cert_pem, now=None):
 def _chain_reaches(chain, cas):
     current = chain[0]
     rest = list(chain[1:])
-    for _ in range(len(chain) + 1):
+    for _step in range(len(chain) + 1):
         if any(_issued_by(current, ca) for ca in cas):
             return True
         nxt = [c for c in rest if _issued_by(current, c)]
@@ -331,7 +332,7 @@ def parse_probe(text):
            "foreign_mounts": {}, "installed": [], "has_ss": False, "has_htpasswd": False, "systemd": False,
            "calendar_ok": False, "unit_file": False}
     for line in (text or "").splitlines():
-        key, _, value = line.partition("\t")
+        key, _tab, value = line.partition("\t")
         value = value.strip()
         if key == "listen":
             out["listen"].append(value)
@@ -344,7 +345,7 @@ def parse_probe(text):
         elif key == "installed":
             out["installed"].append(value)
         elif key == "foreign_mount":
-            path, _, mount = value.partition("\t")
+            path, _tab, mount = value.partition("\t")
             if path and mount:
                 out["foreign_mounts"][path] = mount.strip()
         elif key == "candidate":

@@ -181,8 +181,8 @@ def test_unreadable_inputs_are_named(pki):
 def test_ca_checks(pki):
     assert rc.ca_problems(_pem(pki["ca"]), _pem(pki["ca_key"]), now=NOW) == []
     assert "is not the key of registry_tls_ca_cert" in rc.ca_problems(_pem(pki["ca"]), _pem(_key()), now=NOW)[0]
-    assert "is not a CA certificate" in rc.ca_problems(_pem(pki["server"]), _pem(pki["server_key"]),
-                                                        now=NOW)[0]
+    not_a_ca = rc.ca_problems(_pem(pki["server"]), _pem(pki["server_key"]), now=NOW)
+    assert "is not a CA certificate" in not_a_ca[0]
     encrypted = pki["ca_key"].private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
         serialization.BestAvailableEncryption(b"pw")).decode()

@@ -13,7 +13,8 @@ from tests.integration.ansible_run import run_playbook
 # The contract server of the Harbor modules' tests, as a fixture here too (admin's password is
 # the one it was started with; the proxy_cache entry point does not judge passwords).
 from tests.integration.harbor.conftest import ADMIN_PASSWORD
-from tests.integration.harbor.conftest import harbor  # noqa: F401 - a fixture
+# A fixture: pytest passes it by name, no code refers to it.
+from tests.integration.harbor.conftest import harbor  # noqa: F401  # pylint: disable=unused-import
 
 
 def run_proxy_cache(server, registry_set, check=False):

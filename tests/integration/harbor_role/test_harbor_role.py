@@ -83,8 +83,10 @@ ADMIN_PASSWORD = "Xc-Harbor-Admin-1"
 DB_PASSWORD = "Xc-Harbor-Db-1"
 
 
-def undocumented(doc, spec=DOCUMENTED, path=""):
-    """Keys of ``doc`` Harbor does not document, and values of the wrong type: ['https.certifcate: not a key', ...]."""
+def undocumented(doc, spec=None, path=""):
+    """Keys of ``doc`` Harbor does not document (DOCUMENTED, or ``spec`` for a block), and values
+    of the wrong type: ['https.certifcate: not a key Harbor documents', ...]."""
+    spec = DOCUMENTED if spec is None else spec
     found = []
     for key, value in doc.items():
         where = path + key

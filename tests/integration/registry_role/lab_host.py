@@ -39,8 +39,8 @@ def sh(argv, check=True, timeout=600, **kwargs):
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False,
                           **kwargs)
     if check and proc.returncode != 0:
-        raise AssertionError("%s failed (exit %d):\n%s\n%s" % (" ".join(argv), proc.returncode,
-                                                              proc.stdout[-2000:], proc.stderr[-2000:]))
+        raise AssertionError("%s failed (exit %d):\n%s\n%s" % (
+            " ".join(argv), proc.returncode, proc.stdout[-2000:], proc.stderr[-2000:]))
     return proc
 
 
