@@ -139,7 +139,7 @@ lab_no_default_route() {
   local name="$1" pid
   [ "$LAB_NET" != none ] || return 0
   pid=$(lab_container_field "$name" '{{.State.Pid}}')
-  [ -n "$pid" ] && [ "$pid" != 0 ] || xc_die "$name: not running, cannot drop its default route"
+  if [ -z "$pid" ] || [ "$pid" = 0 ]; then xc_die "$name: not running, cannot drop its default route"; fi
   nsenter --net="/proc/$pid/ns/net" ip route del default 2>/dev/null || true
 }
 

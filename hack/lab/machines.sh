@@ -25,7 +25,7 @@ declare -A LAB_MACHINE_KERNEL=([arm64]=linux-image-arm64 [mips64el]=linux-image-
 declare -A LAB_MACHINE_QEMU=([arm64]=qemu-system-aarch64 [mips64el]=qemu-system-mips64el [loong64]=qemu-system-loongarch64)
 declare -A LAB_MACHINE_BOARD=(
   [arm64]="-M virt -cpu max,pauth-impdef=on"
-  [mips64el]="-M malta -cpu MIPS64R2-generic"
+  [mips64el]="-M malta -cpu MIPS64R2-generic -vga none"
   [loong64]="-M virt -cpu la464"
 )
 declare -A LAB_MACHINE_SMP=([arm64]=2 [mips64el]=1 [loong64]=2)
@@ -114,6 +114,8 @@ lab_machine_build() {
   mkdir -p "$work"
   lab_machine_seed_script >"$work/xc-lab-seed"
   lab_machine_seed_unit >"$work/xc-lab-seed.service"
+  # The hooks run in mmdebstrap's shell, which gives them the root file system as $1.
+  # shellcheck disable=SC2016
   args=(--arch="$arch" --variant=apt --include="$LAB_MACHINE_INCLUDE,${LAB_MACHINE_KERNEL[$arch]}"
     --aptopt='Acquire::Check-Valid-Until "false"'
     --essential-hook='mkdir -p "$1/etc/initramfs-tools/conf.d" "$1/usr/share/initramfs-tools/modules.d"'
@@ -233,7 +235,11 @@ lab_machine_pid() {
 # A tap name from the host name: at most 15 characters, stable per host.
 lab_machine_tap() { printf 'xct%s' "$(printf '%s' "$1" | sha256sum | cut -c1-8)"; }
 # A locally administered MAC from the address.
-lab_machine_mac() { local IFS=.; set -- $1; printf '52:54:00:%02x:%02x:%02x' "$2" "$3" "$4"; }
+lab_machine_mac() {
+  local a b c d
+  IFS=. read -r a b c d <<<"$1"
+  printf '52:54:00:%02x:%02x:%02x' "$b" "$c" "$d"
+}
 
 # The seed disk of machine NAME: host name, address on the lab network, the lab's key.
 lab_machine_seed() {
