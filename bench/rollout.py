@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """How long site.yml takes on the lab: the first rollout, an idempotent rerun and check mode.
 
 Runs on the lab's cluster topology (hack/lab.sh up --topology cluster) from a fresh cluster:
@@ -82,10 +81,10 @@ def print_tables(runs):
         ratio = r["seconds"] / first
         target = "" if r is runs[0] else ("<= %.2f: %s" % (TARGET, "met" if ratio <= TARGET else "NOT met"))
         print("| %s | %.0f | %.2f | %d | %s |" % (r["name"], r["seconds"], ratio, r["changed"], target))
-    roles = sorted({role for r in runs for _s, role, _n in r["tasks"]})
+    roles = sorted({task[1] for r in runs for task in r["tasks"]})
     print("\n| role (task prefix) | " + " | ".join(r["name"] for r in runs) + " |")
     print("|---|" + "---:|" * len(runs))
-    per = [collections.Counter() for _ in runs]
+    per = [collections.Counter() for _run in runs]
     for i, r in enumerate(runs):
         for secs, role, _name in r["tasks"]:
             per[i][role] += secs
@@ -98,7 +97,7 @@ def print_tables(runs):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     ap.add_argument("--strategy", default="mitogen_linear", help="ANSIBLE_STRATEGY for the runs")
     ap.add_argument("--keep", action="store_true", help="leave the lab up afterwards")
     args = ap.parse_args()

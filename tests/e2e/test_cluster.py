@@ -112,6 +112,12 @@ def node(name):
     return kubectl_json("get", "node", name)
 
 
+def ready_node(name):
+    """The node object when it is Ready, else None (a probe for wait_for)."""
+    obj = node(name)
+    return obj if is_ready(obj) else None
+
+
 def is_ready(obj):
     ready = [c for c in obj["status"]["conditions"] if c["type"] == "Ready"]
     return bool(ready) and ready[0]["status"] == "True"
@@ -119,7 +125,7 @@ def is_ready(obj):
 
 @pytest.mark.parametrize("host", FIRST)
 def test_node_is_a_ready_kubelet_of_its_architecture(lab, host):
-    obj = wait_for("node %s Ready" % host, lambda: (lambda n: n if is_ready(n) else None)(node(host)), timeout=300)
+    obj = wait_for("node %s Ready" % host, lambda: ready_node(host), timeout=300)
     labels = obj["metadata"]["labels"]
     info = obj["status"]["nodeInfo"]
     assert labels["kubernetes.io/arch"] == goarch(host)
@@ -303,10 +309,12 @@ def test_cluster_ip_service_answers_from_the_other_node(lab):
     apply({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": "default"},
            "spec": {"selector": {"app": name}, "ports": [{"port": 80, "targetPort": 8080}]}})
     ip = kubectl("get", "service", name, "-o", "jsonpath={.spec.clusterIP}").stdout.strip()
+
     # kube-proxy on the amd64 node translates the ClusterIP to the arm64 Pod (real rules).
-    got = wait_for("Service %s answering from %s" % (name, CONTROL_PLANE),
-                   lambda: (lambda r: r[1] if r[0] == 0 else None)(http_get(pod_on(CONTROL_PLANE), "http://%s/" % ip)),
-                   timeout=120)
+    def answer():
+        rc, body = http_get(pod_on(CONTROL_PLANE), "http://%s/" % ip)
+        return body if rc == 0 else None
+    got = wait_for("Service %s answering from %s" % (name, CONTROL_PLANE), answer, timeout=120)
     assert got == "aarch64 xc-lab-arm64"
     # ... and the same by the Service's DNS name, resolved by CoreDNS.
     rc, body = http_get(pod_on(CONTROL_PLANE), "http://%s.default.svc.cluster.local/" % name)
@@ -397,8 +405,7 @@ def test_scale_adds_an_amd64_node_and_a_foreign_machine(lab):
     assert_ok(report, proc)
     routes = on_host(CONTROL_PLANE, "ip", "route").stdout
     for host in ADDED:
-        obj = wait_for("node %s Ready" % host, lambda h=host: (lambda n: n if is_ready(n) else None)(node(h)),
-                       timeout=300)
+        obj = wait_for("node %s Ready" % host, lambda h=host: ready_node(h), timeout=300)
         assert obj["status"]["nodeInfo"]["architecture"] == goarch(host)
         # The control plane learnt a route to the new node's Pod subnet.
         assert obj["spec"]["podCIDR"] in routes, routes
