@@ -27,9 +27,14 @@ def _resolver(tmp_path, files, **role_vars):
     tasks = [
         {"name": "resolver", "ansible.builtin.include_role": {
             "name": "xinchuang.cloud.coredns", "tasks_from": "resolver"}, "vars": role_vars},
+        # The facts the resolver publishes for the kubernetes role and later layers; its input
+        # coredns_kubelet_resolv_conf keeps the value it was given (here: none).
         {"name": "facts", "ansible.builtin.debug": {"msg": {
-            "resolv": "{{ coredns_kubelet_resolv_conf }}",
-            "exposure": "{{ coredns_service_exposure_type }}"}}},
+            "resolv": "{{ xinchuang_kubelet_resolv_conf }}",
+            "exposure": "{{ xinchuang_service_exposure_type }}",
+            "dns": "{{ xinchuang_cluster_dns }}",
+            "domain": "{{ xinchuang_cluster_domain }}",
+            "input": "{{ coredns_kubelet_resolv_conf | default('unset') }}"}}},
     ]
     results = run_tasks(tasks)
     failed = [r for r in results if r.get("failed")]
@@ -44,6 +49,8 @@ def test_stub_resolver_node_gives_kubelet_the_systemd_resolved_file(tmp_path):
     facts = results[-1]["msg"]
     assert facts["resolv"] == str(tmp_path / "resolved.conf")
     assert facts["exposure"] in ("LoadBalancer", "ClusterIP")
+    assert (facts["dns"], facts["domain"]) == ("10.96.0.10", "cluster.local")
+    assert facts["input"] == "unset", "the decision overwrote the role's input variable"
 
 
 def test_stub_resolver_without_real_upstream_stops_naming_host_and_fixes(tmp_path):
@@ -93,6 +100,14 @@ def test_loopback_upstreams_are_refused_by_default(tmp_path):
     _results, error = _resolver(tmp_path, {"resolv.conf": "nameserver 192.0.2.53\n"},
                                 coredns_upstreams=["127.0.0.1:5353"])
     assert error and "127.0.0.1:5353" in error and "coredns_allow_loopback_upstreams" in error
+
+
+def test_kubelet_resolv_conf_chosen_by_hand_must_exist(tmp_path):
+    _results, error = _resolver(tmp_path, {"resolv.conf": "nameserver 192.0.2.53\n"},
+                                coredns_kubelet_resolv_conf=str(tmp_path / "missing.conf"),
+                                coredns_check_upstreams=False)
+    assert error and "localhost" in error and str(tmp_path / "missing.conf") in error, error
+    assert "coredns_kubelet_resolv_conf" in error
 
 
 def test_kubelet_resolv_conf_chosen_by_hand_is_checked_and_kept(tmp_path):
