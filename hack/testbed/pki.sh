@@ -1,6 +1,8 @@
 # shellcheck shell=bash
-# Certificates and kubeconfigs of the testbed, made with openssl once and kept in
-# $TB_STATE/pki until `hack/testbed.sh reset`. Sourced by hack/testbed.sh.
+# Certificates and kubeconfigs of the testbed, made by hack/pki.py (the one certificate maker
+# of the test bed, the lab and the tests) and kept in $TB_STATE/pki until
+# `hack/testbed.sh reset`; a certificate that no longer matches what is asked here (subject,
+# names, usage, CA, or near its end) is issued again. Sourced by hack/testbed.sh.
 #
 # Three CAs, as kubeadm lays them out: the cluster CA (API clients, serving certificates),
 # an etcd CA (etcd only trusts the API server), and the front-proxy CA (the aggregation layer:
@@ -10,41 +12,17 @@
 TB_PKI="$TB_STATE/pki"
 TB_CERT_DAYS="${TB_CERT_DAYS:-825}"
 
-tb_key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1" 2>/dev/null; chmod 600 "$1"; }
+# The venv's Python has the cryptography library (hack/setup.sh installs it).
+tb_pki_py() { "$XC_VENV/bin/python3" "$XC_ROOT/hack/pki.py" "$@" >&2 || xc_die "hack/pki.py $*: failed"; }
 
 # tb_ca NAME CN
-tb_ca() {
-  local name="$1" cn="$2"
-  [ -f "$TB_PKI/$name.crt" ] && return 0
-  tb_key "$TB_PKI/$name.key"
-  openssl req -x509 -new -key "$TB_PKI/$name.key" -subj "/CN=$cn" -days "$TB_CERT_DAYS" \
-    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign,digitalSignature" \
-    -out "$TB_PKI/$name.crt" 2>/dev/null
-}
+tb_ca() { tb_pki_py ca "$TB_PKI" --name "$1" --cn "$2" --days "$TB_CERT_DAYS"; }
 
-# tb_cert NAME CA SUBJECT USAGE [SAN]: USAGE is server, client or both; SAN like "IP:127.0.0.1,DNS:localhost".
+# tb_cert NAME CA CN USAGE [SAN] [O]: USAGE is server, client or both; SAN like "IP:127.0.0.1,DNS:localhost".
 tb_cert() {
-  local name="$1" ca="$2" subject="$3" usage="$4" san="${5:-}"
-  [ -f "$TB_PKI/$name.crt" ] && return 0
-  local eku
-  case "$usage" in
-    server) eku=serverAuth ;;
-    client) eku=clientAuth ;;
-    both)   eku=serverAuth,clientAuth ;;
-    *) xc_die "tb_cert: usage '$usage'" ;;
-  esac
-  local ext="$TB_PKI/$name.ext"
-  {
-    echo "basicConstraints=critical,CA:FALSE"
-    echo "keyUsage=critical,digitalSignature,keyEncipherment"
-    echo "extendedKeyUsage=$eku"
-    [ -n "$san" ] && echo "subjectAltName=$san"
-  } >"$ext"
-  tb_key "$TB_PKI/$name.key"
-  openssl req -new -key "$TB_PKI/$name.key" -subj "$subject" -out "$TB_PKI/$name.csr" 2>/dev/null
-  openssl x509 -req -in "$TB_PKI/$name.csr" -CA "$TB_PKI/$ca.crt" -CAkey "$TB_PKI/$ca.key" \
-    -CAcreateserial -days "$TB_CERT_DAYS" -extfile "$ext" -out "$TB_PKI/$name.crt" 2>/dev/null
-  rm -f "$TB_PKI/$name.csr" "$ext"
+  local name="$1" ca="$2" cn="$3" usage="$4" san="${5:-}" org="${6:-}"
+  tb_pki_py cert "$TB_PKI" "$name" --ca "$TB_PKI" --ca-name "$ca" --cn "$cn" "--$usage" --san "$san" \
+    ${org:+--org "$org"} --days "$TB_CERT_DAYS"
 }
 
 # tb_kubeconfig FILE CERT-NAME: a kubeconfig for the API server with client certificate CERT-NAME.
@@ -84,31 +62,29 @@ tb_pki() {
   tb_ca etcd-ca "testbed-etcd-ca"
   tb_ca front-proxy-ca "testbed-front-proxy-ca"
 
-  tb_cert etcd-server etcd-ca "/CN=etcd" both "$lo"
-  tb_cert apiserver-etcd-client etcd-ca "/CN=kube-apiserver-etcd-client" client
+  tb_cert etcd-server etcd-ca etcd both "$lo"
+  tb_cert apiserver-etcd-client etcd-ca kube-apiserver-etcd-client client
 
   # 10.96.0.1: first address of the service range, what in-cluster clients would dial.
-  tb_cert apiserver ca "/CN=kube-apiserver" server \
+  tb_cert apiserver ca kube-apiserver server \
     "$lo,IP:10.96.0.1,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
-  tb_cert apiserver-kubelet-client ca "/O=kubeadm:cluster-admins/CN=kube-apiserver-kubelet-client" client
-  tb_cert front-proxy-client front-proxy-ca "/CN=front-proxy-client" client
+  tb_cert apiserver-kubelet-client ca kube-apiserver-kubelet-client client "" kubeadm:cluster-admins
+  tb_cert front-proxy-client front-proxy-ca front-proxy-client client
 
-  tb_cert admin ca "/O=system:masters/CN=testbed-admin" client
-  tb_cert controller-manager ca "/CN=system:kube-controller-manager" client
-  tb_cert scheduler ca "/CN=system:kube-scheduler" client
-  tb_cert kwok ca "/CN=testbed:kwok-controller" client
-  tb_cert metrics-server ca "/CN=testbed:metrics-server" client
-  tb_cert user ca "/O=testbed:users/CN=$TB_USER" client
+  tb_cert admin ca testbed-admin client "" system:masters
+  tb_cert controller-manager ca system:kube-controller-manager client
+  tb_cert scheduler ca system:kube-scheduler client
+  tb_cert kwok ca testbed:kwok-controller client
+  tb_cert metrics-server ca testbed:metrics-server client
+  tb_cert user ca "$TB_USER" client "" testbed:users
   # kwok answers as the kubelet of every simulated node, all on 127.0.0.1.
-  tb_cert kwok-serving ca "/CN=kwok" server "$lo"
+  tb_cert kwok-serving ca kwok server "$lo"
   # The aggregator checks the name <service>.<namespace>.svc of the APIService's Service.
-  tb_cert metrics-server-serving ca "/CN=metrics-server" server \
+  tb_cert metrics-server-serving ca metrics-server server \
     "$lo,DNS:metrics-server.kube-system.svc,DNS:metrics-server.kube-system.svc.cluster.local"
 
-  if [ ! -f "$TB_PKI/sa.key" ]; then
-    tb_key "$TB_PKI/sa.key"
-    openssl pkey -in "$TB_PKI/sa.key" -pubout -out "$TB_PKI/sa.pub" 2>/dev/null
-  fi
+  # The service account signing key and its public half.
+  tb_pki_py keypair "$TB_PKI" sa
 
   tb_kubeconfig "$TB_STATE/admin.kubeconfig" admin testbed-admin
   tb_kubeconfig "$TB_STATE/controller-manager.kubeconfig" controller-manager

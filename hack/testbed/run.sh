@@ -153,8 +153,8 @@ Stop that process, or run the testbed on another port: export $var=<free port>. 
 
 tb_check_tools() {
   local t
-  for t in openssl curl ss python3 setsid; do
-    command -v "$t" >/dev/null 2>&1 || xc_die "'$t' is missing: apt-get install openssl curl iproute2 python3 util-linux"
+  for t in curl ss python3 setsid; do
+    command -v "$t" >/dev/null 2>&1 || xc_die "'$t' is missing: apt-get install curl iproute2 python3 util-linux"
   done
   for t in "${TB_ALL[@]}" kubectl; do tb_bin "$t" >/dev/null; done
 }
