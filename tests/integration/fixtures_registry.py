@@ -1,13 +1,13 @@
 """A real CNCF distribution registry (Debian's docker-registry) for the registry modules.
 
-Session fixture ``registry``: TLS (self-signed, SAN IP:127.0.0.1) + htpasswd on a free
+Session fixture ``registry``: TLS (a test CA's certificate for IP:127.0.0.1) + htpasswd on a free
 port of 127.0.0.1, and a plain-HTTP companion process without auth on the same storage for
 clients that speak only HTTP to loopback (``docker manifest``, ``docker pull``). Both are
 stopped at session end; a registry that does not come up fails fast with its log tail.
 
 Session fixture ``registry_set``: several named TLS + htpasswd registries on 127.0.0.1
 (``upstream``, ``mirror``, ``destination`` ...), each with its own storage and access log,
-started on first use; requests are counted from the access logs.
+started on first use, sharing that certificate; requests are counted from the access logs.
 
 Also here, because tests and the benchmarks (``bench/image_manifest.py``,
 ``bench/image_sync.py``) share them: generating small single-layer images of any platform,
@@ -32,6 +32,7 @@ import urllib.request
 
 import pytest
 
+from hack import pki
 from tests.integration.server_process import LoggedProcess
 
 USERNAME = "xinchuang"
@@ -50,21 +51,18 @@ def free_port():
 
 
 def make_certificate(directory, name="registry"):
-    """Self-signed certificate for IP:127.0.0.1 (it is its own CA); returns (cert, key)."""
-    cert = os.path.join(directory, name + ".crt")
-    key = os.path.join(directory, name + ".key")
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "3",
-         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-         "-keyout", key, "-out", cert],
-        check=True, capture_output=True)
-    return cert, key
+    """A CA (``<name>-ca``) and a server certificate it issued for IP:127.0.0.1, made by
+    hack/pki.py: (ca, cert, key) paths."""
+    ca = pki.ensure_ca(directory, "xinchuang test CA " + name, name=name + "-ca", days=3)
+    leaf = pki.ensure_cert(directory, name, directory, cn="127.0.0.1", sans="IP:127.0.0.1",
+                           usage="server", ca_name=name + "-ca", days=3)
+    return ca.cert, leaf.cert, leaf.key
 
 
 def tls_and_users(workdir):
-    """The certificate (its own CA), its certs.d directory and the htpasswd file of the test
-    user: (ca, key, cert_dir, htpasswd)."""
-    ca, key = make_certificate(workdir)
+    """The CA, the server certificate and key it issued, its certs.d directory and the
+    htpasswd file of the test user: (ca, cert, key, cert_dir, htpasswd)."""
+    ca, cert, key = make_certificate(workdir)
     # skopeo --cert-dir / docker certs.d read the CA as ca.crt of a directory.
     cert_dir = os.path.join(workdir, "certs.d")
     os.makedirs(cert_dir, exist_ok=True)
@@ -74,7 +72,7 @@ def tls_and_users(workdir):
                          capture_output=True, text=True).stdout
     with open(htpasswd, "w") as fh:
         fh.write(out)
-    return ca, key, cert_dir, htpasswd
+    return ca, cert, key, cert_dir, htpasswd
 
 
 class RegistryProcess(LoggedProcess):
@@ -179,9 +177,9 @@ class RegistryPair(object):
         self.workdir = workdir
         self.storage = os.path.join(workdir, "storage")
         os.makedirs(self.storage, exist_ok=True)
-        self.ca, key, self.cert_dir, self.htpasswd = tls_and_users(workdir)
+        self.ca, cert, key, self.cert_dir, self.htpasswd = tls_and_users(workdir)
         self.username, self.password = USERNAME, PASSWORD
-        self.tls = RegistryProcess(workdir, self.storage, "tls", cert=self.ca, key=key,
+        self.tls = RegistryProcess(workdir, self.storage, "tls", cert=cert, key=key,
                                    htpasswd=self.htpasswd)
         self.plain = RegistryProcess(workdir, self.storage, "plain")
 
@@ -241,7 +239,7 @@ class RegistrySet(object):
 
     def __init__(self, workdir):
         self.workdir = workdir
-        self.ca, self.key, self.cert_dir, self.htpasswd = tls_and_users(workdir)
+        self.ca, self.cert, self.key, self.cert_dir, self.htpasswd = tls_and_users(workdir)
         self.username, self.password = USERNAME, PASSWORD
         self.servers = {}
 
@@ -250,7 +248,7 @@ class RegistrySet(object):
         if name not in self.servers:
             storage = os.path.join(self.workdir, name + "-storage")
             os.makedirs(storage, exist_ok=True)
-            self.servers[name] = RegistryProcess(self.workdir, storage, name, cert=self.ca,
+            self.servers[name] = RegistryProcess(self.workdir, storage, name, cert=self.cert,
                                                  key=self.key, htpasswd=self.htpasswd).start()
         return self.servers[name]
 

@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """What the registry role decides on the controller (plugins/module_utils/registry_config.py).
 
-Certificates are made here with the cryptography library; the ``ss`` lines are the ones seen
+Certificates are made in memory by hack/pki.py (the tests' one certificate maker); the ``ss`` lines are the ones seen
 on the lab hosts (a registry under systemd in a container: cgroup, no process; under QEMU user
 emulation: uid only; on a host where root traces processes: the process)."""
 
@@ -12,15 +12,12 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import datetime
-import ipaddress
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import serialization
 
 from ansible_collections.xinchuang.cloud.plugins.module_utils import registry_config as rc
+from hack import pki as certs
 
 NOW = datetime.datetime(2026, 6, 1, tzinfo=datetime.timezone.utc)
 
@@ -88,37 +85,20 @@ def test_names_missing(sans, names, missing):
 # --- certificates -------------------------------------------------------------------------------
 
 def _key():
-    return ec.generate_private_key(ec.SECP256R1())
+    return certs.new_key()
 
 
 def _pem(obj):
-    if isinstance(obj, x509.Certificate):
-        return obj.public_bytes(serialization.Encoding.PEM).decode()
-    return obj.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption()).decode()
-
-
-def _cert(subject_key, issuer_key, cn, issuer_cn=None, sans=(), ca=False, days=30):
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-    issuer = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer_cn or cn)])
-    builder = (x509.CertificateBuilder().subject_name(name).issuer_name(issuer)
-               .public_key(subject_key.public_key()).serial_number(x509.random_serial_number())
-               .not_valid_before(NOW - datetime.timedelta(days=1))
-               .not_valid_after(NOW + datetime.timedelta(days=days))
-               .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
-    if sans:
-        entries = [x509.IPAddress(ipaddress.ip_address(s[3:])) if s.startswith("IP:")
-                   else x509.DNSName(s[4:]) for s in sans]
-        builder = builder.add_extension(x509.SubjectAlternativeName(entries), critical=False)
-    return builder.sign(issuer_key, hashes.SHA256())
+    return certs.pem(obj).decode()
 
 
 @pytest.fixture(scope="module")
 def pki():
     ca_key, other_ca_key, server_key = _key(), _key(), _key()
-    ca = _cert(ca_key, ca_key, "test CA", ca=True, days=3650)
-    other_ca = _cert(other_ca_key, other_ca_key, "other CA", ca=True)
-    server = _cert(server_key, ca_key, "reg", "test CA", sans=["DNS:reg.example", "IP:10.0.0.5"])
+    ca = certs.build_ca(ca_key, "test CA", days=3650, now=NOW)
+    other_ca = certs.build_ca(other_ca_key, "other CA", days=30, now=NOW)
+    server = certs.build_cert(server_key, ca, ca_key, "reg", sans=["DNS:reg.example", "IP:10.0.0.5"],
+                              days=30, now=NOW)
     return {"ca": ca, "ca_key": ca_key, "other_ca": other_ca, "server": server,
             "server_key": server_key}
 
@@ -149,9 +129,9 @@ def test_a_certificate_of_another_ca_is_refused(pki):
 
 def test_a_chain_after_the_leaf_leads_to_the_root(pki):
     inter_key = _key()
-    inter = _cert(inter_key, pki["ca_key"], "intermediate", "test CA", ca=True)
+    inter = certs.build_ca(inter_key, "intermediate", issuer=(pki["ca"], pki["ca_key"]), days=30, now=NOW)
     leaf_key = _key()
-    leaf = _cert(leaf_key, inter_key, "reg", "intermediate", sans=["DNS:reg.example"])
+    leaf = certs.build_cert(leaf_key, inter, inter_key, "reg", sans=["DNS:reg.example"], days=30, now=NOW)
     chain = _pem(leaf) + _pem(inter)
     assert rc.tls_problems(chain, _pem(leaf_key), ["reg.example"], ca_pem=_pem(pki["ca"]), now=NOW) == []
     assert rc.tls_problems(_pem(leaf), _pem(leaf_key), ["reg.example"], ca_pem=_pem(pki["ca"]),

@@ -23,7 +23,7 @@ def harbor(registry_set):
     workdir = tempfile.mkdtemp(prefix="xc-harbor-contract-")
     backend = RegistryProcess(workdir, os.path.join(workdir, "storage"), "harbor-backend")
     backend.start()
-    server = HarborContractServer(registry_set.ca, registry_set.key, backend.host,
+    server = HarborContractServer(registry_set.cert, registry_set.key, backend.host,
                                   trusted_ca=registry_set.ca,
                                   users={ADMIN: (ADMIN_PASSWORD, True),
                                          DEV: (DEV_PASSWORD, False)}).start()

@@ -22,6 +22,7 @@ import tempfile
 import pytest
 import yaml
 
+from hack import pki
 from tests.integration.ansible_run import run_playbook
 
 # Every key of Harbor's make/harbor.yml.tmpl (2.15.0), including its commented-out optional
@@ -112,22 +113,13 @@ def lookup(doc, dotted):
 
 @pytest.fixture(scope="module")
 def tls():
-    """A CA and a certificate for harbor.lab.example made with openssl here."""
+    """A CA and a certificate for harbor.lab.example made here by hack/pki.py."""
     workdir = tempfile.mkdtemp(prefix="xc-harbor-tls-")
-    ca, ca_key = os.path.join(workdir, "ca.crt"), os.path.join(workdir, "ca.key")
-    subprocess.run(["openssl", "req", "-x509", "-new", "-nodes", "-newkey", "rsa:2048", "-days", "5",
-                    "-keyout", ca_key, "-out", ca, "-subj", "/CN=harbor test CA",
-                    "-addext", "basicConstraints=critical,CA:TRUE"], check=True, capture_output=True)
-    key, csr, cert = (os.path.join(workdir, n) for n in ("harbor.key", "harbor.csr", "harbor.crt"))
-    ext = os.path.join(workdir, "ext")
-    with open(ext, "w") as fh:
-        fh.write("subjectAltName=DNS:harbor.lab.example\nextendedKeyUsage=serverAuth\n")
-    subprocess.run(["openssl", "req", "-new", "-nodes", "-newkey", "rsa:2048", "-keyout", key,
-                    "-out", csr, "-subj", "/CN=harbor.lab.example"], check=True, capture_output=True)
-    subprocess.run(["openssl", "x509", "-req", "-days", "5", "-in", csr, "-CA", ca, "-CAkey", ca_key,
-                    "-CAcreateserial", "-extfile", ext, "-out", cert], check=True, capture_output=True)
+    ca = pki.ensure_ca(workdir, "harbor test CA", days=5)
+    leaf = pki.ensure_cert(workdir, "harbor", workdir, cn="harbor.lab.example",
+                           sans="DNS:harbor.lab.example", usage="server", days=5)
     try:
-        yield {"ca": ca, "cert": cert, "key": key}
+        yield {"ca": ca.cert, "cert": leaf.cert, "key": leaf.key}
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
