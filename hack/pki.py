@@ -382,7 +382,7 @@ def ensure_keypair(directory, name, key_type="ec"):
 # --- command line ------------------------------------------------------------------------------
 
 def _parser():
-    parser = argparse.ArgumentParser(prog="hack/pki.py", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="hack/pki.py", description=__doc__.split("\n\n", maxsplit=1)[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     def common(p, days):
