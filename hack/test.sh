@@ -15,7 +15,9 @@ run_lab()         { hack/lab.sh images; }
 # Go builds of the upstream components (cached by version); a cold build must not run inside
 # a pytest fixture, where the per-test timeout applies.
 run_binaries()    { hack/testbed.sh build testbed && hack/bundle.sh && hack/images.sh build; }
-run_integration() { source hack/env.sh; pytest -q -p no:cacheprovider tests/integration; }
+# Two workers (this machine has 2 cores; the tests mostly wait on servers): a unit of work is
+# a test module or a SHARED_UNITS directory, longest first (tests/integration/parallel_schedule.py).
+run_integration() { source hack/env.sh; pytest -q -p no:cacheprovider -n "${XC_TEST_WORKERS:-2}" --dist loadscope --no-loadscope-reorder tests/integration; }
 run_molecule()    { source hack/env.sh; hack/molecule.sh; }
 # The main job end to end: site.yml, scale.yml, remove_node.yml on the lab's cluster topology.
 run_e2e()         { source hack/env.sh; hack/e2e.sh; }

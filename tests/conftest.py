@@ -12,10 +12,12 @@ if not os.path.islink(_link):
 if COLLECTIONS not in sys.path:
     sys.path.insert(0, COLLECTIONS)
 
-# Fixtures of the real servers, one module per server (pytest_plugins must be declared here,
+# Fixtures of the real servers, one module per server, and the parallel schedule of the
+# integration stage (pytest_plugins must be declared here,
 # in the top-level conftest).
 pytest_plugins = [
     "tests.integration.ansible_run",
+    "tests.integration.parallel_schedule",
 ] + [
     "tests.integration." + name[:-3]
     for name in sorted(os.listdir(os.path.join(ROOT, "tests", "integration")))

@@ -8,6 +8,7 @@ callback) and returns the per-task results and the play's stats.
 the host's own containerd (Debian's 1.6 under dockerd) is never touched.
 """
 
+import fcntl
 import os
 import platform
 import subprocess
@@ -26,13 +27,22 @@ def host_goarch():
     return goarch(platform.machine())
 
 
+def run_bundle_sh(args, env, timeout=3600):
+    """hack/bundle.sh ARGS, one at a time across the pytest processes of this machine (xdist
+    workers): two lay-outs of one GOARCH at once share its MANIFEST.tsv temporary files."""
+    os.makedirs(XC_CACHE, exist_ok=True)
+    with open(os.path.join(XC_CACHE, ".bundle-tests.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return subprocess.run([os.path.join(ROOT, "hack", "bundle.sh")] + list(args), env=env,
+                              capture_output=True, text=True, timeout=timeout, check=False)
+
+
 @pytest.fixture(scope="session")
 def containerd_bundle():
     """(bundle root, kubernetes version, goarch dir) for the host, built when missing."""
     goarch = host_goarch()
     env = dict(os.environ, XC_BUNDLE_SETS="containerd,cni")
-    proc = subprocess.run([os.path.join(ROOT, "hack", "bundle.sh"), goarch], env=env,
-                          capture_output=True, text=True, timeout=3600, check=False)
+    proc = run_bundle_sh([goarch], env)
     if proc.returncode != 0:
         pytest.fail("hack/bundle.sh %s failed (exit %d):\n%s"
                     % (goarch, proc.returncode, proc.stderr[-3000:]))

@@ -9,11 +9,10 @@ binaries stage) and a missing binary fails naming itself.
 
 import os
 import shutil
-import subprocess
 
 import pytest
 
-from tests.integration.ansible_run import ROOT
+from tests.integration.fixtures_containerd import run_bundle_sh
 from tests.proof import elf
 
 pytestmark = pytest.mark.slow
@@ -47,8 +46,7 @@ def bundle_machine_problems(version_dir):
 @pytest.fixture(scope="module")
 def version_dir():
     env = dict(os.environ, XC_BUNDLE_BUILD="0")
-    proc = subprocess.run([os.path.join(ROOT, "hack", "bundle.sh")], env=env, capture_output=True,
-                          text=True, timeout=900, check=False)
+    proc = run_bundle_sh([], env, timeout=900)
     if proc.returncode != 0:
         pytest.fail("the bundle is not complete (hack/bundle.sh with XC_BUNDLE_BUILD=0, exit %d); "
                     "build it with hack/bundle.sh:\n%s" % (proc.returncode, proc.stderr[-3000:]),
