@@ -76,14 +76,15 @@ def tls_and_users(workdir):
 
 
 class RegistryProcess(LoggedProcess):
-    """One docker-registry process; TLS and htpasswd when given."""
+    """One docker-registry process; TLS (``cert`` and ``key``, issued by ``ca``, which the
+    start-up probe trusts) and htpasswd when given."""
 
-    def __init__(self, workdir, storage, name, cert=None, key=None, htpasswd=None, port=None):
+    def __init__(self, workdir, storage, name, cert=None, key=None, htpasswd=None, port=None, ca=None):
         super(RegistryProcess, self).__init__(os.path.join(workdir, name + ".log"))
         self.workdir = workdir
         self.storage = storage
         self.name = name
-        self.cert, self.key, self.htpasswd = cert, key, htpasswd
+        self.cert, self.key, self.htpasswd, self.ca = cert, key, htpasswd, ca
         self.port = port or free_port()
         self.host = "127.0.0.1:%d" % self.port
         self.url = ("https://" if cert else "http://") + self.host
@@ -120,7 +121,7 @@ class RegistryProcess(LoggedProcess):
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([BINARY, "serve", self.config_path], stdout=self._log,
                                      stderr=subprocess.STDOUT, cwd=self.workdir)
-        ctx = ssl.create_default_context(cafile=self.cert) if self.cert else None
+        ctx = ssl.create_default_context(cafile=self.ca) if self.cert else None
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
@@ -180,7 +181,7 @@ class RegistryPair(object):
         self.ca, cert, key, self.cert_dir, self.htpasswd = tls_and_users(workdir)
         self.username, self.password = USERNAME, PASSWORD
         self.tls = RegistryProcess(workdir, self.storage, "tls", cert=cert, key=key,
-                                   htpasswd=self.htpasswd)
+                                   htpasswd=self.htpasswd, ca=self.ca)
         self.plain = RegistryProcess(workdir, self.storage, "plain")
 
     @property
@@ -249,7 +250,7 @@ class RegistrySet(object):
             storage = os.path.join(self.workdir, name + "-storage")
             os.makedirs(storage, exist_ok=True)
             self.servers[name] = RegistryProcess(self.workdir, storage, name, cert=self.cert,
-                                                 key=self.key, htpasswd=self.htpasswd).start()
+                                                 key=self.key, htpasswd=self.htpasswd, ca=self.ca).start()
         return self.servers[name]
 
     def host(self, name):
