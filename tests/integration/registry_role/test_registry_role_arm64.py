@@ -2,7 +2,7 @@
 image as the container xc-reg-arm64), where the OS repository offers no docker-registry: the
 role takes the offline bundle's binary of the host's GOARCH. The bundle is laid out by the test
 from Debian's arm64 docker-registry package (what the bundle documents as the binary's source);
-the certificate is given as files (made by openssl here), the other TLS mode than the amd64
+the certificate is given as files (made by hack/pki.py here), the other TLS mode than the amd64
 test's. Proof of the architecture: the ELF header of the installed binary, not that it ran
 (binfmt runs any binary anywhere here).
 """
