@@ -7,11 +7,11 @@ real again. Certificates are verified with the cryptography library, not with th
 import os
 import stat
 import sys
-import tempfile
 
 import pytest
 import yaml
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 from cryptography.x509.verification import PolicyBuilder, Store
 
@@ -92,13 +92,8 @@ def printed(report):
 
 
 @pytest.fixture
-def site():
-    root = tempfile.mkdtemp(prefix="xc-pki-role-")
-    try:
-        yield Site(root)
-    finally:
-        import shutil
-        shutil.rmtree(root, ignore_errors=True)
+def site(tmp_path):
+    return Site(str(tmp_path))
 
 
 def test_cas_on_a_ca_host_issue_certificates_made_on_the_node_in_four_passes(site):
@@ -170,7 +165,6 @@ def test_a_ca_on_the_controller_signs_a_key_made_on_the_node(site):
     # The CA a site gives (files on the controller, RSA, encrypted key): made here by hack/pki.py.
     made = pki.ensure_ca(os.path.join(site.root, "controller"), "site CA", key_type="rsa")
     encrypted = os.path.join(site.root, "controller", "ca-encrypted.key")
-    from cryptography.hazmat.primitives import serialization
     key = serialization.load_pem_private_key(read(made.key), None)
     with open(encrypted, "wb") as fh:
         fh.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
