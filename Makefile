@@ -13,9 +13,10 @@ setup: ## virtualenv with the pinned Python dependencies (.venv)
 deps: ## Debian packages, dockerd, QEMU binfmt handlers
 	hack/deps.sh
 
-lab: setup deps ## lab images and machines (cached), the offline bundle, the lab cluster hosts and their registry with the cluster images
+lab: setup deps ## lab images and machines (cached), the lab cluster hosts, the offline bundle, their registry (playbooks/registry.yml, from the bundle) and the cluster images in it
 	hack/lab.sh up --topology cluster
 	hack/bundle.sh
+	source hack/env.sh && ansible-playbook -i inventories/lab playbooks/registry.yml
 	hack/images.sh push 172.29.0.5:5000 --ca .lab/registry/ca.crt --username "$$(cat .lab/registry/username)" --password-file .lab/registry/password
 
 lab-down: ## stop and remove the lab hosts

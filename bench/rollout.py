@@ -63,14 +63,7 @@ def run(name, *args):
 
 def fresh_lab():
     lab.sh([os.path.join(ROOT, "hack", "lab.sh"), "down", "--topology", lab.TOPOLOGY])
-    lab.sh([os.path.join(ROOT, "hack", "bundle.sh")], timeout=7200)
-    lab.sh([os.path.join(ROOT, "hack", "lab.sh"), "up", "--topology", lab.TOPOLOGY], timeout=3600)
-    state = os.path.join(lab.LAB_STATE, "registry")
-    with open(os.path.join(state, "username")) as fh:
-        user = fh.read().strip()
-    lab.sh([os.path.join(ROOT, "hack", "images.sh"), "push", lab.HOSTS["xc-lab-registry"]["address"] + ":5000",
-            "--ca", os.path.join(state, "ca.crt"), "--username", user,
-            "--password-file", os.path.join(state, "password")], timeout=3600)
+    lab.bring_up()
 
 
 def print_tables(runs):

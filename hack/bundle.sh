@@ -11,6 +11,10 @@
 # C), so no matrix row builds it: bin/runc is Debian's runc package for that architecture
 # (dynamically linked: glibc and libseccomp2 of bookworm or newer; on older OSes prefer the OS
 # runc, which the container_runtime role takes when recent enough).
+# bin/registry (the private registry for hosts whose OS does not package it: the registry role's
+# bundle source) is the binary of Debian's docker-registry package for that architecture, CNCF
+# distribution built by Debian (static Go, links only libc); where Debian has no such package
+# the bundle goes without it, saying so.
 # sw64: upstream Go cannot target it. Give the vendor toolchain's GOROOT as XC_SW64_GOROOT;
 # without it sw64 is skipped, saying so (a vendor Go 1.16 cannot build containerd 2.x or
 # Kubernetes 1.37 either: take sw64 binaries from the vendor's repository then).
@@ -23,7 +27,8 @@
 #   XC_BUNDLE_VERSION   directory name (default: the kube-apiserver version of the matrix)
 #   XC_BUNDLE_BUILD=0   do not build missing rows: fail naming them
 #   XC_BUNDLE_RUNC=0    no runc from Debian
-#   XC_BUNDLE_MIRROR    Debian mirror for runc (default http://deb.debian.org/debian)
+#   XC_BUNDLE_REGISTRY=0  no registry from Debian
+#   XC_BUNDLE_MIRROR    Debian mirror for runc and the registry (default http://deb.debian.org/debian)
 # shellcheck source=hack/common.sh
 source "$(dirname "$0")/common.sh"
 TB_STATE="${TB_STATE:-$XC_ROOT/.testbed}"
@@ -74,6 +79,20 @@ bundle_runc() {
   printf 'runc\t%s\tdebian-%s\t%s\n' "$(cat "$cache/VERSION")" "$suite" "runc"
 }
 
+# bundle_registry GOARCH DEST: Debian's docker-registry binary for the architecture (cached);
+# nothing, with a log line, where Debian has none.
+bundle_registry() {
+  local goarch="$1" dest="$2" deb_arch suite cache
+  deb_arch="$(bundle_deb_arch "$goarch")"
+  suite="${LAB_SUITE[$deb_arch]:-bookworm}"
+  if ! cache="$(XC_DEBIAN_MIRROR="$BUNDLE_MIRROR" xc_debian_package "$suite" "$deb_arch" docker-registry)"; then
+    xc_log "no registry in the $goarch bundle: Debian $suite has no docker-registry for $deb_arch (XC_BUNDLE_REGISTRY=0 to stop trying)"
+    return 0
+  fi
+  ln -f "$cache/usr/bin/docker-registry" "$dest" 2>/dev/null || cp -f "$cache/usr/bin/docker-registry" "$dest"
+  printf 'registry\t%s\tdebian-%s\t%s\n' "$(cat "$cache/VERSION")" "$suite" "bin/registry"
+}
+
 bundle_goarch() {
   local goarch="$1" version="$2" out rows component v module package binary profile src sub
   if ! bundle_upstream_go "$goarch"; then
@@ -114,6 +133,9 @@ run hack/testbed.sh build <set> $goarch, or drop XC_BUNDLE_BUILD=0"
   if [ "${XC_BUNDLE_RUNC:-1}" != 0 ]; then
     bundle_runc "$goarch" "$out/bin/runc" | sed 's#\trunc$#\tbin/runc#' >>"$entries"
   fi
+  if [ "${XC_BUNDLE_REGISTRY:-1}" != 0 ]; then
+    bundle_registry "$goarch" "$out/bin/registry" >>"$entries"
+  fi
   # A run with fewer sets (XC_BUNDLE_SETS=containerd,cni) leaves the other files of an earlier
   # run in place: the manifest keeps naming them, so it always lists every file present.
   local line
@@ -139,7 +161,7 @@ main() {
   for g in "$@"; do
     case "$g" in
       --full) BUNDLE_FULL_GOARCHES=all ;;
-      -h|--help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+      -h|--help) sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
       -*) xc_die "unknown option '$g' (hack/bundle.sh [--full] [GOARCH ...])" ;;
       *) goarches+=("$g") ;;
     esac

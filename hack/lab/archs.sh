@@ -29,7 +29,7 @@ declare -A LAB_BINFMT=([amd64]="" [arm64]=qemu-aarch64 [mips64el]=qemu-mips64el 
 # through systemd, the sid loong64 image needs it named.
 _lab_node_pkgs=iptables,nftables,conntrack,ipset,iproute2,kmod,procps,socat,netbase,ca-certificates
 declare -A LAB_INCLUDE=(
-  [amd64]="python3,systemd,systemd-sysv,sudo,$_lab_node_pkgs,python3-cryptography,python3-cffi-backend"
+  [amd64]="python3,systemd,systemd-sysv,sudo,$_lab_node_pkgs,python3-cryptography,python3-cffi-backend,apache2-utils"
   [arm64]="python3,systemd,systemd-sysv,sudo,$_lab_node_pkgs"
   [mips64el]="python3,systemd,systemd-sysv,sudo"
   [loong64]="python3,sudo,libseccomp2"
@@ -43,7 +43,9 @@ unset _lab_node_pkgs
 #   4: python3-cryptography (amd64: the control plane host issues the cluster's certificates
 #      with community.crypto) + python3-cffi-backend (debootstrap does not resolve the
 #      virtual python3-cffi-backend-api-* it depends on)
-declare -A LAB_RECIPE=([amd64]=4 [arm64]=3 [mips64el]=2 [loong64]=3)
+#   5: apache2-utils (amd64: htpasswd, which the registry role uses on the registry host; the
+#      registry binary itself comes from the offline bundle, as on a host without the package)
+declare -A LAB_RECIPE=([amd64]=5 [arm64]=3 [mips64el]=2 [loong64]=3)
 declare -A LAB_SYSTEMD=([amd64]=yes [arm64]=yes [mips64el]=yes [loong64]=no)
 
 lab_check_arch() {

@@ -316,13 +316,14 @@ lab_machine_start() {
   fi
   printf '%s\n' "$spec" >"$dir/spec"
   printf '%s\n' "$addr" >"$dir/address"
+  date +%s >"$dir/started"   # boot-seconds counts from here, not from when the wait began
   xc_log "$name: booting ($arch, ${LAB_MACHINE_SMP[$arch]} vCPU, ${LAB_MACHINE_MEM[$arch]} MiB, $addr on $bridge via $tap; console $dir/console.log)"
 }
 
 # Wait until NAME answers SSH; on timeout or a dead QEMU, stop it and say where to look.
 lab_machine_wait() {
   local name="$1" addr="$2" dir="$LAB_MACHINE_STATE/$1" start i
-  start=$(date +%s)
+  start=$(cat "$dir/started" 2>/dev/null || date +%s)
   while :; do
     if [ -z "$(lab_machine_pid "$name")" ]; then
       lab_machine_stop "$name"
@@ -335,6 +336,7 @@ lab_machine_wait() {
     fi
     sleep 3
   done
-  printf '%s\n' "$(( $(date +%s) - start ))" >"$dir/boot-seconds"
-  xc_log "$name: SSH answers after $(cat "$dir/boot-seconds")s ($(lab_machine_ssh "$addr" uname -m))"
+  # A machine reused by a later `up` keeps the boot time of its own start.
+  [ "$dir/boot-seconds" -nt "$dir/started" ] || printf '%s\n' "$(( $(date +%s) - start ))" >"$dir/boot-seconds"
+  xc_log "$name: SSH answers $(cat "$dir/boot-seconds")s after QEMU started ($(lab_machine_ssh "$addr" uname -m))"
 }

@@ -194,3 +194,29 @@ def wait_for(what, probe, timeout=600, interval=3):
             return last
         time.sleep(interval)
     raise AssertionError("%s: not after %d s (last: %r)" % (what, timeout, last))
+
+
+def bring_up():
+    """The lab as `make lab` makes it, for the e2e tests and bench/rollout.py: the offline
+    bundle, the topology's hosts, the registry host installed by playbooks/registry.yml (the
+    collection's registry role, from the bundle), the cluster images pushed to it.
+    Returns {step: seconds}."""
+    times = {}
+    start = time.time()
+    sh([os.path.join(ROOT, "hack", "bundle.sh")], timeout=7200)
+    times["bundle"] = time.time() - start
+    start = time.time()
+    sh([os.path.join(ROOT, "hack", "lab.sh"), "up", "--topology", TOPOLOGY], timeout=3600)
+    times["lab up"] = time.time() - start
+    report, proc, times["registry.yml"] = playbook("registry.yml")
+    assert_ok(report, proc)
+    registry = os.path.join(LAB_STATE, "registry")
+    with open(os.path.join(registry, "username")) as fh:
+        user = fh.read().strip()
+    address = [v["address"] for v in HOSTS.values() if v["profile"] == "registry"][0]
+    start = time.time()
+    sh([os.path.join(ROOT, "hack", "images.sh"), "push", address + ":5000",
+        "--ca", os.path.join(registry, "ca.crt"), "--username", user,
+        "--password-file", os.path.join(registry, "password")], timeout=3600)
+    times["images push"] = time.time() - start
+    return times

@@ -16,18 +16,22 @@ remove_node.yml removes it -> bad inputs stop in preflight, naming host and fix.
 (make e2e-full: the loong64 machine joins in the first rollout too.)
 """
 
+import base64
 import hashlib
 import json
 import os
 import re
 import shutil
+import ssl
 import time
+import urllib.error
+import urllib.request
 
 import pytest
 
 from tests.e2e.lab import (
-    CACHE, HOSTS, INVENTORIES, KUBERNETES_VERSION, LAB_STATE, ROOT, TOPOLOGY,
-    apply, assert_converged, assert_ok, changed_tasks, failures, is_machine, kubectl,
+    CACHE, HOSTS, INVENTORIES, KUBERNETES_VERSION, LAB_STATE,
+    apply, assert_converged, assert_ok, bring_up, changed_tasks, failures, is_machine, kubectl,
     kubectl_bytes, kubectl_json, log, on_host, playbook, recap, sh, wait_for)
 from tests.proof.elf import machine_mismatch
 from ansible_collections.xinchuang.cloud.plugins.module_utils import arch
@@ -68,21 +72,16 @@ def registry_secret():
 
 @pytest.fixture(scope="module")
 def lab():
-    """The cluster topology up, the bundle laid out and the images in the private registry."""
+    """The cluster topology up, the bundle laid out, the registry host installed by the
+    registry role and the images in it (tests/e2e/lab.py bring_up, as `make lab`)."""
     start = time.time()
-    sh([os.path.join(ROOT, "hack", "bundle.sh")], timeout=7200)
-    sh([os.path.join(ROOT, "hack", "lab.sh"), "up", "--topology", TOPOLOGY], timeout=3600)
-    registry = os.path.join(LAB_STATE, "registry")
-    with open(os.path.join(registry, "username")) as fh:
-        user = fh.read().strip()
-    sh([os.path.join(ROOT, "hack", "images.sh"), "push", HOSTS[REGISTRY_HOST]["address"] + ":5000",
-        "--ca", os.path.join(registry, "ca.crt"), "--username", user,
-        "--password-file", os.path.join(registry, "password")], timeout=3600)
-    TIMES["lab up + bundle + images"] = time.time() - start
+    for step, took in bring_up().items():
+        TIMES["lab: " + step] = took
+    TIMES["lab up + bundle + registry + images"] = time.time() - start
     for host in MACHINES:
         with open(os.path.join(LAB_STATE, "machines", host, "boot-seconds")) as fh:
             TIMES["boot to SSH " + host] = float(fh.read())
-    log("lab ready in %.0f s" % TIMES["lab up + bundle + images"])
+    log("lab ready in %.0f s" % TIMES["lab up + bundle + registry + images"])
     yield
     for name, took in TIMES.items():
         log("TIME %-36s %6.0f s" % (name, took))
@@ -97,6 +96,25 @@ def test_lab_network_has_no_route_out(lab):
         # The kernel itself knows no way out: not a firewall drop that a timeout would hide.
         probe = on_host(host, "ip", "route", "get", "192.0.2.1", check=False)
         assert probe.returncode != 0 and "unreachable" in probe.stderr.lower(), (host, probe.stderr)
+
+
+def test_registry_host_runs_the_registry_role_with_tls_and_users(lab):
+    """The lab's registry is the product's: installed by playbooks/registry.yml, TLS verified
+    against the lab CA, anonymous requests refused, the lab account accepted."""
+    config = on_host(REGISTRY_HOST, "cat", "/etc/docker/registry/config.yml").stdout
+    assert "htpasswd" in config and "tls" in config, config
+    assert on_host(REGISTRY_HOST, "systemctl", "is-active", "docker-registry").stdout.strip() == "active"
+    url = "https://%s:5000/v2/" % HOSTS[REGISTRY_HOST]["address"]
+    ctx = ssl.create_default_context(cafile=os.path.join(LAB_STATE, "registry", "ca.crt"))
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(url, context=ctx, timeout=20)
+    assert refused.value.code == 401
+    with open(os.path.join(LAB_STATE, "registry", "username")) as fh:
+        user = fh.read().strip()
+    token = base64.b64encode(("%s:%s" % (user, registry_secret())).encode()).decode()
+    request = urllib.request.Request(url, headers={"Authorization": "Basic " + token})
+    with urllib.request.urlopen(request, context=ctx, timeout=20) as answer:
+        assert answer.status == 200
 
 
 @pytest.mark.timeout(3600)
