@@ -106,6 +106,23 @@ xc_link_collection() {
   fi
 }
 
+# xc_model_rows FIELD... -- NAME...: one line per NAME, "NAME VALUE...", the fields of its row
+# in the architecture model (None printed as "-"): one Python start for a whole table.
+xc_model_rows() {
+  local fields=()
+  while [ "$#" -gt 0 ] && [ "$1" != -- ]; do fields+=("$1"); shift; done
+  shift
+  xc_link_collection
+  PYTHONPATH="$XC_ROOT/.collections" python3 -c '
+import sys
+from ansible_collections.xinchuang.cloud.plugins.module_utils.arch import lookup
+fields, names = sys.argv[1].split(), sys.argv[2:]
+for name in names:
+    row = lookup(name)
+    print(name, *("-" if getattr(row, f) is None else getattr(row, f) for f in fields))
+' "${fields[*]}" "$@"
+}
+
 # xc_model FIELD NAME: a field of the architecture model's row for NAME (goarch, deb_arch,
 # upstream_go, ...): every architecture name question goes to plugins/module_utils/arch.py.
 xc_model() {

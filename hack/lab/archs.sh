@@ -7,11 +7,16 @@ LAB_ARCHES=(amd64 arm64 mips64el loong64)
 
 # Debian suite: loong64 exists only in sid's main archive, not in bookworm.
 declare -A LAB_SUITE=([amd64]=bookworm [arm64]=bookworm [mips64el]=bookworm [loong64]=sid)
-# OCI/Docker platform: architecture and variant written into the image config.
-declare -A LAB_OCI_ARCH=([amd64]=amd64 [arm64]=arm64 [mips64el]=mips64le [loong64]=loong64)
-declare -A LAB_OCI_VARIANT=([amd64]="" [arm64]=v8 [mips64el]="" [loong64]="")
-# What `uname -m` prints inside the host (the kernel's name, as seen through QEMU).
-declare -A LAB_UNAME=([amd64]=x86_64 [arm64]=aarch64 [mips64el]=mips64 [loong64]=loongarch64)
+# OCI/Docker platform (architecture, variant written into the image config) and what
+# `uname -m` prints inside the host: asked of the architecture model
+# (plugins/module_utils/arch.py) once, not typed again here.
+declare -A LAB_OCI_ARCH=() LAB_OCI_VARIANT=() LAB_UNAME=()
+while read -r _lab_a _lab_oci _lab_variant _lab_uname; do
+  LAB_OCI_ARCH[$_lab_a]=$_lab_oci
+  LAB_OCI_VARIANT[$_lab_a]=${_lab_variant#-}
+  LAB_UNAME[$_lab_a]=$_lab_uname
+done < <(xc_model_rows oci_arch oci_variant uname -- "${LAB_ARCHES[@]}")
+unset _lab_a _lab_oci _lab_variant _lab_uname
 # binfmt_misc entry that runs the arch's binaries (none for the native arch).
 # loong64 gets its own entry name because bookworm's qemu-loongarch64 (7.2)
 # cannot run sid binaries (SIGILL); hack/lab.sh binfmt registers trixie's.
