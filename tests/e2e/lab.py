@@ -82,14 +82,35 @@ def on_host(host, *cmd, check=True, timeout=300, binary=False):
     return sh(host_cmd(host, *cmd), timeout=timeout, check=check, text=not binary)
 
 
+# kubectl's own transport failing, not the command it ran: on the emulated machines kubelet's
+# exec/attach stream can take longer than the API server waits for it. Such a failure is tried
+# again (three tries); what the command itself printed or exited with is never retried.
+TRANSIENT = re.compile(r"context deadline exceeded|error dialing backend|TLS handshake timeout|"
+                       r"unable to upgrade connection|i/o timeout|connection reset by peer")
+
+
+def _kubectl(args, timeout, check, **kw):
+    argv = [KUBECTL, "--kubeconfig", KUBECONFIG] + list(args)
+    for attempt in range(3):
+        proc = sh(argv, timeout=timeout, check=False, **kw)
+        stderr = proc.stderr if isinstance(proc.stderr, str) else proc.stderr.decode(errors="replace")
+        if proc.returncode == 0 or not TRANSIENT.search(stderr) or attempt == 2:
+            break
+        log("kubectl %s: %s; again in 5 s" % (" ".join(args[:2]), stderr.strip()[-200:]))
+        time.sleep(5)
+    if check and proc.returncode != 0:
+        raise AssertionError("%s failed (%d):\n%s\n%s" % (
+            " ".join(argv), proc.returncode, proc.stdout[-4000:], proc.stderr[-4000:]))
+    return proc
+
+
 def kubectl(*args, timeout=300, check=True, stdin=None):
-    return sh([KUBECTL, "--kubeconfig", KUBECONFIG] + list(args), timeout=timeout, check=check,
-              input=stdin)
+    return _kubectl(args, timeout, check, input=stdin)
 
 
 def kubectl_bytes(*args):
     """kubectl's output as bytes (kubectl exec ... cat of a binary file)."""
-    return sh([KUBECTL, "--kubeconfig", KUBECONFIG] + list(args), text=False).stdout
+    return _kubectl(args, 300, True, text=False).stdout
 
 
 def kubectl_json(*args):
