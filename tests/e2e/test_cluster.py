@@ -17,6 +17,7 @@ remove_node.yml removes it -> bad inputs stop in preflight, naming host and fix.
 """
 
 import base64
+import datetime
 import hashlib
 import json
 import os
@@ -84,7 +85,22 @@ def lab():
     log("lab ready in %.0f s" % TIMES["lab up + bundle + registry + images"])
     yield
     for name, took in TIMES.items():
-        log("TIME %-36s %6.0f s" % (name, took))
+        log("TIME %-44s %7.1f" % (name, took))
+
+
+def test_machines_run_their_architecture_under_emulation_and_say_how_slow(lab):
+    """Each machine's CPU against this machine's, measured now: the slowdown factor of the
+    emulated node (docs/lab.md), and a check that the machine is emulated at all (a native
+    machine of another architecture would not be several times slower)."""
+    here = cpu_seconds()
+    for host in MACHINES:
+        there = cpu_seconds(host)
+        factors = [t / h for t, h in zip(there, here)]
+        log("CPU %s vs this machine: sha256 %.1fx, python %.1fx (%.2f/%.2f s vs %.2f/%.2f s)"
+            % (host, factors[0], factors[1], there[0], there[1], here[0], here[1]))
+        TIMES["CPU slowdown x (sha256) " + host] = factors[0]
+        TIMES["CPU slowdown x (python) " + host] = factors[1]
+        assert min(factors) > 2, (host, factors)
 
 
 def test_lab_network_has_no_route_out(lab):
@@ -141,9 +157,39 @@ def is_ready(obj):
     return bool(ready) and ready[0]["status"] == "True"
 
 
+def _stamp(text):
+    return datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ")
+
+
+def record_ready_time(obj):
+    """TIMES: seconds from the node's registration to its Ready condition (both stamps are
+    the cluster's own)."""
+    ready = [c for c in obj["status"]["conditions"] if c["type"] == "Ready"][0]
+    took = _stamp(ready["lastTransitionTime"]) - _stamp(obj["metadata"]["creationTimestamp"])
+    TIMES["node registered -> Ready " + obj["metadata"]["name"]] = took.total_seconds()
+
+
+# A CPU-bound piece of work timed inside one Python (no start-up counted): SHA-256 of 64 MiB
+# (OpenSSL's machine code) and a pure-Python loop (the interpreter's).
+CPU_PROBE = ("import hashlib, time\n"
+             "t = time.perf_counter(); h = hashlib.sha256(); block = b'x' * 65536\n"
+             "for _ in range(1024): h.update(block)\n"
+             "c = time.perf_counter() - t; t = time.perf_counter(); n = 0\n"
+             "for i in range(2000000): n += i\n"
+             "print(c, time.perf_counter() - t)\n")
+
+
+def cpu_seconds(host=None):
+    """(sha256 seconds, python loop seconds) of CPU_PROBE on HOST, or on this machine."""
+    argv = ["python3", "-c", CPU_PROBE]
+    out = (on_host(host, *argv, timeout=900) if host else sh(argv)).stdout.split()
+    return float(out[0]), float(out[1])
+
+
 @pytest.mark.parametrize("host", FIRST)
 def test_node_is_a_ready_kubelet_of_its_architecture(lab, host):
     obj = wait_for("node %s Ready" % host, lambda: ready_node(host), timeout=300)
+    record_ready_time(obj)
     labels = obj["metadata"]["labels"]
     info = obj["status"]["nodeInfo"]
     assert labels["kubernetes.io/arch"] == goarch(host)
@@ -424,6 +470,7 @@ def test_scale_adds_an_amd64_node_and_a_foreign_machine(lab):
     routes = on_host(CONTROL_PLANE, "ip", "route").stdout
     for host in ADDED:
         obj = wait_for("node %s Ready" % host, lambda h=host: ready_node(h), timeout=300)
+        record_ready_time(obj)
         assert obj["status"]["nodeInfo"]["architecture"] == goarch(host)
         # The control plane learnt a route to the new node's Pod subnet.
         assert obj["spec"]["podCIDR"] in routes, routes
