@@ -134,7 +134,10 @@ lab_machine_build() {
   # loong64 QEMU handler (trixie's, registered by hack/lab.sh binfmt) is there.
   [ "$suite" = sid ] && args+=(--skip=check/qemu)
   xc_log "$(lab_machine_key "$arch"): mmdebstrap $suite $arch (+ ${LAB_MACHINE_KERNEL[$arch]})"
-  mmdebstrap "${args[@]}" "$suite" "$rootfs" "$LAB_MIRROR"
+  if ! mmdebstrap "${args[@]}" "$suite" "$rootfs" "$LAB_MIRROR"; then
+    lab_rm_tree "$work"
+    xc_die "$(lab_machine_key "$arch"): mmdebstrap of Debian $suite $arch failed (above: e.g. the kernel package ${LAB_MACHINE_KERNEL[$arch]} or another of its packages missing from $LAB_MIRROR for $arch); nothing was kept. Fix the package list in hack/lab/machines.sh or the mirror (XC_LAB_MIRROR)"
+  fi
   mkdir -p "$work/out"
   cp -L "$rootfs"/boot/vmlinu[xz]-* "$work/out/vmlinuz"
   cp -L "$rootfs"/boot/initrd.img-* "$work/out/initrd.img"

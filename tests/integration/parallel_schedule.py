@@ -51,6 +51,7 @@ SECONDS = {
     "os_prep/test_preflight.py": 5,
     "testbed/test_control_plane.py": 3,
     "bundle/test_bundle_machines.py": 1,
+    "lab/test_machine_faults.py": 30,
 }
 UNKNOWN_SECONDS = 60
 
