@@ -68,29 +68,22 @@ bundle_rows() {
   for set in ${sets//,/ }; do tb_matrix_rows "$set" "$goarch"; done | sort -u
 }
 
-# bundle_runc GOARCH DEST: Debian's runc for the architecture (xc_debian_package, cached).
-bundle_runc() {
-  local goarch="$1" dest="$2" deb_arch suite cache
+# bundle_debian_binary GOARCH PACKAGE PATH FILE OUT SWITCH [optional]: the binary PATH of
+# Debian's PACKAGE for the architecture (xc_debian_package, cached) as OUT/FILE, and its
+# manifest line. SWITCH is the setting that leaves it out. Where Debian has no such package,
+# an optional one is left out with a log line; any other stops the bundle.
+bundle_debian_binary() {
+  local goarch="$1" package="$2" path="$3" file="$4" out="$5" switch="$6" optional="${7:-}"
+  local deb_arch suite cache
   deb_arch="$(bundle_deb_arch "$goarch")"
   suite="${LAB_SUITE[$deb_arch]:-bookworm}"
-  cache="$(XC_DEBIAN_MIRROR="$BUNDLE_MIRROR" xc_debian_package "$suite" "$deb_arch" runc)" \
-    || xc_die "runc for $goarch: set XC_BUNDLE_MIRROR or XC_BUNDLE_RUNC=0"
-  ln -f "$cache/usr/sbin/runc" "$dest" 2>/dev/null || cp -f "$cache/usr/sbin/runc" "$dest"
-  printf 'runc\t%s\tdebian-%s\t%s\n' "$(cat "$cache/VERSION")" "$suite" "runc"
-}
-
-# bundle_registry GOARCH DEST: Debian's docker-registry binary for the architecture (cached);
-# nothing, with a log line, where Debian has none.
-bundle_registry() {
-  local goarch="$1" dest="$2" deb_arch suite cache
-  deb_arch="$(bundle_deb_arch "$goarch")"
-  suite="${LAB_SUITE[$deb_arch]:-bookworm}"
-  if ! cache="$(XC_DEBIAN_MIRROR="$BUNDLE_MIRROR" xc_debian_package "$suite" "$deb_arch" docker-registry)"; then
-    xc_log "no registry in the $goarch bundle: Debian $suite has no docker-registry for $deb_arch (XC_BUNDLE_REGISTRY=0 to stop trying)"
+  if ! cache="$(XC_DEBIAN_MIRROR="$BUNDLE_MIRROR" xc_debian_package "$suite" "$deb_arch" "$package")"; then
+    [ -n "$optional" ] || xc_die "$package for $goarch: set XC_BUNDLE_MIRROR or $switch"
+    xc_log "no $file in the $goarch bundle: Debian $suite has no $package for $deb_arch ($switch to stop trying)"
     return 0
   fi
-  ln -f "$cache/usr/bin/docker-registry" "$dest" 2>/dev/null || cp -f "$cache/usr/bin/docker-registry" "$dest"
-  printf 'registry\t%s\tdebian-%s\t%s\n' "$(cat "$cache/VERSION")" "$suite" "bin/registry"
+  ln -f "$cache/$path" "$out/$file" 2>/dev/null || cp -f "$cache/$path" "$out/$file"
+  printf '%s\t%s\tdebian-%s\t%s\n' "${file#*/}" "$(cat "$cache/VERSION")" "$suite" "$file"
 }
 
 bundle_goarch() {
@@ -131,10 +124,11 @@ run hack/testbed.sh build <set> $goarch, or drop XC_BUNDLE_BUILD=0"
     printf '%s\t%s\t%s\t%s\n' "$component" "$v" "$module" "$sub/$binary" >>"$entries"
   done <<<"$rows"
   if [ "${XC_BUNDLE_RUNC:-1}" != 0 ]; then
-    bundle_runc "$goarch" "$out/bin/runc" | sed 's#\trunc$#\tbin/runc#' >>"$entries"
+    bundle_debian_binary "$goarch" runc usr/sbin/runc bin/runc "$out" XC_BUNDLE_RUNC=0 >>"$entries"
   fi
   if [ "${XC_BUNDLE_REGISTRY:-1}" != 0 ]; then
-    bundle_registry "$goarch" "$out/bin/registry" >>"$entries"
+    bundle_debian_binary "$goarch" docker-registry usr/bin/docker-registry bin/registry "$out" \
+      XC_BUNDLE_REGISTRY=0 optional >>"$entries"
   fi
   # A run with fewer sets (XC_BUNDLE_SETS=containerd,cni) leaves the other files of an earlier
   # run in place: the manifest keeps naming them, so it always lists every file present.
