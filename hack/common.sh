@@ -126,7 +126,7 @@ for name in names:
 # xc_model FIELD NAME: a field of the architecture model's row for NAME (goarch, deb_arch,
 # upstream_go, ...): every architecture name question goes to plugins/module_utils/arch.py.
 xc_model() {
-  xc_link_collection
-  PYTHONPATH="$XC_ROOT/.collections" python3 -c \
-    'import sys; from ansible_collections.xinchuang.cloud.plugins.module_utils.arch import lookup; print(getattr(lookup(sys.argv[2]), sys.argv[1]))' "$1" "$2"
+  local row
+  row="$(xc_model_rows "$1" -- "$2")" || return 1
+  printf '%s\n' "${row#* }"
 }
