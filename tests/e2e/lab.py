@@ -48,9 +48,18 @@ def log(msg):
     sys.stderr.flush()
 
 
-def sh(cmd, timeout=1800, check=True, **kw):
-    proc = subprocess.run(cmd, capture_output=True, text=kw.pop("text", True), timeout=timeout,
-                          check=False, **kw)
+def sh(cmd, timeout=1800, check=True, retry_if=None, **kw):
+    """Run CMD. With RETRY_IF (a compiled pattern), a failure whose stderr matches it is tried
+    again, three tries in all, five seconds apart; any other failure is final at once."""
+    text = kw.pop("text", True)
+    for attempt in range(3):
+        proc = subprocess.run(cmd, capture_output=True, text=text, timeout=timeout, check=False,
+                              **kw)
+        stderr = proc.stderr if text else proc.stderr.decode(errors="replace")
+        if proc.returncode == 0 or retry_if is None or not retry_if.search(stderr) or attempt == 2:
+            break
+        log("%s: %s; again in 5 s" % (" ".join(cmd[:4]), stderr.strip()[-200:]))
+        time.sleep(5)
     if check and proc.returncode != 0:
         raise AssertionError("%s failed (%d):\n%s\n%s" % (
             " ".join(cmd), proc.returncode, proc.stdout[-4000:], proc.stderr[-4000:]))
@@ -89,28 +98,15 @@ TRANSIENT = re.compile(r"context deadline exceeded|error dialing backend|TLS han
                        r"unable to upgrade connection|i/o timeout|connection reset by peer")
 
 
-def _kubectl(args, timeout, check, **kw):
-    argv = [KUBECTL, "--kubeconfig", KUBECONFIG] + list(args)
-    for attempt in range(3):
-        proc = sh(argv, timeout=timeout, check=False, **kw)
-        stderr = proc.stderr if isinstance(proc.stderr, str) else proc.stderr.decode(errors="replace")
-        if proc.returncode == 0 or not TRANSIENT.search(stderr) or attempt == 2:
-            break
-        log("kubectl %s: %s; again in 5 s" % (" ".join(args[:2]), stderr.strip()[-200:]))
-        time.sleep(5)
-    if check and proc.returncode != 0:
-        raise AssertionError("%s failed (%d):\n%s\n%s" % (
-            " ".join(argv), proc.returncode, proc.stdout[-4000:], proc.stderr[-4000:]))
-    return proc
-
-
 def kubectl(*args, timeout=300, check=True, stdin=None):
-    return _kubectl(args, timeout, check, input=stdin)
+    return sh([KUBECTL, "--kubeconfig", KUBECONFIG] + list(args), timeout=timeout, check=check,
+              retry_if=TRANSIENT, input=stdin)
 
 
 def kubectl_bytes(*args):
     """kubectl's output as bytes (kubectl exec ... cat of a binary file)."""
-    return _kubectl(args, 300, True, text=False).stdout
+    return sh([KUBECTL, "--kubeconfig", KUBECONFIG] + list(args), retry_if=TRANSIENT,
+              text=False).stdout
 
 
 def kubectl_json(*args):
