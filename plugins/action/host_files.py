@@ -1,0 +1,170 @@
+# -*- coding: utf-8 -*-
+# Copyright: xinchuang.cloud developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Controller side of xinchuang.cloud.host_files: checksums here, one module call there.
+
+Unchanged files cost no transfer and no second call: on a rerun the whole list is one module
+start on the host, where copy/template tasks cost two per file (a stat, then the file module).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+
+from ansible.errors import AnsibleActionFail, AnsibleError
+from ansible.module_utils.common.text.converters import to_bytes, to_text
+from ansible.plugins.action import ActionBase
+from ansible.utils.hashing import checksum as file_checksum
+from ansible.utils.hashing import checksum_s
+from ansible_collections.xinchuang.cloud.plugins.module_utils.host_files import HostFilesError, check_entries
+
+MODULE = "xinchuang.cloud.host_files"
+ENTRY_KEYS = {"dest", "src", "content", "template", "vars", "mode", "owner", "group", "backup"}
+DIR_KEYS = {"path", "mode", "owner", "group"}
+
+
+def _entries(value, name, keys):
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(e, dict) for e in value):
+        raise AnsibleActionFail("%s must be a list of dicts, got %r" % (name, value))
+    for index, entry in enumerate(value):
+        unknown = sorted(set(entry) - keys)
+        if unknown:
+            raise AnsibleActionFail("%s[%d]: unknown key(s) %s; known: %s" % (name, index, ", ".join(unknown), ", ".join(sorted(keys))))
+    return value
+
+
+class ActionModule(ActionBase):
+    # The remote temporary directory is made only when a file is sent (see run).
+    TRANSFERS_FILES = False
+
+    def run(self, tmp=None, task_vars=None):
+        result = super(ActionModule, self).run(tmp, task_vars)
+        del tmp
+        args = self._task.args
+        unknown = sorted(set(args) - {"files", "directories", "record"})
+        if unknown:
+            raise AnsibleActionFail("unknown option(s) %s; host_files takes files, directories and record" % ", ".join(unknown))
+        files = _entries(args.get("files"), "files", ENTRY_KEYS)
+        directories = _entries(args.get("directories"), "directories", DIR_KEYS)
+        try:
+            check_entries(files, directories)
+        except HostFilesError as err:
+            raise AnsibleActionFail(str(err))
+
+        local = []  # (remote entry, local path or None, content bytes or None)
+        for index, entry in enumerate(files):
+            given = [k for k in ("src", "content", "template") if entry.get(k) is not None]
+            if len(given) != 1:
+                raise AnsibleActionFail("files[%d] (%s): give exactly one of src, content or template (got %s)"
+                                        % (index, entry.get("dest"), ", ".join(given) or "none"))
+            if entry.get("vars") is not None and given != ["template"]:
+                raise AnsibleActionFail("files[%d] (%s): vars is for template entries only" % (index, entry.get("dest")))
+            remote = {k: entry[k] for k in ("dest", "mode", "owner", "group", "backup") if entry.get(k) is not None}
+            if given == ["src"]:
+                try:
+                    path = self._find_needle("files", entry["src"])
+                except AnsibleError as err:
+                    raise AnsibleActionFail("files[%d]: src %s not found on the controller (%s)" % (index, entry["src"], err))
+                if not os.path.isfile(path):
+                    raise AnsibleActionFail("files[%d]: src %s is not a regular file" % (index, path))
+                remote["checksum"] = file_checksum(path)
+                local.append((remote, path, None))
+                continue
+            if given == ["template"]:
+                text = self._render(entry["template"], entry.get("vars") or {}, task_vars, index)
+            else:
+                text = entry["content"]
+            data = to_bytes(text, errors="surrogate_or_strict")
+            remote["checksum"] = checksum_s(data)
+            local.append((remote, None, data))
+
+        module_args = {"files": [r for r, _p, _d in local], "directories": directories}
+        if args.get("record"):
+            record = "".join("%s  %s\n" % (r["checksum"], r["dest"]) for r in sorted(module_args["files"], key=lambda r: r["dest"]))
+            module_args.update(record=args["record"], record_checksum=checksum_s(record))
+            result["record"] = record
+        try:
+            return self._plan_and_apply(result, module_args, local, task_vars)
+        finally:
+            # A module call without pipelining makes the temporary directory too.
+            if self._connection._shell.tmpdir:
+                self._remove_tmp_path(self._connection._shell.tmpdir)
+
+    def _plan_and_apply(self, result, module_args, local, task_vars):
+        plan = self._execute_module(MODULE, module_args=dict(module_args, stage="plan"), task_vars=task_vars)
+        if plan.get("failed"):
+            return dict(result, **plan)
+        if self._task.diff and plan.get("changed"):
+            result["diff"] = self._diffs(plan, local)
+        if not plan.get("changed") or self._task.check_mode:
+            for key in ("changed", "changed_files", "changed_directories", "files", "verified"):
+                if key in plan:
+                    result[key] = plan[key]
+            return result
+
+        need = set(plan.get("need_content", []))
+        if need:
+            if self._connection._shell.tmpdir is None:
+                self._make_tmp_path()
+            tmpdir = self._connection._shell.tmpdir
+            sent = []
+            for index, (remote, path, data) in enumerate(local):
+                if remote["dest"] not in need:
+                    continue
+                remote["upload"] = self._connection._shell.join_path(tmpdir, "file-%d" % index)
+                if path is not None:
+                    self._transfer_file(path, remote["upload"])
+                else:
+                    self._transfer_data(remote["upload"], data)
+                sent.append(remote["upload"])
+            self._fixup_perms2([tmpdir] + sent)
+        applied = self._execute_module(MODULE, module_args=dict(module_args, stage="apply"), task_vars=task_vars)
+        applied.pop("need_content", None)
+        applied.pop("before_text", None)
+        result.update(applied)
+        return result
+
+    def _render(self, template, variables, task_vars, index):
+        """A template of the role's templates directory, as the template lookup renders it."""
+        lookup = self._shared_loader_obj.lookup_loader.get("ansible.builtin.template", loader=self._loader, templar=self._templar)
+        try:
+            return lookup.run([template], variables=task_vars, template_vars=variables)[0]
+        except AnsibleError as err:
+            raise AnsibleActionFail("files[%d]: template %s: %s" % (index, template, err))
+
+    def _diffs(self, plan, local):
+        """One diff per changed file: the text before and after, or the checksums of other files."""
+        before_text = plan.get("before_text") or {}
+        changes = {f["dest"]: f["changes"] for f in plan.get("files", [])}
+        out = []
+        for d in plan.get("directory_changes", []):
+            out.append({"before_header": d["path"], "after_header": d["path"], "before": "", "after": "directory: %s\n" % ", ".join(d["changes"])})
+        for remote, path, data in local:
+            dest = remote["dest"]
+            if not changes.get(dest):
+                continue
+            text = None
+            if data is not None and len(data) <= 64 * 1024:
+                try:
+                    text = to_text(data, errors="strict")
+                except UnicodeDecodeError:
+                    text = None
+            summary = "SHA1 %s (%s)\n" % (remote["checksum"], path or "content")
+            before, after = "", ""
+            if "create" in changes[dest]:
+                after = summary if text is None else text
+            elif "content" in changes[dest]:
+                before = before_text.get(dest)
+                if before is None or text is None:
+                    before, after = "SHA1 of the file on the host differs\n", summary
+                else:
+                    after = text
+            attributes = [c for c in changes[dest] if c not in ("create", "content")]
+            if attributes:
+                after += "# %s\n" % ", ".join(attributes)
+            out.append({"before_header": dest, "after_header": dest, "before": before, "after": after})
+        return out
