@@ -18,7 +18,7 @@ from ansible.module_utils.common.text.converters import to_bytes, to_text
 from ansible.plugins.action import ActionBase
 from ansible.utils.hashing import checksum as file_checksum
 from ansible.utils.hashing import checksum_s
-from ansible_collections.xinchuang.cloud.plugins.module_utils.host_files import HostFilesError, check_entries
+from ansible_collections.xinchuang.cloud.plugins.module_utils.host_files import HostFilesError, entry_problems
 
 MODULE = "xinchuang.cloud.host_files"
 ENTRY_KEYS = {"dest", "src", "content", "template", "vars", "mode", "owner", "group", "backup"}
@@ -50,37 +50,16 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail("unknown option(s) %s; host_files takes files, directories and record" % ", ".join(unknown))
         files = _entries(args.get("files"), "files", ENTRY_KEYS)
         directories = _entries(args.get("directories"), "directories", DIR_KEYS)
-        try:
-            check_entries(files, directories)
-        except HostFilesError as err:
-            raise AnsibleActionFail(str(err))
-
+        # Every problem of every entry, reported together before the host is asked anything.
+        problems = entry_problems(files, directories)
         local = []  # (remote entry, local path or None, content bytes or None)
         for index, entry in enumerate(files):
-            given = [k for k in ("src", "content", "template") if entry.get(k) is not None]
-            if len(given) != 1:
-                raise AnsibleActionFail("files[%d] (%s): give exactly one of src, content or template (got %s)"
-                                        % (index, entry.get("dest"), ", ".join(given) or "none"))
-            if entry.get("vars") is not None and given != ["template"]:
-                raise AnsibleActionFail("files[%d] (%s): vars is for template entries only" % (index, entry.get("dest")))
-            remote = {k: entry[k] for k in ("dest", "mode", "owner", "group", "backup") if entry.get(k) is not None}
-            if given == ["src"]:
-                try:
-                    path = self._find_needle("files", entry["src"])
-                except AnsibleError as err:
-                    raise AnsibleActionFail("files[%d]: src %s not found on the controller (%s)" % (index, entry["src"], err))
-                if not os.path.isfile(path):
-                    raise AnsibleActionFail("files[%d]: src %s is not a regular file" % (index, path))
-                remote["checksum"] = file_checksum(path)
-                local.append((remote, path, None))
-                continue
-            if given == ["template"]:
-                text = self._render(entry["template"], entry.get("vars") or {}, task_vars, index)
-            else:
-                text = entry["content"]
-            data = to_bytes(text, errors="surrogate_or_strict")
-            remote["checksum"] = checksum_s(data)
-            local.append((remote, None, data))
+            try:
+                local.append(self._local_entry(index, entry, task_vars))
+            except HostFilesError as err:
+                problems.append(str(err))
+        if problems:
+            raise AnsibleActionFail("; ".join(problems) + " (nothing was changed)")
 
         module_args = {"files": [r for r, _p, _d in local], "directories": directories}
         if args.get("record"):
@@ -93,6 +72,32 @@ class ActionModule(ActionBase):
             # A module call without pipelining makes the temporary directory too.
             if self._connection._shell.tmpdir:
                 self._remove_tmp_path(self._connection._shell.tmpdir)
+
+    def _local_entry(self, index, entry, task_vars):
+        """(remote entry, local path, content bytes) of files[index]: the SHA1 of its content."""
+        given = [k for k in ("src", "content", "template") if entry.get(k) is not None]
+        if len(given) != 1:
+            raise HostFilesError("files[%d] (%s): give exactly one of src, content or template (got %s)"
+                                    % (index, entry.get("dest"), ", ".join(given) or "none"))
+        if entry.get("vars") is not None and given != ["template"]:
+            raise HostFilesError("files[%d] (%s): vars is for template entries only" % (index, entry.get("dest")))
+        remote = {k: entry[k] for k in ("dest", "mode", "owner", "group", "backup") if entry.get(k) is not None}
+        if given == ["src"]:
+            try:
+                path = self._find_needle("files", entry["src"])
+            except AnsibleError as err:
+                raise HostFilesError("files[%d]: src %s not found on the controller (%s)" % (index, entry["src"], err))
+            if not os.path.isfile(path):
+                raise HostFilesError("files[%d]: src %s is not a regular file" % (index, path))
+            remote["checksum"] = file_checksum(path)
+            return remote, path, None
+        if given == ["template"]:
+            text = self._render(entry["template"], entry.get("vars") or {}, task_vars, index)
+        else:
+            text = entry["content"]
+        data = to_bytes(text, errors="surrogate_or_strict")
+        remote["checksum"] = checksum_s(data)
+        return remote, None, data
 
     def _plan_and_apply(self, result, module_args, local, task_vars):
         plan = self._execute_module(MODULE, module_args=dict(module_args, stage="plan"), task_vars=task_vars)
@@ -134,7 +139,7 @@ class ActionModule(ActionBase):
         try:
             return lookup.run([template], variables=task_vars, template_vars=variables)[0]
         except AnsibleError as err:
-            raise AnsibleActionFail("files[%d]: template %s: %s" % (index, template, err))
+            raise HostFilesError("files[%d]: template %s: %s" % (index, template, err))
 
     def _diffs(self, plan, local):
         """One diff per changed file: the text before and after, or the checksums of other files."""

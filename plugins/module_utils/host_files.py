@@ -23,7 +23,7 @@ from ansible_collections.xinchuang.cloud.plugins.module_utils.errors import Xinc
 # New files and directories without a mode get the modes Ansible's own defaults give.
 DEFAULT_FILE_MODE = 0o644
 DEFAULT_DIR_MODE = 0o755
-_OCTAL = re.compile(r"^0?[0-7]{3,4}$")
+_OCTAL = re.compile(r"0?[0-7]{3,4}")
 
 
 class HostFilesError(XinchuangError, ValueError):
@@ -37,26 +37,62 @@ def parse_mode(mode, where):
     own file modules warn, because they rarely mean what was written."""
     if mode is None:
         return None
-    if isinstance(mode, str) and _OCTAL.match(mode):
+    # fullmatch, not match with $: "0644\n" is no mode either.
+    if isinstance(mode, str) and _OCTAL.fullmatch(mode):
         return int(mode, 8)
+    if isinstance(mode, int) and not isinstance(mode, bool):
+        raise HostFilesError(
+            "%s: mode %r is a number, not an octal string (YAML reads an unquoted 0644 as 420); "
+            "quote it, for example mode: \"0644\"" % (where, mode))
     raise HostFilesError(
         "%s: mode %r is not an octal string; quote it in YAML, for example mode: \"0644\"" % (where, mode))
 
 
-def check_entries(files, directories):
-    """Raise HostFilesError naming the first entry that cannot be applied; nothing is read yet."""
+def _ancestors(path):
+    parent = posixpath.dirname(path)
+    while parent != path:
+        yield parent
+        path, parent = parent, posixpath.dirname(parent)
+
+
+def entry_problems(files, directories):
+    """Every reason an entry cannot be applied, each naming the entry and the fix; nothing is read."""
+    problems = []
     seen = {}
+    file_dests = {}
     for kind, entries, key in (("directories", directories, "path"), ("files", files, "dest")):
         for index, entry in enumerate(entries):
             where = "%s[%d]" % (kind, index)
             path = entry.get(key)
             if not path or not isinstance(path, str) or not posixpath.isabs(path):
-                raise HostFilesError("%s: %s %r is not an absolute path; give the full path on the host" % (where, key, path))
+                problems.append("%s: %s %r is not an absolute path; give the full path on the host" % (where, key, path))
+                continue
             norm = posixpath.normpath(path)
             if norm in seen:
-                raise HostFilesError("%s: %s %s is also %s; list each path once" % (where, key, path, seen[norm]))
-            seen[norm] = where
-            parse_mode(entry.get("mode"), where)
+                problems.append("%s: %s %s is also %s; list each path once" % (where, key, path, seen[norm]))
+            else:
+                seen[norm] = where
+                if kind == "files":
+                    file_dests[norm] = where
+            try:
+                parse_mode(entry.get("mode"), where)
+            except HostFilesError as err:
+                problems.append(str(err))
+    # A file cannot also be the directory of another path: the write would fail half done.
+    for norm, where in seen.items():
+        for parent in _ancestors(norm):
+            if parent in file_dests:
+                problems.append("%s: %s is inside %s, which %s makes a file; fix one of the two paths"
+                                % (where, norm, parent, file_dests[parent]))
+                break
+    return problems
+
+
+def check_entries(files, directories):
+    """Raise HostFilesError naming every entry that cannot be applied; nothing is read yet."""
+    problems = entry_problems(files, directories)
+    if problems:
+        raise HostFilesError("; ".join(problems) + " (nothing was changed)")
 
 
 def attribute_changes(wanted, current, default_mode):
@@ -77,10 +113,14 @@ def attribute_changes(wanted, current, default_mode):
 def file_plan(wanted, current):
     """What one file needs: {'dest', 'create', 'content', 'attributes': [(name, before, after)]}.
 
-    A path that exists but is not a regular file (a directory, a socket) is an error: replacing
+    A symbolic link at dest is replaced by the file, as the copy module does (current is what
+    lstat saw, so the link's own mode and owner say nothing of the file): a create. Any other
+    path that exists but is not a regular file (a directory, a socket) is an error: replacing
     it could lose data, so the user decides."""
     dest = wanted["dest"]
-    if current.get("exists") and not current.get("is_file"):
+    if current.get("exists") and current.get("kind") == "symbolic link":
+        current = {"exists": False}
+    elif current.get("exists") and not current.get("is_file"):
         raise HostFilesError(
             "%s exists and is not a regular file (%s); remove it or choose another dest" % (dest, current.get("kind", "other")))
     return {
@@ -117,26 +157,32 @@ def describe(plan):
     return words
 
 
+def _items(value, function, name):
+    """value as a list; a string, a mapping or None (a variable that is not a list) is refused."""
+    if isinstance(value, str):
+        raise HostFilesError("%s: %s must be a list, got the string %r" % (function, name, value))
+    if value is None or isinstance(value, dict) or not hasattr(value, "__iter__"):
+        raise HostFilesError("%s: %s must be a list, got %r" % (function, name, value))
+    return list(value)
+
+
 def file_entries(names, src_dir, dest_dir, mode=None):
     """host_files entries installing each of names from src_dir to dest_dir (a role's binaries)."""
-    if isinstance(names, str):
-        raise HostFilesError("file_entries: names must be a list of file names, got the string %r" % names)
+    names = _items(names, "file_entries", "names (file names)")
     extra = {} if mode is None else {"mode": mode}
     return [dict({"src": posixpath.join(src_dir, n), "dest": posixpath.join(dest_dir, n)}, **extra) for n in names]
 
 
 def dir_entries(paths, mode=None):
     """host_files directory entries for paths, all with one mode."""
-    if isinstance(paths, str):
-        raise HostFilesError("dir_entries: paths must be a list, got the string %r" % paths)
+    paths = _items(paths, "dir_entries", "paths")
     return [dict({"path": p}, **({} if mode is None else {"mode": mode})) for p in paths]
 
 
 def template_entries(items, template, dest, var, mode=None):
     """host_files entries rendering template once per item, with the item as variable var;
     '{item}' in dest is replaced by the item (certs.d/{item}/hosts.toml)."""
-    if isinstance(items, str):
-        raise HostFilesError("template_entries: items must be a list, got the string %r" % items)
+    items = _items(items, "template_entries", "items")
     if "{item}" not in dest:
         raise HostFilesError("template_entries: dest %r has no {item}; every item would write the same file" % dest)
     extra = {} if mode is None else {"mode": mode}

@@ -28,6 +28,8 @@ from ansible_collections.xinchuang.cloud.plugins.module_utils.errors import Xinc
 try:
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+    from cryptography.x509.oid import NameOID
     HAS_CRYPTOGRAPHY = True
 except ImportError:  # pragma: no cover - every controller has it
     HAS_CRYPTOGRAPHY = False
@@ -191,10 +193,18 @@ def _issued_by(cert, issuer):
     if cert.issuer != issuer.subject:
         return False
     verify = getattr(cert, "verify_directly_issued_by", None)
-    if verify is None:  # cryptography < 40: the names agree, the signature is not checked
-        return True
     try:
-        verify(issuer)
+        if verify is not None:
+            verify(issuer)
+            return True
+        # cryptography < 40 (Debian 12 has 38): the signature by hand, for RSA and EC issuers.
+        public = issuer.public_key()
+        if isinstance(public, rsa.RSAPublicKey):
+            public.verify(cert.signature, cert.tbs_certificate_bytes, padding.PKCS1v15(), cert.signature_hash_algorithm)
+        elif isinstance(public, ec.EllipticCurvePublicKey):
+            public.verify(cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(cert.signature_hash_algorithm))
+        else:  # another key type: the names agree, the signature is not checked
+            return True
         return True
     # InvalidSignature, or ValueError/TypeError for a key type that cannot have signed it.
     except Exception:  # pylint: disable=broad-except
@@ -263,6 +273,77 @@ def tls_problems(cert_pem, key_pem, names, ca_pem="", now=None, min_days=1, pref
                                 "(issuer %s): give that CA, or a chain to it after the certificate"
                                 % (prefix, leaf.issuer.rfc4514_string()))
     return problems
+
+
+_EKU_NAMES = {"serverAuth": "1.3.6.1.5.5.7.3.1", "clientAuth": "1.3.6.1.5.5.7.3.2"}
+
+
+def issued_problems(cert_pem, key_pem, ca_pem, want, renew_days=0, now=None):
+    """Why the certificate in cert_pem is not the one the pki role's issue entry point would keep
+    (empty: it is current). ``want`` is a pki_certificates item: common_name, organization,
+    subject_alt_names, extended_key_usage. The checks are those of the community.crypto modules
+    the role runs: an RSA 2048 key that the certificate carries, a certificate signed by the CA
+    with the subject, names and usage of the request, and more than renew_days left (the role's
+    renewal window; 0: until it ends)."""
+    _need_cryptography()
+    problems = []
+    try:
+        key = _load_key(key_pem, "the key")
+    except ValueError as err:
+        return ["key: %s" % err]
+    if not isinstance(key, rsa.RSAPrivateKey) or key.key_size != 2048:
+        problems.append("key: not RSA 2048")
+    try:
+        cert = _load_certs(cert_pem, "the certificate")[0]
+    except ValueError as err:
+        return problems + ["certificate: %s" % err]
+    try:
+        ca = _load_certs(ca_pem, "the CA certificate")[0]
+    except ValueError as err:
+        return problems + ["CA: %s" % err]
+    if _spki(cert.public_key()) != _spki(key.public_key()):
+        problems.append("certificate: made for another key")
+    if not _issued_by(cert, ca):
+        problems.append("certificate: not signed by the CA")
+    subject = sorted((a.oid.dotted_string, a.value) for a in cert.subject)
+    wanted = [(NameOID.COMMON_NAME.dotted_string, want.get("common_name") or "")]
+    if want.get("organization"):
+        wanted.append((NameOID.ORGANIZATION_NAME.dotted_string, want["organization"]))
+    if subject != sorted(wanted):
+        problems.append("certificate: subject %s" % cert.subject.rfc4514_string())
+    if sorted(_sans_of(cert)) != sorted(san_canonical(want.get("subject_alt_names") or [])):
+        problems.append("certificate: names %s" % ", ".join(_sans_of(cert)))
+    try:
+        usage = cert.extensions.get_extension_for_class(x509.KeyUsage)
+        if not (usage.critical and usage.value.digital_signature and usage.value.key_encipherment
+                and not usage.value.key_cert_sign and not usage.value.crl_sign):
+            problems.append("certificate: key usage")
+    except x509.ExtensionNotFound:
+        problems.append("certificate: no key usage")
+    try:
+        eku = sorted(o.dotted_string for o in cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value)
+    except x509.ExtensionNotFound:
+        eku = []
+    want_eku = sorted(_EKU_NAMES.get(u, u) for u in (want.get("extended_key_usage") or ["serverAuth"]))
+    if eku != want_eku:
+        problems.append("certificate: extended key usage")
+    if _is_ca(cert):
+        problems.append("certificate: is a CA")
+    if cert_days_left(cert_pem, now) < int(renew_days):
+        problems.append("certificate: ends within %s days" % renew_days)
+    return problems
+
+
+def san_canonical(entries):
+    """subjectAltName entries as _sans_of reads them back (IP addresses normalised)."""
+    out = []
+    for entry in entries:
+        kind, _sep, value = (u"%s" % (entry,)).partition(":")
+        if kind.upper() == "IP" and ip_or_none(value):
+            out.append("IP:%s" % ip_or_none(value))
+        else:
+            out.append("%s:%s" % (kind.upper(), value))
+    return out
 
 
 def cert_days_left(cert_pem, now=None):

@@ -25,9 +25,10 @@ description:
     twice, a mode that is not a quoted octal string, a file where a directory is wanted, an
     owner the host does not know) fails the task naming the entry and the fix, and nothing is
     changed."
-  - Check mode reports what would change; with C(--diff) the content of text files is shown
-    before and after (up to 64 KiB each), and for other files their checksums. Use C(no_log)
-    on tasks whose files hold secrets.
+  - Check mode reports what would change; with C(--diff) the text of O(files[].content) and
+    O(files[].template) entries is shown before and after (up to 64 KiB each), and for
+    O(files[].src) files and content that is not UTF-8 text their checksums. Use C(no_log) on
+    tasks whose files hold secrets.
   - Templates (O(files[].template)) are rendered on the controller, from the role's templates
     directory and with the host's variables, as for the template module; O(files[].vars) gives
     one entry its own variables, so a loop of template tasks becomes one list.
@@ -127,7 +128,9 @@ seealso:
 notes:
   - Files are compared by SHA1 (as M(ansible.builtin.copy) does), so an unchanged binary costs
     its checksum on the host, not a transfer.
-  - Does not follow a symbolic link at O(files[].dest): the link is replaced by the file.
+  - Does not follow a symbolic link at O(files[].dest): the link is replaced by the file. A
+    O(directories[].path) that is a symbolic link to a directory is followed: the directory it
+    points to gets the mode and owners.
 """
 
 EXAMPLES = r"""
@@ -271,11 +274,15 @@ def wanted_ids(entry, where):
     return dict(entry, uid=resolve_id(entry.get("owner"), "owner", where), gid=resolve_id(entry.get("group"), "group", where))
 
 
-def read_state(module, path, checksum):
-    """What the host has at path (lstat: a link is not followed), with the SHA1 of a regular file."""
+def read_state(module, path, checksum, follow=False):
+    """What the host has at path, with the SHA1 of a regular file. Files are read with lstat
+    (a link at dest is replaced, not followed); directories with follow, so a directory that
+    is a link to a directory (a data disk's /var/lib/kubelet) is the directory it points to."""
     try:
-        st = os.lstat(path)
+        st = os.stat(path) if follow else os.lstat(path)
     except OSError:
+        if follow and os.path.lexists(path):
+            return {"exists": True, "kind": "symbolic link", "is_file": False, "is_dir": False}
         return {"exists": False}
     kind = "file" if stat.S_ISREG(st.st_mode) else "directory" if stat.S_ISDIR(st.st_mode) else \
         "symbolic link" if stat.S_ISLNK(st.st_mode) else "other"
@@ -303,7 +310,8 @@ def set_attributes(path, wanted, new):
     if mode is None and new:
         mode = 0o755
     if wanted.get("uid") is not None or wanted.get("gid") is not None:
-        os.lchown(path, -1 if wanted.get("uid") is None else wanted["uid"], -1 if wanted.get("gid") is None else wanted["gid"])
+        # chown, not lchown: a directory may be a link to one, and its target is what was compared.
+        os.chown(path, -1 if wanted.get("uid") is None else wanted["uid"], -1 if wanted.get("gid") is None else wanted["gid"])
     if mode is not None:
         os.chmod(path, mode)
 
@@ -312,7 +320,8 @@ def replace_file(module, upload, want, current):
     """Write the new content beside dest with its final mode and owners, then rename it over dest.
 
     The temporary file is made private (mkstemp: 0600) in dest's directory, so a key is never
-    readable with a wider mode, not even for a moment, and the rename is atomic."""
+    readable with a wider mode, not even for a moment, and the rename is atomic. current is
+    {"exists": False} for a new file and for a symbolic link the file replaces."""
     dest = want["dest"]
     mode = parse_mode(want.get("mode"), dest)
     if mode is None:
@@ -353,28 +362,47 @@ def main():
     files, directories = module.params["files"], module.params["directories"]
     try:
         check_entries(files, directories)
-        dirs = [wanted_ids(d, "directories[%d]" % i) for i, d in enumerate(directories)]
-        wanted = [wanted_ids(f, "files[%d]" % i) for i, f in enumerate(files)]
-        for index, entry in enumerate(wanted):
-            if not entry.get("checksum"):
-                raise HostFilesError("files[%d] (%s): no checksum; run the task through its action plugin "
-                                     "(xinchuang.cloud.host_files), not as a bare module" % (index, entry["dest"]))
-        dir_plans = [dir_plan(d, read_state(module, d["path"], False)) for d in dirs]
-        file_states = [read_state(module, f["dest"], True) for f in wanted]
-        file_plans = [file_plan(f, s) for f, s in zip(wanted, file_states)]
-        made = set()
-        for d in dirs:
-            path = os.path.normpath(d["path"])
-            while path not in made and path != "/":
-                made.add(path)
-                path = os.path.dirname(path)
-        for index, plan in enumerate(file_plans):
-            parent = os.path.dirname(os.path.normpath(plan["dest"]))
-            if plan["create"] and parent not in made and not os.path.isdir(parent):
-                raise HostFilesError("files[%d]: the directory of %s does not exist; list %s under directories"
-                                     % (index, plan["dest"], parent))
     except HostFilesError as err:
         module.fail_json(msg=str(err))
+    # Every problem of every entry is collected before the first write and reported together.
+    problems = []
+    dirs, wanted = [], []
+    for kind, entries, out in (("directories", directories, dirs), ("files", files, wanted)):
+        for index, entry in enumerate(entries):
+            try:
+                out.append(wanted_ids(entry, "%s[%d]" % (kind, index)))
+            except HostFilesError as err:
+                problems.append(str(err))
+                out.append(dict(entry, uid=None, gid=None))
+    for index, entry in enumerate(wanted):
+        if not entry.get("checksum"):
+            problems.append("files[%d] (%s): no checksum; run the task through its action plugin "
+                            "(xinchuang.cloud.host_files), not as a bare module" % (index, entry["dest"]))
+    dir_plans, file_plans = [], []
+    for index, d in enumerate(dirs):
+        try:
+            dir_plans.append(dir_plan(d, read_state(module, d["path"], False, follow=True)))
+        except HostFilesError as err:
+            problems.append("directories[%d]: %s" % (index, err))
+    file_states = [read_state(module, f["dest"], True) for f in wanted]
+    for index, (f, s) in enumerate(zip(wanted, file_states)):
+        try:
+            file_plans.append(file_plan(f, s))
+        except HostFilesError as err:
+            problems.append("files[%d]: %s" % (index, err))
+    made = set()
+    for d in dirs:
+        path = os.path.normpath(d["path"])
+        while path not in made and path != "/":
+            made.add(path)
+            path = os.path.dirname(path)
+    for index, plan in enumerate(file_plans):
+        parent = os.path.dirname(os.path.normpath(plan["dest"]))
+        if plan["create"] and parent not in made and not os.path.isdir(parent):
+            problems.append("files[%d]: the directory of %s does not exist; list %s under directories"
+                            % (index, plan["dest"], parent))
+    if problems:
+        module.fail_json(msg="; ".join(problems) + " (nothing was changed)")
 
     result = {
         "changed_directories": [p["path"] for p in dir_plans if plan_changes(p)],
@@ -396,22 +424,28 @@ def main():
         result["directory_changes"] = [{"path": p["path"], "changes": describe(p)} for p in dir_plans if plan_changes(p)]
         module.exit_json(**result)
 
-    for want, plan in zip(dirs, dir_plans):
-        if plan["create"]:
-            os.makedirs(want["path"], mode=0o755, exist_ok=True)
-        if plan_changes(plan):
-            set_attributes(want["path"], want, plan["create"])
-    for want, plan, state, entry in zip(wanted, file_plans, file_states, result["files"]):
-        if plan["content"]:
-            upload = want.get("upload")
-            if not upload or not os.path.exists(upload):
-                module.fail_json(msg="%s: the new content was not transferred (%s); rerun the task" % (want["dest"], upload), **result)
-            if want.get("backup") and not plan["create"]:
-                entry["backup_file"] = module.backup_local(want["dest"])
-            replace_file(module, upload, want, state)
-            continue
-        if plan["attributes"]:
-            set_attributes(want["dest"], want, plan["create"])
+    path = None
+    try:
+        for want, plan in zip(dirs, dir_plans):
+            path = want["path"]
+            if plan["create"]:
+                os.makedirs(path, mode=0o755, exist_ok=True)
+            if plan_changes(plan):
+                set_attributes(path, want, plan["create"])
+        for want, plan, state, entry in zip(wanted, file_plans, file_states, result["files"]):
+            path = want["dest"]
+            if plan["content"]:
+                upload = want.get("upload")
+                if not upload or not os.path.exists(upload):
+                    module.fail_json(msg="%s: the new content was not transferred (%s); rerun the task" % (path, upload), **result)
+                if want.get("backup") and not plan["create"]:
+                    entry["backup_file"] = module.backup_local(path)
+                replace_file(module, upload, want, {"exists": False} if plan["create"] else state)
+                continue
+            if plan["attributes"]:
+                set_attributes(path, want, plan["create"])
+    except OSError as err:
+        module.fail_json(msg="%s: %s; the entries before it were applied, rerun the task once it is fixed" % (path, err), **result)
     module.exit_json(**result)
 
 

@@ -161,6 +161,24 @@ def test_a_certificate_within_the_renewal_window_is_issued_again(site):
     assert changed(site.run(**dict(role_vars, pki_renew_days=10))) == []
 
 
+def test_a_replaced_ca_or_a_loosened_key_mode_is_not_skipped_by_the_quick_check(site):
+    # The role's first step (issued_certificates_info) skips the issuing steps for a current
+    # certificate: a CA of the same name but another key, and a key readable by others, are not.
+    ca = site.ca("ca")
+    role_vars = {"pki_ca_host": "ca-host", "pki_cas": [ca],
+                 "pki_certificates": [site.cert("server", ca, subject_alt_names=["DNS:a.example"])]}
+    site.run(**role_vars)
+    key_path = os.path.join(site.node_dir, "server.key")
+    os.chmod(key_path, 0o644)
+    assert changed(site.run(**role_vars)) == ["PKI | Create the keys"]
+    assert stat.S_IMODE(os.stat(key_path).st_mode) == 0o600
+    os.remove(ca["cert_path"])
+    os.remove(ca["key_path"])
+    assert "PKI | Write the issued certificates" in changed(site.run(**role_vars))
+    assert verify_server(ca["cert_path"], os.path.join(site.node_dir, "server.crt"), "a.example")
+    assert changed(site.run(**role_vars)) == []
+
+
 def test_a_ca_on_the_controller_signs_a_key_made_on_the_node(site):
     # The CA a site gives (files on the controller, RSA, encrypted key): made here by hack/pki.py.
     made = pki.ensure_ca(os.path.join(site.root, "controller"), "site CA", key_type="rsa")
