@@ -334,6 +334,31 @@ def issued_problems(cert_pem, key_pem, ca_pem, want, renew_days=0, now=None):
     return problems
 
 
+def made_ca_problems(cert_pem, key_pem, common_name):
+    """Why the self-signed CA the pki role's ca entry point made is not one it would keep as it is
+    (empty: kept): an RSA 2048 key, a certificate of that key, signed by itself, a CA, with that
+    common name. Its end is not checked: the role never makes an existing CA again."""
+    _need_cryptography()
+    try:
+        key = _load_key(key_pem, "the CA key")
+    except ValueError as err:
+        return ["key: %s" % err]
+    problems = [] if isinstance(key, rsa.RSAPrivateKey) and key.key_size == 2048 else ["key: not RSA 2048"]
+    try:
+        cert = _load_certs(cert_pem, "the CA certificate")[0]
+    except ValueError as err:
+        return problems + ["certificate: %s" % err]
+    if _spki(cert.public_key()) != _spki(key.public_key()):
+        problems.append("certificate: made for another key")
+    if not _issued_by(cert, cert):
+        problems.append("certificate: not self-signed")
+    if not _is_ca(cert):
+        problems.append("certificate: not a CA")
+    if [a.value for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)] != [common_name]:
+        problems.append("certificate: subject %s" % cert.subject.rfc4514_string())
+    return problems
+
+
 def san_canonical(entries):
     """subjectAltName entries as _sans_of reads them back (IP addresses normalised)."""
     out = []

@@ -128,9 +128,9 @@ seealso:
 notes:
   - Files are compared by SHA1 (as M(ansible.builtin.copy) does), so an unchanged binary costs
     its checksum on the host, not a transfer.
-  - Does not follow a symbolic link at O(files[].dest): the link is replaced by the file. A
+  - "Does not follow a symbolic link at O(files[].dest): the link is replaced by the file. A
     O(directories[].path) that is a symbolic link to a directory is followed: the directory it
-    points to gets the mode and owners.
+    points to gets the mode and owners."
 """
 
 EXAMPLES = r"""

@@ -30,11 +30,37 @@ extends_documentation_fragment:
 requirements:
   - cryptography (Python library) on the host
 options:
+  cas:
+    description:
+      - Self-signed CAs, as the pki role's O(xinchuang.cloud.pki#role:ca:pki_cas) items. One is
+        current when its key is RSA 2048, its certificate is of that key, signed by itself, a CA
+        with that common name, and key and certificate have modes C(0600) and C(0644). Its end is
+        not checked (the role keeps an existing CA).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description: Label of the CA in the result.
+        type: str
+        required: true
+      key_path:
+        description: Its key on this host.
+        type: path
+        required: true
+      cert_path:
+        description: Its certificate on this host.
+        type: path
+        required: true
+      common_name:
+        description: Its subject's common name.
+        type: str
+        required: true
   certificates:
     description: The certificates, as the pki role's O(xinchuang.cloud.pki#role:issue:pki_certificates) items.
     type: list
     elements: dict
-    required: true
+    default: []
     suboptions:
       name:
         description: Label of the certificate in the result.
@@ -120,6 +146,18 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+cas:
+  description: One entry per CA of O(cas), as RV(certificates).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"name": "ca", "current": true, "problems": []}]
+stale_cas:
+  description: Names of the CAs the role makes (or checks again with its own modules).
+  returned: always
+  type: list
+  elements: str
+  sample: []
 certificates:
   description: One entry per certificate.
   returned: always
@@ -204,9 +242,16 @@ def main():
         subject_alt_names=dict(type="list", elements="str", default=[]),
         extended_key_usage=dict(type="list", elements="str", default=[]),
     )
+    ca_options = dict(
+        name=dict(type="str", required=True),
+        key_path=dict(type="path", required=True),
+        cert_path=dict(type="path", required=True),
+        common_name=dict(type="str", required=True),
+    )
     module = AnsibleModule(
         argument_spec=dict(
-            certificates=dict(type="list", elements="dict", required=True, options=cert_options),
+            cas=dict(type="list", elements="dict", default=[], options=ca_options),
+            certificates=dict(type="list", elements="dict", default=[], options=cert_options),
             ca_certs=dict(type="dict", default={}),
             renew_days=dict(type="int", default=0),
             key_mode=dict(type="str", default="0600"),
@@ -232,7 +277,17 @@ def main():
             problems += attribute_problems(item["key_path"], p["key_mode"], uid, gid, "key")
             problems += attribute_problems(item["cert_path"], p["cert_mode"], uid, gid, "certificate")
         out.append({"name": item["name"], "current": not problems, "problems": problems})
-    module.exit_json(changed=False, certificates=out,
+    cas = []
+    for item in p["cas"]:
+        key, cert = read(item["key_path"]), read(item["cert_path"])
+        if key is None or cert is None:
+            problems = ["%s missing" % ", ".join(what for what, data in (("key", key), ("certificate", cert)) if data is None)]
+        else:
+            problems = pki.made_ca_problems(cert, key, item["common_name"])
+            problems += attribute_problems(item["key_path"], "0600", None, None, "key")
+            problems += attribute_problems(item["cert_path"], "0644", None, None, "certificate")
+        cas.append({"name": item["name"], "current": not problems, "problems": problems})
+    module.exit_json(changed=False, certificates=out, cas=cas, stale_cas=[c["name"] for c in cas if not c["current"]],
                      current=[c["name"] for c in out if c["current"]],
                      stale=[c["name"] for c in out if not c["current"]])
 

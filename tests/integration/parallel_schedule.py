@@ -41,6 +41,7 @@ SECONDS = {
     "images/test_cluster_images.py": 51,
     "image_sync/test_image_sync.py": 51,
     "hpa/test_role_autoscaling.py": 51,
+    "host_files/test_host_files.py": 43,
     "coredns/test_role_resolver.py": 31,
     "coredns/test_corefile_binary.py": 28,
     "coredns/test_corefile_testbed.py": 26,

@@ -120,3 +120,19 @@ def test_the_signature_is_verified_with_an_older_cryptography_too(ca, leaf_key):
     ec_ca = pki.build_ca(ec_key, "ec-ca")
     assert model._issued_by(_BeforeCryptography40(pki.build_cert(leaf_key, ec_ca, ec_key, "x")), ec_ca) is True
     assert model._issued_by(_BeforeCryptography40(pki.build_cert(leaf_key, ec_ca, ec_key, "x")), impostor) is False
+
+
+def test_a_ca_as_the_role_makes_it_is_kept(ca):
+    assert model.made_ca_problems(pki.pem(ca[0]), pki.pem(ca[1]), "kubernetes-ca") == []
+
+
+def test_a_ca_that_is_not_what_the_role_made_is_reported(ca, leaf_key):
+    assert model.made_ca_problems(pki.pem(ca[0]), pki.pem(ca[1]), "etcd-ca") == [
+        "certificate: subject CN=kubernetes-ca"]
+    assert model.made_ca_problems(pki.pem(ca[0]), pki.pem(leaf_key), "kubernetes-ca") == [
+        "certificate: made for another key"]
+    leaf = issue(ca, leaf_key)
+    assert model.made_ca_problems(pki.pem(leaf), pki.pem(leaf_key), "kube-apiserver") == [
+        "certificate: not self-signed", "certificate: not a CA"]
+    ec_key = pki.new_key("ec")
+    assert model.made_ca_problems(pki.pem(pki.build_ca(ec_key, "x")), pki.pem(ec_key), "x") == ["key: not RSA 2048"]
