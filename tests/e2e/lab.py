@@ -135,6 +135,14 @@ def playbook(name, *args, timeout=3600, inventories=None, callback="ansible.posi
     # Mitogen keeps one Python per host for the whole run (a task on an emulated machine costs
     # a fraction of a second instead of seconds); XC_E2E_STRATEGY=linear runs without it.
     env["ANSIBLE_STRATEGY"] = os.environ.get("XC_E2E_STRATEGY", "mitogen_linear")
+    # Facts gathered once per host life and cached, as ops do with fact_caching (kubespray's
+    # default) or AWX's fact cache: a rerun skips the setup module. hack/lab.sh down drops a
+    # host's file; the roles read what drifts (swap, the kernel) live, not from facts.
+    env.update({
+        "ANSIBLE_CACHE_PLUGIN": "ansible.builtin.jsonfile",
+        "ANSIBLE_CACHE_PLUGIN_CONNECTION": os.path.join(LAB_STATE, "facts"),
+        "ANSIBLE_CACHE_PLUGIN_TIMEOUT": "7200",
+    })
     env.update(env_extra or {})
     env.pop("REQUESTS_CA_BUNDLE", None)
     argv = [os.path.join(BIN, "ansible-playbook")]
