@@ -78,7 +78,7 @@ class ActionModule(ActionBase):
         given = [k for k in ("src", "content", "template") if entry.get(k) is not None]
         if len(given) != 1:
             raise HostFilesError("files[%d] (%s): give exactly one of src, content or template (got %s)"
-                                    % (index, entry.get("dest"), ", ".join(given) or "none"))
+                                 % (index, entry.get("dest"), ", ".join(given) or "none"))
         if entry.get("vars") is not None and given != ["template"]:
             raise HostFilesError("files[%d] (%s): vars is for template entries only" % (index, entry.get("dest")))
         remote = {k: entry[k] for k in ("dest", "mode", "owner", "group", "backup") if entry.get(k) is not None}

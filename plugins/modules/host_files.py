@@ -33,7 +33,7 @@ description:
     directory and with the host's variables, as for the template module; O(files[].vars) gives
     one entry its own variables, so a loop of template tasks becomes one list.
 author:
-  - xinchuang.cloud developers
+  - xinchuang.cloud developers (@xinchuang-cloud)
 extends_documentation_fragment:
   - xinchuang.cloud.attributes
 options:
