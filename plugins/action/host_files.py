@@ -16,6 +16,12 @@ import os
 from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible.module_utils.common.text.converters import to_bytes, to_text
 from ansible.plugins.action import ActionBase
+
+try:  # ansible-core >= 2.19: render as the template action does
+    from ansible._internal._templating._template_vars import generate_ansible_template_vars as _template_vars
+    from ansible.template import trust_as_template as _trust_as_template
+except ImportError:
+    _template_vars = _trust_as_template = None
 from ansible.utils.hashing import checksum as file_checksum
 from ansible.utils.hashing import checksum_s
 from ansible_collections.xinchuang.cloud.plugins.module_utils.host_files import HostFilesError, entry_problems
@@ -134,10 +140,24 @@ class ActionModule(ActionBase):
         return result
 
     def _render(self, template, variables, task_vars, index):
-        """A template of the role's templates directory, as the template lookup renders it."""
-        lookup = self._shared_loader_obj.lookup_loader.get("ansible.builtin.template", loader=self._loader, templar=self._templar)
+        """A template of the role's templates directory, rendered as the template action renders it."""
         try:
-            return lookup.run([template], variables=task_vars, template_vars=variables)[0]
+            if _trust_as_template is None:  # ansible-core < 2.19: its template lookup
+                lookup = self._shared_loader_obj.lookup_loader.get("ansible.builtin.template", loader=self._loader, templar=self._templar)
+                return lookup.run([template], variables=task_vars, template_vars=variables)[0]
+            # The template action's own steps: a shallow copy of the variables, where the template
+            # lookup deep-copies every host variable per file (more than the rendering costs,
+            # py-spy on a rerun of site.yml).
+            source = self._find_needle("templates", template)
+            data = _trust_as_template(self._loader.get_text_file_contents(source))
+            searchpath = [os.path.dirname(source)]
+            for path in task_vars.get("ansible_search_path", []):
+                searchpath += [os.path.join(path, "templates"), path]
+            temp_vars = task_vars.copy()
+            temp_vars.update(_template_vars(template, fullpath=source, include_ansible_managed="ansible_managed" not in temp_vars))
+            temp_vars.update(variables)
+            templar = self._templar.copy_with_new_env(searchpath=searchpath, available_variables=temp_vars)
+            return templar.template(data, escape_backslashes=False)
         except AnsibleError as err:
             raise HostFilesError("files[%d]: template %s: %s" % (index, template, err))
 
