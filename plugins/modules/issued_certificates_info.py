@@ -19,9 +19,9 @@ description:
     subject, subjectAltNames, key usage and extended key usage are those of the item, it is not
     a CA, it has at least O(renew_days) whole days left, and key and certificate have the
     modes and owners asked for.
-  - The pki role asks this first and runs its key, request and signing steps only for the
+  - "The pki role asks this first and runs its key, request and signing steps only for the
     certificates that are not current: on a rerun of a converged cluster that is one module
-    start per host instead of five tasks per certificate list.
+    start per host instead of five tasks per certificate list."
   - Reads only; no key leaves the host, and no key or certificate is returned.
 author:
   - xinchuang.cloud developers
