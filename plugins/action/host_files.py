@@ -12,6 +12,9 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import tempfile
+
+from ansible import constants as C
 
 from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible.module_utils.common.text.converters import to_bytes, to_text
@@ -40,6 +43,33 @@ def _entries(value, name, keys):
         unknown = sorted(set(entry) - keys)
         if unknown:
             raise AnsibleActionFail("%s[%d]: unknown key(s) %s; known: %s" % (name, index, ", ".join(unknown), ", ".join(sorted(keys))))
+    return value
+
+
+def cached_checksum(path):
+    """SHA1 of a controller file, kept across runs under Ansible's local temporary directory by
+    the file's identity and times (size, mtime and ctime in ns: any write changes ctime): every
+    host of every run would otherwise hash the same bundle binaries again."""
+    st = os.stat(path)
+    key = "%s\0%d\0%d\0%d\0%d\0%d" % (os.path.abspath(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    cache = os.path.join(os.path.dirname(os.path.expanduser(C.DEFAULT_LOCAL_TMP)), "xinchuang-checksums")
+    entry = os.path.join(cache, checksum_s(key))
+    try:
+        with open(entry) as fh:
+            value = fh.read().strip()
+        if len(value) == 40 and all(c in "0123456789abcdef" for c in value):
+            return value
+    except (IOError, OSError):
+        pass
+    value = file_checksum(path)
+    try:
+        os.makedirs(cache, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=cache)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(value)
+        os.rename(tmp, entry)
+    except (IOError, OSError):
+        pass  # a cache that cannot be written only costs the hashing next time
     return value
 
 
@@ -95,14 +125,14 @@ class ActionModule(ActionBase):
                 raise HostFilesError("files[%d]: src %s not found on the controller (%s)" % (index, entry["src"], err))
             if not os.path.isfile(path):
                 raise HostFilesError("files[%d]: src %s is not a regular file" % (index, path))
-            remote["checksum"] = file_checksum(path)
+            remote["checksum"], remote["size"] = cached_checksum(path), os.path.getsize(path)
             return remote, path, None
         if given == ["template"]:
             text = self._render(entry["template"], entry.get("vars") or {}, task_vars, index)
         else:
             text = entry["content"]
         data = to_bytes(text, errors="surrogate_or_strict")
-        remote["checksum"] = checksum_s(data)
+        remote["checksum"], remote["size"] = checksum_s(data), len(data)
         return remote, None, data
 
     def _plan_and_apply(self, result, module_args, local, task_vars):

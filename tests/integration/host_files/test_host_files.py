@@ -357,6 +357,28 @@ def test_record_is_verified_once_written_and_not_after_a_change(site):
     assert site.run(tasks("v2\n")).results[0]["verified"] is True
 
 
+def test_a_recorded_file_changed_behind_the_records_back_is_found(site):
+    # A verified record lets the module skip hashing files untouched since it was written (same
+    # size, ctime before the record). A write of the same size with the old mtime set back still
+    # moves ctime: the file is hashed, found different and replaced.
+    record = site.path("etc", "verified")
+    files = [{"content": "good\n", "dest": site.path("etc", "a")}]
+    tasks = [
+        dict(host_files(directories=[{"path": site.path("etc")}], files=files, record=record), register="installed"),
+        {"name": "Record the proved files", MODULE: {"files": [{"content": "{{ installed.record }}", "dest": record}]},
+         "when": "not installed.verified"},
+    ]
+    site.run(tasks)
+    assert site.run(tasks).results[0]["verified"] is True
+    before = os.stat(site.path("etc", "a"))
+    with open(site.path("etc", "a"), "w") as fh:
+        fh.write("evil\n")
+    os.utime(site.path("etc", "a"), ns=(before.st_atime_ns, before.st_mtime_ns))
+    again = site.run(tasks)
+    assert again.results[0]["changed_files"] == [site.path("etc", "a")]
+    assert read(site.path("etc", "a")) == b"good\n"
+
+
 # --- secrets --------------------------------------------------------------------------------
 
 def test_no_log_hides_the_content_from_the_output(site):
