@@ -24,7 +24,7 @@ description:
     start per host instead of five tasks per certificate list."
   - Reads only; no key leaves the host, and no key or certificate is returned.
 author:
-  - xinchuang.cloud developers
+  - xinchuang.cloud developers (@xinchuang-cloud)
 extends_documentation_fragment:
   - xinchuang.cloud.attributes.INFO_MODULE
 requirements:
@@ -254,7 +254,7 @@ def main():
             certificates=dict(type="list", elements="dict", default=[], options=cert_options),
             ca_certs=dict(type="dict", default={}),
             renew_days=dict(type="int", default=0),
-            key_mode=dict(type="str", default="0600"),
+            key_mode=dict(type="str", default="0600", no_log=False),
             cert_mode=dict(type="str", default="0644"),
             owner=dict(type="str", default=""),
             group=dict(type="str", default=""),
