@@ -424,7 +424,8 @@ def main():
             path = os.path.dirname(path)
     for index, plan in enumerate(file_plans):
         parent = os.path.dirname(os.path.normpath(plan["dest"]))
-        if plan["create"] and parent not in made and not os.path.isdir(parent):
+        # In check mode an earlier task that would make the directory did not: report the file.
+        if plan["create"] and parent not in made and not os.path.isdir(parent) and not module.check_mode:
             problems.append("files[%d]: the directory of %s does not exist; list %s under directories"
                             % (index, plan["dest"], parent))
     if problems:
