@@ -2,7 +2,8 @@
 # Copyright: xinchuang.cloud developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """What xinchuang.cloud.host_files decides: which of a host's files and directories differ from
-the wanted ones, and how. Pure: the module reads the host, the action plugin reads the
+the wanted ones, and how. Pure (but for host_id, which asks the user and group databases):
+the module reads the host, the action plugin reads the
 controller, both hand plain dicts here.
 
 A wanted file is ``{dest, checksum, mode, owner, group}`` (checksum: SHA1 of the wanted
@@ -15,7 +16,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import grp
 import posixpath
+import pwd
 import re
 
 from ansible_collections.xinchuang.cloud.plugins.module_utils.errors import XinchuangError
@@ -188,3 +191,16 @@ def template_entries(items, template, dest, var, mode=None):
     extra = {} if mode is None else {"mode": mode}
     return [dict({"template": template, "vars": {var: item}, "dest": dest.replace("{item}", str(item))}, **extra)
             for item in items]
+
+
+def host_id(value, kind, where):
+    """A user (kind "owner") or group name or number as this host's number; None stays None.
+    Asks the host's user and group databases (the one part of this file that reads the host)."""
+    if value is None or value == "":
+        return None
+    if value.isdigit():
+        return int(value)
+    try:
+        return pwd.getpwnam(value).pw_uid if kind == "owner" else grp.getgrnam(value).gr_gid
+    except KeyError:
+        raise HostFilesError("%s: %s %r does not exist on this host; create it first or give a number" % (where, kind, value))

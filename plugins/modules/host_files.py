@@ -219,9 +219,7 @@ files:
       sample: /etc/chrony/chrony.conf.1234.2026-11-30@10:00:00~
 """
 
-import grp
 import os
-import pwd
 import shutil
 import stat
 import tempfile
@@ -234,6 +232,7 @@ from ansible_collections.xinchuang.cloud.plugins.module_utils.host_files import 
     describe,
     dir_plan,
     file_plan,
+    host_id,
     parse_mode,
     plan_changes,
 )
@@ -262,20 +261,8 @@ DIR_OPTIONS = dict(
 )
 
 
-def resolve_id(value, kind, where):
-    """A user or group name or number as the host's number; unknown names are an error."""
-    if value is None:
-        return None
-    if value.isdigit():
-        return int(value)
-    try:
-        return pwd.getpwnam(value).pw_uid if kind == "owner" else grp.getgrnam(value).gr_gid
-    except KeyError:
-        raise HostFilesError("%s: %s %r does not exist on this host; create it first or give a number" % (where, kind, value))
-
-
 def wanted_ids(entry, where):
-    return dict(entry, uid=resolve_id(entry.get("owner"), "owner", where), gid=resolve_id(entry.get("group"), "group", where))
+    return dict(entry, uid=host_id(entry.get("owner"), "owner", where), gid=host_id(entry.get("group"), "group", where))
 
 
 def read_state(module, path, checksum, follow=False, trusted=None):

@@ -191,12 +191,11 @@ stale:
   sample: []
 """
 
-import grp
 import os
-import pwd
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.xinchuang.cloud.plugins.module_utils import registry_config as pki
+from ansible_collections.xinchuang.cloud.plugins.module_utils.host_files import HostFilesError, host_id
 
 
 def read(path):
@@ -208,13 +207,9 @@ def read(path):
 
 
 def resolve(value, kind):
-    if not value:
-        return None
-    if value.isdigit():
-        return int(value)
     try:
-        return pwd.getpwnam(value).pw_uid if kind == "owner" else grp.getgrnam(value).gr_gid
-    except KeyError:
+        return host_id(value, kind, kind)
+    except HostFilesError:
         return -2  # matches no file: the role makes the user and writes the file
 
 
