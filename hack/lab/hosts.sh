@@ -210,8 +210,9 @@ lab_up() {
 lab_down() {
   local name v
   for name in "$@"; do
-    # Facts cached by the lab's playbook runs (tests/e2e/lab.py) belong to this host's life.
-    rm -f "$XC_ROOT/.lab/facts/$name"
+    # Facts cached by the lab's playbook runs (tests/e2e/lab.py) belong to this host's life
+    # (the jsonfile cache prefixes its file names, s1_<host> in ansible-core 2.19).
+    rm -f "$XC_ROOT/.lab/facts/$name" "$XC_ROOT/.lab/facts/"*_"$name"
     if [ "${LAB_HOST_PROFILE[$name]:-}" = machine ]; then
       lab_machine_stop "$name"
       if [ -d "$LAB_MACHINE_STATE/$name" ]; then rm -rf "${LAB_MACHINE_STATE:?}/$name"; xc_log "$name: machine stopped, overlay removed"; fi
