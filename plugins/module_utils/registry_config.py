@@ -278,6 +278,22 @@ def tls_problems(cert_pem, key_pem, names, ca_pem="", now=None, min_days=1, pref
 _EKU_NAMES = {"serverAuth": "1.3.6.1.5.5.7.3.1", "clientAuth": "1.3.6.1.5.5.7.3.2"}
 
 
+def _made_pair(key_pem, cert_pem, key_what, cert_what):
+    """(key, cert, problems) of a key the pki role made (RSA 2048) and its certificate; cert is
+    None when one of them cannot be read, and problems then says which."""
+    _need_cryptography()
+    try:
+        key = _load_key(key_pem, key_what)
+    except ValueError as err:
+        return None, None, ["key: %s" % err]
+    problems = [] if isinstance(key, rsa.RSAPrivateKey) and key.key_size == 2048 else ["key: not RSA 2048"]
+    try:
+        cert = _load_certs(cert_pem, cert_what)[0]
+    except ValueError as err:
+        return key, None, problems + ["certificate: %s" % err]
+    return key, cert, problems
+
+
 def issued_problems(cert_pem, key_pem, ca_pem, want, renew_days=0, now=None):
     """Why the certificate in cert_pem is not the one the pki role's issue entry point would keep
     (empty: it is current). ``want`` is a pki_certificates item: common_name, organization,
@@ -285,18 +301,9 @@ def issued_problems(cert_pem, key_pem, ca_pem, want, renew_days=0, now=None):
     the role runs: an RSA 2048 key that the certificate carries, a certificate signed by the CA
     with the subject, names and usage of the request, and more than renew_days left (the role's
     renewal window; 0: until it ends)."""
-    _need_cryptography()
-    problems = []
-    try:
-        key = _load_key(key_pem, "the key")
-    except ValueError as err:
-        return ["key: %s" % err]
-    if not isinstance(key, rsa.RSAPrivateKey) or key.key_size != 2048:
-        problems.append("key: not RSA 2048")
-    try:
-        cert = _load_certs(cert_pem, "the certificate")[0]
-    except ValueError as err:
-        return problems + ["certificate: %s" % err]
+    key, cert, problems = _made_pair(key_pem, cert_pem, "the key", "the certificate")
+    if cert is None:
+        return problems
     try:
         ca = _load_certs(ca_pem, "the CA certificate")[0]
     except ValueError as err:
@@ -338,16 +345,9 @@ def made_ca_problems(cert_pem, key_pem, common_name):
     """Why the self-signed CA the pki role's ca entry point made is not one it would keep as it is
     (empty: kept): an RSA 2048 key, a certificate of that key, signed by itself, a CA, with that
     common name. Its end is not checked: the role never makes an existing CA again."""
-    _need_cryptography()
-    try:
-        key = _load_key(key_pem, "the CA key")
-    except ValueError as err:
-        return ["key: %s" % err]
-    problems = [] if isinstance(key, rsa.RSAPrivateKey) and key.key_size == 2048 else ["key: not RSA 2048"]
-    try:
-        cert = _load_certs(cert_pem, "the CA certificate")[0]
-    except ValueError as err:
-        return problems + ["certificate: %s" % err]
+    key, cert, problems = _made_pair(key_pem, cert_pem, "the CA key", "the CA certificate")
+    if cert is None:
+        return problems
     if _spki(cert.public_key()) != _spki(key.public_key()):
         problems.append("certificate: made for another key")
     if not _issued_by(cert, cert):
