@@ -27,7 +27,7 @@ except ImportError:
     _template_vars = _trust_as_template = None
 from ansible.utils.hashing import checksum as file_checksum
 from ansible.utils.hashing import checksum_s
-from ansible_collections.xinchuang.cloud.plugins.module_utils.host_files import HostFilesError, entry_problems
+from ansible_collections.xinchuang.cloud.plugins.module_utils.host_files import DIFF_LIMIT, HostFilesError, entry_problems
 
 MODULE = "xinchuang.cloud.host_files"
 ENTRY_KEYS = {"dest", "src", "content", "template", "vars", "mode", "owner", "group", "backup"}
@@ -47,7 +47,7 @@ def _entries(value, name, keys):
 
 
 def cached_checksum(path):
-    """SHA1 of a controller file, kept across runs under Ansible's local temporary directory by
+    """(SHA1, size) of a controller file, the SHA1 kept across runs under Ansible's local temporary directory by
     the file's identity and times (size, mtime and ctime in ns: any write changes ctime): every
     host of every run would otherwise hash the same bundle binaries again."""
     st = os.stat(path)
@@ -58,7 +58,7 @@ def cached_checksum(path):
         with open(entry) as fh:
             value = fh.read().strip()
         if len(value) == 40 and all(c in "0123456789abcdef" for c in value):
-            return value
+            return value, st.st_size
     except (IOError, OSError):
         pass
     value = file_checksum(path)
@@ -70,7 +70,7 @@ def cached_checksum(path):
         os.rename(tmp, entry)
     except (IOError, OSError):
         pass  # a cache that cannot be written only costs the hashing next time
-    return value
+    return value, st.st_size
 
 
 class ActionModule(ActionBase):
@@ -125,7 +125,7 @@ class ActionModule(ActionBase):
                 raise HostFilesError("files[%d]: src %s not found on the controller (%s)" % (index, entry["src"], err))
             if not os.path.isfile(path):
                 raise HostFilesError("files[%d]: src %s is not a regular file" % (index, path))
-            remote["checksum"], remote["size"] = cached_checksum(path), os.path.getsize(path)
+            remote["checksum"], remote["size"] = cached_checksum(path)
             return remote, path, None
         if given == ["template"]:
             text = self._render(entry["template"], entry.get("vars") or {}, task_vars, index)
@@ -203,7 +203,7 @@ class ActionModule(ActionBase):
             if not changes.get(dest):
                 continue
             text = None
-            if data is not None and len(data) <= 64 * 1024:
+            if data is not None and len(data) <= DIFF_LIMIT:
                 try:
                     text = to_text(data, errors="strict")
                 except UnicodeDecodeError:

@@ -26,6 +26,8 @@ from ansible_collections.xinchuang.cloud.plugins.module_utils.errors import Xinc
 # New files and directories without a mode get the modes Ansible's own defaults give.
 DEFAULT_FILE_MODE = 0o644
 DEFAULT_DIR_MODE = 0o755
+# Texts up to this size are shown whole in a diff (on both sides: the host's and the wanted).
+DIFF_LIMIT = 64 * 1024
 _OCTAL = re.compile(r"0?[0-7]{3,4}")
 
 

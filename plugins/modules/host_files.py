@@ -227,6 +227,7 @@ import tempfile
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_text
 from ansible_collections.xinchuang.cloud.plugins.module_utils.host_files import (
+    DIFF_LIMIT,
     HostFilesError,
     check_entries,
     describe,
@@ -236,8 +237,6 @@ from ansible_collections.xinchuang.cloud.plugins.module_utils.host_files import 
     parse_mode,
     plan_changes,
 )
-
-DIFF_LIMIT = 64 * 1024
 
 FILE_OPTIONS = dict(
     dest=dict(type="path", required=True),
