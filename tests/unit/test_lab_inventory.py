@@ -87,3 +87,38 @@ def test_the_registry_host_is_in_the_registry_group_with_its_address_in_the_cert
     with open(os.path.join(ROOT, "inventories", "lab", "group_vars", "registry", "registry.yml")) as fh:
         names = yaml.safe_load(fh)["registry_tls_extra_names"]
     assert all(rows[h]["address"] in names for h in registry), names
+
+
+SUN_PATH_MAX = 107  # bytes of a Unix socket path (sockaddr_un.sun_path less its NUL)
+SSH_TEMP_SUFFIX = 17  # ssh binds the master at "<ControlPath>.<16 random characters>" first
+
+
+def control_path(repo_root):
+    """The ControlPath the lab machines' connection settings give for a checkout at repo_root."""
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.template import Templar, trust_as_template
+
+    with open(os.path.join(ROOT, "inventories", "lab", "group_vars", "lab_machines", "connection.yml")) as fh:
+        # Inventory files are trusted templates; a string read here must be marked so.
+        args = trust_as_template(yaml.safe_load(fh)["ansible_ssh_common_args"])
+    inventory_dir = os.path.join(repo_root, "inventories", "lab")
+    rendered = Templar(loader=DataLoader(), variables={"inventory_dir": inventory_dir}).template(args)
+    (path,) = [a.split("=", 1)[1] for a in rendered.split() if a.startswith("ControlPath=")]
+    return path
+
+
+# This checkout, the directory CI clones into, and a deeper one for headroom.
+@pytest.mark.parametrize("repo_root", [ROOT, "/check/work/main", "/" + "d" * 58])
+def test_the_ssh_control_socket_path_fits_a_unix_socket(repo_root):
+    path = control_path(repo_root)
+    assert path.startswith(os.path.realpath(repo_root) + "/.lab/ssh/"), path
+    longest = max(
+        (r["address"] for name in ("cluster", "cluster-full") for r in topology(name).values()),
+        key=len,
+    )
+    socket = path.replace("%h", longest).replace("%p", "22")
+    assert "%" not in socket, "a token the test does not expand: %s" % path
+    assert len(socket.encode()) + SSH_TEMP_SUFFIX <= SUN_PATH_MAX, (
+        "%s (+%d for ssh's temporary name) is longer than a Unix socket path may be"
+        % (socket, SSH_TEMP_SUFFIX)
+    )
