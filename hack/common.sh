@@ -60,42 +60,15 @@ xc_ensure_docker() {
   xc_die "dockerd did not answer within 60 s; log: /var/log/xinchuang/dockerd.log"
 }
 
-# apt-get under an apt configuration of our own for Debian SUITE (the machine's sources are
-# never touched): xc_apt_suite SUITE APT-GET-ARGS...
-xc_apt_suite() {
-  local suite="$1" d="$XC_CACHE/apt-bundle-$1"; shift
-  mkdir -p "$d/lists/partial" "$d/cache/archives/partial" "$d/sources.list.d" "$d/preferences.d" "$d/apt.conf.d"
-  printf 'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] %s %s main\n' \
-    "${XC_DEBIAN_MIRROR:-http://deb.debian.org/debian}" "$suite" >"$d/sources.list"
-  [ -f "$d/status" ] || : >"$d/status"
-  apt-get -q \
-    -o Dir::Etc::Parts="$d/apt.conf.d" -o Dir::Etc::SourceList="$d/sources.list" \
-    -o Dir::Etc::SourceParts="$d/sources.list.d" -o Dir::Etc::Preferences="$d/preferences" \
-    -o Dir::Etc::PreferencesParts="$d/preferences.d" -o Dir::State::Lists="$d/lists" \
-    -o Dir::State::status="$d/status" -o Dir::Cache="$d/cache" \
-    -o APT::Sandbox::User=root -o Debug::NoLocking=true "$@"
-}
-
 # xc_debian_package SUITE DEB_ARCH PACKAGE: Debian's package for that architecture, unpacked
 # once under $XC_CACHE/debian-packages/SUITE/DEB_ARCH/PACKAGE (printed), with its version in
-# VERSION there. XC_DEBIAN_MIRROR picks the mirror.
+# VERSION there: the offline bundle's fetcher (bundle_build.DebianPackages, an apt
+# configuration of its own, the archive's signature checked). XC_DEBIAN_MIRROR picks the mirror.
 xc_debian_package() {
-  local suite="$1" deb_arch="$2" pkg="$3" cache tmp deb
-  cache="$XC_CACHE/debian-packages/$suite/$deb_arch/$pkg"
-  if [ ! -s "$cache/VERSION" ]; then
-    xc_log "Debian $suite package $pkg:$deb_arch"
-    xc_apt_suite "$suite" -o APT::Architecture="$deb_arch" -o APT::Architectures::="$deb_arch" update >&2 \
-      || { xc_log "apt-get update of Debian $suite ($deb_arch) failed"; return 1; }
-    tmp="$(mktemp -d)"
-    (cd "$tmp" && xc_apt_suite "$suite" -o APT::Architecture="$deb_arch" -o APT::Architectures::="$deb_arch" \
-      download "$pkg:$deb_arch" >&2) || { rm -rf "$tmp"; xc_log "apt-get download $pkg:$deb_arch ($suite) failed"; return 1; }
-    deb="$(ls "$tmp"/*.deb)"
-    rm -rf "$cache"; mkdir -p "$cache"
-    dpkg-deb -x "$deb" "$cache"
-    dpkg-deb -f "$deb" Version >"$cache/VERSION"
-    rm -rf "$tmp"
-  fi
-  echo "$cache"
+  xc_link_collection
+  PYTHONPATH="$XC_ROOT/.collections" python3 -c \
+    'import sys; from ansible_collections.xinchuang.cloud.plugins.module_utils.bundle_build import cli; sys.exit(cli())' \
+    debian "$@"
 }
 
 # The collection importable from the working tree (.collections/ansible_collections/xinchuang/cloud).

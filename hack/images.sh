@@ -53,7 +53,7 @@ usage() { sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 img_oci() { PYTHONPATH="$XC_ROOT/.collections" python3 "$IMG_OCI" "$@"; }
 img_sha() { sha256sum "$1" | cut -d' ' -f1; }
-img_matrix_version() { awk -v c="$1" '$1 == c { print $2; exit }' "$TB_MATRIX"; }
+img_matrix_version() { tb_bundle version "$1"; }
 
 # --- the pause program ---------------------------------------------------------------------
 
@@ -61,15 +61,7 @@ img_matrix_version() { awk -v c="$1" '$1 == c { print $2; exit }' "$TB_MATRIX"; 
 img_kubernetes_dir() {
   local version dir
   version="$(img_matrix_version kube-apiserver)"
-  [ -n "$version" ] || xc_die "no kube-apiserver row in $TB_MATRIX"
-  tb_go_env
-  dir="$GOMODCACHE/k8s.io/kubernetes@$version"
-  if [ ! -f "$dir/build/pause/linux/pause.c" ]; then
-    tb_check_go
-    tb_check_proxy k8s.io/kubernetes "$version"
-    dir="$(cd / && go mod download -json "k8s.io/kubernetes@$version" \
-      | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",*$/\1/p')"
-  fi
+  dir="$(tb_bundle source kube-apiserver)" || xc_die "cannot fetch k8s.io/kubernetes@$version"
   [ -f "$dir/build/pause/linux/pause.c" ] || xc_die "k8s.io/kubernetes@$version has no build/pause/linux/pause.c (in $dir)"
   echo "$dir"
 }
@@ -198,9 +190,8 @@ img_make_pause() {
 img_build_coredns() {
   local goarch="$1" version bin certs recipe
   version="$(img_matrix_version coredns)"
-  [ -n "$version" ] || xc_die "no coredns row in $TB_MATRIX"
   tb_build coredns "$goarch"
-  bin="$(tb_binary_path coredns "$version" "$goarch" coredns)"
+  bin="$(tb_row_path coredns "$goarch" coredns)"
   certs=/etc/ssl/certs/ca-certificates.crt
   [ -f "$certs" ] || xc_die "$certs is missing: run hack/deps.sh (ca-certificates)"
   recipe="$(printf 'image coredns/coredns:%s %s\nbinary coredns sha256:%s\nfile /etc/ssl/certs/ca-certificates.crt sha256:%s\nconfig entrypoint=/coredns user=65532:65532 cap_net_bind_service expose=53/tcp,53/udp\ntool oci.py sha256:%s\n' \
@@ -213,7 +204,7 @@ img_make_coredns() {
     --file "coredns=$bin:0755" --cap coredns=net_bind_service \
     --file "etc/ssl/certs/ca-certificates.crt=$certs:0644" \
     --entrypoint /coredns --user 65532:65532 --expose 53/tcp --expose 53/udp \
-    --created-by "coredns $version of the build matrix (hack/testbed/matrix.tsv)" >"$1/image.json"
+    --created-by "coredns $version of the component table (bundle_policy.py)" >"$1/image.json"
 }
 
 # --- busybox (a toolbox for tests and debugging) -----------------------------------------------

@@ -165,13 +165,9 @@ tb_check_tools() {
 # module (kustomize/); the testbed reads them from the very version it built, unmodified.
 tb_kwok_config() {
   local version dir
-  version="$(tb_matrix_rows testbed "$(tb_host_goarch)" | awk -F'\t' '$1 == "kwok" { print $2 }')"
-  dir="$XC_CACHE/go/mod/sigs.k8s.io/kwok@$version"
-  if [ ! -d "$dir/kustomize" ]; then
-    tb_go_env
-    dir="$(go mod download -json "sigs.k8s.io/kwok@$version" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",*$/\1/p')"
-    [ -d "$dir/kustomize" ] || xc_die "cannot find kwok $version's kustomize/ directory (go mod download sigs.k8s.io/kwok@$version)"
-  fi
+  version="$(tb_bundle version kwok)"
+  dir="$(tb_bundle source kwok)" || xc_die "cannot fetch the source of kwok $version"
+  [ -d "$dir/kustomize" ] || xc_die "kwok $version has no kustomize/ directory (in $dir)"
   local f out="$TB_STATE/kwok.yaml"
   : >"$out"
   for f in stage/node/fast/node-initialize.yaml \
@@ -373,5 +369,5 @@ tb_status() {
 tb_reset() {
   tb_down
   rm -rf "$TB_STATE/etcd" "$TB_PKI" "$TB_RUN" "$TB_LOGS" "$TB_STATE"/*.kubeconfig "$TB_STATE/kwok.yaml"
-  xc_log "testbed state removed (binaries stay cached under $TB_BUILD_DIR)"
+  xc_log "testbed state removed (binaries stay cached under $XC_CACHE/build)"
 }

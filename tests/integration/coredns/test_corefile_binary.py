@@ -1,5 +1,5 @@
 """The Corefiles the coredns role renders, run by the real CoreDNS (built from source,
-hack/testbed/matrix.tsv row `coredns`) on 127.0.0.1, and asked with dig.
+component table row `coredns`) on 127.0.0.1, and asked with dig.
 
 Variants without the kubernetes plugin run here with no API server (the plugin needs one);
 test_corefile_testbed.py runs the full Corefile against the testbed's API server.

@@ -89,12 +89,9 @@ def test_half_started_control_plane_is_stopped_and_the_failing_log_shown(alt_env
     assert run_script("status", env=env).returncode != 0
 
 
-def _fake_matrix(tmp_path):
-    # A row that is never cached, so `build` has to reach for Go and the proxy.
-    path = tmp_path / "matrix.tsv"
-    path.write_text("nothing v0.0.1 example.invalid/nothing example.invalid/nothing nothing "
-                    "host testbed plain\n")
-    return str(path)
+def _empty_cache(tmp_path):
+    # A cache of its own holds no binary, so `build` has to reach for Go and the proxy.
+    return str(tmp_path / "cache")
 
 
 def test_build_without_go_says_so_and_how_to_fix(tmp_path):
@@ -103,7 +100,7 @@ def test_build_without_go_says_so_and_how_to_fix(tmp_path):
     path = ":".join(d for d in os.environ["PATH"].split(":") if d and d not in drop)
     if shutil.which("go", path=path):
         pytest.skip("a second Go toolchain is on PATH: %s" % shutil.which("go", path=path))
-    proc = run_script("build", env={"PATH": path, "TB_MATRIX": _fake_matrix(tmp_path)})
+    proc = run_script("build", env={"PATH": path, "XC_CACHE": _empty_cache(tmp_path)})
     assert proc.returncode != 0
     assert "no Go toolchain" in proc.stderr, proc.stderr
     assert "PATH" in proc.stderr
@@ -114,7 +111,7 @@ def test_build_without_go_says_so_and_how_to_fix(tmp_path):
     ("off", "GOPROXY is 'off'"),
 ])
 def test_build_with_unreachable_proxy_says_which_and_how_to_fix(tmp_path, proxy, message):
-    proc = run_script("build", env={"GOPROXY": proxy, "TB_MATRIX": _fake_matrix(tmp_path)})
+    proc = run_script("build", env={"GOPROXY": proxy, "XC_CACHE": _empty_cache(tmp_path)})
     assert proc.returncode != 0
     assert message in proc.stderr, proc.stderr
     assert "GOPROXY" in proc.stderr

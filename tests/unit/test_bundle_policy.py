@@ -1,0 +1,145 @@
+"""The offline bundle's pure rules: the component table, sets per GOARCH, recipes (the build
+cache's keys) and the manifest. The builder and the module run against the real cache in
+tests/integration/bundle/."""
+
+import pytest
+
+from ansible_collections.xinchuang.cloud.plugins.module_utils import arch
+from ansible_collections.xinchuang.cloud.plugins.module_utils import bundle_policy as bp
+
+# The recipe text keys every cached binary (<binary>.recipe): the bash builder this module
+# replaced wrote exactly these, and a difference rebuilds the row (about an hour of Go for the
+# whole table on two cores). A deliberate change of flags changes these on purpose.
+RECIPES = {
+    ("plain", "v3.6.16"): "build CGO_ENABLED=0 go build -trimpath\nprofile plain\ntags \nldflags -s -w \n",
+    ("containerd", "v2.4.2"): (
+        "build CGO_ENABLED=0 go build -trimpath\nprofile containerd\ntags no_btrfs no_devmapper no_zfs\n"
+        "ldflags -s -w -X github.com/containerd/containerd/v2/version.Version=2.4.2 "
+        "-X github.com/containerd/containerd/v2/version.Revision=github.com/containerd/containerd/v2@v2.4.2\n"),
+    ("kwok", "v0.8.0"): ("build CGO_ENABLED=0 go build -trimpath\nprofile kwok\ntags \n"
+                         "ldflags -s -w -X sigs.k8s.io/kwok/pkg/consts.Version=0.8.0\n"),
+    ("metrics-server", "v0.8.0"): (
+        "build CGO_ENABLED=0 go build -trimpath\nprofile metrics-server\ntags \nldflags -s -w "
+        "-X k8s.io/component-base/version.gitVersion=v0.8.0 -X k8s.io/component-base/version.gitTreeState=clean "
+        "-X k8s.io/client-go/pkg/version.gitVersion=v0.8.0 -X k8s.io/client-go/pkg/version.gitTreeState=clean\n"),
+    ("kubernetes", "v1.37.2"): (
+        "build CGO_ENABLED=0 go build -trimpath\nprofile kubernetes\ntags \nldflags -s -w "
+        + " ".join("-X %s.%s" % (pkg, kv) for pkg in ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version")
+                   for kv in ("gitVersion=v1.37.2", "gitMajor=1", "gitMinor=37", "gitTreeState=clean",
+                              "buildDate=(build time)")) + "\n"),
+}
+
+
+@pytest.mark.parametrize("profile,version", sorted(RECIPES))
+def test_recipes_are_the_cache_keys_the_cache_already_holds(profile, version):
+    assert bp.recipe(profile, version) == RECIPES[(profile, version)]
+
+
+def test_every_row_of_the_table_has_its_recipe_pinned_here():
+    for row in bp.COMPONENTS:
+        key = ("plain", "v3.6.16") if row.profile == "plain" else (row.profile, row.version)
+        assert bp.recipe(row.profile, row.version) == RECIPES[key], row
+
+
+def test_the_link_flags_carry_the_build_date_the_recipe_leaves_out():
+    flags = bp.ldflags("kubernetes", "v1.37.2", "2026-11-30T00:00:00Z")
+    assert flags.startswith("-s -w -X k8s.io/component-base/version.gitVersion=v1.37.2")
+    assert "buildDate=2026-11-30T00:00:00Z" in flags and "(build time)" not in flags
+    assert bp.ldflags("plain", "v1.0.0", "x") == "-s -w"
+
+
+def test_every_goarch_of_the_table_is_an_architecture_of_the_model_with_upstream_go():
+    for row in bp.COMPONENTS:
+        for goarch in row.goarches:
+            assert arch.goarch(goarch) == goarch and arch.lookup(goarch).upstream_go, row
+
+
+def test_the_default_goarches_are_the_model_families_upstream_go_builds_for():
+    assert bp.default_goarches() == ["amd64", "arm64", "loong64", "mips64le"]
+
+
+def test_a_node_bundle_and_a_full_bundle():
+    node = [r.binary for r in bp.bundle_rows(bp.bundle_sets("arm64"), "arm64")]
+    assert sorted(node) == sorted(["kubelet", "kube-proxy", "coredns", "containerd",
+                                   "containerd-shim-runc-v2", "ctr", "bridge", "host-local",
+                                   "loopback", "portmap"])
+    full = [r.binary for r in bp.bundle_rows(bp.bundle_sets("amd64"), "amd64")]
+    assert set(full) - set(node) == {"kube-apiserver", "kube-controller-manager", "kube-scheduler",
+                                     "kubectl", "etcd", "etcdctl"}
+    assert bp.bundle_sets("arm64", ["all"]) == list(bp.FULL_SETS)
+    assert bp.bundle_sets("amd64", sets=["cni"]) == ["cni"]  # given sets win over full
+
+
+def test_test_bed_only_rows_never_reach_a_sites_bundle():
+    for goarch in bp.default_goarches():
+        binaries = {r.binary for r in bp.bundle_rows(bp.FULL_SETS, goarch)}
+        assert not binaries & {"kwok", "metrics-server"}
+    assert [r.binary for r in bp.rows("testbed", "loong64")] == [
+        "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "etcd", "metrics-server"]
+
+
+def test_where_each_row_goes():
+    bridge = bp.component("cni-plugins")
+    assert bp.bundle_file(bridge) == "cni/bridge"
+    assert bp.bundle_file(bp.component("kubelet")) == "bin/kubelet"
+    assert bp.cache_path("/c/build", bridge, "arm64") == "/c/build/cni-plugins/v1.10.0/arm64/bridge"
+
+
+@pytest.mark.parametrize("names,words", [
+    (["x86"], ["'x86'", "c86, arm, loongarch, sw64, mips"]),
+    (["amd64", "ppc64le", "s390x"], ["'ppc64le'", "'s390x'"]),
+])
+def test_unknown_architectures_are_all_named_with_the_accepted_names(names, words):
+    with pytest.raises(bp.BundleError) as err:
+        bp.goarches_of(names)
+    for word in words:
+        assert word in str(err.value)
+
+
+def test_architecture_names_of_any_spelling_become_goarches_once():
+    assert bp.goarches_of(["c86", "x86_64", "kunpeng", "mips64el", "loongarch"]) == [
+        "amd64", "arm64", "mips64le", "loong64"]
+
+
+def test_unknown_sets_are_named_with_the_known_ones():
+    with pytest.raises(bp.BundleError) as err:
+        bp.check_sets(["cni", "kernel"])
+    assert "'kernel'" in str(err.value) and "containerd" in str(err.value)
+    bp.check_sets(["all", "testbed"])
+
+
+def test_debian_suites_and_unknown_components():
+    assert bp.debian_suite("loong64") == "sid" and bp.debian_suite("mips64le") == "bookworm"
+    with pytest.raises(bp.BundleError, match="no component 'helm'"):
+        bp.component("helm")
+
+
+def test_staging_modules_are_read_from_the_kubernetes_go_mod():
+    gomod = ("module k8s.io/kubernetes\n\nreplace (\n"
+             "\tk8s.io/api => ./staging/src/k8s.io/api\n"
+             "\tk8s.io/client-go => ./staging/src/k8s.io/client-go\n"
+             "\tgithub.com/x/y => github.com/x/y v1.0.0\n)\n")
+    assert bp.staging_modules(gomod) == ["k8s.io/api", "k8s.io/client-go"]
+    assert bp.staging_version("v1.37.2") == "v0.37.2"
+
+
+def test_the_manifest_keeps_files_an_earlier_run_left_and_drops_vanished_ones():
+    earlier = bp.merge_manifest([
+        bp.manifest_line("containerd", "v2.4.2", "m", "bin/ctr", "aa"),
+        bp.manifest_line("kubelet", "v1.37.2", "k", "bin/kubelet", "bb"),
+    ], None, lambda f: True)
+    after = bp.merge_manifest([bp.manifest_line("cni-plugins", "v1.10.0", "c", "cni/bridge", "cc")],
+                              earlier, lambda f: f != "bin/kubelet")
+    assert after.splitlines() == [
+        bp.MANIFEST_HEADER,
+        "containerd\tv2.4.2\tm\tbin/ctr\taa",
+        "cni-plugins\tv1.10.0\tc\tcni/bridge\tcc",
+    ]
+    assert bp.checksums_text(after) == "aa  bin/ctr\ncc  cni/bridge\n"
+
+
+def test_a_four_column_manifest_of_the_old_builder_is_read_and_rewritten():
+    old = "# component\tversion\tsource\tfile\nrunc\t1.1.5\tdebian-bookworm\tbin/runc\n"
+    merged = bp.merge_manifest([], old, lambda f: True)
+    assert "runc\t1.1.5\tdebian-bookworm\tbin/runc" in merged
+    assert bp.checksums_text(merged) == ""  # no checksum known: not claimed
