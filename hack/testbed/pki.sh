@@ -25,34 +25,17 @@ tb_cert() {
     ${org:+--org "$org"} --days "$TB_CERT_DAYS"
 }
 
-# tb_kubeconfig FILE CERT-NAME: a kubeconfig for the API server with client certificate CERT-NAME.
+# tb_kubeconfig FILE CERT-NAME [USER [NAMESPACE]]: a kubeconfig for the API server with client
+# certificate CERT-NAME embedded, made as the kubernetes role makes its kubeconfigs
+# (plugins/module_utils/kube_components.py).
 tb_kubeconfig() {
   local file="$1" cert="$2" user="${3:-$2}"
-  local ca crt key
-  ca="$(base64 -w0 "$TB_PKI/ca.crt")"; crt="$(base64 -w0 "$TB_PKI/$cert.crt")"; key="$(base64 -w0 "$TB_PKI/$cert.key")"
-  umask 077
-  cat >"$file" <<EOF
-apiVersion: v1
-kind: Config
-clusters:
-- name: testbed
-  cluster:
-    server: https://127.0.0.1:$TB_PORT_APISERVER
-    certificate-authority-data: $ca
-users:
-- name: $user
-  user:
-    client-certificate-data: $crt
-    client-key-data: $key
-contexts:
-- name: $user@testbed
-  context:
-    cluster: testbed
-    user: $user
-    namespace: ${4:-default}
-current-context: $user@testbed
-EOF
-  umask 022
+  xc_link_collection
+  (umask 077 && PYTHONPATH="$XC_ROOT/.collections" python3 -c \
+    'import sys; from ansible_collections.xinchuang.cloud.plugins.module_utils.kube_components import cli; sys.exit(cli())' \
+    kubeconfig "https://127.0.0.1:$TB_PORT_APISERVER" testbed "$user" "$TB_PKI/ca.crt" \
+    "$TB_PKI/$cert.crt" "$TB_PKI/$cert.key" "${4:-default}" >"$file.tmp" && mv "$file.tmp" "$file") \
+    || xc_die "cannot write the kubeconfig $file"
 }
 
 tb_pki() {

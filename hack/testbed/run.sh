@@ -182,64 +182,69 @@ tb_kwok_config() {
 
 # --- components -----------------------------------------------------------------------------
 
+# tb_flags COMPONENT OVERRIDES-JSON: the flags the kubernetes role gives COMPONENT
+# (plugins/module_utils/kube_components.py), for the test bed's inputs, with the test bed's
+# overrides over them, one --flag=value per line. The test bed thus runs the role's flags.
+tb_flags() {
+  local inputs
+  inputs="$(printf '{"node_name": "testbed", "node_ip": "127.0.0.1", "pki_dir": "%s",
+    "cluster_name": "testbed", "cluster_domain": "cluster.local", "etcd_data_dir": "%s",
+    "etcd_initial_cluster": "testbed=https://127.0.0.1:%s", "etcd_servers": "https://127.0.0.1:%s",
+    "etcd_client_port": %s, "etcd_peer_port": %s, "apiserver_port": %s,
+    "service_cidr": "10.96.0.0/16", "pod_cidr": "10.244.0.0/16", "node_cidr_mask_size": 24,
+    "controller_manager_kubeconfig": "%s", "scheduler_kubeconfig": "%s"}' \
+    "$TB_PKI" "$TB_STATE/etcd" "$TB_PORT_ETCD_PEER" "$TB_PORT_ETCD" "$TB_PORT_ETCD" \
+    "$TB_PORT_ETCD_PEER" "$TB_PORT_APISERVER" "$TB_STATE/controller-manager.kubeconfig" \
+    "$TB_STATE/scheduler.kubeconfig")"
+  xc_link_collection
+  PYTHONPATH="$XC_ROOT/.collections" python3 -c \
+    'import sys; from ansible_collections.xinchuang.cloud.plugins.module_utils.kube_components import cli; sys.exit(cli())' \
+    flags "$1" "$inputs" "$2" || xc_die "no flags for $1 (plugins/module_utils/kube_components.py)"
+}
+
 tb_start_etcd() {
-  local p="$TB_PKI"
+  local p="$TB_PKI" flags
   mkdir -p "$TB_STATE/etcd"; chmod 700 "$TB_STATE/etcd"
-  # --unsafe-no-fsync: a throw-away test store; fsync on a shared disk costs seconds per test.
-  tb_start etcd "$(tb_bin etcd)" --name testbed --data-dir "$TB_STATE/etcd" \
-    --listen-client-urls "https://127.0.0.1:$TB_PORT_ETCD" --advertise-client-urls "https://127.0.0.1:$TB_PORT_ETCD" \
-    --listen-peer-urls "https://127.0.0.1:$TB_PORT_ETCD_PEER" --initial-advertise-peer-urls "https://127.0.0.1:$TB_PORT_ETCD_PEER" \
-    --initial-cluster "testbed=https://127.0.0.1:$TB_PORT_ETCD_PEER" \
-    --cert-file "$p/etcd-server.crt" --key-file "$p/etcd-server.key" --client-cert-auth --trusted-ca-file "$p/etcd-ca.crt" \
-    --peer-cert-file "$p/etcd-server.crt" --peer-key-file "$p/etcd-server.key" --peer-client-cert-auth \
-    --peer-trusted-ca-file "$p/etcd-ca.crt" --unsafe-no-fsync --log-level warn
+  # One member on loopback: its server certificate serves the peer port too. --unsafe-no-fsync:
+  # a throw-away test store; fsync on a shared disk costs seconds per test.
+  mapfile -t flags < <(tb_flags etcd "{\"peer-cert-file\": \"$p/etcd-server.crt\",
+    \"peer-key-file\": \"$p/etcd-server.key\", \"unsafe-no-fsync\": true, \"log-level\": \"warn\"}")
+  [ "${#flags[@]}" -gt 0 ] || xc_die "no flags for etcd"
+  tb_start etcd "$(tb_bin etcd)" "${flags[@]}"
   tb_wait etcd tb_https "https://127.0.0.1:$TB_PORT_ETCD/health" --cacert "$p/etcd-ca.crt" \
     --cert "$p/apiserver-etcd-client.crt" --key "$p/apiserver-etcd-client.key"
 }
 
-# --endpoint-reconciler-type=none: the default reconciler refuses to publish a loopback
-# address as the `kubernetes` Service's endpoint; nothing in-cluster dials it here anyway.
+# Over the role's flags: listen on loopback only; --endpoint-reconciler-type=none (the default
+# reconciler refuses to publish a loopback address as the `kubernetes` Service's endpoint;
+# nothing in-cluster dials it here); kwok answers as every node's kubelet on 127.0.0.1 with a
+# certificate of the cluster CA; no aggregator routing to endpoints, since metrics-server runs on
+# the host behind an ExternalName Service, which only service routing resolves.
 tb_start_apiserver() {
-  local p="$TB_PKI"
+  local p="$TB_PKI" flags
+  mapfile -t flags < <(tb_flags kube-apiserver "{\"bind-address\": \"127.0.0.1\",
+    \"endpoint-reconciler-type\": \"none\", \"kubelet-certificate-authority\": \"$p/ca.crt\",
+    \"kubelet-preferred-address-types\": \"InternalIP\", \"enable-aggregator-routing\": null}")
+  [ "${#flags[@]}" -gt 0 ] || xc_die "no flags for kube-apiserver"
   # shellcheck disable=SC2086 # extra flags are split on purpose
-  tb_start kube-apiserver "$(tb_bin kube-apiserver)" \
-    --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$TB_PORT_APISERVER" \
-    --etcd-servers="https://127.0.0.1:$TB_PORT_ETCD" --etcd-cafile="$p/etcd-ca.crt" \
-    --etcd-certfile="$p/apiserver-etcd-client.crt" --etcd-keyfile="$p/apiserver-etcd-client.key" \
-    --tls-cert-file="$p/apiserver.crt" --tls-private-key-file="$p/apiserver.key" --client-ca-file="$p/ca.crt" \
-    --authorization-mode=Node,RBAC --enable-admission-plugins=NodeRestriction --allow-privileged=true \
-    --service-account-issuer=https://kubernetes.default.svc.cluster.local \
-    --service-account-key-file="$p/sa.pub" --service-account-signing-key-file="$p/sa.key" \
-    --service-cluster-ip-range=10.96.0.0/16 \
-    --endpoint-reconciler-type=none \
-    --kubelet-client-certificate="$p/apiserver-kubelet-client.crt" --kubelet-client-key="$p/apiserver-kubelet-client.key" \
-    --kubelet-certificate-authority="$p/ca.crt" --kubelet-preferred-address-types=InternalIP \
-    --requestheader-client-ca-file="$p/front-proxy-ca.crt" --requestheader-allowed-names=front-proxy-client \
-    --requestheader-username-headers=X-Remote-User --requestheader-group-headers=X-Remote-Group \
-    --requestheader-extra-headers-prefix=X-Remote-Extra- \
-    --proxy-client-cert-file="$p/front-proxy-client.crt" --proxy-client-key-file="$p/front-proxy-client.key" \
-    ${TESTBED_APISERVER_ARGS:-}
+  tb_start kube-apiserver "$(tb_bin kube-apiserver)" "${flags[@]}" ${TESTBED_APISERVER_ARGS:-}
   tb_wait kube-apiserver tb_https "https://127.0.0.1:$TB_PORT_APISERVER/readyz" --cacert "$p/ca.crt" \
     --cert "$p/admin.crt" --key "$p/admin.key"
 }
 
+# Over the role's flags: the test bed's ports, and no leader election (one of each).
 tb_start_controllers() {
-  local p="$TB_PKI" k="$TB_STATE"
+  local p="$TB_PKI" k="$TB_STATE" cm sched
+  mapfile -t cm < <(tb_flags kube-controller-manager \
+    "{\"secure-port\": \"$TB_PORT_CONTROLLER_MANAGER\", \"leader-elect\": \"false\"}")
+  mapfile -t sched < <(tb_flags kube-scheduler \
+    "{\"secure-port\": \"$TB_PORT_SCHEDULER\", \"leader-elect\": \"false\"}")
+  if [ "${#cm[@]}" -eq 0 ] || [ "${#sched[@]}" -eq 0 ]; then xc_die "no flags for the controllers"; fi
   # shellcheck disable=SC2086
-  tb_start kube-controller-manager "$(tb_bin kube-controller-manager)" \
-    --kubeconfig="$k/controller-manager.kubeconfig" --authentication-kubeconfig="$k/controller-manager.kubeconfig" \
-    --authorization-kubeconfig="$k/controller-manager.kubeconfig" \
-    --bind-address=127.0.0.1 --secure-port="$TB_PORT_CONTROLLER_MANAGER" --leader-elect=false \
-    --cluster-signing-cert-file="$p/ca.crt" --cluster-signing-key-file="$p/ca.key" \
-    --root-ca-file="$p/ca.crt" --service-account-private-key-file="$p/sa.key" \
-    --use-service-account-credentials=true --service-cluster-ip-range=10.96.0.0/16 \
+  tb_start kube-controller-manager "$(tb_bin kube-controller-manager)" "${cm[@]}" \
     ${TESTBED_CONTROLLER_MANAGER_ARGS:-}
   # shellcheck disable=SC2086
-  tb_start kube-scheduler "$(tb_bin kube-scheduler)" \
-    --kubeconfig="$k/scheduler.kubeconfig" --authentication-kubeconfig="$k/scheduler.kubeconfig" \
-    --authorization-kubeconfig="$k/scheduler.kubeconfig" \
-    --bind-address=127.0.0.1 --secure-port="$TB_PORT_SCHEDULER" --leader-elect=false \
-    ${TESTBED_SCHEDULER_ARGS:-}
+  tb_start kube-scheduler "$(tb_bin kube-scheduler)" "${sched[@]}" ${TESTBED_SCHEDULER_ARGS:-}
   tb_start kwok "$(tb_bin kwok)" --kubeconfig="$k/kwok.kubeconfig" --config="$k/kwok.yaml" \
     --manage-all-nodes=false --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
     --node-ip=127.0.0.1 --node-port="$TB_PORT_KWOK" --server-address="127.0.0.1:$TB_PORT_KWOK" \

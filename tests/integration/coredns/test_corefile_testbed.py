@@ -12,6 +12,7 @@ import time
 import uuid
 
 import pytest
+import yaml
 
 from ansible_collections.xinchuang.cloud.plugins.module_utils import corefile as cf
 
@@ -23,10 +24,9 @@ pytestmark = pytest.mark.slow
 
 def _context(kubeconfig):
     with open(kubeconfig) as fh:
-        for line in fh:
-            if line.startswith("current-context:"):
-                return line.split(":", 1)[1].strip()
-    raise AssertionError("no current-context in %s" % kubeconfig)
+        context = (yaml.safe_load(fh) or {}).get("current-context")
+    assert context, "no current-context in %s" % kubeconfig
+    return context
 
 
 def test_kubeadm_shaped_corefile_answers_the_kubernetes_service(testbed, coredns, dig_path):

@@ -1,0 +1,24 @@
+# -*- coding: utf-8 -*-
+# Copyright: xinchuang.cloud developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters over the control plane's flags and kubeconfigs (plugins/module_utils/kube_components.py).
+
+Documentation: <filter>.yml beside this file.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.xinchuang.cloud.plugins.module_utils import kube_components
+from ansible_collections.xinchuang.cloud.plugins.plugin_utils.filters import (
+    user_errors_as_filter_errors,
+)
+
+
+class FilterModule(object):
+    def filters(self):
+        return {
+            "kube_component_flags": user_errors_as_filter_errors(kube_components.component_flags),
+            "kubeconfig": user_errors_as_filter_errors(kube_components.kubeconfig),
+        }
