@@ -438,6 +438,46 @@ def test_upstream_image_names_are_served_by_the_private_registry(lab):
     kubectl("delete", "pod", name, "--wait=false")
 
 
+LOCAL_VOLUME = "/var/lib/xinchuang/local/data0"  # inventories/lab/host_vars: storage_local_volumes
+
+
+@pytest.mark.timeout(1800)
+def test_a_local_pvc_binds_to_the_pv_of_the_node_its_pod_lands_on_and_keeps_its_data(lab):
+    host, name = "xc-lab-arm64", "e2e-local"
+    kubectl("delete", "pod", name, "--ignore-not-found", "--wait=true")
+    kubectl("delete", "pvc", name, "--ignore-not-found", "--wait=true")
+    pv_name = "local-%s-data0" % host
+    sc = kubectl_json("get", "storageclass", "local-storage")
+    assert (sc["volumeBindingMode"], sc["reclaimPolicy"]) == ("WaitForFirstConsumer", "Retain")
+    apply({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+           "metadata": {"name": name, "namespace": "default"},
+           "spec": {"storageClassName": "local-storage", "accessModes": ["ReadWriteOnce"],
+                    "resources": {"requests": {"storage": "100Mi"}}}})
+    # WaitForFirstConsumer: no Pod, no binding.
+    assert kubectl_json("get", "pvc", name)["status"]["phase"] == "Pending"
+    apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "default"},
+           "spec": {"nodeSelector": {"kubernetes.io/arch": goarch(host)}, "restartPolicy": "Never",
+                    "containers": [{"name": "c", "image": TOOLBOX,
+                                    "command": ["sh", "-c", "uname -m >/data/proof && cat /data/proof"],
+                                    "volumeMounts": [{"name": "data", "mountPath": "/data"}]}],
+                    "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": name}}]}})
+    wait_for("Pod %s Succeeded" % name,
+             lambda: kubectl("get", "pod", name, "-o", "jsonpath={.status.phase}").stdout == "Succeeded",
+             timeout=900, interval=5)
+    pvc = kubectl_json("get", "pvc", name)
+    assert (pvc["status"]["phase"], pvc["spec"]["volumeName"]) == ("Bound", pv_name)
+    assert kubectl_json("get", "pod", name)["spec"]["nodeName"] == host
+    # Written by the Pod on the node's own directory, as machine code of that node.
+    assert on_host(host, "cat", LOCAL_VOLUME + "/proof").stdout.strip() == uname(host)
+    kubectl("delete", "pod", name, "--wait=true")
+    kubectl("delete", "pvc", name, "--wait=true")
+    # Retain: the volume is released, not wiped; the data stays on the node.
+    wait_for("PV %s Released" % pv_name,
+             lambda: kubectl("get", "pv", pv_name, "-o", "jsonpath={.status.phase}").stdout == "Released",
+             timeout=120, interval=3)
+    assert on_host(host, "cat", LOCAL_VOLUME + "/proof").stdout.strip() == uname(host)
+
+
 @pytest.mark.timeout(3600)
 def test_second_run_changes_nothing_and_prints_no_secret(lab):
     # What an operator sees at -vvv, with the default callback.

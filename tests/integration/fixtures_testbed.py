@@ -17,6 +17,7 @@ import os
 import subprocess
 
 import pytest
+import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRIPT = os.path.join(ROOT, "hack", "testbed.sh")
@@ -30,11 +31,11 @@ def _state_dir():
 
 def _server_of(kubeconfig):
     with open(kubeconfig) as fh:
-        for line in fh:
-            line = line.strip()
-            if line.startswith("server:"):
-                return line.split(":", 1)[1].strip()
-    raise AssertionError("no server in %s" % kubeconfig)
+        config = yaml.safe_load(fh) or {}
+    servers = [c["cluster"]["server"] for c in config.get("clusters", []) if c.get("cluster", {}).get("server")]
+    if not servers:
+        raise AssertionError("no server in %s" % kubeconfig)
+    return servers[0]
 
 
 class Testbed:

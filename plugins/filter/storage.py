@@ -1,0 +1,38 @@
+# -*- coding: utf-8 -*-
+# Copyright: xinchuang.cloud developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters over the storage rules (plugins/module_utils/storage_local.py).
+
+Documentation: <filter>.yml beside this file.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+
+from ansible_collections.xinchuang.cloud.plugins.module_utils import storage_local
+from ansible_collections.xinchuang.cloud.plugins.plugin_utils.filters import (
+    user_errors_as_filter_errors,
+)
+
+
+def storage_local_format(wipefs_json, device, fstype, wipe=None):
+    """The wipe guard's decision from the JSON ``wipefs --json --no-act DEVICE`` printed."""
+    text = (wipefs_json or "").strip()
+    signatures = json.loads(text).get("signatures", []) if text else []
+    return storage_local.format_decision(device, signatures, fstype, wipe)
+
+
+def storage_local_objects(volumes_by_node, class_name=storage_local.DEFAULT_CLASS, default=False):
+    return storage_local.cluster_objects(volumes_by_node, class_name, default)
+
+
+class FilterModule(object):
+    def filters(self):
+        return {
+            "storage_local_problems": user_errors_as_filter_errors(storage_local.volume_problems),
+            "storage_local_format": user_errors_as_filter_errors(storage_local_format),
+            "storage_local_objects": user_errors_as_filter_errors(storage_local_objects),
+        }

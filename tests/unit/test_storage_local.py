@@ -1,0 +1,100 @@
+"""The local storage rules: volume checks, the wipe guard, and the objects published."""
+
+import pytest
+
+from ansible_collections.xinchuang.cloud.plugins.module_utils import storage_local as sl
+
+DISK = "/dev/disk/by-id/virtio-xc-data0"
+
+
+def test_good_volumes_have_no_problems():
+    volumes = [{"name": "db", "path": "/data/db", "capacity": "50Gi", "device": DISK, "fstype": "xfs",
+                "mount_options": ["noatime"]},
+               {"name": "logs", "path": "/data/logs", "capacity": "500M", "owner": "kingbase", "mode": "0700"}]
+    assert sl.volume_problems(volumes, "node-1", [DISK]) == []
+
+
+@pytest.mark.parametrize("volume, word", [
+    ({"name": "db", "path": "/d", "capacity": "1Gi", "device": "/dev/sdb"}, "device '/dev/sdb'"),
+    ({"name": "db", "path": "/d", "capacity": "1Gi", "device": DISK, "fstype": "btrfs"}, "fstype 'btrfs'"),
+    ({"name": "db", "path": "/d", "capacity": "1Gi", "fstype": "xfs"}, "need a device"),
+    ({"name": "db", "path": "/", "capacity": "1Gi"}, "path '/'"),
+    ({"name": "db", "path": "/d", "capacity": "0"}, "capacity '0'"),
+    ({"name": "db", "path": "/d"}, "capacity None"),
+    ({"name": "Db_1", "path": "/d", "capacity": "1Gi"}, "name 'Db_1'"),
+    ({"name": "db", "path": "/d", "capacity": "1Gi", "size": "1Gi"}, "unknown key(s) size"),
+    ({"name": "db", "path": "/d", "capacity": "1Gi", "storage_class": "Local Storage"}, "storage_class 'Local Storage'"),
+    ("db", "must be a dict"),
+])
+def test_each_bad_volume_is_named(volume, word):
+    problems = sl.volume_problems([volume], "node-1")
+    assert len(problems) == 1 and word in problems[0], problems
+    assert "node-1" in problems[0]
+
+
+def test_names_and_paths_are_unique_per_node():
+    problems = sl.volume_problems([{"name": "db", "path": "/d", "capacity": "1Gi"},
+                                   {"name": "db", "path": "/d", "capacity": "1Gi"}], "n")
+    assert any("name 'db' is used twice" in p for p in problems)
+    assert any("path /d is used twice" in p for p in problems)
+
+
+@pytest.mark.parametrize("entry", ["/dev/sdb", "/dev/disk/by-id/", "/dev/disk/by-id/../../sda", "sdb", 3])
+def test_wipe_entries_must_be_exact_by_id_paths(entry):
+    problems = sl.wipe_problems([entry])
+    assert len(problems) == 1 and "is not a /dev/disk/by-id/<id> path" in problems[0]
+
+
+@pytest.mark.parametrize("signatures, decision", [
+    ([], "format"),
+    ([{"type": "ext4"}], "keep"),
+])
+def test_a_blank_disk_is_formatted_and_one_of_the_wanted_type_kept(signatures, decision):
+    assert sl.format_decision(DISK, signatures, "ext4") == decision
+
+
+@pytest.mark.parametrize("signatures, held", [
+    ([{"type": "xfs"}], "xfs"),
+    ([{"type": "gpt"}, {"type": "PMBR"}], "PMBR, gpt"),
+    ([{"type": "LVM2_member"}], "LVM2_member"),
+    ([{"type": "linux_raid_member"}], "linux_raid_member"),
+    ([{"type": "ext4"}, {"type": "dos"}], "dos, ext4"),
+])
+def test_a_disk_holding_anything_else_is_refused_unless_named_exactly(signatures, held):
+    with pytest.raises(sl.StorageError) as err:
+        sl.format_decision(DISK, signatures, "ext4", wipe=[DISK + "-other", "/dev/sdb"])
+    assert DISK in str(err.value) and held in str(err.value)
+    assert "storage_local_wipe" in str(err.value) and "nothing was changed" in str(err.value)
+    assert sl.format_decision(DISK, signatures, "ext4", wipe=[DISK]) == "wipe"
+
+
+def test_pvs_are_retained_local_volumes_of_their_node():
+    objects = sl.cluster_objects({"Node_1.lab": [{"name": "db", "path": "/data/db", "capacity": "50Gi"}],
+                                  "node-2": [{"name": "db", "path": "/data/db", "capacity": "10Gi",
+                                              "storage_class": "fast-local"}]}, default=True)
+    kinds = [(o["kind"], o["metadata"]["name"]) for o in objects]
+    assert kinds == [("StorageClass", "local-storage"), ("StorageClass", "fast-local"),
+                     ("PersistentVolume", "local-node-1-lab-db"), ("PersistentVolume", "local-node-2-db")]
+    local, fast = objects[0], objects[1]
+    assert local["metadata"]["annotations"] == {"storageclass.kubernetes.io/is-default-class": "true"}
+    assert "annotations" not in fast["metadata"]
+    pv = objects[2]
+    assert pv["spec"]["persistentVolumeReclaimPolicy"] == "Retain"
+    assert pv["spec"]["nodeAffinity"]["required"]["nodeSelectorTerms"][0]["matchExpressions"][0]["values"] == ["Node_1.lab"]
+    assert objects[3]["spec"]["storageClassName"] == "fast-local"
+
+
+def test_two_nodes_giving_one_pv_name_are_refused():
+    with pytest.raises(sl.StorageError, match="local-node-1-db is given by node-1 and node.1"):
+        sl.cluster_objects({"node-1": [{"name": "db", "path": "/a", "capacity": "1Gi"}],
+                            "node.1": [{"name": "db", "path": "/b", "capacity": "1Gi"}]})
+
+
+def test_no_volumes_still_gives_the_storage_class():
+    assert [o["kind"] for o in sl.cluster_objects({"n": []})] == ["StorageClass"]
+
+
+def test_a_volume_without_a_class_takes_the_roles_class():
+    objects = sl.cluster_objects({"n": [{"name": "db", "path": "/a", "capacity": "1Gi"}]}, "local-fast")
+    assert [o["metadata"]["name"] for o in objects] == ["local-fast", "local-n-db"]
+    assert objects[1]["spec"]["storageClassName"] == "local-fast"
