@@ -438,44 +438,85 @@ def test_upstream_image_names_are_served_by_the_private_registry(lab):
     kubectl("delete", "pod", name, "--wait=false")
 
 
-LOCAL_VOLUME = "/var/lib/xinchuang/local/data0"  # inventories/lab/host_vars: storage_local_volumes
+LOCAL_DIR = "/var/lib/xinchuang/local/data0"  # inventories/lab/host_vars/xc-lab-arm64.yml
+LOCAL_DISK = ("/var/lib/xinchuang/local/disk0", "/dev/disk/by-id/virtio-xc-data0")
+GUARDED_DISK = "/dev/disk/by-id/virtio-xc-data1"  # a DOS partition table (hack/lab/machines.sh)
+
+
+def claim(name, size, volume=None):
+    selector = {"matchLabels": {"xinchuang.cloud/volume": volume}} if volume else None
+    spec = {"storageClassName": "local-storage", "accessModes": ["ReadWriteOnce"],
+            "resources": {"requests": {"storage": size}}}
+    if selector:
+        spec["selector"] = selector
+    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+            "metadata": {"name": name, "namespace": "default"}, "spec": spec}
 
 
 @pytest.mark.timeout(1800)
-def test_a_local_pvc_binds_to_the_pv_of_the_node_its_pod_lands_on_and_keeps_its_data(lab):
+def test_local_pvcs_bind_to_the_directory_and_the_disk_of_the_node_their_pod_lands_on(lab):
     host, name = "xc-lab-arm64", "e2e-local"
-    kubectl("delete", "pod", name, "--ignore-not-found", "--wait=true")
-    kubectl("delete", "pvc", name, "--ignore-not-found", "--wait=true")
-    pv_name = "local-%s-data0" % host
+    for kind, obj in (("pod", name), ("pvc", name + "-dir"), ("pvc", name + "-disk")):
+        kubectl("delete", kind, obj, "--ignore-not-found", "--wait=true")
     sc = kubectl_json("get", "storageclass", "local-storage")
     assert (sc["volumeBindingMode"], sc["reclaimPolicy"]) == ("WaitForFirstConsumer", "Retain")
-    apply({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
-           "metadata": {"name": name, "namespace": "default"},
-           "spec": {"storageClassName": "local-storage", "accessModes": ["ReadWriteOnce"],
-                    "resources": {"requests": {"storage": "100Mi"}}}})
+    # The data disk was blank: site.yml made ext4 on it and mounted it by its by-id name.
+    mount = on_host(host, "findmnt", "-n", "-o", "SOURCE,FSTYPE", LOCAL_DISK[0]).stdout.split()
+    device = on_host(host, "readlink", "-f", LOCAL_DISK[1]).stdout.strip()
+    assert mount == [device, "ext4"], (mount, device)
+    # 100Mi fits only the directory's PV (1Gi); the disk's (60Mi) is asked for by its label.
+    apply(claim(name + "-dir", "100Mi"))
+    apply(claim(name + "-disk", "50Mi", volume="disk0"))
     # WaitForFirstConsumer: no Pod, no binding.
-    assert kubectl_json("get", "pvc", name)["status"]["phase"] == "Pending"
+    assert kubectl_json("get", "pvc", name + "-dir")["status"]["phase"] == "Pending"
     apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "default"},
            "spec": {"nodeSelector": {"kubernetes.io/arch": goarch(host)}, "restartPolicy": "Never",
                     "containers": [{"name": "c", "image": TOOLBOX,
-                                    "command": ["sh", "-c", "uname -m >/data/proof && cat /data/proof"],
-                                    "volumeMounts": [{"name": "data", "mountPath": "/data"}]}],
-                    "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": name}}]}})
+                                    "command": ["sh", "-c", "uname -m >/dir/proof && uname -m >/disk/proof"],
+                                    "volumeMounts": [{"name": "dir", "mountPath": "/dir"},
+                                                     {"name": "disk", "mountPath": "/disk"}]}],
+                    "volumes": [{"name": "dir", "persistentVolumeClaim": {"claimName": name + "-dir"}},
+                                {"name": "disk", "persistentVolumeClaim": {"claimName": name + "-disk"}}]}})
     wait_for("Pod %s Succeeded" % name,
              lambda: kubectl("get", "pod", name, "-o", "jsonpath={.status.phase}").stdout == "Succeeded",
              timeout=900, interval=5)
-    pvc = kubectl_json("get", "pvc", name)
-    assert (pvc["status"]["phase"], pvc["spec"]["volumeName"]) == ("Bound", pv_name)
     assert kubectl_json("get", "pod", name)["spec"]["nodeName"] == host
-    # Written by the Pod on the node's own directory, as machine code of that node.
-    assert on_host(host, "cat", LOCAL_VOLUME + "/proof").stdout.strip() == uname(host)
+    bound = {}
+    for suffix, volume in (("-dir", "data0"), ("-disk", "disk0")):
+        pvc = kubectl_json("get", "pvc", name + suffix)
+        assert (pvc["status"]["phase"], pvc["spec"]["volumeName"]) == ("Bound", "local-%s-%s" % (host, volume))
+        bound[suffix] = pvc["spec"]["volumeName"]
+    # Written by the Pod on the node's directory and on its disk, as machine code of that node.
+    for path in (LOCAL_DIR, LOCAL_DISK[0]):
+        assert on_host(host, "cat", path + "/proof").stdout.strip() == uname(host)
     kubectl("delete", "pod", name, "--wait=true")
-    kubectl("delete", "pvc", name, "--wait=true")
-    # Retain: the volume is released, not wiped; the data stays on the node.
-    wait_for("PV %s Released" % pv_name,
-             lambda: kubectl("get", "pv", pv_name, "-o", "jsonpath={.status.phase}").stdout == "Released",
-             timeout=120, interval=3)
-    assert on_host(host, "cat", LOCAL_VOLUME + "/proof").stdout.strip() == uname(host)
+    kubectl("delete", "pvc", name + "-dir", name + "-disk", "--wait=true")
+    # Retain: the volumes are released, not wiped; the data stays on the node.
+    for pv in bound.values():
+        wait_for("PV %s Released" % pv,
+                 lambda pv=pv: kubectl("get", "pv", pv, "-o", "jsonpath={.status.phase}").stdout == "Released",
+                 timeout=120, interval=3)
+    for path in (LOCAL_DIR, LOCAL_DISK[0]):
+        assert on_host(host, "cat", path + "/proof").stdout.strip() == uname(host)
+
+
+@pytest.mark.timeout(1800)
+def test_the_wipe_guard_refuses_a_disk_holding_a_partition_table(lab, tmp_path):
+    host = "xc-lab-arm64"
+    before = on_host(host, "wipefs", "--json", "--no-act", GUARDED_DISK).stdout
+    assert '"dos"' in before, before
+    volumes = [{"name": "guarded", "path": "/var/lib/xinchuang/local/guarded", "capacity": "30Mi",
+                "device": GUARDED_DISK}]
+    extra = tmp_path / "guarded.json"
+    extra.write_text(json.dumps({"storage_local_volumes": volumes}))
+    report, proc, _took = playbook("storage.yml", "--limit", host, "-e", "@" + str(extra))
+    assert proc.returncode != 0
+    msgs = "\n".join(failures(report))
+    assert GUARDED_DISK in msgs and "dos" in msgs and "storage_local_wipe" in msgs, msgs
+    assert not changed_tasks(report), "changed before stopping:\n" + "\n".join(changed_tasks(report))
+    # The disk still holds what it held, and nothing was mounted or made.
+    assert on_host(host, "wipefs", "--json", "--no-act", GUARDED_DISK).stdout == before
+    assert on_host(host, "test", "-e", "/var/lib/xinchuang/local/guarded", check=False).returncode != 0
 
 
 @pytest.mark.timeout(3600)
