@@ -10,19 +10,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import json
-
 from ansible_collections.xinchuang.cloud.plugins.module_utils import storage_local
 from ansible_collections.xinchuang.cloud.plugins.plugin_utils.filters import (
     user_errors_as_filter_errors,
 )
-
-
-def storage_local_format(wipefs_json, device, fstype, wipe=None):
-    """The wipe guard's decision from the JSON ``wipefs --json --no-act DEVICE`` printed."""
-    text = (wipefs_json or "").strip()
-    signatures = json.loads(text).get("signatures", []) if text else []
-    return storage_local.format_decision(device, signatures, fstype, wipe)
 
 
 def storage_local_objects(volumes_by_node, class_name=storage_local.DEFAULT_CLASS, default=False):
@@ -33,6 +24,8 @@ class FilterModule(object):
     def filters(self):
         return {
             "storage_local_problems": user_errors_as_filter_errors(storage_local.volume_problems),
-            "storage_local_format": user_errors_as_filter_errors(storage_local_format),
+            "storage_local_probe": user_errors_as_filter_errors(storage_local.parse_probe),
+            "storage_local_disk_plan": user_errors_as_filter_errors(storage_local.disk_plan),
+            "storage_local_tools": user_errors_as_filter_errors(storage_local.tools_needed),
             "storage_local_objects": user_errors_as_filter_errors(storage_local_objects),
         }

@@ -13,6 +13,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
 import re
 
 from ansible_collections.xinchuang.cloud.plugins.module_utils.errors import XinchuangError
@@ -27,6 +28,58 @@ _DNS_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 
 class StorageError(XinchuangError, ValueError):
     """Bad storage input, or a device the guard will not format; the message says the fix."""
+
+
+# The programs the disk steps run, and the package of each (the same names on Debian and EL).
+TOOL_PACKAGES = {"wipefs": "util-linux", "blkid": "util-linux", "mkfs.ext4": "e2fsprogs",
+                 "mkfs.xfs": "xfsprogs"}
+
+
+def tools_needed(volumes):
+    """The programs this node's disks need: wipefs and blkid, and mkfs of each fstype."""
+    fstypes = sorted({v.get("fstype", "ext4") for v in volumes or [] if v.get("device")})
+    return ["wipefs", "blkid"] + ["mkfs." + f for f in fstypes] if fstypes else []
+
+
+def parse_probe(stdout):
+    """The probe's report (templates/probe.sh.j2 of the role): ``missing TOOL`` lines, and
+    ``disk DEVICE JSON`` lines with what ``wipefs --json --no-act`` printed (nothing for a
+    blank disk). Returns {"missing": [...], "packages": [...], "signatures": {device: [...]}}."""
+    missing, signatures = [], {}
+    for line in (stdout or "").splitlines():
+        if line.startswith("missing "):
+            missing.append(line.split(" ", 1)[1].strip())
+        elif line.startswith("disk "):
+            parts = line.split(" ", 2)
+            text = parts[2].strip() if len(parts) > 2 else ""
+            try:
+                signatures[parts[1]] = json.loads(text).get("signatures", []) if text else []
+            except ValueError:
+                raise StorageError("cannot read what wipefs reported for %s: %r" % (parts[1], text))
+        elif line.startswith("absent "):
+            raise StorageError("%s does not exist on this node: check the disk's id (ls -l %s); "
+                               "nothing was changed" % (line.split(" ", 1)[1].strip(), BY_ID))
+    packages = sorted({TOOL_PACKAGES.get(t, t) for t in missing})
+    return {"missing": missing, "packages": packages, "signatures": signatures}
+
+
+def disk_plan(probe, volumes, wipe=None):
+    """[{volume, action}] for this node's disks (format_decision of each), all decided before
+    any disk is touched: one refusal stops them all."""
+    plan, problems = [], []
+    for vol in volumes or []:
+        if not vol.get("device"):
+            continue
+        try:
+            action = format_decision(vol["device"], probe["signatures"].get(vol["device"], []),
+                                     vol.get("fstype", "ext4"), wipe)
+        except StorageError as exc:
+            problems.append(str(exc))
+            continue
+        plan.append({"volume": vol, "action": action})
+    if problems:
+        raise StorageError("; ".join(problems))
+    return plan
 
 
 def pv_name(node, volume):

@@ -98,3 +98,40 @@ def test_a_volume_without_a_class_takes_the_roles_class():
     objects = sl.cluster_objects({"n": [{"name": "db", "path": "/a", "capacity": "1Gi"}]}, "local-fast")
     assert [o["metadata"]["name"] for o in objects] == ["local-fast", "local-n-db"]
     assert objects[1]["spec"]["storageClassName"] == "local-fast"
+
+
+PROBE = (
+    "missing mkfs.xfs\n"
+    "disk /dev/disk/by-id/virtio-xc-data0 \n"
+    'disk /dev/disk/by-id/virtio-xc-data1 {   "signatures": [      {"device": "vdd", "offset": "0x1fe", '
+    '"type": "dos", "uuid": null, "label": null}   ]}\n'
+)
+
+
+def test_the_probe_gives_missing_tools_their_packages_and_each_disks_signatures():
+    probe = sl.parse_probe(PROBE)
+    assert probe["missing"] == ["mkfs.xfs"] and probe["packages"] == ["xfsprogs"]
+    assert probe["signatures"] == {DISK: [], "/dev/disk/by-id/virtio-xc-data1": [
+        {"device": "vdd", "offset": "0x1fe", "type": "dos", "uuid": None, "label": None}]}
+
+
+def test_an_absent_disk_is_named():
+    with pytest.raises(sl.StorageError, match="virtio-nope does not exist on this node"):
+        sl.parse_probe("absent /dev/disk/by-id/virtio-nope\n")
+
+
+def test_every_disk_is_decided_before_any_is_touched():
+    probe = sl.parse_probe(PROBE)
+    volumes = [{"name": "a", "path": "/a", "capacity": "1Gi", "device": DISK},
+               {"name": "b", "path": "/b", "capacity": "1Gi", "device": "/dev/disk/by-id/virtio-xc-data1"},
+               {"name": "c", "path": "/c", "capacity": "1Gi"}]
+    with pytest.raises(sl.StorageError, match="virtio-xc-data1 holds dos"):
+        sl.disk_plan(probe, volumes)
+    plan = sl.disk_plan(probe, volumes, wipe=["/dev/disk/by-id/virtio-xc-data1"])
+    assert [(p["volume"]["name"], p["action"]) for p in plan] == [("a", "format"), ("b", "wipe")]
+
+
+def test_tools_follow_the_file_systems_asked_for():
+    assert sl.tools_needed([{"name": "c", "path": "/c", "capacity": "1Gi"}]) == []
+    assert sl.tools_needed([{"device": DISK}, {"device": DISK, "fstype": "xfs"}]) == [
+        "wipefs", "blkid", "mkfs.ext4", "mkfs.xfs"]
