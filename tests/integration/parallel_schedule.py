@@ -52,6 +52,9 @@ SECONDS = {
     "os_prep/test_preflight.py": 5,
     "testbed/test_control_plane.py": 3,
     "bundle/test_bundle_machines.py": 1,
+    "bundle/test_offline_bundle.py": 17,
+    "storage_local/test_storage_local_role.py": 20,
+    "cmdb/test_cmdb_inventory.py": 4,
     "lab/test_machine_faults.py": 30,
 }
 UNKNOWN_SECONDS = 60

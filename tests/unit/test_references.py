@@ -118,10 +118,14 @@ def _cited_fragments():
 
 def _fragment_exists(name):
     module_name, _dot, variant = name.partition(".")
-    if not os.path.isfile(os.path.join(ROOT, "plugins", "doc_fragments", module_name + ".py")):
+    if os.path.isfile(os.path.join(ROOT, "plugins", "doc_fragments", module_name + ".py")):
+        package = "ansible_collections.xinchuang.cloud.plugins.doc_fragments."
+    else:  # ansible-core's own (constructed, inventory_cache, ...)
+        package = "ansible.plugins.doc_fragments."
+    try:
+        module = importlib.import_module(package + module_name)
+    except ImportError:
         return False
-    module = importlib.import_module(
-        "ansible_collections.xinchuang.cloud.plugins.doc_fragments." + module_name)
     return hasattr(module.ModuleDocFragment, (variant or "documentation").upper())
 
 
