@@ -55,6 +55,7 @@ SECONDS = {
     "bundle/test_offline_bundle.py": 17,
     "storage_local/test_storage_local_role.py": 20,
     "cmdb/test_cmdb_inventory.py": 4,
+    "awx/test_execution_environment.py": 3,
     "lab/test_machine_faults.py": 30,
 }
 UNKNOWN_SECONDS = 60
