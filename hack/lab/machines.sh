@@ -276,15 +276,24 @@ lab_machine_stop() {
   ip link del "$tap" 2>/dev/null || true
 }
 
-# Two small data disks per machine, thrown away with it, that the storage tests may use: the
-# machine's udev names them /dev/disk/by-id/virtio-xc-data0 (blank) and virtio-xc-data1 (a DOS
-# partition table: a disk the storage_local wipe guard must refuse to format).
-LAB_MACHINE_DISKS="data0 blank 64M; data1 dos 64M"
+# Two small data disks for the storage tests on the arm64 machine, thrown away with it: its
+# udev names them /dev/disk/by-id/virtio-xc-data0 (blank) and virtio-xc-data1 (a DOS partition
+# table: a disk the storage_local wipe guard must refuse to format). They sit at PCI slots 0x10
+# and 0x11, after the root and seed disks: a -device takes the lowest free slot before the
+# if=virtio drives do, and the kernel names disks in slot order (root=/dev/vda). Not on the
+# mips64el machine: Malta's PCI bus gives devices at those slots no working interrupt there.
+declare -A LAB_MACHINE_DATA_DISKS=([arm64]="data0 blank 64M slot 0x10; data1 dos 64M slot 0x11")
+# lab_machine_data_disks DIR ARCH: the QEMU arguments of ARCH's data disks, made under DIR.
 lab_machine_data_disks() {
-  local dir="$1"
+  local dir="$1" arch="$2"
+  [ -n "${LAB_MACHINE_DATA_DISKS[$arch]:-}" ] || return 0
   truncate -s 64M "$dir/data0.img" "$dir/data1.img"
   printf 'label: dos\n,32M,L\n' | sfdisk -q "$dir/data1.img" >/dev/null \
     || xc_die "sfdisk could not write a partition table to $dir/data1.img"
+  printf '%s\n' -drive "file=$dir/data0.img,if=none,id=data0,format=raw,cache=unsafe" \
+    -device "virtio-blk-pci,drive=data0,serial=xc-data0,addr=0x10" \
+    -drive "file=$dir/data1.img,if=none,id=data1,format=raw,cache=unsafe" \
+    -device "virtio-blk-pci,drive=data1,serial=xc-data1,addr=0x11"
 }
 
 # Start machine NAME (ARCH, ADDRESS on BRIDGE with PREFIX) unless it runs already with the
@@ -296,7 +305,7 @@ lab_machine_start() {
   [ -s "$image/RECIPE" ] || xc_die "$name: no machine image for $arch; run hack/lab.sh machines $arch"
   [ -c /dev/net/tun ] || xc_die "$name: /dev/net/tun is missing, so no tap device can join the lab network; load the tun module (modprobe tun) or run on a machine that has it"
   lab_machine_ssh_key
-  spec=$(printf '%s\n' "$(cat "$image/RECIPE")" "$addr" "$bridge" "$LAB_MACHINE_DISKS" | sha256sum | cut -c1-16)
+  spec=$(printf '%s\n' "$(cat "$image/RECIPE")" "$addr" "$bridge" "${LAB_MACHINE_DATA_DISKS[$arch]:-}" | sha256sum | cut -c1-16)
   pid=$(lab_machine_pid "$name")
   if [ -n "$pid" ] && [ "$(cat "$dir/spec" 2>/dev/null)" = "$spec" ]; then
     xc_log "$name: running (pid $pid), reused"
@@ -308,7 +317,11 @@ lab_machine_start() {
   qemu-img create -q -f qcow2 -F raw -b "$image/rootfs.img" "$dir/disk.qcow2" \
     || xc_die "$name: qemu-img create of the overlay failed"
   lab_machine_seed "$name" "$addr" "$prefix"
-  lab_machine_data_disks "$dir"
+  local disks=()
+  mapfile -t disks < <(lab_machine_data_disks "$dir" "$arch")
+  if [ -n "${LAB_MACHINE_DATA_DISKS[$arch]:-}" ] && [ "${#disks[@]}" -eq 0 ]; then
+    xc_die "$name: its data disks could not be made under $dir (above)"
+  fi
   tap=$(lab_machine_tap "$name"); mac=$(lab_machine_mac "$addr")
   ip tuntap add "$tap" mode tap 2>"$dir/tap.err" \
     || xc_die "$name: cannot create the tap device $tap ($(cat "$dir/tap.err")); needs root and /dev/net/tun"
@@ -323,10 +336,7 @@ lab_machine_start() {
       -append "root=/dev/vda rw console=${LAB_MACHINE_CONSOLE[$arch]} net.ifnames=0 systemd.show_status=1" \
       -drive "file=$dir/disk.qcow2,if=virtio,format=qcow2,cache=unsafe" \
       -drive "file=$dir/seed.img,if=virtio,format=raw,readonly=on" \
-      -drive "file=$dir/data0.img,if=none,id=data0,format=raw,cache=unsafe" \
-      -device "virtio-blk-pci,drive=data0,serial=xc-data0" \
-      -drive "file=$dir/data1.img,if=none,id=data1,format=raw,cache=unsafe" \
-      -device "virtio-blk-pci,drive=data1,serial=xc-data1" \
+      "${disks[@]}" \
       -netdev "tap,id=lab,ifname=$tap,script=no,downscript=no" -device "virtio-net-pci,netdev=lab,mac=$mac,romfile=" \
       -display none -monitor none -serial "file:$dir/console.log" \
       -name "$name" -pidfile "$dir/qemu.pid" -daemonize 2>"$dir/qemu.err" 9>&-; then
