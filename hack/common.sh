@@ -64,12 +64,7 @@ xc_ensure_docker() {
 # once under $XC_CACHE/debian-packages/SUITE/DEB_ARCH/PACKAGE (printed), with its version in
 # VERSION there: the offline bundle's fetcher (bundle_build.DebianPackages, an apt
 # configuration of its own, the archive's signature checked). XC_DEBIAN_MIRROR picks the mirror.
-xc_debian_package() {
-  xc_link_collection
-  PYTHONPATH="$XC_ROOT/.collections" python3 -c \
-    'import sys; from ansible_collections.xinchuang.cloud.plugins.module_utils.bundle_build import cli; sys.exit(cli())' \
-    debian "$@"
-}
+xc_debian_package() { xc_cli bundle_build debian "$@"; }
 
 # The collection importable from the working tree (.collections/ansible_collections/xinchuang/cloud).
 xc_link_collection() {
@@ -77,6 +72,15 @@ xc_link_collection() {
     mkdir -p "$XC_ROOT/.collections/ansible_collections/xinchuang"
     ln -sfn "$XC_ROOT" "$XC_ROOT/.collections/ansible_collections/xinchuang/cloud"
   fi
+}
+
+# xc_cli MODULE ARGS...: the cli() of plugins/module_utils/MODULE.py (bundle_build,
+# kube_components): how the scripts ask the collection's Python instead of repeating it.
+xc_cli() {
+  local module="$1"; shift
+  xc_link_collection
+  PYTHONPATH="$XC_ROOT/.collections" python3 -c \
+    "import sys; from ansible_collections.xinchuang.cloud.plugins.module_utils.$module import cli; sys.exit(cli())" "$@"
 }
 
 # xc_model_rows FIELD... -- NAME...: one line per NAME, "NAME VALUE...", the fields of its row

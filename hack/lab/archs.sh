@@ -8,11 +8,7 @@ LAB_ARCHES=(amd64 arm64 mips64el loong64)
 # The Debian suite carrying each architecture (loong64: only sid's main archive), as the
 # offline bundle's table says (plugins/module_utils/bundle_policy.py, DEBIAN_SUITES).
 declare -A LAB_SUITE=()
-while read -r _lab_a _lab_suite; do LAB_SUITE[$_lab_a]=$_lab_suite; done < <(
-  xc_link_collection
-  PYTHONPATH="$XC_ROOT/.collections" python3 -c \
-    'import sys; from ansible_collections.xinchuang.cloud.plugins.module_utils.bundle_build import cli; sys.exit(cli())' \
-    suite "${LAB_ARCHES[@]}")
+while read -r _lab_a _lab_suite; do LAB_SUITE[$_lab_a]=$_lab_suite; done < <(xc_cli bundle_build suite "${LAB_ARCHES[@]}")
 [ "${#LAB_SUITE[@]}" -eq "${#LAB_ARCHES[@]}" ] || xc_die "no Debian suite for every lab architecture (${LAB_ARCHES[*]})"
 unset _lab_suite
 # OCI/Docker platform (architecture, variant written into the image config) and what

@@ -11,11 +11,7 @@
 #                                 changed is rebuilt
 
 # tb_bundle ARGS...: bundle_build.cli (rows, build, version, source, goarch, suite).
-tb_bundle() {
-  xc_link_collection
-  PYTHONPATH="$XC_ROOT/.collections" python3 -c \
-    'import sys; from ansible_collections.xinchuang.cloud.plugins.module_utils.bundle_build import cli; sys.exit(cli())' "$@"
-}
+tb_bundle() { xc_cli bundle_build "$@"; }
 
 # The host's GOARCH, as the architecture model names `uname -m`.
 tb_host_goarch() {

@@ -30,10 +30,7 @@ tb_cert() {
 # (plugins/module_utils/kube_components.py).
 tb_kubeconfig() {
   local file="$1" cert="$2" user="${3:-$2}"
-  xc_link_collection
-  (umask 077 && PYTHONPATH="$XC_ROOT/.collections" python3 -c \
-    'import sys; from ansible_collections.xinchuang.cloud.plugins.module_utils.kube_components import cli; sys.exit(cli())' \
-    kubeconfig "https://127.0.0.1:$TB_PORT_APISERVER" testbed "$user" "$TB_PKI/ca.crt" \
+  (umask 077 && xc_cli kube_components kubeconfig "https://127.0.0.1:$TB_PORT_APISERVER" testbed "$user" "$TB_PKI/ca.crt" \
     "$TB_PKI/$cert.crt" "$TB_PKI/$cert.key" "${4:-default}" >"$file.tmp" && mv "$file.tmp" "$file") \
     || xc_die "cannot write the kubeconfig $file"
 }

@@ -196,10 +196,7 @@ tb_flags() {
     "$TB_PKI" "$TB_STATE/etcd" "$TB_PORT_ETCD_PEER" "$TB_PORT_ETCD" "$TB_PORT_ETCD" \
     "$TB_PORT_ETCD_PEER" "$TB_PORT_APISERVER" "$TB_STATE/controller-manager.kubeconfig" \
     "$TB_STATE/scheduler.kubeconfig")"
-  xc_link_collection
-  PYTHONPATH="$XC_ROOT/.collections" python3 -c \
-    'import sys; from ansible_collections.xinchuang.cloud.plugins.module_utils.kube_components import cli; sys.exit(cli())' \
-    flags "$1" "$inputs" "$2" || xc_die "no flags for $1 (plugins/module_utils/kube_components.py)"
+  xc_cli kube_components flags "$1" "$inputs" "$2" || xc_die "no flags for $1 (plugins/module_utils/kube_components.py)"
 }
 
 tb_start_etcd() {

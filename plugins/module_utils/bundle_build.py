@@ -71,11 +71,7 @@ def sha256_of(path):
     known = _read(memo)
     if known and known.split("\n")[0] == key:
         return known.split("\n")[1].strip()
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    value = digest.hexdigest()
+    value = _plain_sha256(path)
     try:
         _write_atomic(memo, "%s\n%s\n" % (key, value))
     except (IOError, OSError):
@@ -400,6 +396,7 @@ def _same_file(src, dst):
 
 
 def _plain_sha256(path):
+    """SHA-256 of a file, read in 1 MiB blocks (nothing remembered)."""
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -470,9 +467,7 @@ class Bundle(object):
                 result["changed"] = True
                 result["built"] += ["%s/%s" % (plan["goarch"], r.binary) for r in plan["missing"]]
                 if not self.check_mode:
-                    builder = GoBuilder(self.cache_dir, go=self.p.get("go_binary") or "go",
-                                        goroot=plan["goroot"], log=self.log)
-                    builder.build(plan["rows"], plan["goarch"])
+                    plan["builder"].build(plan["rows"], plan["goarch"])
             if dest:
                 changed, diff = self._lay_out(plan, os.path.join(dest, version, plan["goarch"]))
                 result["changed"] = result["changed"] or changed
@@ -494,7 +489,8 @@ class Bundle(object):
         if not rows:
             raise BundleError("no component of the sets %s builds for %s: pick other sets" % (
                 ", ".join(report["sets"]), goarch))
-        builder = GoBuilder(self.cache_dir, goroot=goroot, log=self.log)
+        builder = GoBuilder(self.cache_dir, go=self.p.get("go_binary") or "go", goroot=goroot,
+                            log=self.log)
         missing = builder.missing(rows, goarch)
         report["missing"] = [r.binary for r in missing]
         return {"goarch": goarch, "rows": rows, "missing": missing, "goroot": goroot,

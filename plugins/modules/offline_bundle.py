@@ -179,7 +179,11 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.xinchuang.cloud.plugins.module_utils.bundle_build import Bundle
+from ansible_collections.xinchuang.cloud.plugins.module_utils.bundle_build import DEFAULT_CACHE, Bundle
+from ansible_collections.xinchuang.cloud.plugins.module_utils.bundle_policy import (
+    DEFAULT_DEBIAN_MIRROR,
+    DEFAULT_FULL_GOARCHES,
+)
 from ansible_collections.xinchuang.cloud.plugins.module_utils.errors import XinchuangError
 
 
@@ -188,13 +192,13 @@ def argument_spec():
         dest=dict(type="path"),
         goarches=dict(type="list", elements="str"),
         sets=dict(type="list", elements="str"),
-        full_goarches=dict(type="list", elements="str", default=["amd64"]),
+        full_goarches=dict(type="list", elements="str", default=list(DEFAULT_FULL_GOARCHES)),
         version=dict(type="str"),
         build=dict(type="bool", default=True),
         runc=dict(type="bool", default=True),
         registry=dict(type="bool", default=True),
-        debian_mirror=dict(type="str", default="http://deb.debian.org/debian"),
-        cache_dir=dict(type="path", default="/var/cache/xinchuang"),
+        debian_mirror=dict(type="str", default=DEFAULT_DEBIAN_MIRROR),
+        cache_dir=dict(type="path", default=DEFAULT_CACHE),
         go_binary=dict(type="str", default="go"),
         sw64_goroot=dict(type="path"),
     )
