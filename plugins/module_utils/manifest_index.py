@@ -321,3 +321,31 @@ def manifest_blobs(doc):
         if layer.get("digest") and not layer.get("urls"):
             blobs.append(layer["digest"])
     return blobs
+
+
+def node_platforms(node_arches):
+    """{node: any architecture name} -> the sorted platforms those nodes run (what every
+    image they pull must serve; the argument of image_manifest_info's required_platforms)."""
+    return sorted(set(arch.oci_platform(a) for a in (node_arches or {}).values()))
+
+
+def node_image_problems(images, node_arches):
+    """image_manifest_info's ``images`` and {node: architecture} -> one message per image that
+    a node cannot run: absent from the registry, or without the node's platform (naming the
+    image, the platform and the nodes, and how to fix it). Empty when every node is served."""
+    by_platform = {}
+    for node, name in sorted((node_arches or {}).items()):
+        by_platform.setdefault(arch.oci_platform(name), []).append(node)
+    problems = []
+    for image in images or []:
+        ref = image.get("ref")
+        if not image.get("exists"):
+            problems.append("image %s is not in the registry: push it for %s (hack/images.sh push, "
+                            "or xinchuang.cloud.image_sync from the site's source)"
+                            % (ref, ", ".join(sorted(by_platform))))
+            continue
+        for platform in missing_platforms(image.get("platforms") or [], sorted(by_platform)):
+            problems.append("image %s has no %s image, which nodes %s need: add that platform to its "
+                            "index (xinchuang.cloud.image_manifest) or keep the workload off those nodes"
+                            % (ref, platform, ", ".join(by_platform[platform])))
+    return problems
