@@ -105,8 +105,9 @@ def network():
 class LabHost(object):
     """A systemd lab container reached by Ansible with `docker exec`."""
 
-    def __init__(self, name, arch, repository=None):
+    def __init__(self, name, arch, repository=None, extra_args=()):
         self.name, self.arch = name, arch
+        self.extra_args = list(extra_args)  # more docker run flags (a capability a server needs)
         self.suite, self.image, self.platform = IMAGES[arch]
         self.repository = repository
         self.address = None
@@ -123,7 +124,7 @@ class LabHost(object):
                 "--tmpfs", "/run", "--tmpfs", "/run/lock"]
         if self.repository:
             argv += ["-v", "%s:%s:ro" % (self.repository, REPO_IN_HOST)]
-        sh(argv + [self.image, "/sbin/init"])
+        sh(argv + self.extra_args + [self.image, "/sbin/init"])
         deadline = time.time() + boot_timeout
         state = ""
         while time.time() < deadline:

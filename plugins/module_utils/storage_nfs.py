@@ -1,0 +1,377 @@
+# -*- coding: utf-8 -*-
+# Copyright: xinchuang.cloud developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""NAS over NFS, as pure rules: which exports a server may serve, the server's export table
+(the kernel server's exports(5) file or NFS-Ganesha's EXPORT blocks), and the cluster side:
+the upstream NFS CSI driver (csi-driver-nfs) and one StorageClass ``nfs-<export>`` per export.
+
+The role ``xinchuang.cloud.storage_nfs`` asks through filters; nothing here touches a host or
+the API server. Exports are safe by default: ``root_squash`` and ``sync``, and never open to
+the world (``*``): the client networks are named.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import ipaddress
+import re
+
+from ansible_collections.xinchuang.cloud.plugins.module_utils import arch
+from ansible_collections.xinchuang.cloud.plugins.module_utils.errors import XinchuangError
+
+DRIVER = "nfs.csi.k8s.io"
+CLASS_PREFIX = "nfs-"
+DEFAULT_OPTIONS = ("rw", "sync", "root_squash", "no_subtree_check")
+DEFAULT_MOUNT_OPTIONS = ("nfsvers=4.1", "hard")
+RECLAIM_POLICIES = ("Delete", "Retain")
+BACKENDS = ("kernel", "ganesha")
+
+# What each backend installs and runs, per package family (os_family's package_family).
+BACKEND_PACKAGES = {
+    ("kernel", "deb"): ["nfs-kernel-server"],
+    ("kernel", "rpm"): ["nfs-utils"],
+    ("ganesha", "deb"): ["nfs-ganesha", "nfs-ganesha-vfs"],
+    ("ganesha", "rpm"): ["nfs-ganesha", "nfs-ganesha-vfs"],
+}
+
+# exports(5) options this role knows; anything else is a typo until proven otherwise.
+_FLAG_OPTIONS = {
+    "rw", "ro", "sync", "async", "root_squash", "no_root_squash", "all_squash", "no_all_squash",
+    "subtree_check", "no_subtree_check", "secure", "insecure", "wdelay", "no_wdelay",
+    "hide", "nohide", "crossmnt", "no_acl", "secure_locks", "insecure_locks",
+}
+_VALUE_OPTIONS = ("anonuid", "anongid", "fsid", "sec")
+_PAIRS = (("rw", "ro"), ("sync", "async"), ("root_squash", "no_root_squash"),
+          ("subtree_check", "no_subtree_check"))
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_HOSTNAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?$")
+_SQUASH = {"root_squash": "Root_Squash", "no_root_squash": "No_Root_Squash", "all_squash": "All_Squash"}
+
+
+class NfsError(XinchuangError, ValueError):
+    """Bad NFS input; the message names the value and the fix."""
+
+
+def class_name(export):
+    return CLASS_PREFIX + export["name"]
+
+
+def export_options(export, default_options=DEFAULT_OPTIONS):
+    """The export's options: its own list, else the defaults."""
+    opts = export.get("options")
+    return list(opts) if opts else list(default_options)
+
+
+def _client_problem(name, client):
+    if client in ("*", "0.0.0.0/0", "::/0"):
+        return ("export %r: client %r opens the export to every host: name the client networks "
+                "(e.g. 10.0.0.0/16)" % (name, client))
+    try:
+        ipaddress.ip_network(client, strict=False)
+        return None
+    except ValueError:
+        pass
+    if _HOSTNAME.match(client):
+        return None
+    return ("export %r: client %r is neither a network (10.0.0.0/16), an address nor a host "
+            "name: fix storage_nfs_exports" % (name, client))
+
+
+def _option_problems(name, options):
+    problems = []
+    flags = set()
+    for opt in options:
+        key = opt.split("=", 1)[0]
+        if "=" in opt and key in _VALUE_OPTIONS:
+            continue
+        if opt not in _FLAG_OPTIONS:
+            problems.append("export %r: unknown option %r: use options of exports(5) such as %s"
+                            % (name, opt, ", ".join(DEFAULT_OPTIONS)))
+        flags.add(opt)
+    for a, b in _PAIRS:
+        if a in flags and b in flags:
+            problems.append("export %r: options %r and %r contradict each other: keep one" % (name, a, b))
+    return problems
+
+
+def export_problems(exports, backend="kernel", default_options=DEFAULT_OPTIONS, reclaim_policy="Delete",
+                    default_class=None):
+    """Messages for every bad export (names, paths, clients, options, reclaim policy) and a
+    default class naming no export, all at once; empty when the server may be configured."""
+    problems = []
+    if backend not in BACKENDS:
+        problems.append("storage_nfs_backend %r is not one of %s" % (backend, ", ".join(BACKENDS)))
+    if reclaim_policy not in RECLAIM_POLICIES:
+        problems.append("storage_nfs_reclaim_policy %r is not one of %s" % (reclaim_policy, ", ".join(RECLAIM_POLICIES)))
+    seen_names, seen_paths = {}, {}
+    for i, export in enumerate(exports or []):
+        name = export.get("name")
+        if not isinstance(name, str) or not _DNS_LABEL.match(name) or len(CLASS_PREFIX + name) > 63:
+            problems.append("export #%d: name %r must be a DNS label of at most %d characters (its "
+                            "StorageClass is %s<name>)" % (i + 1, name, 63 - len(CLASS_PREFIX), CLASS_PREFIX))
+            continue
+        if name in seen_names:
+            problems.append("export %r is given twice: export names must be unique" % name)
+        seen_names[name] = True
+        path = export.get("path")
+        if not isinstance(path, str) or not path.startswith("/") or path.rstrip("/") in ("", "/"):
+            problems.append("export %r: path %r must be an absolute directory other than /" % (name, path))
+        elif path.rstrip("/") in seen_paths:
+            problems.append("exports %r and %r share the path %s: one directory, one export"
+                            % (seen_paths[path.rstrip("/")], name, path))
+        else:
+            seen_paths[path.rstrip("/")] = name
+        clients = export.get("clients") or []
+        if not clients:
+            problems.append("export %r has no clients: name the networks of the nodes that mount it" % name)
+        for client in clients:
+            problem = _client_problem(name, str(client))
+            if problem:
+                problems.append(problem)
+        problems.extend(_option_problems(name, export_options(export, default_options)))
+        policy = export.get("reclaim_policy", reclaim_policy)
+        if policy not in RECLAIM_POLICIES:
+            problems.append("export %r: reclaim_policy %r is not one of %s" % (name, policy, ", ".join(RECLAIM_POLICIES)))
+    if default_class and default_class not in seen_names:
+        problems.append("storage_nfs_default_class names export %r, which storage_nfs_exports does not define "
+                        "(known: %s)" % (default_class, ", ".join(seen_names) or "none"))
+    return problems
+
+
+def exports_file(exports, default_options=DEFAULT_OPTIONS):
+    """The kernel server's /etc/exports.d file: one line per export, clients in order."""
+    lines = ["# Managed by xinchuang.cloud.storage_nfs: edits are overwritten."]
+    for export in exports or []:
+        opts = ",".join(export_options(export, default_options))
+        lines.append("%s %s" % (export["path"], " ".join("%s(%s)" % (c, opts) for c in export["clients"])))
+    return "\n".join(lines) + "\n"
+
+
+def ganesha_config(exports, default_options=DEFAULT_OPTIONS, graceless=False):
+    """NFS-Ganesha's configuration: NFSv4 over TCP on 2049, one EXPORT block per export with
+    the VFS backend, the pseudo path equal to the path (so a share is mounted by the same path
+    from either backend). Ganesha has no per-export ``sync``: its VFS backend writes through."""
+    out = ["# Managed by xinchuang.cloud.storage_nfs: edits are overwritten.",
+           "NFS_CORE_PARAM {", "    Protocols = 4;", "    Enable_NLM = false;",
+           "    Enable_RQUOTA = false;", "}",
+           "NFSV4 {", "    Graceless = %s;" % ("true" if graceless else "false"), "}"]
+    for i, export in enumerate(exports or []):
+        opts = export_options(export, default_options)
+        access = "RO" if "ro" in opts else "RW"
+        squash = next((_SQUASH[o] for o in opts if o in _SQUASH), "Root_Squash")
+        # The kernel server squashes to 65534 (nobody); Ganesha's own default is -2.
+        anon = dict(o.split("=", 1) for o in opts if o.startswith(("anonuid=", "anongid=")))
+        out += ["EXPORT {",
+                "    Export_Id = %d;" % (i + 1),
+                "    Path = %s;" % export["path"],
+                "    Pseudo = %s;" % export["path"],
+                "    Access_Type = None;",
+                "    Squash = %s;" % squash,
+                "    Anonymous_Uid = %s;" % anon.get("anonuid", "65534"),
+                "    Anonymous_Gid = %s;" % anon.get("anongid", "65534"),
+                "    Protocols = 4;",
+                "    Transports = TCP;",
+                "    SecType = sys;",
+                "    FSAL { Name = VFS; }",
+                "    CLIENT {",
+                "        Clients = %s;" % ", ".join(export["clients"]),
+                "        Access_Type = %s;" % access,
+                "    }",
+                "}"]
+    return "\n".join(out) + "\n"
+
+
+def storage_classes(exports, server, mount_options=DEFAULT_MOUNT_OPTIONS, reclaim_policy="Delete",
+                    default_class=None):
+    """One StorageClass ``nfs-<export>`` per export: the CSI driver makes a directory per
+    volume under the export. ``default_class`` names the export whose class is the default."""
+    if not server:
+        raise NfsError("no NFS server address: set storage_nfs_server (the address the nodes mount)")
+    out = []
+    for export in exports or []:
+        meta = {"name": class_name(export), "labels": {"app.kubernetes.io/managed-by": "xinchuang.cloud"}}
+        if default_class and export["name"] == default_class:
+            meta["annotations"] = {"storageclass.kubernetes.io/is-default-class": "true"}
+        out.append({
+            "apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": meta,
+            "provisioner": DRIVER,
+            "parameters": {"server": server, "share": export["path"]},
+            "reclaimPolicy": export.get("reclaim_policy", reclaim_policy),
+            "volumeBindingMode": "Immediate",
+            "allowVolumeExpansion": True,
+            "mountOptions": list(export.get("mount_options") or mount_options),
+        })
+    return out
+
+
+def class_clash_problems(wanted, existing):
+    """Messages for StorageClasses the role would make whose name an existing class of another
+    provisioner or other parameters holds (parameters of a class cannot change)."""
+    have = dict((c["metadata"]["name"], c) for c in existing or [])
+    problems = []
+    for sc in wanted:
+        old = have.get(sc["metadata"]["name"])
+        if old is None:
+            continue
+        if old.get("provisioner") != sc["provisioner"] or (old.get("parameters") or {}) != sc["parameters"]:
+            problems.append("StorageClass %s exists with provisioner %s and parameters %s, not this export's "
+                            "(%s, %s): rename the export, or delete that class if nothing uses it"
+                            % (sc["metadata"]["name"], old.get("provisioner"), old.get("parameters"),
+                               sc["provisioner"], sc["parameters"]))
+    return problems
+
+
+def _container(name, image, args, **extra):
+    out = {"name": name, "image": image, "imagePullPolicy": "IfNotPresent", "args": args}
+    out.update(extra)
+    return out
+
+
+def _socket_env(path):
+    return [{"name": "ADDRESS", "value": path}]
+
+
+def _liveness(port):
+    return _container("liveness-probe", None, ["--csi-address=/csi/csi.sock", "--probe-timeout=3s",
+                                                "--http-endpoint=localhost:%d" % port, "--v=2"],
+                      volumeMounts=[{"name": "socket-dir", "mountPath": "/csi"}],
+                      resources={"requests": {"cpu": "10m", "memory": "20Mi"}, "limits": {"memory": "100Mi"}})
+
+
+def _plugin(image, port, extra_args):
+    """The nfsplugin container: mounts NFS for the node (privileged, bidirectional propagation
+    of /var/lib/kubelet/pods so the kubelet sees the mounts)."""
+    return _container(
+        "nfs", image,
+        ["--v=2", "--nodeid=$(NODE_ID)", "--endpoint=$(CSI_ENDPOINT)", "--drivername=" + DRIVER,
+         "--mount-permissions=0"] + extra_args,
+        env=[{"name": "NODE_ID", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
+             {"name": "CSI_ENDPOINT", "value": "unix:///csi/csi.sock"}],
+        securityContext={"privileged": True, "capabilities": {"add": ["SYS_ADMIN"]},
+                         "allowPrivilegeEscalation": True},
+        ports=[{"containerPort": port, "name": "healthz", "protocol": "TCP"}],
+        livenessProbe={"httpGet": {"path": "/healthz", "port": "healthz", "host": "localhost"},
+                       "failureThreshold": 5, "initialDelaySeconds": 30, "timeoutSeconds": 10, "periodSeconds": 30},
+        resources={"requests": {"cpu": "10m", "memory": "20Mi"}, "limits": {"memory": "300Mi"}},
+    )
+
+
+def _with_image(container, image):
+    container = dict(container)
+    container["image"] = image
+    return container
+
+
+def csi_objects(images, namespace="kube-system", node_arches=None, controller_replicas=1,
+                controller_node_selector=None, pull_secret=None, kubelet_dir="/var/lib/kubelet"):
+    """The NFS CSI driver, as upstream deploys it (deploy/ of csi-driver-nfs): CSIDriver, the
+    controller (csi-provisioner beside nfsplugin, which makes and removes a directory per
+    volume on the export) and the node DaemonSet (registrar and nfsplugin, which mounts).
+    ``images``: {nfsplugin, csi_provisioner, node_driver_registrar, livenessprobe}.
+    ``node_arches``: the architectures (any names) the Pods may run on: the node affinity
+    says so, so a node of a platform the images lack is never given one. ``kubelet_dir``: the
+    kubelet's root directory (kubernetes_kubelet_dir)."""
+    missing = [k for k in ("nfsplugin", "csi_provisioner", "node_driver_registrar", "livenessprobe")
+               if not (images or {}).get(k)]
+    if missing:
+        raise NfsError("storage_nfs_images lacks %s: give each image as registry/repository:tag" % ", ".join(missing))
+    labels = {"app.kubernetes.io/part-of": "csi-driver-nfs", "app.kubernetes.io/managed-by": "xinchuang.cloud"}
+    goarches = sorted(set(arch.goarch(a) for a in (node_arches or [])))
+    affinity = None
+    if goarches:
+        affinity = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+            {"matchExpressions": [{"key": "kubernetes.io/arch", "operator": "In", "values": goarches},
+                                  {"key": "kubernetes.io/os", "operator": "In", "values": ["linux"]}]}]}}}
+    pod_common = {"hostNetwork": True, "dnsPolicy": "ClusterFirstWithHostNet",
+                  "priorityClassName": "system-cluster-critical",
+                  "tolerations": [{"operator": "Exists"}]}
+    if affinity:
+        pod_common["affinity"] = affinity
+    if pull_secret:
+        pod_common["imagePullSecrets"] = [{"name": pull_secret}]
+
+    def meta(name, extra_labels=None):
+        out = {"name": name, "namespace": namespace, "labels": dict(labels, **(extra_labels or {}))}
+        return out
+
+    controller_sa, node_sa = "csi-nfs-controller-sa", "csi-nfs-node-sa"
+    objects = [
+        {"apiVersion": "storage.k8s.io/v1", "kind": "CSIDriver",
+         "metadata": {"name": DRIVER, "labels": labels},
+         "spec": {"attachRequired": False, "volumeLifecycleModes": ["Persistent", "Ephemeral"],
+                  "fsGroupPolicy": "File"}},
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta(controller_sa)},
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta(node_sa)},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+         "metadata": {"name": "nfs-external-provisioner-role", "labels": labels},
+         "rules": [
+             {"apiGroups": [""], "resources": ["persistentvolumes"], "verbs": ["get", "list", "watch", "create", "delete"]},
+             {"apiGroups": [""], "resources": ["persistentvolumeclaims"], "verbs": ["get", "list", "watch", "update"]},
+             {"apiGroups": ["storage.k8s.io"], "resources": ["storageclasses"], "verbs": ["get", "list", "watch"]},
+             {"apiGroups": [""], "resources": ["events"], "verbs": ["get", "list", "watch", "create", "update", "patch"]},
+             {"apiGroups": ["storage.k8s.io"], "resources": ["csinodes"], "verbs": ["get", "list", "watch"]},
+             {"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list", "watch"]},
+             {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["get", "list", "watch", "create", "update", "patch"]},
+             {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]},
+         ]},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+         "metadata": {"name": "nfs-csi-provisioner-binding", "labels": labels},
+         "subjects": [{"kind": "ServiceAccount", "name": controller_sa, "namespace": namespace}],
+         "roleRef": {"kind": "ClusterRole", "name": "nfs-external-provisioner-role", "apiGroup": "rbac.authorization.k8s.io"}},
+    ]
+    socket = {"name": "socket-dir", "mountPath": "/csi"}
+    pods = kubelet_dir.rstrip("/") + "/pods"
+    pods_mount = {"name": "pods-mount-dir", "mountPath": pods, "mountPropagation": "Bidirectional"}
+    controller_pod = dict(pod_common, serviceAccountName=controller_sa, containers=[
+        _container("csi-provisioner", images["csi_provisioner"],
+                   ["-v=2", "--csi-address=$(ADDRESS)", "--leader-election", "--leader-election-namespace=" + namespace,
+                    "--extra-create-metadata=true", "--timeout=1200s"],
+                   env=_socket_env("/csi/csi.sock"), volumeMounts=[socket],
+                   resources={"requests": {"cpu": "10m", "memory": "20Mi"}, "limits": {"memory": "400Mi"}}),
+        _with_image(_liveness(29652), images["livenessprobe"]),
+        dict(_plugin(images["nfsplugin"], 29652, ["--working-mount-dir=/tmp"]),
+             volumeMounts=[pods_mount, socket, {"name": "tmp-dir", "mountPath": "/tmp"}]),
+    ], volumes=[
+        {"name": "pods-mount-dir", "hostPath": {"path": pods, "type": "Directory"}},
+        {"name": "socket-dir", "emptyDir": {}},
+        {"name": "tmp-dir", "emptyDir": {}},
+    ])
+    if controller_node_selector:
+        controller_pod["nodeSelector"] = dict(controller_node_selector)
+    objects.append({
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta("csi-nfs-controller"),
+        "spec": {"replicas": int(controller_replicas),
+                 "selector": {"matchLabels": {"app": "csi-nfs-controller"}},
+                 "template": {"metadata": {"labels": dict(labels, app="csi-nfs-controller")},
+                              "spec": controller_pod}}})
+    plugin_dir = kubelet_dir.rstrip("/") + "/plugins/csi-nfsplugin"
+    node_pod = dict(pod_common, serviceAccountName=node_sa, containers=[
+        _with_image(_liveness(29653), images["livenessprobe"]),
+        _container("node-driver-registrar", images["node_driver_registrar"],
+                   ["--v=2", "--csi-address=/csi/csi.sock", "--kubelet-registration-path=$(DRIVER_REG_SOCK_PATH)"],
+                   env=[{"name": "DRIVER_REG_SOCK_PATH", "value": plugin_dir + "/csi.sock"},
+                        {"name": "KUBE_NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}],
+                   volumeMounts=[socket, {"name": "registration-dir", "mountPath": "/registration"}],
+                   resources={"requests": {"cpu": "10m", "memory": "20Mi"}, "limits": {"memory": "100Mi"}}),
+        dict(_plugin(images["nfsplugin"], 29653, []), volumeMounts=[socket, pods_mount]),
+    ], volumes=[
+        {"name": "socket-dir", "hostPath": {"path": plugin_dir, "type": "DirectoryOrCreate"}},
+        {"name": "pods-mount-dir", "hostPath": {"path": pods, "type": "Directory"}},
+        {"name": "registration-dir", "hostPath": {"path": kubelet_dir.rstrip("/") + "/plugins_registry", "type": "Directory"}},
+    ])
+    objects.append({
+        "apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": meta("csi-nfs-node"),
+        "spec": {"selector": {"matchLabels": {"app": "csi-nfs-node"}},
+                 "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1}},
+                 "template": {"metadata": {"labels": dict(labels, app="csi-nfs-node")}, "spec": node_pod}}})
+    return objects
+
+
+def server_packages(backend, package_family):
+    """The packages of the server backend on a host of this package family (deb or rpm)."""
+    try:
+        return list(BACKEND_PACKAGES[(backend, package_family)])
+    except KeyError:
+        raise NfsError("no NFS server packages known for backend %r on a %r host: use one of %s"
+                       % (backend, package_family, ", ".join(BACKENDS)))

@@ -1,0 +1,113 @@
+"""The NFS rules of xinchuang.cloud.storage_nfs: exports checked, the server's tables, the
+CSI driver's objects and the StorageClasses."""
+
+import pytest
+
+from ansible_collections.xinchuang.cloud.plugins.module_utils import storage_nfs as nfs
+
+LAB = {"name": "lab", "path": "/srv/nfs/lab", "clients": ["172.29.0.0/24"]}
+
+
+def test_a_good_export_has_no_problem():
+    assert nfs.export_problems([LAB]) == []
+
+
+@pytest.mark.parametrize("export, words", [
+    (dict(LAB, name="Lab_1"), ["'Lab_1'", "DNS label"]),
+    (dict(LAB, name="x" * 60), ["at most 59"]),
+    (dict(LAB, path="srv/nfs"), ["'srv/nfs'", "absolute"]),
+    (dict(LAB, path="/"), ["absolute directory other than /"]),
+    (dict(LAB, clients=[]), ["no clients"]),
+    (dict(LAB, clients=["*"]), ["'*'", "every host"]),
+    (dict(LAB, clients=["10.0.0.0/8", "0.0.0.0/0"]), ["'0.0.0.0/0'"]),
+    (dict(LAB, clients=["bad host!"]), ["'bad host!'", "neither a network"]),
+    (dict(LAB, options=["rw", "sync", "root_sqash"]), ["unknown option 'root_sqash'"]),
+    (dict(LAB, options=["rw", "ro"]), ["'rw' and 'ro' contradict"]),
+    (dict(LAB, reclaim_policy="Recycle"), ["reclaim_policy 'Recycle'"]),
+])
+def test_bad_exports_are_named_with_the_fix(export, words):
+    problems = nfs.export_problems([export])
+    assert len(problems) == 1, problems
+    for word in words:
+        assert word in problems[0]
+
+
+def test_every_problem_is_reported_at_once():
+    problems = nfs.export_problems([LAB, dict(LAB, path="/srv/other"), dict(LAB, name="b", clients=["*"])],
+                                   backend="nfsd", reclaim_policy="Keep", default_class="nope")
+    text = " | ".join(problems)
+    for word in ("'lab' is given twice", "'*'", "storage_nfs_backend 'nfsd'", "'Keep'", "'nope'"):
+        assert word in text
+
+
+def test_two_exports_of_one_directory_are_refused():
+    problems = nfs.export_problems([LAB, dict(LAB, name="other", path="/srv/nfs/lab/")])
+    assert problems == ["exports 'lab' and 'other' share the path /srv/nfs/lab/: one directory, one export"]
+
+
+def test_the_kernel_exports_file_is_safe_by_default():
+    text = nfs.exports_file([dict(LAB, clients=["172.29.0.0/24", "node-1"])])
+    assert "/srv/nfs/lab 172.29.0.0/24(rw,sync,root_squash,no_subtree_check) node-1(rw,sync,root_squash,no_subtree_check)" in text
+
+
+def test_ganesha_exports_the_same_path_with_the_squash_and_access_asked():
+    text = nfs.ganesha_config([LAB, {"name": "ro", "path": "/srv/ro", "clients": ["10.0.0.1"],
+                                     "options": ["ro", "no_root_squash"]}], graceless=True)
+    assert "Pseudo = /srv/nfs/lab;" in text and "Squash = Root_Squash;" in text
+    assert "Clients = 172.29.0.0/24;" in text
+    assert "Export_Id = 2;" in text and "Squash = No_Root_Squash;" in text and "Access_Type = RO;" in text
+    assert "Graceless = true;" in text
+
+
+def test_storage_classes_one_per_export():
+    classes = nfs.storage_classes([LAB, dict(LAB, name="db", path="/srv/db", reclaim_policy="Retain",
+                                             mount_options=["nfsvers=4.2"])], "10.0.0.5", default_class="lab")
+    assert [c["metadata"]["name"] for c in classes] == ["nfs-lab", "nfs-db"]
+    assert classes[0]["provisioner"] == "nfs.csi.k8s.io"
+    assert classes[0]["parameters"] == {"server": "10.0.0.5", "share": "/srv/nfs/lab"}
+    assert classes[0]["mountOptions"] == ["nfsvers=4.1", "hard"]
+    assert classes[0]["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"] == "true"
+    assert classes[1]["reclaimPolicy"] == "Retain" and classes[1]["mountOptions"] == ["nfsvers=4.2"]
+    with pytest.raises(nfs.NfsError, match="storage_nfs_server"):
+        nfs.storage_classes([LAB], "")
+
+
+def test_a_class_of_another_provisioner_clashes():
+    wanted = nfs.storage_classes([LAB], "10.0.0.5")
+    same = [dict(wanted[0])]
+    other = [{"metadata": {"name": "nfs-lab"}, "provisioner": "example.com/nfs", "parameters": {}}]
+    assert nfs.class_clash_problems(wanted, same) == []
+    problems = nfs.class_clash_problems(wanted, other)
+    assert len(problems) == 1 and "nfs-lab exists with provisioner example.com/nfs" in problems[0]
+
+
+IMAGES = {"nfsplugin": "r/sig-storage/nfsplugin:v4", "csi_provisioner": "r/sig-storage/csi-provisioner:v5",
+          "node_driver_registrar": "r/sig-storage/csi-node-driver-registrar:v2",
+          "livenessprobe": "r/sig-storage/livenessprobe:v2"}
+
+
+def test_the_driver_runs_only_on_the_nodes_architectures():
+    objects = nfs.csi_objects(IMAGES, node_arches=["x86_64", "aarch64", "amd64"], kubelet_dir="/data/kubelet")
+    kinds = [o["kind"] for o in objects]
+    assert kinds[0] == "CSIDriver" and "Deployment" in kinds and "DaemonSet" in kinds
+    ds = next(o for o in objects if o["kind"] == "DaemonSet")
+    spec = ds["spec"]["template"]["spec"]
+    terms = spec["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+    assert terms[0]["matchExpressions"][0]["values"] == ["amd64", "arm64"]
+    assert {c["image"] for c in spec["containers"]} == {IMAGES["nfsplugin"], IMAGES["node_driver_registrar"],
+                                                        IMAGES["livenessprobe"]}
+    paths = {v["name"]: v["hostPath"]["path"] for v in spec["volumes"]}
+    assert paths == {"socket-dir": "/data/kubelet/plugins/csi-nfsplugin", "pods-mount-dir": "/data/kubelet/pods",
+                     "registration-dir": "/data/kubelet/plugins_registry"}
+
+
+def test_missing_images_are_named():
+    with pytest.raises(nfs.NfsError, match="livenessprobe"):
+        nfs.csi_objects(dict(IMAGES, livenessprobe=""))
+
+
+def test_server_packages_per_family():
+    assert nfs.server_packages("kernel", "deb") == ["nfs-kernel-server"]
+    assert nfs.server_packages("kernel", "rpm") == ["nfs-utils"]
+    with pytest.raises(nfs.NfsError, match="'apk'"):
+        nfs.server_packages("kernel", "apk")
