@@ -54,6 +54,8 @@ SECONDS = {
     "bundle/test_bundle_machines.py": 1,
     "bundle/test_offline_bundle.py": 17,
     "storage_local/test_storage_local_role.py": 20,
+    "storage_nfs/test_nfs_server_ganesha.py": 35,
+    "storage_nfs/test_nfs_cluster_side.py": 30,
     "cmdb/test_cmdb_inventory.py": 4,
     "awx/test_execution_environment.py": 3,
     "lab/test_machine_faults.py": 30,
