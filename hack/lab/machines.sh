@@ -21,19 +21,22 @@ LAB_MACHINE_DISK_SIZE="${XC_LAB_MACHINE_DISK:-8G}"
 # Per architecture: the kernel package, how QEMU runs it, what it costs.
 #   kernel: Debian's flavour for the QEMU board.  console: the board's serial console.
 #   machine/cpu/smp/mem: the QEMU board (malta has one vCPU).  qemu: the system emulator.
-declare -A LAB_MACHINE_KERNEL=([arm64]=linux-image-arm64 [mips64el]=linux-image-5kc-malta [loong64]=linux-image-loong64)
-declare -A LAB_MACHINE_QEMU=([arm64]=qemu-system-aarch64 [mips64el]=qemu-system-mips64el [loong64]=qemu-system-loongarch64)
+# amd64: a real amd64 kernel for what this machine's own kernel lacks (an NFS server and client,
+# an iSCSI initiator); TCG too, because /dev/kvm opens here but a KVM vCPU never runs.
+declare -A LAB_MACHINE_KERNEL=([arm64]=linux-image-arm64 [mips64el]=linux-image-5kc-malta [loong64]=linux-image-loong64 [amd64]=linux-image-amd64)
+declare -A LAB_MACHINE_QEMU=([arm64]=qemu-system-aarch64 [mips64el]=qemu-system-mips64el [loong64]=qemu-system-loongarch64 [amd64]=qemu-system-x86_64)
 declare -A LAB_MACHINE_BOARD=(
+  [amd64]="-M q35 -cpu max"
   [arm64]="-M virt -cpu max,pauth-impdef=on"
   [mips64el]="-M malta -cpu MIPS64R2-generic -vga none"
   [loong64]="-M virt -cpu la464"
 )
-declare -A LAB_MACHINE_SMP=([arm64]=2 [mips64el]=1 [loong64]=2)
-declare -A LAB_MACHINE_MEM=([arm64]=2048 [mips64el]=2048 [loong64]=2048)
-declare -A LAB_MACHINE_CONSOLE=([arm64]=ttyAMA0 [mips64el]=ttyS0 [loong64]=ttyS0)
+declare -A LAB_MACHINE_SMP=([arm64]=2 [mips64el]=1 [loong64]=2 [amd64]=2)
+declare -A LAB_MACHINE_MEM=([arm64]=2048 [mips64el]=2048 [loong64]=2048 [amd64]=2048)
+declare -A LAB_MACHINE_CONSOLE=([arm64]=ttyAMA0 [mips64el]=ttyS0 [loong64]=ttyS0 [amd64]=ttyS0)
 # Recipe version per machine image: bump it when what goes into the image changes.
 #   1: systemd, sshd, python3, node tools, seed unit, initramfs with the virtio drivers only
-declare -A LAB_MACHINE_RECIPE=([arm64]=1 [mips64el]=1 [loong64]=1)
+declare -A LAB_MACHINE_RECIPE=([arm64]=1 [mips64el]=1 [loong64]=1 [amd64]=1)
 # Node tools as in the container images (hack/lab/archs.sh) plus what a real machine needs
 # to boot and be reached: kernel, initramfs, udev, sshd; util-linux for mount/blkid.
 _lab_machine_pkgs=systemd,systemd-sysv,udev,dbus,kmod,initramfs-tools,zstd,openssh-server,python3,sudo

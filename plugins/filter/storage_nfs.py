@@ -21,6 +21,7 @@ class FilterModule(object):
             "storage_nfs_packages": user_errors_as_filter_errors(storage_nfs.server_packages),
             "storage_nfs_exports_file": user_errors_as_filter_errors(storage_nfs.exports_file),
             "storage_nfs_ganesha_config": user_errors_as_filter_errors(storage_nfs.ganesha_config),
+            "storage_nfs_conf": user_errors_as_filter_errors(storage_nfs.nfs_conf),
             "storage_nfs_classes": user_errors_as_filter_errors(storage_nfs.storage_classes),
             "storage_nfs_class_clashes": user_errors_as_filter_errors(storage_nfs.class_clash_problems),
             "storage_nfs_csi_objects": user_errors_as_filter_errors(storage_nfs.csi_objects),

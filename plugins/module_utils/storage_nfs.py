@@ -96,12 +96,15 @@ def _option_problems(name, options):
 
 
 def export_problems(exports, backend="kernel", default_options=DEFAULT_OPTIONS, reclaim_policy="Delete",
-                    default_class=None):
+                    default_class=None, grace_time=None):
     """Messages for every bad export (names, paths, clients, options, reclaim policy) and a
     default class naming no export, all at once; empty when the server may be configured."""
     problems = []
     if backend not in BACKENDS:
         problems.append("storage_nfs_backend %r is not one of %s" % (backend, ", ".join(BACKENDS)))
+    if grace_time is not None and (not str(grace_time).isdigit() or (backend == "kernel" and int(grace_time) < 10)):
+        problems.append("storage_nfs_grace_time %r: give whole seconds, at least 10 for the kernel server "
+                        "(0 turns the grace period off with Ganesha only)" % (grace_time,))
     if reclaim_policy not in RECLAIM_POLICIES:
         problems.append("storage_nfs_reclaim_policy %r is not one of %s" % (reclaim_policy, ", ".join(RECLAIM_POLICIES)))
     seen_names, seen_paths = {}, {}
@@ -148,14 +151,20 @@ def exports_file(exports, default_options=DEFAULT_OPTIONS):
     return "\n".join(lines) + "\n"
 
 
-def ganesha_config(exports, default_options=DEFAULT_OPTIONS, graceless=False):
+def ganesha_config(exports, default_options=DEFAULT_OPTIONS, grace_time=None):
     """NFS-Ganesha's configuration: NFSv4 over TCP on 2049, one EXPORT block per export with
     the VFS backend, the pseudo path equal to the path (so a share is mounted by the same path
-    from either backend). Ganesha has no per-export ``sync``: its VFS backend writes through."""
+    from either backend). Ganesha has no per-export ``sync``: its VFS backend writes through.
+    ``grace_time``: NFSv4's grace period after a start in seconds (None: Ganesha's own)."""
+    grace = []
+    if grace_time is not None:
+        grace = ["    Graceless = %s;" % ("true" if int(grace_time) == 0 else "false")]
+        if int(grace_time) > 0:
+            grace.append("    Grace_Period = %d;" % int(grace_time))
     out = ["# Managed by xinchuang.cloud.storage_nfs: edits are overwritten.",
            "NFS_CORE_PARAM {", "    Protocols = 4;", "    Enable_NLM = false;",
            "    Enable_RQUOTA = false;", "}",
-           "NFSV4 {", "    Graceless = %s;" % ("true" if graceless else "false"), "}"]
+           "NFSV4 {"] + grace + ["}"]
     for i, export in enumerate(exports or []):
         opts = export_options(export, default_options)
         access = "RO" if "ro" in opts else "RW"
@@ -180,6 +189,15 @@ def ganesha_config(exports, default_options=DEFAULT_OPTIONS, graceless=False):
                 "    }",
                 "}"]
     return "\n".join(out) + "\n"
+
+
+def nfs_conf(grace_time=None):
+    """The kernel server's /etc/nfs.conf.d file: its NFSv4 grace and lease times (nfsd takes
+    at least 10 s), or nothing when the server's defaults (90 s) stand."""
+    lines = ["# Managed by xinchuang.cloud.storage_nfs: edits are overwritten.", "[nfsd]"]
+    if grace_time is not None:
+        lines += ["grace-time=%d" % int(grace_time), "lease-time=%d" % int(grace_time)]
+    return "\n".join(lines) + "\n"
 
 
 def storage_classes(exports, server, mount_options=DEFAULT_MOUNT_OPTIONS, reclaim_policy="Delete",

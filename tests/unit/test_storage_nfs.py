@@ -52,7 +52,7 @@ def test_the_kernel_exports_file_is_safe_by_default():
 
 def test_ganesha_exports_the_same_path_with_the_squash_and_access_asked():
     text = nfs.ganesha_config([LAB, {"name": "ro", "path": "/srv/ro", "clients": ["10.0.0.1"],
-                                     "options": ["ro", "no_root_squash"]}], graceless=True)
+                                     "options": ["ro", "no_root_squash"]}], grace_time=0)
     assert "Pseudo = /srv/nfs/lab;" in text and "Squash = Root_Squash;" in text
     assert "Clients = 172.29.0.0/24;" in text
     assert "Export_Id = 2;" in text and "Squash = No_Root_Squash;" in text and "Access_Type = RO;" in text
@@ -111,3 +111,13 @@ def test_server_packages_per_family():
     assert nfs.server_packages("kernel", "rpm") == ["nfs-utils"]
     with pytest.raises(nfs.NfsError, match="'apk'"):
         nfs.server_packages("kernel", "apk")
+
+
+def test_grace_time_per_backend():
+    assert "Grace_Period = 15;" in nfs.ganesha_config([LAB], grace_time=15)
+    assert "Grace" not in nfs.ganesha_config([LAB])
+    assert "grace-time=15\nlease-time=15" in nfs.nfs_conf(15)
+    assert "grace-time" not in nfs.nfs_conf(None)
+    assert nfs.export_problems([LAB], backend="ganesha", grace_time=0) == []
+    problems = nfs.export_problems([LAB], backend="kernel", grace_time=5)
+    assert len(problems) == 1 and "storage_nfs_grace_time 5" in problems[0]

@@ -66,20 +66,25 @@ def _apt(state, suite, arch, status, *args):
               timeout=900)
 
 
-def debian_repository(arch, packages):
+def debian_repository(arch, packages, status_text=None, flavour="image"):
     """A directory holding the .deb files ``packages`` need on the lab image of ``arch``
-    (beyond what the image has) and their Packages index; built once, kept in the cache."""
+    (beyond what the image has) and their Packages index; built once, kept in the cache.
+    ``status_text``: the dpkg status of another host of that suite and architecture (a lab
+    machine, whose image differs from the container image: name it by ``flavour``)."""
     suite, image, platform = IMAGES[arch]
     key = "-".join(sorted(packages))
-    repo = os.path.join(CACHE, "role-tests", "debs", "%s-%s" % (suite, arch), key)
+    where = "%s-%s" % (suite, arch) + ("" if flavour == "image" else "-" + flavour)
+    repo = os.path.join(CACHE, "role-tests", "debs", where, key)
     if os.path.isfile(os.path.join(repo, "Packages")):
         return repo
-    state = os.path.join(CACHE, "role-tests", "apt", "%s-%s" % (suite, arch))
+    state = os.path.join(CACHE, "role-tests", "apt", where)
     os.makedirs(state, exist_ok=True)
     status = os.path.join(state, "image-status")
+    if status_text is None:
+        status_text = sh(["docker", "run", "--rm", "--network", "none", "--platform", platform,
+                          image, "cat", "/var/lib/dpkg/status"]).stdout
     with open(status, "w") as fh:
-        fh.write(sh(["docker", "run", "--rm", "--network", "none", "--platform", platform,
-                     image, "cat", "/var/lib/dpkg/status"]).stdout)
+        fh.write(status_text)
     _apt(state, suite, arch, status, "update")
     tmp = repo + ".tmp"
     sh(["rm", "-rf", tmp])
@@ -97,8 +102,11 @@ def debian_repository(arch, packages):
 def network():
     """The tests' own internal docker network (created once, kept: hosts come and go)."""
     if sh(["docker", "network", "inspect", NETWORK], check=False).returncode != 0:
-        sh(["docker", "network", "create", "--driver", "bridge", "--internal", "--label", LABEL,
-            NETWORK])
+        made = sh(["docker", "network", "create", "--driver", "bridge", "--internal", "--label", LABEL,
+                   NETWORK], check=False)
+        # Another test module (another xdist worker) may have made it meanwhile.
+        if made.returncode != 0 and sh(["docker", "network", "inspect", NETWORK], check=False).returncode != 0:
+            raise AssertionError("docker network create %s failed: %s" % (NETWORK, made.stderr))
     return NETWORK
 
 

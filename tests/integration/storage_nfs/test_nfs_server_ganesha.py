@@ -39,7 +39,7 @@ def play(host, role_vars, check=False):
     tasks = [{"name": "NFS server", "ansible.builtin.include_role": {
         "name": "xinchuang.cloud.storage_nfs", "tasks_from": "server"}}]
     return run_play([host], {"tasks": tasks}, check=check, groups=("nfs_server",), extra_vars=dict({
-        "storage_nfs_backend": "ganesha", "storage_nfs_ganesha_graceless": True,
+        "storage_nfs_backend": "ganesha", "storage_nfs_grace_time": 0,
         "storage_nfs_csi": False}, **role_vars))
 
 
