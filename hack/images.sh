@@ -5,6 +5,7 @@
 #   hack/images.sh push REGISTRY_HOST:PORT [--ca FILE] [--username U --password-file F]
 #                       [--insecure] [GOARCH ...]
 #   hack/images.sh list [GOARCH ...]        name, tag, GOARCH, digest and layout of each image
+#   hack/images.sh nfs-tools GOARCH OUT     the nfsplugin image's Debian layer alone, at OUT
 #
 #   library/pause    the pause program of Kubernetes (C: build/pause/linux/pause.c of the
 #                    k8s.io/kubernetes module of the matrix), static, with gcc for amd64 and
@@ -16,6 +17,13 @@
 #   library/busybox  Debian's busybox-static of the architecture's suite (bookworm; sid for
 #                    loong64) with a link per applet in /bin: a toolbox for tests and debugging;
 #                    tag = the upstream version of XC_IMAGES_TOOLBOX_SUITE's (bookworm) busybox
+#   sig-storage/csi-provisioner
+#                    the CSI sidecar of the component table (set csi), like upstream's image:
+#                    /csi-provisioner as entrypoint, root, CA certificates; tag = its version
+#   sig-storage/nfsplugin
+#                    when the table has an nfsplugin row (today the module proxy serves none):
+#                    /nfsplugin with mount and mount.nfs of the architecture's Debian suite and
+#                    the library packages they link (hack/images/debian_tree.py)
 #
 # Each image is cached as an OCI layout under
 #   $XC_CACHE/bundle/images/<name>/<tag>/<goarch>/<recipe>/oci      (XC_IMAGES_DIR)
@@ -49,7 +57,7 @@ IMG_TOOLCHAINS="$XC_CACHE/toolchains"
 
 xc_link_collection
 
-usage() { sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 img_oci() { PYTHONPATH="$XC_ROOT/.collections" python3 "$IMG_OCI" "$@"; }
 img_sha() { sha256sum "$1" | cut -d' ' -f1; }
@@ -258,6 +266,104 @@ img_make_busybox() {
     --created-by "busybox-static $version of Debian $suite, a link per applet in /bin" >"$1/image.json"
 }
 
+# --- the NFS storage images (CSI) ---------------------------------------------------------------
+
+# Static Go programs of the component table (set csi), like upstream's images: the binary as
+# /<binary> and the entrypoint (their Dockerfiles: FROM gcr.io/distroless/static, no USER, so
+# root), with Debian's CA bundle as distroless carries one. Fields: image, component, binary.
+# Not here, because the Go module proxy serves none of their modules (403 for every version):
+# sig-storage/nfsplugin (github.com/kubernetes-csi/csi-driver-nfs), csi-node-driver-registrar
+# and livenessprobe; their go.mod paths lack the /v4, /v2 of their release tags, so only
+# pseudo-versions could name a release anyway. With a row for nfsplugin in the table,
+# img_build_nfsplugin makes its image (below).
+IMG_CSI_IMAGES=(
+  "sig-storage/csi-provisioner csi-provisioner csi-provisioner"
+)
+
+img_build_csi() {
+  local name="$1" component="$2" binary="$3" goarch="$4" version bin certs recipe
+  version="$(img_matrix_version "$component")"
+  tb_build csi "$goarch"
+  bin="$(tb_row_path csi "$goarch" "$binary")"
+  [ -x "$bin" ] || xc_die "no $binary for $goarch in the build cache after building set csi ($bin)"
+  certs=/etc/ssl/certs/ca-certificates.crt
+  [ -f "$certs" ] || xc_die "$certs is missing: run hack/deps.sh (ca-certificates)"
+  recipe="$(printf 'image %s:%s %s\nbinary %s sha256:%s\nfile /etc/ssl/certs/ca-certificates.crt sha256:%s\nconfig entrypoint=/%s user=root\ntool oci.py sha256:%s\n' \
+    "$name" "$version" "$goarch" "$binary" "$(img_sha "$bin")" "$(img_sha "$certs")" "$binary" "$(img_sha "$IMG_OCI")")"
+  img_store "$name" "$version" "$goarch" "$recipe" img_make_csi
+}
+
+img_make_csi() {
+  img_oci build --goarch "$goarch" --tag "$version" --out "$1/oci" \
+    --file "$binary=$bin:0755" --file "etc/ssl/certs/ca-certificates.crt=$certs:0644" \
+    --entrypoint "/$binary" \
+    --created-by "$component $version of the component table (bundle_policy.py)" >"$1/image.json"
+}
+
+# The NFS node plugin runs `mount -t nfs`: util-linux's mount and nfs-common's mount.nfs of the
+# architecture's Debian suite, with the library packages they link and those libraries'
+# own (hack/images/debian_tree.py; plugins/module_utils/debian_closure.py), and netbase's
+# /etc/services, /etc/protocols and /etc/rpc (upstream's image installs mount, nfs-common and
+# netbase). Each: PACKAGE:FILES:LIBRARY PACKAGES THE FILES LINK (name prefixes).
+IMG_NFS_TAKES=(
+  "mount:usr/bin/mount:libc6,libmount1,libselinux1"
+  "nfs-common:usr/sbin/mount.nfs,usr/sbin/mount.nfs4,usr/sbin/umount.nfs,usr/sbin/umount.nfs4:libc6,libmount1,libtirpc3"
+  "netbase:etc/"
+)
+
+# img_nfs_tools GOARCH: the tab-separated file list (debian_tree.py's output) of the NFS tools
+# for GOARCH; packages fetched once into $XC_CACHE/debian-packages.
+img_nfs_tools() {
+  local goarch="$1" deb_arch suite
+  deb_arch="$(xc_model deb_arch "$goarch")"
+  suite="${LAB_SUITE[$deb_arch]:-bookworm}"
+  XC_DEBIAN_MIRROR="$IMG_MIRROR" PYTHONPATH="$XC_ROOT/.collections" \
+    python3 "$XC_ROOT/hack/images/debian_tree.py" --suite "$suite" --arch "$deb_arch" "${IMG_NFS_TAKES[@]}" \
+    || xc_die "the NFS tools of Debian $suite ($deb_arch) could not be gathered; set XC_IMAGES_MIRROR"
+}
+
+# img_layer_args FILELIST: oci.py's --file and --symlink arguments (one a line) of a file list.
+img_layer_args() {
+  awk -F'\t' '$1 == "file" { print "--file"; print $2 "=" $3 ":" $4 }
+              $1 == "link" { print "--symlink"; print $2 "=" $3 }' <<<"$1"
+}
+
+# img_build_nfsplugin GOARCH: the node plugin (component nfsplugin, set csi) on the NFS tools.
+img_build_nfsplugin() {
+  local goarch="$1" name=sig-storage/nfsplugin binary=nfsplugin component=nfsplugin version bin tools recipe
+  version="$(img_matrix_version nfsplugin)"
+  tb_build csi "$goarch"
+  bin="$(tb_row_path csi "$goarch" nfsplugin)"
+  tools="$(img_nfs_tools "$goarch")"
+  recipe="$(printf 'image %s:%s %s\nbinary nfsplugin sha256:%s\n%s\nconfig entrypoint=/nfsplugin user=root\ntool oci.py sha256:%s debian_tree.py sha256:%s debian_closure.py sha256:%s\n' \
+    "$name" "$version" "$goarch" "$(img_sha "$bin")" "$(grep '^package' <<<"$tools")" "$(img_sha "$IMG_OCI")" \
+    "$(img_sha "$XC_ROOT/hack/images/debian_tree.py")" "$(img_sha "$XC_ROOT/plugins/module_utils/debian_closure.py")")"
+  img_store "$name" "$version" "$goarch" "$recipe" img_make_nfsplugin
+}
+
+img_make_nfsplugin() {
+  local args=()
+  mapfile -t args < <(img_layer_args "$tools")
+  img_oci build --goarch "$goarch" --tag "$version" --out "$1/oci" \
+    --file "nfsplugin=$bin:0755" "${args[@]}" --entrypoint /nfsplugin \
+    --created-by "nfsplugin $version of the component table, mount and mount.nfs of Debian $(grep -c '^package' <<<"$tools") packages" \
+    >"$1/image.json"
+}
+
+# img_nfs_tools_layout GOARCH OUT: the NFS tools alone as an image layout at OUT (not cached,
+# no entrypoint): the nfsplugin image's Debian layer, for tests while no nfsplugin is built.
+img_nfs_tools_layout() {
+  local goarch="$1" out="$2" tools args=()
+  [ ! -e "$out" ] || xc_die "$out exists"
+  tools="$(img_nfs_tools "$goarch")"
+  mapfile -t args < <(img_layer_args "$tools")
+  img_oci build --goarch "$goarch" --tag nfs-tools --out "$out" "${args[@]}" \
+    --created-by "mount and mount.nfs of Debian: $(grep '^package' <<<"$tools" | cut -f2,3 | tr '\t\n' '= ')"
+}
+
+# Whether the component table has a row named COMPONENT.
+img_has_component() { tb_bundle version "$1" >/dev/null 2>&1; }
+
 # --- commands ------------------------------------------------------------------------------
 
 # img_goarches ARGS...: the GOARCHes asked for (model names), sw64-like ones dropped with a word.
@@ -267,7 +373,7 @@ img_goarches() {
   for g in "$@"; do
     g="$(xc_model goarch "$g")" || xc_die "'$g' is not an architecture the model knows"
     if [ "$(xc_model upstream_go "$g")" != True ]; then
-      xc_log "skipping $g: neither upstream Go (CoreDNS) nor a Debian cross gcc (pause) targets it"
+      xc_log "skipping $g: neither upstream Go (CoreDNS, the CSI programs) nor a Debian cross gcc (pause) targets it"
       continue
     fi
     out+=("$g")
@@ -278,12 +384,23 @@ img_goarches() {
 
 # img_build GOARCH...: build (or find cached) every image; prints name, tag, goarch, dir.
 img_build() {
-  local g pause coredns busybox line
+  local g line spec name component binary lines nfsplugin=0
+  if img_has_component nfsplugin; then
+    nfsplugin=1
+  else
+    xc_log "no sig-storage/nfsplugin: the component table has no nfsplugin row (the Go module proxy serves no github.com/kubernetes-csi/csi-driver-nfs)"
+  fi
   for g in "$@"; do
-    pause="$(img_build_pause "$g")"
-    coredns="$(img_build_coredns "$g")"
-    busybox="$(img_build_busybox "$g")"
-    for line in "$pause" "$coredns" "$busybox"; do
+    # One assignment per image: a failed build stops here (set -e), not in an array.
+    line="$(img_build_pause "$g")"; lines=("$line")
+    line="$(img_build_coredns "$g")"; lines+=("$line")
+    line="$(img_build_busybox "$g")"; lines+=("$line")
+    for spec in "${IMG_CSI_IMAGES[@]}"; do
+      read -r name component binary <<<"$spec"
+      line="$(img_build_csi "$name" "$component" "$binary" "$g")"; lines+=("$line")
+    done
+    if [ "$nfsplugin" = 1 ]; then line="$(img_build_nfsplugin "$g")"; lines+=("$line"); fi
+    for line in "${lines[@]}"; do
       printf '%s\t%s\t%s\t%s\n' "${line%%$'\t'*}" "$(cut -f2 <<<"$line")" "$g" "${line##*$'\t'}"
     done
   done
@@ -423,5 +540,10 @@ case "$cmd" in
     img_build "${goarches[@]}" | img_list
     ;;
   push) img_push "$@" ;;
+  nfs-tools)
+    [ "$#" -eq 2 ] || usage
+    list="$(img_goarches "$1")"
+    img_nfs_tools_layout "$list" "$2"
+    ;;
   *) usage ;;
 esac

@@ -211,6 +211,8 @@ class GoBuilder(object):
                            folder, log)
                 if policy.PROFILES[profile].staging_pins:
                     self._pin_staging(module, version, folder, log)
+                if policy.PROFILES[profile].module_replaces:
+                    self._copy_replaces(module, version, folder, log)
             self._must(["get"] + ["%s@%s" % (p, version) for p in todo], folder, log)
         except BundleError:
             shutil.rmtree(folder, ignore_errors=True)
@@ -242,6 +244,16 @@ class GoBuilder(object):
             with open(os.path.join(folder, "go.mod"), "a") as fh:
                 fh.write("".join(line + "\n" for line in godebug))
         self.log("pinned %d staging modules to %s" % (len(staged), pin))
+
+    def _copy_replaces(self, module, version, folder, log):
+        info = json.loads(self._must(["mod", "download", "-json", "%s@%s" % (module, version)], folder, log))
+        gomod = _read(info.get("GoMod") or "")
+        if not gomod:
+            raise BundleError("go mod download %s@%s gave no go.mod" % (module, version))
+        replaces = policy.module_replaces(gomod)
+        if replaces:
+            self._must(["mod", "edit"] + replaces, folder, log)
+        self.log("copied %d replace directives of %s@%s" % (len(replaces), module, version))
 
     def build(self, rows, goarch):
         """Build the rows of ``rows`` not current for ``goarch``; return the ones built."""
@@ -314,12 +326,26 @@ class DebianPackages(object):
     the archive's signature is checked with Debian's keyring)."""
 
     KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
+    CONTROL = "CONTROL"  # the package's control fields (dpkg-deb -f), beside VERSION
 
     def __init__(self, cache_dir=DEFAULT_CACHE, mirror=policy.DEFAULT_DEBIAN_MIRROR, log=_stderr_log):
         self.cache_dir, self.mirror, self.log = cache_dir, mirror, log
 
     def folder(self, suite, deb_arch, package):
         return os.path.join(self.cache_dir, "debian-packages", suite, deb_arch, package)
+
+    def control(self, suite, deb_arch, package):
+        """(folder, version, control text) of the package, fetched when missing; a package
+        unpacked before control data was kept beside it is fetched again. None when the
+        archive has no such package."""
+        hit = self.cached(suite, deb_arch, package)
+        if hit and not os.path.exists(os.path.join(hit[0], self.CONTROL)):
+            os.unlink(os.path.join(hit[0], "VERSION"))
+            hit = None
+        hit = hit or self.fetch(suite, deb_arch, package)
+        if not hit:
+            return None
+        return hit[0], hit[1], _read(os.path.join(hit[0], self.CONTROL))
 
     def cached(self, suite, deb_arch, package):
         folder = self.folder(suite, deb_arch, package)
@@ -376,6 +402,10 @@ class DebianPackages(object):
             shutil.rmtree(folder, ignore_errors=True)
             os.makedirs(folder)
             subprocess.run(["dpkg-deb", "-x", deb, folder], check=True)
+            control = subprocess.run(["dpkg-deb", "-f", deb], check=True,
+                                     stdout=subprocess.PIPE, universal_newlines=True).stdout
+            # Kept for the closures of hack/images (debian_closure.py: Depends).
+            _write_atomic(os.path.join(folder, self.CONTROL), control)
             version = subprocess.run(["dpkg-deb", "-f", deb, "Version"], check=True,
                                      stdout=subprocess.PIPE, universal_newlines=True).stdout.strip()
             _write_atomic(os.path.join(folder, "VERSION"), version + "\n")

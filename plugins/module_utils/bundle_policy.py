@@ -91,6 +91,10 @@ COMPONENTS = (
     _cni("ipam/host-local"),
     _cni("main/loopback"),
     _cni("meta/portmap"),
+    # The NFS storage images (hack/images.sh): CSI sidecars, like upstream's images.
+    Component("csi-provisioner", "v6.4.0", "github.com/kubernetes-csi/external-provisioner/v6",
+              "github.com/kubernetes-csi/external-provisioner/v6/cmd/csi-provisioner",
+              "csi-provisioner", _ALL, ("csi",), "csi"),
 )
 
 # What each set is for (the docs and the errors list them).
@@ -101,6 +105,7 @@ SETS = {
     "testbed": "what the project's test bed runs (control plane, kwok, metrics-server)",
     "kubelet": "kubelet only", "kube-proxy": "kube-proxy only", "containerd": "containerd only",
     "cni": "the CNI plugins only", "coredns": "CoreDNS only",
+    "csi": "the CSI programs of the NFS storage images (hack/images.sh), not in any bundle",
 }
 
 # The sets every GOARCH's bundle holds, and those of the "full" GOARCHes.
@@ -151,18 +156,23 @@ def _containerd_ldflags(version, build_date):
         pkg, version.lstrip("v"), pkg, version)
 
 
-Profile = namedtuple("Profile", ["tags", "ldflags", "staging_pins"])
+Profile = namedtuple("Profile", ["tags", "ldflags", "staging_pins", "module_replaces"])
 PROFILES = {
     # k8s.io/kubernetes replaces its staging modules with ./staging/src/...: a module that
     # depends on it pins each one to the matching v0.x tag itself (staging_pins).
-    "kubernetes": Profile("", _kubernetes_ldflags, True),
-    "kwok": Profile("", lambda v, d: "-X sigs.k8s.io/kwok/pkg/consts.Version=" + v.lstrip("v"), False),
+    "kubernetes": Profile("", _kubernetes_ldflags, True, False),
+    "kwok": Profile("", lambda v, d: "-X sigs.k8s.io/kwok/pkg/consts.Version=" + v.lstrip("v"), False, False),
     # Its Makefile sets client-go's version variables; `--version` prints component-base's.
     "metrics-server": Profile("", lambda v, d: _version_vars(
-        _K8S_VERSION_PKGS, (("gitVersion", v), ("gitTreeState", "clean"))), False),
+        _K8S_VERSION_PKGS, (("gitVersion", v), ("gitTreeState", "clean"))), False, False),
     # The build tags of upstream's static release builds.
-    "containerd": Profile("no_btrfs no_devmapper no_zfs", _containerd_ldflags, False),
-    "plain": Profile("", lambda v, d: "", False),
+    "containerd": Profile("no_btrfs no_devmapper no_zfs", _containerd_ldflags, False, False),
+    "plain": Profile("", lambda v, d: "", False, False),
+    # kubernetes-csi's release-tools (build.make) set main.version to the revision. Their
+    # go.mod pins k8s.io/* (and k8s.io/kubernetes' staging modules) with replace directives,
+    # which a module that requires them ignores: the scratch module copies them
+    # (module_replaces).
+    "csi": Profile("", lambda v, d: "-X main.version=" + v, False, True),
 }
 BUILD_TIME = "(build time)"
 
@@ -198,6 +208,38 @@ def staging_modules(gomod_text):
             if parts[0].startswith("k8s.io/"):
                 staged.append(parts[0])
     return staged
+
+
+def module_replaces(gomod_text):
+    """The ``-replace=OLD=NEW@VERSION`` arguments of ``go mod edit`` that repeat a go.mod's
+    replace directives to other module versions (single lines and blocks; replacements by a
+    local directory, which a module zip cannot carry, are left out, as are version-specific
+    left-hand sides other than the whole module)."""
+    out, in_block = [], False
+    for raw in gomod_text.splitlines():
+        line = raw.split("//", 1)[0].strip()
+        if in_block:
+            if line == ")":
+                in_block = False
+                continue
+            body = line
+        elif line == "replace (":
+            in_block = True
+            continue
+        elif line.startswith("replace "):
+            body = line[len("replace "):].strip()
+        else:
+            continue
+        parts = body.split()
+        if "=>" not in parts:
+            continue
+        arrow = parts.index("=>")
+        old, new = parts[:arrow], parts[arrow + 1:]
+        if len(old) not in (1, 2) or len(new) != 2 or new[0].startswith((".", "/")):
+            continue
+        left = old[0] if len(old) == 1 else "%s@%s" % (old[0], old[1])
+        out.append("-replace=%s=%s@%s" % (left, new[0], new[1]))
+    return out
 
 
 # --- rows and sets --------------------------------------------------------------------------

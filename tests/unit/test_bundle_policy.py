@@ -22,6 +22,8 @@ RECIPES = {
         "build CGO_ENABLED=0 go build -trimpath\nprofile metrics-server\ntags \nldflags -s -w "
         "-X k8s.io/component-base/version.gitVersion=v0.8.0 -X k8s.io/component-base/version.gitTreeState=clean "
         "-X k8s.io/client-go/pkg/version.gitVersion=v0.8.0 -X k8s.io/client-go/pkg/version.gitTreeState=clean\n"),
+    ("csi", "v6.4.0"): ("build CGO_ENABLED=0 go build -trimpath\nprofile csi\ntags \n"
+                        "ldflags -s -w -X main.version=v6.4.0\n"),
     ("kubernetes", "v1.37.2"): (
         "build CGO_ENABLED=0 go build -trimpath\nprofile kubernetes\ntags \nldflags -s -w "
         + " ".join("-X %s.%s" % (pkg, kv) for pkg in ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version")
@@ -112,6 +114,32 @@ def test_debian_suites_and_unknown_components():
     assert bp.debian_suite("loong64") == "sid" and bp.debian_suite("mips64le") == "bookworm"
     with pytest.raises(bp.BundleError, match="no component 'helm'"):
         bp.component("helm")
+
+
+def test_csi_rows_build_for_every_lab_goarch_and_reach_no_bundle():
+    assert [r.binary for r in bp.rows("csi", "loong64")] == ["csi-provisioner"]
+    for goarch in bp.default_goarches():
+        assert not {r.binary for r in bp.bundle_rows(bp.FULL_SETS, goarch)} & {"csi-provisioner"}
+    row = bp.component("csi-provisioner")
+    assert row.package.startswith(row.module + "/") and row.module.endswith("/v6")
+
+
+def test_a_modules_replace_directives_are_repeated_for_the_scratch_module():
+    gomod = ("module github.com/kubernetes-csi/external-provisioner/v6\n\n"
+             "require k8s.io/kubernetes v1.36.3\n\n"
+             "replace k8s.io/api => k8s.io/api v0.36.1\n"
+             "replace (\n"
+             "\tk8s.io/client-go => k8s.io/client-go v0.36.1 // pinned\n"
+             "\tk8s.io/utils v0.0.0-1 => k8s.io/utils v0.0.0-2\n"
+             "\tgithub.com/x/y => ../y\n"
+             ")\n"
+             "replace github.com/a/b => /src/b\n")
+    assert bp.module_replaces(gomod) == [
+        "-replace=k8s.io/api=k8s.io/api@v0.36.1",
+        "-replace=k8s.io/client-go=k8s.io/client-go@v0.36.1",
+        "-replace=k8s.io/utils@v0.0.0-1=k8s.io/utils@v0.0.0-2",
+    ]
+    assert bp.module_replaces("module x\n") == []
 
 
 def test_staging_modules_are_read_from_the_kubernetes_go_mod():

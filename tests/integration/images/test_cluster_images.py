@@ -18,6 +18,8 @@ import base64
 import io
 import json
 import os
+import posixpath
+import re
 import shutil
 import subprocess
 import sys
@@ -29,6 +31,7 @@ import pytest
 from ansible_collections.xinchuang.cloud.plugins.module_utils import manifest_index as mi
 from tests.integration.ansible_run import ROOT
 from tests.integration.fixtures_containerd import ContainerdProcess, host_goarch
+from tests.proof import elf
 from tests.proof import images as proof
 
 pytestmark = pytest.mark.slow
@@ -38,7 +41,10 @@ LAB_GOARCHES = ["amd64", "arm64", "loong64", "mips64le"]  # hack/images.sh's def
 PAUSE = "library/pause"
 COREDNS = "coredns/coredns"
 BUSYBOX = "library/busybox"
-IMAGES = (PAUSE, COREDNS, BUSYBOX)
+PROVISIONER = "sig-storage/csi-provisioner"
+IMAGES = (PAUSE, COREDNS, BUSYBOX, PROVISIONER)
+# The static Go programs of the NFS storage images and their entrypoints (upstream's Dockerfiles).
+CSI_PROGRAMS = {PROVISIONER: "/csi-provisioner"}
 SANDBOX_TAG = "3.10.1"  # what the container_runtime role configures as sandbox image
 TOOLBOX_TAG = "1.35.0"  # what the lab's tests and users pull (bookworm's busybox)
 
@@ -147,7 +153,7 @@ def test_push_again_writes_no_index(registry, built, pushed, goarches, tmp_path)
               "--password-file", str(pwfile), *goarches)
     index_tags = ["%s/manifests/%s " % (PAUSE, t)
                   for t in (built[(PAUSE, goarches[0])][0], SANDBOX_TAG)]
-    for name in (COREDNS, BUSYBOX):
+    for name in (COREDNS, BUSYBOX) + tuple(CSI_PROGRAMS):
         index_tags.append("%s/manifests/%s " % (name, built[(name, goarches[0])][0]))
     lines = registry.tls.access_lines(since)
     assert lines, "the second push sent nothing"
@@ -414,3 +420,158 @@ def test_containerd_pulls_and_unpacks_the_foreign_platform(node, registry, built
         native = fh.read(20)
     assert foreign[:4] == native[:4] == b"\x7fELF"
     assert foreign[18:20] != native[18:20]
+
+
+# ---------------------------------------------------------------------------------------
+# The NFS storage images: CSI programs, and the node plugin's mount and mount.nfs
+# ---------------------------------------------------------------------------------------
+
+def layout_layer(layout):
+    """(config, {path: (TarInfo, bytes or None)}) of a built single-layer image."""
+    blobs = proof.LayoutBlobs(layout)
+    manifest = json.loads(blobs.manifest(proof.read_layout_index(layout)["manifests"][0]["digest"]))
+    config = json.loads(blobs.blob(manifest["config"]["digest"]))
+    members = {}
+    with tarfile.open(fileobj=io.BytesIO(blobs.blob(manifest["layers"][0]["digest"])), mode="r:gz") as tar:
+        for member in tar.getmembers():
+            data = tar.extractfile(member).read() if member.isreg() else None
+            members[member.name.rstrip("/")] = (member, data)
+    return config, members
+
+
+@pytest.mark.parametrize("name", sorted(CSI_PROGRAMS))
+def test_csi_images_run_their_program_of_each_goarch_as_upstream(name, built, goarches, tmp_path):
+    for goarch in goarches:
+        _tag, _digest, layout = built[(name, goarch)]
+        config, members = layout_layer(layout)
+        entrypoint = CSI_PROGRAMS[name]
+        assert config["config"]["Entrypoint"] == [entrypoint]
+        assert "User" not in config["config"]  # root, as upstream's distroless/static base
+        member, data = members[entrypoint.lstrip("/")]
+        assert member.isreg() and member.mode == 0o755, (name, goarch)
+        assert elf.goarch_of_bytes(data, "%s of %s" % (entrypoint, goarch)) == goarch
+        # Static, like upstream's CGO_ENABLED=0 builds: no program interpreter, no library.
+        assert readelf(data, tmp_path) == (None, []), (name, goarch)
+        assert "etc/ssl/certs/ca-certificates.crt" in members
+
+
+def test_containerd_runs_the_csi_provisioner_image(node, registry, built):
+    tag = built[(PROVISIONER, host_goarch())][0]
+    ref = "%s/%s:%s" % (registry.host, PROVISIONER, tag)
+    ctr(node, "images", "pull", "--hosts-dir", node["certs_d"], ref)
+    out = ctr(node, "run", "--rm", ref, "xc-csi-provisioner", "/csi-provisioner", "--version").stdout
+    assert out.split() == ["/csi-provisioner", tag], out
+
+
+NFS_PROGRAMS = ("usr/bin/mount", "usr/sbin/mount.nfs")
+
+
+@pytest.fixture(scope="module")
+def nfs_tools(goarches, tmp_path_factory):
+    """{goarch: {path: (TarInfo, bytes)}} of `hack/images.sh nfs-tools GOARCH OUT`."""
+    out = {}
+    for goarch in goarches:
+        layout = str(tmp_path_factory.mktemp("nfs-tools") / goarch)
+        images_sh("nfs-tools", goarch, layout)
+        config, members = layout_layer(layout)
+        assert proof.platform_text(config) == model_platform(goarch)
+        out[goarch] = members
+    return out
+
+
+def resolve(members, path):
+    """The regular file a path of the layer names, through its symbolic links (absolute ones
+    from the layer's root, as in a container), or None."""
+    parts, seen = path.strip("/").split("/"), 0
+    done = []
+    while parts:
+        part = parts.pop(0)
+        current = "/".join(done + [part])
+        member = members.get(current, (None, None))[0]
+        if member is not None and member.issym():
+            seen += 1
+            if seen > 40:
+                return None
+            target = member.linkname
+            base = [] if target.startswith("/") else done
+            parts = posixpath.normpath("/".join(base + [target.lstrip("/")])).split("/") + parts
+            done = []
+            continue
+        done.append(part)
+    final = "/".join(done)
+    member = members.get(final, (None, None))[0]
+    return final if member is not None and member.isreg() else None
+
+
+def readelf(data, tmp_path, runpath=False):
+    """(interpreter or None, [NEEDED]) of an ELF file, by `readelf -d -l` (nothing is run);
+    with runpath, also its RUNPATH/RPATH directories."""
+    path = tmp_path / "elf"
+    path.write_bytes(data)
+    proc = subprocess.run(["readelf", "-W", "-d", "-l", str(path)], capture_output=True, text=True,
+                          timeout=60, check=True)
+    interp = re.search(r"\[Requesting program interpreter: ([^\]]+)\]", proc.stdout)
+    out = (interp.group(1) if interp else None,
+           re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", proc.stdout))
+    if runpath:
+        paths = re.findall(r"\((?:RUNPATH|RPATH)\)\s+Library r(?:un)?path: \[([^\]]+)\]", proc.stdout)
+        out += ([d for p in paths for d in p.split(":")],)
+    return out
+
+
+def library_dirs(goarch):
+    """Where the dynamic loader of Debian's glibc looks without ld.so.cache: the multiarch
+    directories of the architecture's GNU triplet (from its dpkg architecture), then lib."""
+    from ansible_collections.xinchuang.cloud.plugins.module_utils.arch import lookup
+    triplet = subprocess.run(["dpkg-architecture", "-a", lookup(goarch).deb_arch, "-qDEB_HOST_MULTIARCH"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    return ["lib/" + triplet, "usr/lib/" + triplet, "lib", "usr/lib", "lib64", "usr/lib64"]
+
+
+def missing_libraries(members, goarch, tmp_path):
+    """[(file, what is missing)] over every ELF file of the layer, and its program interpreter."""
+    dirs, problems = library_dirs(goarch), []
+    for path, (member, data) in sorted(members.items()):
+        if not member.isreg() or not data.startswith(b"\x7fELF"):
+            continue
+        interp, needed, runpath = readelf(data, tmp_path, runpath=True)
+        if interp and not resolve(members, interp):
+            problems.append((path, "interpreter " + interp))
+        # glibc's gconv modules find their helpers through RUNPATH $ORIGIN.
+        own = [d.replace("$ORIGIN", posixpath.dirname(path)).lstrip("/") for d in runpath]
+        for lib in needed:
+            if not any(resolve(members, d + "/" + lib) for d in own + dirs):
+                problems.append((path, lib))
+    return problems
+
+
+@pytest.mark.parametrize("goarch", LAB_GOARCHES)
+def test_nfs_tools_are_programs_of_the_goarch(nfs_tools, goarch):
+    members = nfs_tools[goarch]
+    for program in NFS_PROGRAMS + ("bin/mount", "sbin/mount.nfs", "sbin/mount.nfs4"):
+        real = resolve(members, program)
+        assert real, "%s: no %s in the layer" % (goarch, program)
+        data = members[real][1]
+        assert elf.goarch_of_bytes(data, "%s of %s" % (program, goarch)) == goarch
+    for config in ("etc/netconfig", "etc/services", "etc/protocols"):
+        assert resolve(members, config), (goarch, config)
+
+
+@pytest.mark.parametrize("goarch", LAB_GOARCHES)
+def test_nfs_tools_layer_holds_every_library_its_programs_need(nfs_tools, goarch, tmp_path):
+    """mount.nfs of arm64 is an aarch64 ELF whose NEEDED libraries (and theirs, and every
+    program interpreter) are in the layer: nothing of the host is used."""
+    members = nfs_tools[goarch]
+    mount_nfs = members[resolve(members, "sbin/mount.nfs")][1]
+    interp, needed = readelf(mount_nfs, tmp_path)
+    assert interp and "libtirpc.so.3" in needed and "libmount.so.1" in needed, (interp, needed)
+    assert missing_libraries(members, goarch, tmp_path) == []
+
+
+def test_a_layer_without_a_library_is_named(nfs_tools, tmp_path):
+    members = dict(nfs_tools[FOREIGN])
+    lib = resolve(members, "usr/lib/aarch64-linux-gnu/libtirpc.so.3")
+    assert lib
+    del members[lib]
+    problems = missing_libraries(members, FOREIGN, tmp_path)
+    assert ("usr/sbin/mount.nfs", "libtirpc.so.3") in problems
