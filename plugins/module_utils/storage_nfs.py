@@ -17,7 +17,7 @@ __metaclass__ = type
 import ipaddress
 import re
 
-from ansible_collections.xinchuang.cloud.plugins.module_utils import arch
+from ansible_collections.xinchuang.cloud.plugins.module_utils import arch, storage_class
 from ansible_collections.xinchuang.cloud.plugins.module_utils.errors import XinchuangError
 
 DRIVER = "nfs.csi.k8s.io"
@@ -224,20 +224,10 @@ def storage_classes(exports, server, mount_options=DEFAULT_MOUNT_OPTIONS, reclai
 
 
 def class_clash_problems(wanted, existing):
-    """Messages for StorageClasses the role would make whose name an existing class of another
-    provisioner or other parameters holds (parameters of a class cannot change)."""
-    have = dict((c["metadata"]["name"], c) for c in existing or [])
-    problems = []
-    for sc in wanted:
-        old = have.get(sc["metadata"]["name"])
-        if old is None:
-            continue
-        if old.get("provisioner") != sc["provisioner"] or (old.get("parameters") or {}) != sc["parameters"]:
-            problems.append("StorageClass %s exists with provisioner %s and parameters %s, not this export's "
-                            "(%s, %s): rename the export, or delete that class if nothing uses it"
-                            % (sc["metadata"]["name"], old.get("provisioner"), old.get("parameters"),
-                               sc["provisioner"], sc["parameters"]))
-    return problems
+    """Messages for StorageClasses the role would make whose name an existing class of other
+    settings holds (storage_class.clashes)."""
+    return storage_class.clashes(wanted, existing,
+                                 lambda ours: "rename the export (its class is %s<name>)" % CLASS_PREFIX)
 
 
 def _container(name, image, args, **extra):

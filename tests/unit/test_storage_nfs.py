@@ -78,7 +78,7 @@ def test_a_class_of_another_provisioner_clashes():
     other = [{"metadata": {"name": "nfs-lab"}, "provisioner": "example.com/nfs", "parameters": {}}]
     assert nfs.class_clash_problems(wanted, same) == []
     problems = nfs.class_clash_problems(wanted, other)
-    assert len(problems) == 1 and "nfs-lab exists with provisioner example.com/nfs" in problems[0]
+    assert len(problems) == 1 and "StorageClass nfs-lab already exists" in problems[0] and "example.com/nfs" in problems[0]
 
 
 IMAGES = {"nfsplugin": "r/sig-storage/nfsplugin:v4", "csi_provisioner": "r/sig-storage/csi-provisioner:v5",
