@@ -56,6 +56,7 @@ SECONDS = {
     "storage_local/test_storage_local_role.py": 20,
     "storage_nfs/test_nfs_kernel_machines.py": 320,
     "storage_ceph/test_storage_ceph_role.py": 150,
+    "storage_iscsi/test_storage_iscsi_role.py": 150,
     "storage_nfs/test_nfs_server_ganesha.py": 35,
     "storage_nfs/test_nfs_cluster_side.py": 30,
     "cmdb/test_cmdb_inventory.py": 4,

@@ -14,6 +14,7 @@ standing for a site's local mirror, and ansible-playbook runs of a role on them.
   ansible.posix.json callback.
 """
 
+import fcntl
 import json
 import os
 import subprocess
@@ -70,15 +71,22 @@ def debian_repository(arch, packages, status_text=None, flavour="image"):
     """A directory holding the .deb files ``packages`` need on the lab image of ``arch``
     (beyond what the image has) and their Packages index; built once, kept in the cache.
     ``status_text``: the dpkg status of another host of that suite and architecture (a lab
-    machine, whose image differs from the container image: name it by ``flavour``)."""
-    suite, image, platform = IMAGES[arch]
-    key = "-".join(sorted(packages))
+    machine, whose image differs from the container image: name it by ``flavour``).
+    Test modules in other xdist workers share the apt state: one builds at a time."""
+    suite = IMAGES[arch][0]
     where = "%s-%s" % (suite, arch) + ("" if flavour == "image" else "-" + flavour)
-    repo = os.path.join(CACHE, "role-tests", "debs", where, key)
-    if os.path.isfile(os.path.join(repo, "Packages")):
-        return repo
+    repo = os.path.join(CACHE, "role-tests", "debs", where, "-".join(sorted(packages)))
     state = os.path.join(CACHE, "role-tests", "apt", where)
     os.makedirs(state, exist_ok=True)
+    with open(state + ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not os.path.isfile(os.path.join(repo, "Packages")):
+            _build_repository(arch, packages, status_text, state, repo)
+    return repo
+
+
+def _build_repository(arch, packages, status_text, state, repo):
+    suite, image, platform = IMAGES[arch]
     status = os.path.join(state, "image-status")
     if status_text is None:
         status_text = sh(["docker", "run", "--rm", "--network", "none", "--platform", platform,
@@ -96,7 +104,6 @@ def debian_repository(arch, packages, status_text=None, flavour="image"):
     with open(os.path.join(tmp, "Packages"), "w") as fh:
         fh.write(index)
     os.rename(tmp, repo)
-    return repo
 
 
 def network():
