@@ -59,7 +59,7 @@ def server():
 def test_check_mode_on_a_fresh_host_changes_nothing(server):
     report, proc = play(server, {"storage_nfs_exports": exports()}, check=True)
     assert proc.returncode == 0, failures(report, server.name) or proc.stderr[-2000:]
-    assert any(t.startswith("NFS | Say which server packages") for t in changed_tasks(report, server.name))
+    assert any(t.startswith("OS packages | Say which packages would be installed") for t in changed_tasks(report, server.name))
     assert server.run(["dpkg-query", "-W", "nfs-ganesha"], check=False).returncode != 0
     assert server.run(["test", "-e", CONF], check=False).returncode != 0
 
