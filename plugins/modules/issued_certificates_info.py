@@ -13,7 +13,7 @@ short_description: Which issued certificates of a host are current, in one pass
 version_added: 0.3.0
 description:
   - Reads the key and certificate of each item of O(certificates) on the host it runs on (the
-    key host of the M(xinchuang.cloud.pki) role's C(issue) entry point) and says whether the
+    key host of the C(xinchuang.cloud.pki) role's C(issue) entry point) and says whether the
     role would keep them. A certificate is current when its key is RSA 2048 and is the key the
     certificate carries, the certificate is signed by its CA (the signature is verified), its
     subject, subjectAltNames, key usage and extended key usage are those of the item, it is not
