@@ -1,14 +1,16 @@
-"""The storage_nfs role's kernel backend, and kernel NFS clients, on real kernels: this
-machine's kernel has neither nfsd nor an NFS client, so the lab's full-system machines carry
-them (topology hack/lab/topologies/storage-nfs.hosts, on a network of its own):
+"""The storage roles on real kernels: this machine's kernel has no nfsd, no NFS client and no
+iSCSI, so the lab's full-system machines carry them (topology
+hack/lab/topologies/storage-machines.hosts, on a network of its own). Packages come offline
+from a Debian repository this machine serves on the lab network (the site's mirror).
 
-- xc-lab-nas-amd64 (an amd64 machine, Debian's amd64 kernel) gets the role's server part with
-  the kernel backend, its packages installed offline from a Debian repository this machine
-  serves on the lab network (the site's mirror);
-- xc-lab-nas-arm64 (an arm64 machine, Debian's arm64 kernel) mounts the export with the kernel
-  client (NFSv4.1, hard) and writes a file as root: it lands squashed (65534) on the server;
-- the amd64 machine mounts its own export with its kernel client and reads the file back;
-- a rerun of the role changes nothing.
+- NFS: xc-lab-nas-amd64 (Debian's amd64 kernel) gets storage_nfs's server part with the
+  kernel backend; xc-lab-nas-arm64 (Debian's arm64 kernel) mounts the export with the kernel
+  client (NFSv4.1, hard) and writes a file as root: it lands squashed (65534); the amd64
+  machine's kernel client reads it back. A rerun changes nothing.
+- iSCSI: the amd64 machine gets storage_iscsi's target part (LIO: its kernel has it) with a
+  file LUN and CHAP; the arm64 machine gets the initiator part with the node's CHAP settings,
+  and its kernel initiator (iscsiadm, iscsi_tcp) logs in and sees the 64 MiB disk; with a
+  wrong CHAP secret the login is refused. A rerun changes nothing.
 Each machine proves its architecture by `uname -m`.
 """
 
@@ -29,7 +31,7 @@ from tests.integration.registry_role.lab_host import debian_repository
 
 pytestmark = pytest.mark.slow
 
-TOPOLOGY = "storage-nfs"
+TOPOLOGY = "storage-machines"
 GATEWAY = "172.30.10.1"
 NETWORK = {
     "XC_LAB_TOPO_NETWORK": "xc-lab-nas",
@@ -86,18 +88,17 @@ def use_mirror(address, arch, packages, serve_root, url):
                  "&& apt-get -qq update" % (url, arch), timeout=900)
 
 
-def run_server_role(check=False):
-    name, address, _arch = SERVER
-    inventory = {"all": {"children": {"nfs_server": {"hosts": {name: {
-        "ansible_host": address, "ansible_user": "root", "ansible_connection": "ssh",
-        "ansible_ssh_private_key_file": KEY, "ansible_ssh_common_args": " ".join(SSH_OPTS[:-2]),
-        "ansible_python_interpreter": "/usr/bin/python3", "ansible_timeout": 60}}}}}}
-    play = [{"hosts": "nfs_server", "gather_facts": False, "tasks": [{
-        "name": "NFS server", "ansible.builtin.include_role": {
-            "name": "xinchuang.cloud.storage_nfs", "tasks_from": "server"}}]}]
-    role_vars = {"storage_nfs_backend": "kernel", "storage_nfs_grace_time": 10, "storage_nfs_csi": False,
-                 "storage_nfs_exports": [{"name": "lab", "path": "/srv/nfs/lab",
-                                          "clients": [NETWORK["XC_LAB_SUBNET"]]}]}
+def run_play(tasks, role_vars, groups, host_vars=None, check=False):
+    """A play of ``tasks`` on both machines (SSH), with ``groups`` {group: [machine names]} and
+    ``host_vars`` {machine name: {variable: value}}."""
+    hosts = {}
+    for name, address, _arch in (SERVER, CLIENT):
+        hosts[name] = dict((host_vars or {}).get(name, {}), **{"ansible_host": address, "ansible_user": "root", "ansible_connection": "ssh",
+                       "ansible_ssh_private_key_file": KEY, "ansible_ssh_common_args": " ".join(SSH_OPTS[:-2]),
+                       "ansible_python_interpreter": "/usr/bin/python3", "ansible_timeout": 60})
+    inventory = {"all": {"hosts": hosts, "children": {
+        g: {"hosts": {n: {} for n in members}} for g, members in groups.items()}}}
+    play = [{"hosts": ":".join(groups), "gather_facts": False, "tasks": tasks}]
     with tempfile.TemporaryDirectory() as tmp:
         inv, book = os.path.join(tmp, "inventory.json"), os.path.join(tmp, "play.yml")
         with open(inv, "w") as fh:
@@ -105,10 +106,36 @@ def run_server_role(check=False):
         with open(book, "w") as fh:
             json.dump(play, fh)
         report, proc = ansible_playbook(["-i", inv, book], extra_vars=role_vars, check=check, timeout=2400)
-    results = [(t["task"]["name"], t["hosts"].get(name, {})) for p in report["plays"] for t in p["tasks"]]
-    failed = [(n, r.get("msg")) for n, r in results if r.get("failed")]
-    changed = [n for n, r in results if r.get("changed")]
+    results = [(t["task"]["name"], h, r) for p in report["plays"] for t in p["tasks"] for h, r in t["hosts"].items()]
+    failed = [(n, h, r.get("msg")) for n, h, r in results if r.get("failed")]
+    changed = [(n, h) for n, h, r in results if r.get("changed")]
     return proc, failed, changed
+
+
+def run_server_role(check=False):
+    tasks = [{"name": "NFS server", "ansible.builtin.include_role": {
+        "name": "xinchuang.cloud.storage_nfs", "tasks_from": "server"}}]
+    role_vars = {"storage_nfs_backend": "kernel", "storage_nfs_grace_time": 10, "storage_nfs_csi": False,
+                 "storage_nfs_exports": [{"name": "lab", "path": "/srv/nfs/lab",
+                                          "clients": [NETWORK["XC_LAB_SUBNET"]]}]}
+    return run_play(tasks, role_vars, {"nfs_server": [SERVER[0]]}, check=check)
+
+
+IQN = "iqn.2026-11.cloud.xinchuang.lab:nas-data"
+CHAP_USER, CHAP_SECRET = "labnode", "Lab-Chap-1234"  # 13 characters
+
+
+def run_iscsi_role(check=False):
+    """storage_iscsi's main entry point: the target part on the amd64 machine (its LUN in its
+    host variables), the initiator part on the arm64 machine (a node), no cluster objects."""
+    tasks = [{"name": "iSCSI", "ansible.builtin.include_role": {"name": "xinchuang.cloud.storage_iscsi"}}]
+    role_vars = {"storage_iscsi_publish": False,
+                 "storage_iscsi_initiator_chap_user": CHAP_USER, "storage_iscsi_initiator_chap_secret": CHAP_SECRET}
+    target = {"storage_iscsi_targets": [{
+        "iqn": IQN, "chap_user": CHAP_USER, "chap_secret": CHAP_SECRET,
+        "luns": [{"lun": 1, "backing": "file", "path": "/srv/iscsi/nas-data-1.img", "size": "64Mi"}]}]}
+    return run_play(tasks, role_vars, {"iscsi_target": [SERVER[0]], "kube_node": [CLIENT[0]]},
+                    host_vars={SERVER[0]: target}, check=check)
 
 
 @pytest.fixture(scope="module")
@@ -117,8 +144,8 @@ def machines():
     try:
         assert up.returncode == 0, "hack/lab.sh up --topology %s failed:\n%s" % (TOPOLOGY, up.stderr[-3000:])
         with tempfile.TemporaryDirectory() as serve_root, mirror(serve_root) as url:
-            use_mirror(SERVER[1], "amd64", ["nfs-kernel-server", "python3-apt"], serve_root, url)
-            use_mirror(CLIENT[1], "arm64", ["nfs-common"], serve_root, url)
+            use_mirror(SERVER[1], "amd64", ["nfs-kernel-server", "targetcli-fb", "python3-apt"], serve_root, url)
+            use_mirror(CLIENT[1], "arm64", ["nfs-common", "open-iscsi", "python3-apt"], serve_root, url)
             ssh(CLIENT[1], "DEBIAN_FRONTEND=noninteractive apt-get -qq install -y --no-install-recommends nfs-common",
                 timeout=1200)
             yield url
@@ -147,5 +174,37 @@ def test_the_kernel_server_serves_an_arm64_writer_and_an_amd64_reader(machines):
 
 def test_a_rerun_on_the_machine_changes_nothing(machines):
     proc, failed, changed = run_server_role()
+    assert proc.returncode == 0, failed or proc.stderr[-2000:]
+    assert changed == []
+
+
+def iscsiadm(command, check=True):
+    return ssh(CLIENT[1], command, check=check, timeout=300)
+
+
+def test_the_arm64_kernel_initiator_logs_in_to_the_amd64_lio_target_with_chap(machines):
+    proc, failed, _changed = run_iscsi_role()
+    assert proc.returncode == 0, failed or proc.stderr[-2000:]
+    # The kernel's own target (LIO, in configfs), chosen because the kernel has it.
+    assert IQN in ssh(SERVER[1], "ls /sys/kernel/config/target/iscsi").stdout
+    portal = SERVER[1] + ":3260"
+    found = iscsiadm("iscsiadm -m discovery -t sendtargets -p %s" % portal).stdout
+    assert IQN in found, found
+    try:
+        iscsiadm("iscsiadm -m node -T %s -p %s --login" % (IQN, portal))
+        size = iscsiadm("for i in $(seq 30); do d=$(ls /dev/disk/by-path/*%s-lun-1 2>/dev/null) && break; sleep 1; done; "
+                        "blockdev --getsize64 $d" % IQN).stdout.strip()
+        assert size == str(64 * 1024 * 1024)
+    finally:
+        iscsiadm("iscsiadm -m node -T %s -p %s --logout" % (IQN, portal), check=False)
+    iscsiadm("iscsiadm -m node -T %s -p %s -o update -n node.session.auth.password -v Wrong-Secret-99" % (IQN, portal))
+    refused = iscsiadm("iscsiadm -m node -T %s -p %s --login" % (IQN, portal), check=False)
+    iscsiadm("iscsiadm -m node -T %s -p %s --logout" % (IQN, portal), check=False)
+    assert refused.returncode != 0, "a wrong CHAP secret logged in: %s" % refused.stdout
+    assert "authorization failure" in (refused.stdout + refused.stderr).lower(), refused.stdout + refused.stderr
+
+
+def test_a_rerun_of_the_iscsi_role_changes_nothing(machines):
+    proc, failed, changed = run_iscsi_role()
     assert proc.returncode == 0, failed or proc.stderr[-2000:]
     assert changed == []
