@@ -241,8 +241,8 @@ def _socket_env(path):
 
 
 def _liveness(port):
-    return _container("liveness-probe", None, ["--csi-address=/csi/csi.sock", "--probe-timeout=3s",
-                                                "--http-endpoint=localhost:%d" % port, "--v=2"],
+    args = ["--csi-address=/csi/csi.sock", "--probe-timeout=3s", "--http-endpoint=localhost:%d" % port, "--v=2"]
+    return _container("liveness-probe", None, args,
                       volumeMounts=[{"name": "socket-dir", "mountPath": "/csi"}],
                       resources={"requests": {"cpu": "10m", "memory": "20Mi"}, "limits": {"memory": "100Mi"}})
 

@@ -20,7 +20,6 @@ import uuid
 import pytest
 
 
-
 def free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -197,7 +196,7 @@ class CephCluster(object):
         for name in ("mon.a", "mgr.x", "osd.0"):
             path = os.path.join(self.dir, "log", "%s.log" % name)
             if not os.path.exists(path):
-                path = os.path.join(self.dir, "log", name.split(".")[0] + ".out")
+                path = os.path.join(self.dir, "log", name.split(".", maxsplit=1)[0] + ".out")
             try:
                 with open(path, "rb") as fh:
                     tail = fh.read().splitlines()[-lines:]

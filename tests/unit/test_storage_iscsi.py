@@ -247,7 +247,7 @@ def test_iscsid_settings_with_and_without_chap():
     assert (settings["node.session.auth.username"], settings["node.session.auth.password"]) == ("node", SECRET)
     with pytest.raises(si.IscsiError) as err:
         si.iscsid_settings("node", "short")
-    assert "short" not in str(err.value).split("chap_secret")[0] and "5 characters" in str(err.value)
+    assert "short" not in str(err.value).split("chap_secret", maxsplit=1)[0] and "5 characters" in str(err.value)
 
 
 def test_objects_are_a_chap_secret_then_retained_iscsi_pvs():

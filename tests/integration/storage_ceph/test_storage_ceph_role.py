@@ -26,10 +26,9 @@ WRONG_KEY = "AQBz0ZBlAAAAABAAb7OIsM/ZTR0ORVNWkyi5vQ=="
 IMAGES = {"cephcsi": "cephcsi/cephcsi:v3.9.0", "provisioner": "sig-storage/csi-provisioner:v3.5.0",
           "attacher": "sig-storage/csi-attacher:v4.3.0", "resizer": "sig-storage/csi-resizer:v1.8.0",
           "registrar": "sig-storage/csi-node-driver-registrar:v2.8.0"}
-CLUSTER_WIDE = [("clusterrolebinding", n) for n in ("rbd-csi-provisioner", "rbd-csi-nodeplugin",
-                                                   "cephfs-csi-provisioner", "cephfs-csi-nodeplugin")] + \
-               [("clusterrole", n) for n in ("rbd-csi-provisioner", "rbd-csi-nodeplugin",
-                                             "cephfs-csi-provisioner", "cephfs-csi-nodeplugin")] + \
+_RBAC_NAMES = ("rbd-csi-provisioner", "rbd-csi-nodeplugin", "cephfs-csi-provisioner", "cephfs-csi-nodeplugin")
+CLUSTER_WIDE = [("clusterrolebinding", n) for n in _RBAC_NAMES] + \
+               [("clusterrole", n) for n in _RBAC_NAMES] + \
                [("csidriver", "rbd.csi.ceph.com"), ("csidriver", "cephfs.csi.ceph.com")]
 
 
@@ -245,4 +244,3 @@ def test_role_applies_the_drivers_once_and_its_secret_creates_an_rbd_image(testb
     assert (again["changed"], failures) == (0, [])
     checked, failures, _proc = run_role(site, check=True)
     assert (checked["changed"], failures) == (0, [])
-

@@ -160,8 +160,8 @@ def test_bad_input_is_named_and_nothing_is_changed(hosts, testbed, foreign_pv, c
         "long_secret": [target(chap_secret="Much-Too-Long-123")],
         "unknown_backing": [target(lun={"backing": "nvme"})],
         "bad_iqn": [target(iqn="IQN.2026-11.Cloud:Data")],
-        "duplicate_lun": [dict(target(), luns=target()["luns"] + [dict(target()["luns"][0], path="/srv/iscsi/b.img",
-                                                                      pv_name=PV + "-b")])],
+        "duplicate_lun": [dict(target(), luns=target()["luns"] + [
+            dict(target()["luns"][0], path="/srv/iscsi/b.img", pv_name=PV + "-b")])],
         "pv_clash": [target(lun={"pv_name": foreign_pv})],
         "missing_device": [target(lun={"backing": "block", "path": "/dev/disk/by-id/xc-absent", "capacity": "1Gi",
                                        "size": None})],

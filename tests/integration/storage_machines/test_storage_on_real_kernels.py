@@ -57,8 +57,8 @@ def ssh(address, command, check=True, timeout=600):
     proc = subprocess.run(["ssh", "-i", KEY] + SSH_OPTS + ["root@" + address, command],
                           capture_output=True, text=True, timeout=timeout, check=False)
     if check and proc.returncode != 0:
-        raise AssertionError("%s: %s failed (%d): %s%s" % (address, command, proc.returncode,
-                                                          proc.stdout[-1500:], proc.stderr[-1500:]))
+        raise AssertionError("%s: %s failed (%d): %s%s"
+                             % (address, command, proc.returncode, proc.stdout[-1500:], proc.stderr[-1500:]))
     return proc
 
 
@@ -93,9 +93,10 @@ def run_play(tasks, role_vars, groups, host_vars=None, check=False):
     ``host_vars`` {machine name: {variable: value}}."""
     hosts = {}
     for name, address, _arch in (SERVER, CLIENT):
-        hosts[name] = dict((host_vars or {}).get(name, {}), **{"ansible_host": address, "ansible_user": "root", "ansible_connection": "ssh",
-                       "ansible_ssh_private_key_file": KEY, "ansible_ssh_common_args": " ".join(SSH_OPTS[:-2]),
-                       "ansible_python_interpreter": "/usr/bin/python3", "ansible_timeout": 60})
+        connection = {"ansible_host": address, "ansible_user": "root", "ansible_connection": "ssh",
+                      "ansible_ssh_private_key_file": KEY, "ansible_ssh_common_args": " ".join(SSH_OPTS[:-2]),
+                      "ansible_python_interpreter": "/usr/bin/python3", "ansible_timeout": 60}
+        hosts[name] = dict((host_vars or {}).get(name, {}), **connection)
     inventory = {"all": {"hosts": hosts, "children": {
         g: {"hosts": {n: {} for n in members}} for g, members in groups.items()}}}
     play = [{"hosts": ":".join(groups), "gather_facts": False, "tasks": tasks}]
