@@ -36,7 +36,15 @@ declare -A LAB_MACHINE_MEM=([arm64]=2048 [mips64el]=2048 [loong64]=2048 [amd64]=
 declare -A LAB_MACHINE_CONSOLE=([arm64]=ttyAMA0 [mips64el]=ttyS0 [loong64]=ttyS0 [amd64]=ttyS0)
 # Recipe version per machine image: bump it when what goes into the image changes.
 #   1: systemd, sshd, python3, node tools, seed unit, initramfs with the virtio drivers only
-declare -A LAB_MACHINE_RECIPE=([arm64]=1 [mips64el]=1 [loong64]=1 [amd64]=1)
+#   2: the machine's storage packages (LAB_MACHINE_EXTRA: arm64, mips64el)
+declare -A LAB_MACHINE_RECIPE=([arm64]=2 [mips64el]=2 [loong64]=1 [amd64]=1)
+# Packages one architecture's machine adds, for the cluster topology's storage: the arm64
+# machine is the lab's NFS server (nfs-kernel-server, with the client) and iSCSI target (LIO:
+# targetcli-fb), the mips64el machine an NFS client (mount.nfs) and iSCSI initiator
+# (open-iscsi), which the kubelet's nfs and iscsi volumes call. The lab hosts are offline, so
+# what the roles would install from the site's mirror is in the image (inventories/lab).
+declare -A LAB_MACHINE_EXTRA=([arm64]=nfs-kernel-server,targetcli-fb [mips64el]=nfs-common,open-iscsi
+  [loong64]="" [amd64]="")
 # Node tools as in the container images (hack/lab/archs.sh) plus what a real machine needs
 # to boot and be reached: kernel, initramfs, udev, sshd; util-linux for mount/blkid.
 _lab_machine_pkgs=systemd,systemd-sysv,udev,dbus,kmod,initramfs-tools,zstd,openssh-server,python3,sudo
@@ -119,7 +127,7 @@ lab_machine_build() {
   lab_machine_seed_unit >"$work/xc-lab-seed.service"
   # The hooks run in mmdebstrap's shell, which gives them the root file system as $1.
   # shellcheck disable=SC2016
-  args=(--arch="$arch" --variant=apt --include="$LAB_MACHINE_INCLUDE,${LAB_MACHINE_KERNEL[$arch]}"
+  args=(--arch="$arch" --variant=apt --include="$LAB_MACHINE_INCLUDE,${LAB_MACHINE_KERNEL[$arch]}${LAB_MACHINE_EXTRA[$arch]:+,${LAB_MACHINE_EXTRA[$arch]}}"
     --aptopt='Acquire::Check-Valid-Until "false"'
     --essential-hook='mkdir -p "$1/etc/initramfs-tools/conf.d" "$1/usr/share/initramfs-tools/modules.d"'
     --essential-hook='echo MODULES=list >"$1/etc/initramfs-tools/conf.d/xc-lab-modules"'

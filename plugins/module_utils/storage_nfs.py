@@ -3,7 +3,10 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """NAS over NFS, as pure rules: which exports a server may serve, the server's export table
 (the kernel server's exports(5) file or NFS-Ganesha's EXPORT blocks), and the cluster side:
-the upstream NFS CSI driver (csi-driver-nfs) and one StorageClass ``nfs-<export>`` per export.
+one StorageClass ``nfs-<export>`` per export, served either by the upstream NFS CSI driver
+(csi-driver-nfs: a directory per claim, made on demand) or, where its images cannot be had, by
+static PersistentVolumes (a directory per volume, made by the server role, mounted by the
+kubelet's own nfs volume plugin).
 
 The role ``xinchuang.cloud.storage_nfs`` asks through filters; nothing here touches a host or
 the API server. Exports are safe by default: ``root_squash`` and ``sync``, and never open to
@@ -17,7 +20,7 @@ __metaclass__ = type
 import ipaddress
 import re
 
-from ansible_collections.xinchuang.cloud.plugins.module_utils import arch, storage_class
+from ansible_collections.xinchuang.cloud.plugins.module_utils import arch, quantity, storage_class
 from ansible_collections.xinchuang.cloud.plugins.module_utils.errors import XinchuangError
 
 DRIVER = "nfs.csi.k8s.io"
@@ -25,6 +28,13 @@ CLASS_PREFIX = "nfs-"
 DEFAULT_OPTIONS = ("rw", "sync", "root_squash", "no_subtree_check")
 DEFAULT_MOUNT_OPTIONS = ("nfsvers=4.1", "hard")
 RECLAIM_POLICIES = ("Delete", "Retain")
+# csi: csi-driver-nfs provisions a directory per claim. static: the role makes the volumes
+# (no provisioner; the kubelet mounts them with its in-tree nfs plugin): Retain only, since
+# nothing would delete a released volume's directory.
+PROVISIONERS = ("csi", "static")
+STATIC_PROVISIONER = "kubernetes.io/no-provisioner"
+EXPORT_LABEL = "xinchuang.cloud/nfs-export"
+MAX_STATIC_VOLUMES = 99
 BACKENDS = ("kernel", "ganesha")
 
 # What each backend installs and runs, per package family (os_family's package_family).
@@ -34,6 +44,8 @@ BACKEND_PACKAGES = {
     ("ganesha", "deb"): ["nfs-ganesha", "nfs-ganesha-vfs"],
     ("ganesha", "rpm"): ["nfs-ganesha", "nfs-ganesha-vfs"],
 }
+# The client a node needs to mount static volumes (the kubelet's nfs plugin calls mount.nfs).
+CLIENT_PACKAGES = {"deb": ["nfs-common"], "rpm": ["nfs-utils"]}
 
 # exports(5) options this role knows; anything else is a typo until proven otherwise.
 _FLAG_OPTIONS = {
@@ -95,17 +107,44 @@ def _option_problems(name, options):
     return problems
 
 
+def reclaim_policy_of(export, reclaim_policy=None, provisioner="csi"):
+    """An export's reclaim policy: its own, else ``reclaim_policy``, else the provisioner's
+    default (Delete with the CSI driver, Retain for static volumes)."""
+    return export.get("reclaim_policy") or reclaim_policy or ("Retain" if provisioner == "static" else "Delete")
+
+
+def _static_problems(export, name, provisioner, default_volumes, default_capacity):
+    if provisioner != "static":
+        return []
+    problems = []
+    count = export.get("volumes", default_volumes)
+    if isinstance(count, bool) or not str(count).isdigit() or not 1 <= int(count) <= MAX_STATIC_VOLUMES:
+        problems.append("export %r: volumes %r must be a whole number from 1 to %d (static volumes per export)"
+                        % (name, count, MAX_STATIC_VOLUMES))
+    capacity = export.get("capacity", default_capacity)
+    try:
+        if quantity.memory_bytes(capacity) <= 0:
+            raise ValueError(capacity)
+    except (TypeError, ValueError):
+        problems.append("export %r: capacity %r is not a size such as 10Gi" % (name, capacity))
+    return problems
+
+
 def export_problems(exports, backend="kernel", default_options=DEFAULT_OPTIONS, reclaim_policy="Delete",
-                    default_class=None, grace_time=None):
-    """Messages for every bad export (names, paths, clients, options, reclaim policy) and a
-    default class naming no export, all at once; empty when the server may be configured."""
+                    default_class=None, grace_time=None, provisioner="csi", default_volumes=1,
+                    default_capacity="10Gi"):
+    """Messages for every bad export (names, paths, clients, options, reclaim policy, static
+    volumes) and a default class naming no export, all at once; empty when the server may be
+    configured."""
     problems = []
     if backend not in BACKENDS:
         problems.append("storage_nfs_backend %r is not one of %s" % (backend, ", ".join(BACKENDS)))
+    if provisioner not in PROVISIONERS:
+        problems.append("storage_nfs_provisioner %r is not one of %s" % (provisioner, ", ".join(PROVISIONERS)))
     if grace_time is not None and (not str(grace_time).isdigit() or (backend == "kernel" and int(grace_time) < 10)):
         problems.append("storage_nfs_grace_time %r: give whole seconds, at least 10 for the kernel server "
                         "(0 turns the grace period off with Ganesha only)" % (grace_time,))
-    if reclaim_policy not in RECLAIM_POLICIES:
+    if reclaim_policy and reclaim_policy not in RECLAIM_POLICIES:
         problems.append("storage_nfs_reclaim_policy %r is not one of %s" % (reclaim_policy, ", ".join(RECLAIM_POLICIES)))
     seen_names, seen_paths = {}, {}
     for i, export in enumerate(exports or []):
@@ -133,9 +172,14 @@ def export_problems(exports, backend="kernel", default_options=DEFAULT_OPTIONS, 
             if problem:
                 problems.append(problem)
         problems.extend(_option_problems(name, export_options(export, default_options)))
-        policy = export.get("reclaim_policy", reclaim_policy)
-        if policy not in RECLAIM_POLICIES:
+        policy = reclaim_policy_of(export, reclaim_policy, provisioner)
+        if export.get("reclaim_policy") and policy not in RECLAIM_POLICIES:
             problems.append("export %r: reclaim_policy %r is not one of %s" % (name, policy, ", ".join(RECLAIM_POLICIES)))
+        elif provisioner == "static" and policy != "Retain":
+            problems.append("export %r: reclaim_policy %s with storage_nfs_provisioner static: nothing deletes a "
+                            "static volume's directory, so set it (or storage_nfs_reclaim_policy) to Retain, or "
+                            "use the CSI driver (storage_nfs_provisioner: csi)" % (name, policy))
+        problems.extend(_static_problems(export, name, provisioner, default_volumes, default_capacity))
     if default_class and default_class not in seen_names:
         problems.append("storage_nfs_default_class names export %r, which storage_nfs_exports does not define "
                         "(known: %s)" % (default_class, ", ".join(seen_names) or "none"))
@@ -201,9 +245,10 @@ def nfs_conf(grace_time=None):
 
 
 def storage_classes(exports, server, mount_options=DEFAULT_MOUNT_OPTIONS, reclaim_policy="Delete",
-                    default_class=None):
-    """One StorageClass ``nfs-<export>`` per export: the CSI driver makes a directory per
-    volume under the export. ``default_class`` names the export whose class is the default."""
+                    default_class=None, provisioner="csi"):
+    """One StorageClass ``nfs-<export>`` per export: with the CSI driver, it makes a directory
+    per volume under the export; static, the class only groups the export's volumes
+    (static_volumes). ``default_class`` names the export whose class is the default."""
     if not server:
         raise NfsError("no NFS server address: set storage_nfs_server (the address the nodes mount)")
     out = []
@@ -211,16 +256,70 @@ def storage_classes(exports, server, mount_options=DEFAULT_MOUNT_OPTIONS, reclai
         meta = {"name": class_name(export), "labels": {"app.kubernetes.io/managed-by": "xinchuang.cloud"}}
         if default_class and export["name"] == default_class:
             meta["annotations"] = {"storageclass.kubernetes.io/is-default-class": "true"}
-        out.append({
-            "apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": meta,
-            "provisioner": DRIVER,
-            "parameters": {"server": server, "share": export["path"]},
-            "reclaimPolicy": export.get("reclaim_policy", reclaim_policy),
-            "volumeBindingMode": "Immediate",
-            "allowVolumeExpansion": True,
-            "mountOptions": list(export.get("mount_options") or mount_options),
-        })
+        sc = {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": meta,
+              "reclaimPolicy": reclaim_policy_of(export, reclaim_policy, provisioner),
+              "volumeBindingMode": "Immediate",
+              "mountOptions": list(export.get("mount_options") or mount_options)}
+        if provisioner == "static":
+            sc["provisioner"] = STATIC_PROVISIONER
+        else:
+            sc.update(provisioner=DRIVER, parameters={"server": server, "share": export["path"]},
+                      allowVolumeExpansion=True)
+        out.append(sc)
     return out
+
+
+def static_volume_names(export, default_volumes=1):
+    """The PersistentVolume names of an export's static volumes: nfs-<export>-01, -02, ..."""
+    return ["%s-%02d" % (class_name(export), i + 1) for i in range(int(export.get("volumes", default_volumes)))]
+
+
+def static_directories(exports, default_volumes=1):
+    """[{export, path}]: the directory of each static volume, under its export (the server
+    role makes them, owned like the export, so a squashed root can write)."""
+    return [{"export": e, "path": "%s/%s" % (e["path"].rstrip("/"), pv)}
+            for e in exports or [] for pv in static_volume_names(e, default_volumes)]
+
+
+def static_volumes(exports, server, mount_options=DEFAULT_MOUNT_OPTIONS, default_volumes=1,
+                   default_capacity="10Gi"):
+    """The static PersistentVolumes of every export: ReadWriteMany, Retain, of the export's
+    class, each mounting its own directory (static_directories) with the class's options."""
+    if not server:
+        raise NfsError("no NFS server address: set storage_nfs_server (the address the nodes mount)")
+    out = []
+    for item in static_directories(exports, default_volumes):
+        export = item["export"]
+        out.append({
+            "apiVersion": "v1", "kind": "PersistentVolume",
+            "metadata": {"name": item["path"].rsplit("/", 1)[1],
+                         "labels": {"app.kubernetes.io/managed-by": "xinchuang.cloud", EXPORT_LABEL: export["name"]}},
+            "spec": {"capacity": {"storage": str(export.get("capacity", default_capacity))},
+                     "accessModes": ["ReadWriteMany"],
+                     "persistentVolumeReclaimPolicy": "Retain",
+                     "storageClassName": class_name(export),
+                     "mountOptions": list(export.get("mount_options") or mount_options),
+                     "nfs": {"server": server, "path": item["path"]}}})
+    return out
+
+
+def static_volume_clashes(existing, objects):
+    """Messages for static volumes the role would write whose name a PersistentVolume of
+    another source holds (another driver's, or another server or directory): refused, never
+    overwritten."""
+    wanted = dict((o["metadata"]["name"], o) for o in objects or [] if o.get("kind") == "PersistentVolume")
+    problems = []
+    for pv in existing or []:
+        name = (pv.get("metadata") or {}).get("name")
+        if name not in wanted:
+            continue
+        theirs = (pv.get("spec") or {}).get("nfs") or {}
+        mine = wanted[name]["spec"]["nfs"]
+        if (theirs.get("server"), theirs.get("path")) != (mine["server"], mine["path"]):
+            what = ("NFS %s:%s" % (theirs.get("server"), theirs.get("path")) if theirs else "a volume of another kind")
+            problems.append("PersistentVolume %s already exists as %s (ours: %s:%s): rename the export, or delete "
+                            "that PersistentVolume when no claim uses it" % (name, what, mine["server"], mine["path"]))
+    return problems
 
 
 def class_clash_problems(wanted, existing):
@@ -383,3 +482,12 @@ def server_packages(backend, package_family):
     except KeyError:
         raise NfsError("no NFS server packages known for backend %r on a %r host: use one of %s"
                        % (backend, package_family, ", ".join(BACKENDS)))
+
+
+def client_packages(package_family):
+    """The NFS client packages of a node of this package family (deb or rpm)."""
+    try:
+        return list(CLIENT_PACKAGES[package_family])
+    except KeyError:
+        raise NfsError("no NFS client packages known for a %r host: package families are %s"
+                       % (package_family, ", ".join(sorted(CLIENT_PACKAGES))))

@@ -12,7 +12,9 @@ installed binaries are machine code of each host -> per-family Pods (uname -m, E
 binary) -> Pod to Pod and Service across amd64 and arm64 -> DNS answers -> upstream names
 pulled through the private registry -> a second run (-vvv) changes nothing and prints no
 secret -> check mode changes nothing -> scale.yml adds the mips64el machine -> Pods there ->
-remove_node.yml removes it -> bad inputs stop in preflight, naming host and fix.
+an NFS claim written on the arm64 node is read on the mips64el node -> an iSCSI volume of the
+arm64 target mounts on the mips64el node (a wrong CHAP secret does not) -> remove_node.yml removes
+the arm64 machine -> bad inputs stop in preflight, naming host and fix.
 (make e2e-full: the loong64 machine joins in the first rollout too.)
 """
 
@@ -29,9 +31,10 @@ import urllib.error
 import urllib.request
 
 import pytest
+import yaml
 
 from tests.e2e.lab import (
-    CACHE, HOSTS, INVENTORIES, KUBERNETES_VERSION, LAB_STATE,
+    CACHE, HOSTS, INVENTORIES, KUBERNETES_VERSION, LAB_STATE, ROOT,
     apply, assert_converged, assert_ok, bring_up, changed_tasks, failures, is_machine, kubectl,
     kubectl_bytes, kubectl_json, log, on_host, playbook, recap, sh, wait_for)
 from tests.proof.elf import machine_mismatch
@@ -53,6 +56,10 @@ NODES = [h for h, v in HOSTS.items() if v["profile"] in ("worker", "machine")]
 FIRST = [h for h in NODES if h not in ADDED]
 MACHINES = sorted(h for h in HOSTS if is_machine(h))
 LIMIT_FIRST = "all:!" + ":!".join(ADDED)
+# The lab's iSCSI target and its LUN, as the inventory gives them.
+with open(os.path.join(ROOT, "inventories", "lab", "host_vars", "xc-lab-arm64.yml")) as _fh:
+    _TARGET = yaml.safe_load(_fh)["storage_iscsi_targets"][0]
+ISCSI_PV, ISCSI_IQN, ISCSI_SECRET = _TARGET["luns"][0]["pv_name"], _TARGET["iqn"], _TARGET["chap_secret"]
 
 pytestmark = pytest.mark.slow
 TIMES = {}
@@ -530,7 +537,7 @@ def test_second_run_changes_nothing_and_prints_no_secret(lab):
     changed = {h: s["changed"] for h, s in stats.items() if s["changed"] or s["failed"]}
     assert not changed, "the second run changed %s:\n%s" % (
         changed, "\n".join(l for l in output.splitlines() if l.startswith("changed:"))[-4000:])
-    secrets = {"registry password": registry_secret()}
+    secrets = {"registry password": registry_secret(), "iSCSI CHAP secret": ISCSI_SECRET}
     leaked = [what for what, value in secrets.items() if value in output]
     assert not leaked, "printed at -vvv: %s" % leaked
     assert "PRIVATE KEY-----" not in output, "a private key was printed at -vvv"
@@ -574,6 +581,126 @@ def test_family_pod_runs_on_the_added_foreign_machine(lab):
     pod = pod_on(SCALED)
     rc, body = http_get(pod_on(CONTROL_PLANE), "http://%s:8080/" % pod["status"]["podIP"])
     assert (rc, body) == (0, "%s %s" % (uname(SCALED), SCALED)), body
+
+
+NFS_SERVER, NFS_EXPORT = "xc-lab-arm64", "/srv/nfs/lab"  # inventories/lab/group_vars/all/storage.yml
+
+
+def nfs_pod(name, host, claim, script):
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "default"},
+            "spec": {"nodeSelector": {"kubernetes.io/hostname": host}, "restartPolicy": "Never",
+                     "containers": [{"name": "c", "image": TOOLBOX, "command": ["sh", "-c", script],
+                                     "volumeMounts": [{"name": "nas", "mountPath": "/nas"}]}],
+                     "volumes": [{"name": "nas", "persistentVolumeClaim": {"claimName": claim}}]}}
+
+
+def pod_succeeded(name):
+    phase = kubectl("get", "pod", name, "-o", "jsonpath={.status.phase}").stdout
+    assert phase != "Failed", kubectl("logs", name, check=False).stdout + kubectl("describe", "pod", name).stdout[-3000:]
+    return phase == "Succeeded"
+
+
+@pytest.mark.timeout(1800)
+def test_an_nfs_claim_written_on_arm64_is_read_on_mips64el_and_kept_after_deletion(lab):
+    """NAS: the export of the arm64 machine's kernel NFS server (site.yml's storage layer) as
+    static volumes of class nfs-lab; a Pod on the arm64 node writes, a Pod on the mips64el node
+    reads the same file over NFS, and the file is on the server's export, squashed to nobody.
+    (The amd64 nodes are containers on this machine's kernel, which has no NFS client.)"""
+    writer, reader, claim = "e2e-nfs-writer", "e2e-nfs-reader", "e2e-nfs"
+    for kind, obj in (("pod", writer), ("pod", reader), ("pvc", claim)):
+        kubectl("delete", kind, obj, "--ignore-not-found", "--wait=true")
+    sc = kubectl_json("get", "storageclass", "nfs-lab")
+    assert (sc["provisioner"], sc["reclaimPolicy"]) == ("kubernetes.io/no-provisioner", "Retain")
+    apply({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": claim, "namespace": "default"},
+           "spec": {"storageClassName": "nfs-lab", "accessModes": ["ReadWriteMany"],
+                    "resources": {"requests": {"storage": "100Mi"}}}})
+    pvc = wait_for("PVC %s Bound" % claim, lambda: (lambda o: o if o["status"].get("phase") == "Bound" else None)(
+        kubectl_json("get", "pvc", claim)), timeout=120)
+    pv = kubectl_json("get", "pv", pvc["spec"]["volumeName"])
+    directory = pv["spec"]["nfs"]["path"]
+    assert pv["spec"]["nfs"]["server"] == HOSTS[NFS_SERVER]["address"] and directory.startswith(NFS_EXPORT + "/")
+    apply(nfs_pod(writer, NFS_SERVER, claim,
+                  "uname -m >/nas/proof && grep ' /nas ' /proc/mounts >/nas/mount && ls -ln /nas/proof"))
+    wait_for("Pod %s Succeeded" % writer, lambda: pod_succeeded(writer), timeout=900, interval=5)
+    # The mount was NFS, and root was squashed: the file on the export belongs to nobody.
+    mount = on_host(NFS_SERVER, "cat", directory + "/mount").stdout
+    assert " nfs4 " in mount and "%s:%s" % (HOSTS[NFS_SERVER]["address"], directory) in mount, mount
+    assert on_host(NFS_SERVER, "cat", directory + "/proof").stdout.strip() == uname(NFS_SERVER)
+    assert on_host(NFS_SERVER, "stat", "-c", "%u", directory + "/proof").stdout.strip() == "65534"
+    apply(nfs_pod(reader, SCALED, claim, "cat /nas/proof; uname -m"))
+    wait_for("Pod %s Succeeded" % reader, lambda: pod_succeeded(reader), timeout=900, interval=5)
+    assert kubectl("logs", reader).stdout.split() == [uname(NFS_SERVER), uname(SCALED)]
+    kubectl("delete", "pod", writer, reader, "--wait=true")
+    kubectl("delete", "pvc", claim, "--wait=true")
+    # Retain: the volume is released, not wiped; the file stays on the export.
+    wait_for("PV %s Released" % pv["metadata"]["name"],
+             lambda: kubectl("get", "pv", pv["metadata"]["name"], "-o", "jsonpath={.status.phase}").stdout == "Released",
+             timeout=120, interval=3)
+    assert on_host(NFS_SERVER, "cat", directory + "/proof").stdout.strip() == uname(NFS_SERVER)
+
+
+
+
+def iscsi_claim(name, volume):
+    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": name, "namespace": "default"},
+            "spec": {"storageClassName": "", "volumeName": volume, "accessModes": ["ReadWriteOnce"],
+                     "resources": {"requests": {"storage": "64Mi"}}}}
+
+
+def iscsi_pod(name, claim, script):
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "default"},
+            "spec": {"nodeSelector": {"kubernetes.io/hostname": SCALED}, "restartPolicy": "Never",
+                     "containers": [{"name": "c", "image": TOOLBOX, "command": ["sh", "-c", script],
+                                     "volumeMounts": [{"name": "san", "mountPath": "/san"}]}],
+                     "volumes": [{"name": "san", "persistentVolumeClaim": {"claimName": claim}}]}}
+
+
+def pod_events(name):
+    return kubectl("get", "events", "--field-selector", "involvedObject.name=" + name,
+                   "-o", "jsonpath={range .items[*]}{.reason}: {.message}{\"\\n\"}{end}").stdout
+
+
+@pytest.mark.timeout(1800)
+def test_an_iscsi_volume_of_the_arm64_target_mounts_on_mips64el_with_chap_and_a_wrong_secret_is_refused(lab):
+    """SAN: site.yml made the arm64 machine's LIO target (CHAP) and published its LUN as the
+    static PersistentVolume iscsi-lab-1 with the target's CHAP Secret; scale.yml prepared the
+    mips64el machine's initiator. The kubelet there logs in with the Secret, makes ext4 on the
+    blank LUN and a Pod writes to it. A copy of the volume with a wrong secret never mounts."""
+    pod, claim = "e2e-iscsi", "e2e-iscsi"
+    bad_pod, bad_claim, bad_pv, bad_secret = "e2e-iscsi-wrong", "e2e-iscsi-wrong", "e2e-iscsi-wrong", "e2e-iscsi-wrong"
+    for kind, obj in (("pod", pod), ("pod", bad_pod), ("pvc", claim), ("pvc", bad_claim), ("secret", bad_secret)):
+        kubectl("delete", kind, obj, "--ignore-not-found", "--wait=true")
+    kubectl("delete", "pv", bad_pv, "--ignore-not-found", "--wait=true")
+    pv = kubectl_json("get", "pv", ISCSI_PV)
+    source = pv["spec"]["iscsi"]
+    assert (source["iqn"], source["lun"], source["chapAuthSession"]) == (ISCSI_IQN, 1, True)
+    assert source["targetPortal"].startswith(HOSTS[NFS_SERVER]["address"] + ":")
+    assert pv["spec"]["persistentVolumeReclaimPolicy"] == "Retain"
+    apply(iscsi_claim(claim, ISCSI_PV))
+    apply(iscsi_pod(pod, claim, "uname -m >/san/proof && cat /san/proof && grep ' /san ' /proc/mounts"))
+    wait_for("Pod %s Succeeded" % pod, lambda: pod_succeeded(pod), timeout=900, interval=5)
+    out = kubectl("logs", pod).stdout.splitlines()
+    assert out[0] == uname(SCALED) and " ext4 " in out[1] and out[1].startswith("/dev/"), out
+    kubectl("delete", "pod", pod, "--wait=true")
+    kubectl("delete", "pvc", claim, "--wait=true")
+    # The same LUN with a wrong CHAP secret: the login is refused, the Pod never starts.
+    apply({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/iscsi-chap",
+           "metadata": {"name": bad_secret, "namespace": "default"},
+           "stringData": {"node.session.auth.username": "labnode", "node.session.auth.password": "Wrong-Secret-99"}})
+    wrong = dict(source, secretRef={"name": bad_secret, "namespace": "default"})
+    apply({"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": bad_pv},
+           "spec": {"capacity": pv["spec"]["capacity"], "accessModes": ["ReadWriteOnce"],
+                    "persistentVolumeReclaimPolicy": "Retain", "iscsi": wrong}})
+    apply(iscsi_claim(bad_claim, bad_pv))
+    apply(iscsi_pod(bad_pod, bad_claim, "touch /san/never"))
+    events = wait_for("a FailedMount event of %s" % bad_pod,
+                      lambda: "FailedMount" in pod_events(bad_pod) and pod_events(bad_pod), timeout=600, interval=10)
+    assert re.search(r"authori[sz]ation failure|[Ll]ogin", events), events
+    assert kubectl("get", "pod", bad_pod, "-o", "jsonpath={.status.phase}").stdout == "Pending"
+    kubectl("delete", "pod", bad_pod, "--wait=true")
+    kubectl("delete", "pvc", bad_claim, "--wait=true")
+    kubectl("delete", "pv", bad_pv, "--wait=true")
+    kubectl("delete", "secret", bad_secret)
 
 
 @pytest.mark.timeout(1800)

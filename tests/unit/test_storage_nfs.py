@@ -121,3 +121,76 @@ def test_grace_time_per_backend():
     assert nfs.export_problems([LAB], backend="ganesha", grace_time=0) == []
     problems = nfs.export_problems([LAB], backend="kernel", grace_time=5)
     assert len(problems) == 1 and "storage_nfs_grace_time 5" in problems[0]
+
+
+def test_reclaim_policy_defaults_per_provisioner():
+    assert nfs.reclaim_policy_of(LAB) == "Delete"
+    assert nfs.reclaim_policy_of(LAB, "", "static") == "Retain"
+    assert nfs.reclaim_policy_of(LAB, "Retain") == "Retain"
+    assert nfs.reclaim_policy_of(dict(LAB, reclaim_policy="Retain"), "Delete") == "Retain"
+
+
+def test_static_classes_have_no_provisioner_and_keep_data():
+    [sc] = nfs.storage_classes([LAB], "10.0.0.5", reclaim_policy="", provisioner="static")
+    assert sc["provisioner"] == "kubernetes.io/no-provisioner"
+    assert sc["reclaimPolicy"] == "Retain" and "parameters" not in sc
+    assert "allowVolumeExpansion" not in sc and sc["mountOptions"] == ["nfsvers=4.1", "hard"]
+
+
+def test_static_volumes_each_mount_their_own_directory():
+    exports = [dict(LAB, volumes=2, capacity="5Gi"), dict(LAB, name="db", path="/srv/db/", mount_options=["nfsvers=4.2"])]
+    assert [d["path"] for d in nfs.static_directories(exports)] == [
+        "/srv/nfs/lab/nfs-lab-01", "/srv/nfs/lab/nfs-lab-02", "/srv/db/nfs-db-01"]
+    pvs = nfs.static_volumes(exports, "10.0.0.5", default_capacity="1Gi")
+    assert [p["metadata"]["name"] for p in pvs] == ["nfs-lab-01", "nfs-lab-02", "nfs-db-01"]
+    first, last = pvs[0]["spec"], pvs[2]["spec"]
+    assert first["nfs"] == {"server": "10.0.0.5", "path": "/srv/nfs/lab/nfs-lab-01"}
+    assert (first["storageClassName"], first["persistentVolumeReclaimPolicy"]) == ("nfs-lab", "Retain")
+    assert first["accessModes"] == ["ReadWriteMany"] and first["capacity"] == {"storage": "5Gi"}
+    assert last["capacity"] == {"storage": "1Gi"} and last["mountOptions"] == ["nfsvers=4.2"]
+    assert pvs[2]["metadata"]["labels"]["xinchuang.cloud/nfs-export"] == "db"
+    with pytest.raises(nfs.NfsError, match="storage_nfs_server"):
+        nfs.static_volumes(exports, "")
+
+
+@pytest.mark.parametrize("export, reclaim, expected", [
+    (LAB, "Delete", ["reclaim_policy Delete with storage_nfs_provisioner static", "Retain"]),
+    (dict(LAB, reclaim_policy="Delete"), "", ["export 'lab': reclaim_policy Delete"]),
+    (dict(LAB, volumes=0), "", ["volumes 0 must be a whole number from 1 to 99"]),
+    (dict(LAB, volumes="many"), "", ["volumes 'many'"]),
+    (dict(LAB, volumes=True), "", ["volumes True"]),
+    (dict(LAB, capacity="lots"), "", ["capacity 'lots' is not a size"]),
+    (dict(LAB, capacity="0"), "", ["capacity '0'"]),
+])
+def test_static_exports_are_checked(export, reclaim, expected):
+    problems = nfs.export_problems([export], reclaim_policy=reclaim, provisioner="static")
+    assert len(problems) == 1, problems
+    for text in expected:
+        assert text in problems[0], problems
+
+
+def test_static_limits_do_not_apply_to_the_csi_driver_and_a_bad_provisioner_is_named():
+    assert nfs.export_problems([dict(LAB, volumes=0)], reclaim_policy="") == []
+    assert nfs.export_problems([LAB], reclaim_policy="", provisioner="static") == []
+    problems = nfs.export_problems([LAB], provisioner="dynamic")
+    assert problems == ["storage_nfs_provisioner 'dynamic' is not one of csi, static"]
+
+
+def test_a_static_volume_name_held_by_another_volume_clashes():
+    ours = nfs.static_volumes([LAB], "10.0.0.5")
+    same = [{"metadata": {"name": "nfs-lab-01"}, "spec": dict(ours[0]["spec"])}]
+    moved = [{"metadata": {"name": "nfs-lab-01"}, "spec": {"nfs": {"server": "10.0.0.9", "path": "/x"}}}]
+    local = [{"metadata": {"name": "nfs-lab-01"}, "spec": {"local": {"path": "/mnt"}}}]
+    unrelated = [{"metadata": {"name": "other"}, "spec": {"local": {"path": "/mnt"}}}]
+    assert nfs.static_volume_clashes(same + unrelated, ours) == []
+    [problem] = nfs.static_volume_clashes(moved, ours)
+    assert "nfs-lab-01 already exists as NFS 10.0.0.9:/x" in problem and "10.0.0.5:/srv/nfs/lab/nfs-lab-01" in problem
+    [problem] = nfs.static_volume_clashes(local, ours)
+    assert "a volume of another kind" in problem
+
+
+def test_client_packages_per_family():
+    assert nfs.client_packages("deb") == ["nfs-common"]
+    assert nfs.client_packages("rpm") == ["nfs-utils"]
+    with pytest.raises(nfs.NfsError, match="'apk'"):
+        nfs.client_packages("apk")

@@ -8,7 +8,11 @@ images as indexes of amd64 and arm64 children.
   those architectures) and the StorageClass nfs-<export> are applied once; a rerun changes
   nothing;
 - a StorageClass of that name held by another provisioner stops the run, naming it, and is
-  left as it was.
+  left as it was;
+- static volumes (storage_nfs_provisioner: static, no image involved): check mode applies
+  nothing; then a class of no provisioner (Retain) and the export's volumes, each its own
+  directory, with no CSI driver; a rerun changes nothing; a volume name another PersistentVolume
+  holds, or a Delete reclaim policy, stops the run before anything is applied.
 """
 
 import json
@@ -57,7 +61,7 @@ def cluster(testbed):
                     "--field-selector", "provisioner=nfs.csi.k8s.io", "--ignore-not-found", check=False)
 
 
-def run_cluster_side(testbed, registry, images, node_arches, exports, check=False):
+def run_cluster_side(testbed, registry, images, node_arches, exports, check=False, extra=None):
     """The role's `cluster` entry point from localhost, for inventory nodes of these architectures."""
     nodes = {"node-%d" % i: {"xinchuang_goarch": a} for i, a in enumerate(node_arches)}
     inventory = {"all": {"hosts": {"localhost": {"ansible_connection": "local",
@@ -70,6 +74,7 @@ def run_cluster_side(testbed, registry, images, node_arches, exports, check=Fals
                  "storage_nfs_images": images, "storage_nfs_kubeconfig": testbed.kubeconfig,
                  "storage_nfs_registry": {"url": registry.host, "ca_file": registry.ca,
                                           "username": registry.username, "password": registry.password}}
+    role_vars.update(extra or {})
     with tempfile.TemporaryDirectory() as tmp:
         inv, book = os.path.join(tmp, "inventory.json"), os.path.join(tmp, "play.yml")
         with open(inv, "w") as fh:
@@ -134,3 +139,58 @@ def test_a_class_name_held_by_another_provisioner_is_refused(cluster, registry, 
         assert cluster.kubectl("get", "csidriver", "nfs.csi.k8s.io").returncode != 0
     finally:
         cluster.kubectl("delete", "storageclass", "nfs-" + name, "--ignore-not-found", check=False)
+
+
+STATIC = {"storage_nfs_provisioner": "static", "storage_nfs_static_volumes": 2, "storage_nfs_static_capacity": "2Gi"}
+
+
+@pytest.fixture
+def static_cluster(testbed):
+    yield testbed
+    testbed.kubectl("delete", "pv", "-l", "xinchuang.cloud/nfs-export", "--ignore-not-found", "--wait=false", check=False)
+    testbed.kubectl("delete", "storageclass", "-l", "app.kubernetes.io/managed-by=xinchuang.cloud",
+                    "--field-selector", "provisioner=kubernetes.io/no-provisioner", "--ignore-not-found", check=False)
+
+
+def test_static_volumes_and_their_class_applied_once_without_a_driver(static_cluster, registry, images):
+    cluster, name = static_cluster, "s" + uuid.uuid4().hex[:6]
+    proc, stats, failed = run_cluster_side(cluster, registry, images, ["loong64"], export(name), check=True, extra=STATIC)
+    assert proc.returncode == 0, failed or proc.stderr[-2000:]
+    assert stats["changed"] >= 1, "check mode did not say the volumes would be applied"
+    assert cluster.kubectl("get", "storageclass", "nfs-" + name).returncode != 0, "check mode applied something"
+    # loong64 nodes: no image is involved, so no platform can be missing.
+    proc, stats, failed = run_cluster_side(cluster, registry, images, ["loong64"], export(name), extra=STATIC)
+    assert proc.returncode == 0, failed or proc.stderr[-2000:]
+    sc = json.loads(cluster.kubectl("get", "storageclass", "nfs-" + name, "-o", "json", check=True).stdout)
+    assert (sc["provisioner"], sc["reclaimPolicy"]) == ("kubernetes.io/no-provisioner", "Retain")
+    pvs = json.loads(cluster.kubectl("get", "pv", "-l", "xinchuang.cloud/nfs-export=" + name, "-o", "json",
+                                     check=True).stdout)["items"]
+    assert sorted(p["metadata"]["name"] for p in pvs) == ["nfs-%s-01" % name, "nfs-%s-02" % name]
+    for pv in pvs:
+        spec = pv["spec"]
+        assert spec["nfs"] == {"server": "192.0.2.10", "path": "/srv/nfs/%s/%s" % (name, pv["metadata"]["name"])}
+        assert (spec["storageClassName"], spec["persistentVolumeReclaimPolicy"]) == ("nfs-" + name, "Retain")
+        assert spec["capacity"] == {"storage": "2Gi"} and spec["accessModes"] == ["ReadWriteMany"]
+        assert spec["mountOptions"] == ["nfsvers=4.1", "hard"]
+    assert cluster.kubectl("get", "csidriver", "nfs.csi.k8s.io").returncode != 0, "the driver was applied"
+    proc, stats, failed = run_cluster_side(cluster, registry, images, ["loong64"], export(name), extra=STATIC)
+    assert proc.returncode == 0, failed
+    assert stats["changed"] == 0, "a rerun changed something"
+
+
+def test_a_static_volume_name_held_elsewhere_or_a_delete_policy_is_refused(static_cluster, registry, images):
+    cluster, name = static_cluster, "s" + uuid.uuid4().hex[:6]
+    cluster.apply({"apiVersion": "v1", "kind": "PersistentVolume",
+                   "metadata": {"name": "nfs-%s-02" % name, "labels": {"xinchuang.cloud/nfs-export": "someone-else"}},
+                   "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteMany"],
+                            "nfs": {"server": "192.0.2.99", "path": "/elsewhere"}}})
+    proc, _stats, failed = run_cluster_side(cluster, registry, images, ["amd64"], export(name), extra=STATIC)
+    assert proc.returncode != 0
+    assert "nfs-%s-02 already exists as NFS 192.0.2.99:/elsewhere" % name in failed, failed
+    assert cluster.kubectl("get", "storageclass", "nfs-" + name).returncode != 0
+    assert cluster.kubectl("get", "pv", "nfs-%s-01" % name).returncode != 0
+    proc, _stats, failed = run_cluster_side(cluster, registry, images, ["amd64"], export(name + "x"),
+                                            extra=dict(STATIC, storage_nfs_reclaim_policy="Delete"))
+    assert proc.returncode != 0
+    assert "reclaim_policy Delete with storage_nfs_provisioner static" in failed and "Retain" in failed, failed
+    assert cluster.kubectl("get", "storageclass", "nfs-%sx" % name).returncode != 0
