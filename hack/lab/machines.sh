@@ -43,7 +43,7 @@ declare -A LAB_MACHINE_RECIPE=([arm64]=2 [mips64el]=2 [loong64]=1 [amd64]=1)
 # targetcli-fb), the mips64el machine an NFS client (mount.nfs) and iSCSI initiator
 # (open-iscsi), which the kubelet's nfs and iscsi volumes call. The lab hosts are offline, so
 # what the roles would install from the site's mirror is in the image (inventories/lab).
-declare -A LAB_MACHINE_EXTRA=([arm64]=nfs-kernel-server,targetcli-fb [mips64el]=nfs-common,open-iscsi
+declare -A LAB_MACHINE_EXTRA=([arm64]="nfs-kernel-server,targetcli-fb" [mips64el]="nfs-common,open-iscsi"
   [loong64]="" [amd64]="")
 # Node tools as in the container images (hack/lab/archs.sh) plus what a real machine needs
 # to boot and be reached: kernel, initramfs, udev, sshd; util-linux for mount/blkid.

@@ -8,6 +8,7 @@ which are containers (reached with ``docker exec``) and which are full-system QE
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 import time
@@ -124,27 +125,8 @@ def playbook(name, *args, timeout=3600, inventories=None, callback="ansible.posi
     With the JSON callback the report is the parsed run; with another callback (e.g. the
     default one for a -vvv run whose output is searched) it is None.
     """
-    env = dict(os.environ)
-    env.update({
-        "ANSIBLE_COLLECTIONS_PATH": os.path.join(ROOT, ".collections"),
-        "ANSIBLE_CONFIG": os.path.join(ROOT, "hack", "ansible.cfg"),
-        "ANSIBLE_STDOUT_CALLBACK": callback,
-        "ANSIBLE_CALLBACK_RESULT_FORMAT": "json",
-        "ANSIBLE_NOCOLOR": "1",
-    })
-    # Mitogen keeps one Python per host for the whole run (a task on an emulated machine costs
-    # a fraction of a second instead of seconds); XC_E2E_STRATEGY=linear runs without it.
-    env["ANSIBLE_STRATEGY"] = os.environ.get("XC_E2E_STRATEGY", "mitogen_linear")
-    # Facts gathered once per host life and cached, as ops do with fact_caching (kubespray's
-    # default) or AWX's fact cache: a rerun skips the setup module. hack/lab.sh down drops a
-    # host's file; the roles read what drifts (swap, the kernel) live, not from facts.
-    env.update({
-        "ANSIBLE_CACHE_PLUGIN": "ansible.builtin.jsonfile",
-        "ANSIBLE_CACHE_PLUGIN_CONNECTION": os.path.join(LAB_STATE, "facts"),
-        "ANSIBLE_CACHE_PLUGIN_TIMEOUT": "7200",
-    })
-    env.update(env_extra or {})
-    env.pop("REQUESTS_CA_BUNDLE", None)
+    env = _playbook_env(env_extra)
+    env["ANSIBLE_STDOUT_CALLBACK"] = callback
     argv = [os.path.join(BIN, "ansible-playbook")]
     for inv in inventories or INVENTORIES:
         argv += ["-i", inv]
@@ -162,6 +144,65 @@ def playbook(name, *args, timeout=3600, inventories=None, callback="ansible.posi
                                  % (name, proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:]))
     log("%s %s: %.0f s, exit %d" % (name, " ".join(args), took, proc.returncode))
     return report, proc, took
+
+
+def runner_playbook(name, private_dir, *args, timeout=3600):
+    """The playbook run as AWX runs a job: ansible-runner with a private data directory of its
+    own (env/cmdline holds the inventories and ARGS; the project is this checkout), the same
+    settings as playbook(). Returns (artifacts {status, rc, events}, process, seconds)."""
+    env = _playbook_env(None)
+    os.makedirs(os.path.join(private_dir, "env"), exist_ok=True)
+    cmdline = []
+    for inv in INVENTORIES:
+        cmdline += ["-i", inv]
+    with open(os.path.join(private_dir, "env", "cmdline"), "w") as fh:
+        fh.write(" ".join(shlex.quote(a) for a in cmdline + list(args)))
+    ident = "e2e"
+    argv = [os.path.join(BIN, "ansible-runner"), "run", private_dir, "--project-dir", ROOT,
+            "-p", os.path.join("playbooks", name), "--ident", ident, "-q"]
+    start = time.time()
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=ROOT,
+                          timeout=timeout, check=False)
+    took = time.time() - start
+    artifacts = os.path.join(private_dir, "artifacts", ident)
+    out = {}
+    for item in ("status", "rc"):
+        path = os.path.join(artifacts, item)
+        out[item] = open(path).read().strip() if os.path.exists(path) else None
+    events_dir = os.path.join(artifacts, "job_events")
+    names = os.listdir(events_dir) if os.path.isdir(events_dir) else []
+    # Event files are <counter>-<uuid>.json: in the order the run emitted them.
+    out["events"] = []
+    for event_file in sorted(names, key=lambda n: int(n.split("-", 1)[0])):
+        with open(os.path.join(events_dir, event_file)) as fh:
+            out["events"].append(json.load(fh))
+    log("ansible-runner %s %s: %.0f s, status %s, rc %s" % (name, " ".join(args), took, out["status"], out["rc"]))
+    return out, proc, took
+
+
+def _playbook_env(env_extra):
+    env = dict(os.environ)
+    env.update({
+        "ANSIBLE_COLLECTIONS_PATH": os.path.join(ROOT, ".collections"),
+        "ANSIBLE_CONFIG": os.path.join(ROOT, "hack", "ansible.cfg"),
+        "ANSIBLE_CALLBACK_RESULT_FORMAT": "json",
+        "ANSIBLE_NOCOLOR": "1",
+        "PATH": BIN + os.pathsep + os.environ.get("PATH", ""),
+    })
+    # Mitogen keeps one Python per host for the whole run (a task on an emulated machine costs
+    # a fraction of a second instead of seconds); XC_E2E_STRATEGY=linear runs without it.
+    env["ANSIBLE_STRATEGY"] = os.environ.get("XC_E2E_STRATEGY", "mitogen_linear")
+    # Facts gathered once per host life and cached, as ops do with fact_caching (kubespray's
+    # default) or AWX's fact cache: a rerun skips the setup module. hack/lab.sh down drops a
+    # host's file; the roles read what drifts (swap, the kernel) live, not from facts.
+    env.update({
+        "ANSIBLE_CACHE_PLUGIN": "ansible.builtin.jsonfile",
+        "ANSIBLE_CACHE_PLUGIN_CONNECTION": os.path.join(LAB_STATE, "facts"),
+        "ANSIBLE_CACHE_PLUGIN_TIMEOUT": "7200",
+    })
+    env.update(env_extra or {})
+    env.pop("REQUESTS_CA_BUNDLE", None)
+    return env
 
 
 def failures(report):

@@ -36,7 +36,7 @@ import yaml
 from tests.e2e.lab import (
     CACHE, HOSTS, INVENTORIES, KUBERNETES_VERSION, LAB_STATE, ROOT,
     apply, assert_converged, assert_ok, bring_up, changed_tasks, failures, is_machine, kubectl,
-    kubectl_bytes, kubectl_json, log, on_host, playbook, recap, sh, wait_for)
+    kubectl_bytes, kubectl_json, log, on_host, playbook, recap, runner_playbook, sh, wait_for)
 from tests.proof.elf import machine_mismatch
 from ansible_collections.xinchuang.cloud.plugins.module_utils import arch
 
@@ -544,10 +544,27 @@ def test_second_run_changes_nothing_and_prints_no_secret(lab):
 
 
 @pytest.mark.timeout(3600)
-def test_check_mode_reports_no_changes(lab):
-    report, proc, took = playbook("site.yml", "--check", "--limit", LIMIT_FIRST)
-    TIMES["site.yml --check"] = took
-    assert_converged(report, proc, "check mode")
+def test_check_mode_through_ansible_runner_reports_no_changes(lab, tmp_path):
+    """The check run as AWX runs a job template: ansible-runner (AWX's engine) with a private
+    data directory; its artifacts say the job succeeded, every host is ok with no change and no
+    failure, and the summary (stats) event is there."""
+    artifacts, proc, took = runner_playbook("site.yml", str(tmp_path / "job"), "--check", "--limit", LIMIT_FIRST)
+    TIMES["site.yml --check (ansible-runner)"] = took
+    events = artifacts["events"]
+    failed = ["%s: %s: %s" % (e["event_data"].get("host"), e["event_data"].get("task"),
+                              (e["event_data"].get("res") or {}).get("msg"))
+              for e in events if e["event"] in ("runner_on_failed", "runner_on_unreachable")]
+    assert (proc.returncode, artifacts["status"], artifacts["rc"]) == (0, "successful", "0"), (
+        failed or proc.stderr[-3000:])
+    assert events and events[0]["event"] == "playbook_on_start", [e["event"] for e in events[:3]]
+    stats = [e for e in events if e["event"] == "playbook_on_stats"]
+    assert len(stats) == 1 and stats[0] is events[-1], "no summary event at the end"
+    summary = stats[0]["event_data"]
+    assert set(FIRST) <= set(summary["ok"]), summary["ok"]
+    assert (summary["failures"], summary["dark"]) == ({}, {}), summary
+    changed = ["%s: %s" % (e["event_data"]["host"], e["event_data"]["task"])
+               for e in events if e["event"] == "runner_on_ok" and e["event_data"]["res"].get("changed")]
+    assert summary["changed"] == {} and not changed, "check mode changed:\n" + "\n".join(changed)
 
 
 @pytest.mark.timeout(3600)
@@ -614,8 +631,9 @@ def test_an_nfs_claim_written_on_arm64_is_read_on_mips64el_and_kept_after_deleti
     apply({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": claim, "namespace": "default"},
            "spec": {"storageClassName": "nfs-lab", "accessModes": ["ReadWriteMany"],
                     "resources": {"requests": {"storage": "100Mi"}}}})
-    pvc = wait_for("PVC %s Bound" % claim, lambda: (lambda o: o if o["status"].get("phase") == "Bound" else None)(
-        kubectl_json("get", "pvc", claim)), timeout=120)
+    wait_for("PVC %s Bound" % claim,
+             lambda: kubectl("get", "pvc", claim, "-o", "jsonpath={.status.phase}").stdout == "Bound", timeout=120)
+    pvc = kubectl_json("get", "pvc", claim)
     pv = kubectl_json("get", "pv", pvc["spec"]["volumeName"])
     directory = pv["spec"]["nfs"]["path"]
     assert pv["spec"]["nfs"]["server"] == HOSTS[NFS_SERVER]["address"] and directory.startswith(NFS_EXPORT + "/")
@@ -637,8 +655,6 @@ def test_an_nfs_claim_written_on_arm64_is_read_on_mips64el_and_kept_after_deleti
              lambda: kubectl("get", "pv", pv["metadata"]["name"], "-o", "jsonpath={.status.phase}").stdout == "Released",
              timeout=120, interval=3)
     assert on_host(NFS_SERVER, "cat", directory + "/proof").stdout.strip() == uname(NFS_SERVER)
-
-
 
 
 def iscsi_claim(name, volume):
