@@ -76,6 +76,10 @@ COMPONENTS = (
               _ALL, ("testbed", "cluster"), "plain"),
     Component("etcd", _ETCD, "go.etcd.io/etcd/etcdctl/v3", "go.etcd.io/etcd/etcdctl/v3", "etcdctl",
               _ALL, ("cluster",), "plain"),
+    # etcd 3.6 restores a snapshot and reads its status with etcdutl only (etcdctl's snapshot
+    # restore and status are gone): playbooks/etcd_backup.yml and etcd_restore.yml run it.
+    Component("etcd", _ETCD, "go.etcd.io/etcd/etcdutl/v3", "go.etcd.io/etcd/etcdutl/v3", "etcdutl",
+              _ALL, ("cluster",), "plain"),
     # The test bed's simulated nodes and its metrics API: not in any site's bundle.
     Component("kwok", "v0.8.0", "sigs.k8s.io/kwok", "sigs.k8s.io/kwok/cmd/kwok", "kwok",
               ("amd64", "arm64"), ("testbed",), "kwok"),
@@ -101,7 +105,7 @@ COMPONENTS = (
 SETS = {
     "bundle": "what every node of every GOARCH runs: kubelet, kube-proxy, containerd, ctr, "
               "shim, CNI plugins, CoreDNS (runc and the registry come from Debian)",
-    "cluster": "the rest of a cluster: control plane, etcd, etcdctl, kubectl",
+    "cluster": "the rest of a cluster: control plane, etcd, etcdctl, etcdutl, kubectl",
     "testbed": "what the project's test bed runs (control plane, kwok, metrics-server)",
     "kubelet": "kubelet only", "kube-proxy": "kube-proxy only", "containerd": "containerd only",
     "cni": "the CNI plugins only", "coredns": "CoreDNS only",

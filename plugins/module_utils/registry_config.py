@@ -211,7 +211,8 @@ def _issued_by(cert, issuer):
         return False
 
 
-def _sans_of(cert):
+def subject_alt_names(cert):
+    """A certificate's ``DNS:`` and ``IP:`` subjectAltName entries, as the pki role writes them."""
     try:
         ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
@@ -257,11 +258,11 @@ def tls_problems(cert_pem, key_pem, names, ca_pem="", now=None, min_days=1, pref
         problems.append("the certificate expires %s (%s): issue a new one"
                         % (_not_after(leaf).strftime("%Y-%m-%d"),
                            "already expired" if days_left < 0 else "within %d days" % min_days))
-    missing = names_missing(_sans_of(leaf), names)
+    missing = names_missing(subject_alt_names(leaf), names)
     if missing:
         problems.append("the certificate does not name %s (its subjectAltName: %s): issue one that "
                         "does, or change %s_hostname / %s_tls_extra_names"
-                        % (", ".join(missing), ", ".join(_sans_of(leaf)) or "none", prefix, prefix))
+                        % (", ".join(missing), ", ".join(subject_alt_names(leaf)) or "none", prefix, prefix))
     if ca_pem:
         try:
             cas = _load_certs(ca_pem, prefix + "_tls_ca_cert")
@@ -318,8 +319,8 @@ def issued_problems(cert_pem, key_pem, ca_pem, want, renew_days=0, now=None):
         wanted.append((NameOID.ORGANIZATION_NAME.dotted_string, want["organization"]))
     if subject != sorted(wanted):
         problems.append("certificate: subject %s" % cert.subject.rfc4514_string())
-    if sorted(_sans_of(cert)) != sorted(san_canonical(want.get("subject_alt_names") or [])):
-        problems.append("certificate: names %s" % ", ".join(_sans_of(cert)))
+    if sorted(subject_alt_names(cert)) != sorted(san_canonical(want.get("subject_alt_names") or [])):
+        problems.append("certificate: names %s" % ", ".join(subject_alt_names(cert)))
     try:
         usage = cert.extensions.get_extension_for_class(x509.KeyUsage)
         if not (usage.critical and usage.value.digital_signature and usage.value.key_encipherment
@@ -360,7 +361,7 @@ def made_ca_problems(cert_pem, key_pem, common_name):
 
 
 def san_canonical(entries):
-    """subjectAltName entries as _sans_of reads them back (IP addresses normalised)."""
+    """subjectAltName entries as subject_alt_names reads them back (IP addresses normalised)."""
     out = []
     for entry in entries:
         kind, _sep, value = (u"%s" % (entry,)).partition(":")

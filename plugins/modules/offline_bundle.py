@@ -60,7 +60,7 @@ options:
       - Sets of the component table every GOARCH gets (C(bundle), C(cluster), C(testbed),
         C(kubelet), C(kube-proxy), C(containerd), C(cni), C(coredns), or C(all)).
       - Default is C(bundle) (what a node runs) for every GOARCH, plus C(cluster) (control plane,
-        etcd, etcdctl, kubectl) for the GOARCHes of O(full_goarches).
+        etcd, etcdctl, etcdutl, kubectl) for the GOARCHes of O(full_goarches).
     type: list
     elements: str
   full_goarches:

@@ -67,7 +67,7 @@ def test_a_node_bundle_and_a_full_bundle():
                                    "loopback", "portmap"])
     full = [r.binary for r in bp.bundle_rows(bp.bundle_sets("amd64"), "amd64")]
     assert set(full) - set(node) == {"kube-apiserver", "kube-controller-manager", "kube-scheduler",
-                                     "kubectl", "etcd", "etcdctl"}
+                                     "kubectl", "etcd", "etcdctl", "etcdutl"}
     assert bp.bundle_sets("arm64", ["all"]) == list(bp.FULL_SETS)
     assert bp.bundle_sets("amd64", sets=["cni"]) == ["cni"]  # given sets win over full
 
