@@ -244,13 +244,17 @@ def nfs_conf(grace_time=None):
     return "\n".join(lines) + "\n"
 
 
+def _require_server(server):
+    if not server:
+        raise NfsError("no NFS server address: set storage_nfs_server (the address the nodes mount)")
+
+
 def storage_classes(exports, server, mount_options=DEFAULT_MOUNT_OPTIONS, reclaim_policy="Delete",
                     default_class=None, provisioner="csi"):
     """One StorageClass ``nfs-<export>`` per export: with the CSI driver, it makes a directory
     per volume under the export; static, the class only groups the export's volumes
     (static_volumes). ``default_class`` names the export whose class is the default."""
-    if not server:
-        raise NfsError("no NFS server address: set storage_nfs_server (the address the nodes mount)")
+    _require_server(server)
     out = []
     for export in exports or []:
         meta = {"name": class_name(export), "labels": {"app.kubernetes.io/managed-by": "xinchuang.cloud"}}
@@ -275,9 +279,10 @@ def static_volume_names(export, default_volumes=1):
 
 
 def static_directories(exports, default_volumes=1):
-    """[{export, path}]: the directory of each static volume, under its export (the server
-    role makes them, owned like the export, so a squashed root can write)."""
-    return [{"export": e, "path": "%s/%s" % (e["path"].rstrip("/"), pv)}
+    """[{export, name, path}]: each static volume's PersistentVolume name and directory, under
+    its export (the server role makes them, owned like the export, so a squashed root can
+    write)."""
+    return [{"export": e, "name": pv, "path": "%s/%s" % (e["path"].rstrip("/"), pv)}
             for e in exports or [] for pv in static_volume_names(e, default_volumes)]
 
 
@@ -285,14 +290,13 @@ def static_volumes(exports, server, mount_options=DEFAULT_MOUNT_OPTIONS, default
                    default_capacity="10Gi"):
     """The static PersistentVolumes of every export: ReadWriteMany, Retain, of the export's
     class, each mounting its own directory (static_directories) with the class's options."""
-    if not server:
-        raise NfsError("no NFS server address: set storage_nfs_server (the address the nodes mount)")
+    _require_server(server)
     out = []
     for item in static_directories(exports, default_volumes):
         export = item["export"]
         out.append({
             "apiVersion": "v1", "kind": "PersistentVolume",
-            "metadata": {"name": item["path"].rsplit("/", 1)[1],
+            "metadata": {"name": item["name"],
                          "labels": {"app.kubernetes.io/managed-by": "xinchuang.cloud", EXPORT_LABEL: export["name"]}},
             "spec": {"capacity": {"storage": str(export.get("capacity", default_capacity))},
                      "accessModes": ["ReadWriteMany"],

@@ -168,7 +168,10 @@ def runner_playbook(name, private_dir, *args, timeout=3600):
     out = {}
     for item in ("status", "rc"):
         path = os.path.join(artifacts, item)
-        out[item] = open(path).read().strip() if os.path.exists(path) else None
+        out[item] = None
+        if os.path.exists(path):
+            with open(path) as fh:
+                out[item] = fh.read().strip()
     events_dir = os.path.join(artifacts, "job_events")
     names = os.listdir(events_dir) if os.path.isdir(events_dir) else []
     # Event files are <counter>-<uuid>.json: in the order the run emitted them.

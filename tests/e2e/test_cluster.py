@@ -450,12 +450,15 @@ LOCAL_DISK = ("/var/lib/xinchuang/local/disk0", "/dev/disk/by-id/virtio-xc-data0
 GUARDED_DISK = "/dev/disk/by-id/virtio-xc-data1"  # a DOS partition table (hack/lab/machines.sh)
 
 
-def claim(name, size, volume=None):
-    selector = {"matchLabels": {"xinchuang.cloud/volume": volume}} if volume else None
-    spec = {"storageClassName": "local-storage", "accessModes": ["ReadWriteOnce"],
+def claim(name, size, volume=None, storage_class="local-storage", access="ReadWriteOnce", volume_name=None):
+    """A claim in default: of a local volume by its label (VOLUME), or of STORAGE_CLASS, or of
+    the PersistentVolume VOLUME_NAME (with storage_class "")."""
+    spec = {"storageClassName": storage_class, "accessModes": [access],
             "resources": {"requests": {"storage": size}}}
-    if selector:
-        spec["selector"] = selector
+    if volume_name:
+        spec["volumeName"] = volume_name
+    if volume:
+        spec["selector"] = {"matchLabels": {"xinchuang.cloud/volume": volume}}
     return {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
             "metadata": {"name": name, "namespace": "default"}, "spec": spec}
 
@@ -603,12 +606,13 @@ def test_family_pod_runs_on_the_added_foreign_machine(lab):
 NFS_SERVER, NFS_EXPORT = "xc-lab-arm64", "/srv/nfs/lab"  # inventories/lab/group_vars/all/storage.yml
 
 
-def nfs_pod(name, host, claim, script):
+def claim_pod(name, host, claim_name, volume, script):
+    """A Pod on HOST that runs SCRIPT once with the claim mounted at /VOLUME."""
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "default"},
             "spec": {"nodeSelector": {"kubernetes.io/hostname": host}, "restartPolicy": "Never",
                      "containers": [{"name": "c", "image": TOOLBOX, "command": ["sh", "-c", script],
-                                     "volumeMounts": [{"name": "nas", "mountPath": "/nas"}]}],
-                     "volumes": [{"name": "nas", "persistentVolumeClaim": {"claimName": claim}}]}}
+                                     "volumeMounts": [{"name": volume, "mountPath": "/" + volume}]}],
+                     "volumes": [{"name": volume, "persistentVolumeClaim": {"claimName": claim_name}}]}}
 
 
 def pod_succeeded(name):
@@ -623,52 +627,36 @@ def test_an_nfs_claim_written_on_arm64_is_read_on_mips64el_and_kept_after_deleti
     static volumes of class nfs-lab; a Pod on the arm64 node writes, a Pod on the mips64el node
     reads the same file over NFS, and the file is on the server's export, squashed to nobody.
     (The amd64 nodes are containers on this machine's kernel, which has no NFS client.)"""
-    writer, reader, claim = "e2e-nfs-writer", "e2e-nfs-reader", "e2e-nfs"
-    for kind, obj in (("pod", writer), ("pod", reader), ("pvc", claim)):
+    writer, reader, nfs_claim = "e2e-nfs-writer", "e2e-nfs-reader", "e2e-nfs"
+    for kind, obj in (("pod", writer), ("pod", reader), ("pvc", nfs_claim)):
         kubectl("delete", kind, obj, "--ignore-not-found", "--wait=true")
     sc = kubectl_json("get", "storageclass", "nfs-lab")
     assert (sc["provisioner"], sc["reclaimPolicy"]) == ("kubernetes.io/no-provisioner", "Retain")
-    apply({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": claim, "namespace": "default"},
-           "spec": {"storageClassName": "nfs-lab", "accessModes": ["ReadWriteMany"],
-                    "resources": {"requests": {"storage": "100Mi"}}}})
-    wait_for("PVC %s Bound" % claim,
-             lambda: kubectl("get", "pvc", claim, "-o", "jsonpath={.status.phase}").stdout == "Bound", timeout=120)
-    pvc = kubectl_json("get", "pvc", claim)
+    apply(claim(nfs_claim, "100Mi", storage_class="nfs-lab", access="ReadWriteMany"))
+    wait_for("PVC %s Bound" % nfs_claim,
+             lambda: kubectl("get", "pvc", nfs_claim, "-o", "jsonpath={.status.phase}").stdout == "Bound", timeout=120)
+    pvc = kubectl_json("get", "pvc", nfs_claim)
     pv = kubectl_json("get", "pv", pvc["spec"]["volumeName"])
     directory = pv["spec"]["nfs"]["path"]
     assert pv["spec"]["nfs"]["server"] == HOSTS[NFS_SERVER]["address"] and directory.startswith(NFS_EXPORT + "/")
-    apply(nfs_pod(writer, NFS_SERVER, claim,
-                  "uname -m >/nas/proof && grep ' /nas ' /proc/mounts >/nas/mount && ls -ln /nas/proof"))
+    apply(claim_pod(writer, NFS_SERVER, nfs_claim, "nas",
+                    "uname -m >/nas/proof && grep ' /nas ' /proc/mounts >/nas/mount && ls -ln /nas/proof"))
     wait_for("Pod %s Succeeded" % writer, lambda: pod_succeeded(writer), timeout=900, interval=5)
     # The mount was NFS, and root was squashed: the file on the export belongs to nobody.
     mount = on_host(NFS_SERVER, "cat", directory + "/mount").stdout
     assert " nfs4 " in mount and "%s:%s" % (HOSTS[NFS_SERVER]["address"], directory) in mount, mount
     assert on_host(NFS_SERVER, "cat", directory + "/proof").stdout.strip() == uname(NFS_SERVER)
     assert on_host(NFS_SERVER, "stat", "-c", "%u", directory + "/proof").stdout.strip() == "65534"
-    apply(nfs_pod(reader, SCALED, claim, "cat /nas/proof; uname -m"))
+    apply(claim_pod(reader, SCALED, nfs_claim, "nas", "cat /nas/proof; uname -m"))
     wait_for("Pod %s Succeeded" % reader, lambda: pod_succeeded(reader), timeout=900, interval=5)
     assert kubectl("logs", reader).stdout.split() == [uname(NFS_SERVER), uname(SCALED)]
     kubectl("delete", "pod", writer, reader, "--wait=true")
-    kubectl("delete", "pvc", claim, "--wait=true")
+    kubectl("delete", "pvc", nfs_claim, "--wait=true")
     # Retain: the volume is released, not wiped; the file stays on the export.
     wait_for("PV %s Released" % pv["metadata"]["name"],
              lambda: kubectl("get", "pv", pv["metadata"]["name"], "-o", "jsonpath={.status.phase}").stdout == "Released",
              timeout=120, interval=3)
     assert on_host(NFS_SERVER, "cat", directory + "/proof").stdout.strip() == uname(NFS_SERVER)
-
-
-def iscsi_claim(name, volume):
-    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": name, "namespace": "default"},
-            "spec": {"storageClassName": "", "volumeName": volume, "accessModes": ["ReadWriteOnce"],
-                     "resources": {"requests": {"storage": "64Mi"}}}}
-
-
-def iscsi_pod(name, claim, script):
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "default"},
-            "spec": {"nodeSelector": {"kubernetes.io/hostname": SCALED}, "restartPolicy": "Never",
-                     "containers": [{"name": "c", "image": TOOLBOX, "command": ["sh", "-c", script],
-                                     "volumeMounts": [{"name": "san", "mountPath": "/san"}]}],
-                     "volumes": [{"name": "san", "persistentVolumeClaim": {"claimName": claim}}]}}
 
 
 def pod_events(name):
@@ -682,9 +670,9 @@ def test_an_iscsi_volume_of_the_arm64_target_mounts_on_mips64el_with_chap_and_a_
     static PersistentVolume iscsi-lab-1 with the target's CHAP Secret; scale.yml prepared the
     mips64el machine's initiator. The kubelet there logs in with the Secret, makes ext4 on the
     blank LUN and a Pod writes to it. A copy of the volume with a wrong secret never mounts."""
-    pod, claim = "e2e-iscsi", "e2e-iscsi"
+    pod, iscsi_claim = "e2e-iscsi", "e2e-iscsi"
     bad_pod, bad_claim, bad_pv, bad_secret = "e2e-iscsi-wrong", "e2e-iscsi-wrong", "e2e-iscsi-wrong", "e2e-iscsi-wrong"
-    for kind, obj in (("pod", pod), ("pod", bad_pod), ("pvc", claim), ("pvc", bad_claim), ("secret", bad_secret)):
+    for kind, obj in (("pod", pod), ("pod", bad_pod), ("pvc", iscsi_claim), ("pvc", bad_claim), ("secret", bad_secret)):
         kubectl("delete", kind, obj, "--ignore-not-found", "--wait=true")
     kubectl("delete", "pv", bad_pv, "--ignore-not-found", "--wait=true")
     pv = kubectl_json("get", "pv", ISCSI_PV)
@@ -692,13 +680,13 @@ def test_an_iscsi_volume_of_the_arm64_target_mounts_on_mips64el_with_chap_and_a_
     assert (source["iqn"], source["lun"], source["chapAuthSession"]) == (ISCSI_IQN, 1, True)
     assert source["targetPortal"].startswith(HOSTS[NFS_SERVER]["address"] + ":")
     assert pv["spec"]["persistentVolumeReclaimPolicy"] == "Retain"
-    apply(iscsi_claim(claim, ISCSI_PV))
-    apply(iscsi_pod(pod, claim, "uname -m >/san/proof && cat /san/proof && grep ' /san ' /proc/mounts"))
+    apply(claim(iscsi_claim, "64Mi", storage_class="", volume_name=ISCSI_PV))
+    apply(claim_pod(pod, SCALED, iscsi_claim, "san", "uname -m >/san/proof && cat /san/proof && grep ' /san ' /proc/mounts"))
     wait_for("Pod %s Succeeded" % pod, lambda: pod_succeeded(pod), timeout=900, interval=5)
     out = kubectl("logs", pod).stdout.splitlines()
     assert out[0] == uname(SCALED) and " ext4 " in out[1] and out[1].startswith("/dev/"), out
     kubectl("delete", "pod", pod, "--wait=true")
-    kubectl("delete", "pvc", claim, "--wait=true")
+    kubectl("delete", "pvc", iscsi_claim, "--wait=true")
     # The same LUN with a wrong CHAP secret: the login is refused, the Pod never starts.
     apply({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/iscsi-chap",
            "metadata": {"name": bad_secret, "namespace": "default"},
@@ -707,8 +695,8 @@ def test_an_iscsi_volume_of_the_arm64_target_mounts_on_mips64el_with_chap_and_a_
     apply({"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": bad_pv},
            "spec": {"capacity": pv["spec"]["capacity"], "accessModes": ["ReadWriteOnce"],
                     "persistentVolumeReclaimPolicy": "Retain", "iscsi": wrong}})
-    apply(iscsi_claim(bad_claim, bad_pv))
-    apply(iscsi_pod(bad_pod, bad_claim, "touch /san/never"))
+    apply(claim(bad_claim, "64Mi", storage_class="", volume_name=bad_pv))
+    apply(claim_pod(bad_pod, SCALED, bad_claim, "san", "touch /san/never"))
     events = wait_for("a FailedMount event of %s" % bad_pod,
                       lambda: "FailedMount" in pod_events(bad_pod) and pod_events(bad_pod), timeout=600, interval=10)
     assert re.search(r"authori[sz]ation failure|[Ll]ogin", events), events
