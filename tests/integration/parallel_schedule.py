@@ -54,7 +54,7 @@ SECONDS = {
     "bundle/test_bundle_machines.py": 1,
     "bundle/test_offline_bundle.py": 17,
     "storage_local/test_storage_local_role.py": 20,
-    "storage_machines/test_storage_on_real_kernels.py": 420,
+    "storage_machines/test_storage_on_real_kernels.py": 334,
     "storage_ceph/test_storage_ceph_role.py": 150,
     "storage_iscsi/test_storage_iscsi_role.py": 150,
     "storage_nfs/test_nfs_server_ganesha.py": 35,
