@@ -6,6 +6,8 @@
 #                       [--insecure] [GOARCH ...]
 #   hack/images.sh list [GOARCH ...]        name, tag, GOARCH, digest and layout of each image
 #   hack/images.sh nfs-tools GOARCH OUT     the nfsplugin image's Debian layer alone, at OUT
+#   XC_IMAGES_SET=apps hack/images.sh build|list|push ...
+#                                           the application images instead (below)
 #
 #   library/pause    the pause program of Kubernetes (C: build/pause/linux/pause.c of the
 #                    k8s.io/kubernetes module of the matrix), static, with gcc for amd64 and
@@ -24,6 +26,11 @@
 #                    when the table has an nfsplugin row (today the module proxy serves none):
 #                    /nfsplugin with mount and mount.nfs of the architecture's Debian suite and
 #                    the library packages they link (hack/images/debian_tree.py)
+#
+#   XC_IMAGES_SET=apps: hack/images/debian_apps.py's images (nginx, redis, memcached, fio ...):
+#                    the files each takes of Debian's packages of the architecture's suite with
+#                    the libraries they link (debian_tree.py), the project's own configuration
+#                    files, a user other than root
 #
 # Each image is cached as an OCI layout under
 #   $XC_CACHE/bundle/images/<name>/<tag>/<goarch>/<recipe>/oci      (XC_IMAGES_DIR)
@@ -382,8 +389,67 @@ img_goarches() {
   echo "${out[@]}"
 }
 
-# img_build GOARCH...: build (or find cached) every image; prints name, tag, goarch, dir.
+# --- application images of Debian packages (the app store's, the storage benchmark's fio) ------
+
+IMG_APPS="$XC_ROOT/hack/images/debian_apps.py"
+img_apps() { python3 "$IMG_APPS" "$@"; }
+
+# img_build_app NAME GOARCH: the image NAME of hack/images/debian_apps.py: the files it takes of
+# the architecture's Debian packages with the libraries they link (debian_tree.py), the
+# project's own files and configuration. Tag: the upstream version of the main package in
+# XC_IMAGES_TOOLBOX_SUITE (bookworm), as for busybox; each child labels its own.
+img_build_app() {
+  local app="$1" goarch="$2" repo main deb_arch suite host_deb tools takes pkg upstream tag recipe
+  read -r _ repo main < <(img_apps list | awk -F'\t' -v a="$app" '$1 == a')
+  [ -n "$repo" ] || xc_die "no application image '$app' in hack/images/debian_apps.py"
+  deb_arch="$(xc_model deb_arch "$goarch")"
+  suite="${LAB_SUITE[$deb_arch]:-bookworm}"
+  host_deb="$(xc_model deb_arch amd64)"
+  pkg="$(XC_DEBIAN_MIRROR="$IMG_MIRROR" xc_debian_package "$IMG_TOOLBOX_SUITE" "$host_deb" "$main")" \
+    || xc_die "$main of Debian $IMG_TOOLBOX_SUITE ($host_deb) could not be fetched; set XC_IMAGES_MIRROR"
+  upstream="$(cat "$pkg/VERSION")"; upstream="${upstream#*:}"; tag="${upstream%%-*}"; tag="${tag%%+*}"
+  mapfile -t takes < <(img_apps takes "$app")
+  tools="$(XC_DEBIAN_MIRROR="$IMG_MIRROR" PYTHONPATH="$XC_ROOT/.collections" \
+    python3 "$XC_ROOT/hack/images/debian_tree.py" --suite "$suite" --arch "$deb_arch" "${takes[@]}")" \
+    || xc_die "the files of $app of Debian $suite ($deb_arch) could not be gathered; set XC_IMAGES_MIRROR"
+  recipe="$(printf 'image %s:%s %s
+%s
+%s
+tool oci.py sha256:%s debian_tree.py sha256:%s debian_closure.py sha256:%s
+' \
+    "$repo" "$tag" "$goarch" "$(grep '^package' <<<"$tools")" "$(img_apps recipe "$app")" "$(img_sha "$IMG_OCI")" \
+    "$(img_sha "$XC_ROOT/hack/images/debian_tree.py")" "$(img_sha "$XC_ROOT/plugins/module_utils/debian_closure.py")")"
+  img_store "$repo" "$tag" "$goarch" "$recipe" img_make_app
+}
+
+img_make_app() {
+  local layer=() config=() own version
+  own="$1/files"; mkdir -p "$own"
+  mapfile -t layer < <(img_layer_args "$tools")
+  mapfile -t config < <(img_apps oci-args "$app" "$own")
+  version="$(awk -F'\t' -v m="$main" '$1 == "package" && $2 == m { print $3 }' <<<"$tools")"
+  img_oci build --goarch "$goarch" --tag "$tag" --out "$1/oci" "${layer[@]}" "${config[@]}" \
+    --label "org.opencontainers.image.version=$version" \
+    --label "org.opencontainers.image.source=Debian $suite $main $version" \
+    --created-by "$app: $main $version of Debian $suite and $(grep -c '^package' <<<"$tools") packages (hack/images/debian_apps.py)" \
+    >"$1/image.json"
+}
+
+# img_build GOARCH...: build (or find cached) every image of the set XC_IMAGES_SET (cluster:
+# pause, CoreDNS, busybox, the CSI images; apps: hack/images/debian_apps.py's); prints name,
+# tag, goarch, dir.
 img_build() {
+  if [ "${XC_IMAGES_SET:-cluster}" = apps ]; then
+    local g app line
+    for g in "$@"; do
+      for app in $(img_apps list | cut -f1); do
+        line="$(img_build_app "$app" "$g")"
+        printf '%s\t%s\t%s\t%s\n' "${line%%$'\t'*}" "$(cut -f2 <<<"$line")" "$g" "${line##*$'\t'}"
+      done
+    done
+    return 0
+  fi
+  [ "${XC_IMAGES_SET:-cluster}" = cluster ] || xc_die "XC_IMAGES_SET=${XC_IMAGES_SET}: cluster or apps"
   local g line spec name component binary lines nfsplugin=0
   if img_has_component nfsplugin; then
     nfsplugin=1

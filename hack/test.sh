@@ -22,7 +22,7 @@ run_build()       { source hack/env.sh; hack/build-collection.sh; }
 run_lab()         { hack/lab.sh images; }
 # Go builds of the upstream components (cached by version); a cold build must not run inside
 # a pytest fixture, where the per-test timeout applies.
-run_binaries()    { hack/testbed.sh build testbed && hack/bundle.sh && hack/images.sh build; }
+run_binaries()    { hack/testbed.sh build testbed && hack/bundle.sh && hack/images.sh build && XC_IMAGES_SET=apps hack/images.sh build; }
 # Two workers (this machine has 2 cores; the tests mostly wait on servers): a unit of work is
 # a test module or a SHARED_UNITS directory, longest first (tests/integration/parallel_schedule.py).
 run_integration() { source hack/env.sh; pytest -q -p no:cacheprovider -n "${XC_TEST_WORKERS:-2}" --dist loadscope --no-loadscope-reorder tests/integration; }

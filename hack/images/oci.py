@@ -15,6 +15,9 @@ containerd applies when it unpacks the layer), like upstream's CoreDNS image.
 
 ``--symlink DEST=TARGET`` adds a symbolic link (busybox's applets: ``bin/sh=busybox``).
 
+``--dir DEST:MODE`` adds an empty directory (``tmp:1777`` for programs that write there as a
+user other than root); ``--env KEY=VALUE`` an environment variable beside PATH.
+
 ``platform GOARCH`` prints the OCI platform of a GOARCH (linux/arm64/v8).
 """
 
@@ -78,12 +81,13 @@ def tar_info(name, kind, mode, size=0):
     return info
 
 
-def make_layer(files, caps, links=()):
-    """files: [(dest, src, mode)]; caps: {dest: [capability]}; links: [(dest, target)].
-    Returns (tar bytes, gzip bytes)."""
+def make_layer(files, caps, links=(), empty_dirs=()):
+    """files: [(dest, src, mode)]; caps: {dest: [capability]}; links: [(dest, target)];
+    empty_dirs: [(dest, mode)]. Returns (tar bytes, gzip bytes)."""
     raw = io.BytesIO()
     dirs = set()
-    entries = sorted(list(files) + [(dest, None, target) for dest, target in links])
+    entries = sorted(list(files) + [(dest, None, target) for dest, target in links]
+                     + [(dest, "", mode) for dest, mode in empty_dirs])
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for dest, src, mode in entries:
             parts = dest.strip("/").split("/")
@@ -92,6 +96,10 @@ def make_layer(files, caps, links=()):
                 if parent not in dirs:
                     dirs.add(parent)
                     tar.addfile(tar_info(parent + "/", tarfile.DIRTYPE, 0o755))
+            if src == "":
+                dirs.add("/".join(parts))
+                tar.addfile(tar_info("/".join(parts) + "/", tarfile.DIRTYPE, mode))
+                continue
             if src is None:
                 link = tar_info("/".join(parts), tarfile.SYMTYPE, 0o777)
                 link.linkname = mode  # the link's target
@@ -113,11 +121,13 @@ def make_layer(files, caps, links=()):
 
 
 def image_config(plat, diff_id, args):
-    config = {"Env": [PATH_ENV], "WorkingDir": args.workdir or "/"}
-    if args.entrypoint:
-        config["Entrypoint"] = args.entrypoint
-    if args.cmd:
-        config["Cmd"] = args.cmd
+    config = {"Env": [PATH_ENV] + list(args.env or []), "WorkingDir": args.workdir or "/"}
+    entrypoint = json.loads(args.entrypoint_json) if args.entrypoint_json else args.entrypoint
+    cmd = json.loads(args.cmd_json) if args.cmd_json else args.cmd
+    if entrypoint:
+        config["Entrypoint"] = entrypoint
+    if cmd:
+        config["Cmd"] = cmd
     if args.user:
         config["User"] = args.user
     if args.expose:
@@ -169,10 +179,15 @@ def build(args):
     for spec in args.symlink or []:
         dest, target = spec.split("=", 1)
         links.append(("/" + dest.strip("/"), target))
-    paths = [dest for dest, _src, _mode in files] + [dest for dest, _target in links]
+    empty_dirs = []
+    for spec in args.dir or []:
+        dest, _sep, mode = spec.partition(":")
+        empty_dirs.append(("/" + dest.strip("/"), int(mode or "755", 8)))
+    paths = ([dest for dest, _src, _mode in files] + [dest for dest, _target in links]
+             + [dest for dest, _mode in empty_dirs])
     twice = sorted(set(dest for dest in paths if paths.count(dest) > 1))
     if twice:
-        raise SystemExit("paths given twice (--file, --symlink): %s" % ", ".join(twice))
+        raise SystemExit("paths given twice (--file, --symlink, --dir): %s" % ", ".join(twice))
     tmp = args.out + ".tmp"
     if os.path.exists(tmp):
         for root, dirnames, filenames in os.walk(tmp, topdown=False):
@@ -182,7 +197,7 @@ def build(args):
                 os.rmdir(os.path.join(root, name))
         os.rmdir(tmp)
     os.makedirs(os.path.join(tmp, "blobs", "sha256"))
-    tar_bytes, layer = make_layer(files, caps, links)
+    tar_bytes, layer = make_layer(files, caps, links, empty_dirs)
     config = image_config(plat, sha256(tar_bytes), args)
     config_desc = dict(write_blob(tmp, config), mediaType=OCI_CONFIG)
     layer_desc = dict(write_blob(tmp, layer), mediaType=OCI_LAYER)
@@ -214,8 +229,13 @@ def main(argv=None):
     img.add_argument("--file", action="append", help="DEST=SRC[:MODE] (octal mode)")
     img.add_argument("--cap", action="append", help="DEST=capability[,capability]")
     img.add_argument("--symlink", action="append", help="DEST=TARGET (a symbolic link)")
+    img.add_argument("--dir", action="append", help="DEST[:MODE] (an empty directory, octal mode)")
+    img.add_argument("--env", action="append", help="KEY=VALUE")
     img.add_argument("--entrypoint", nargs="+")
     img.add_argument("--cmd", nargs="+")
+    # A JSON list, for arguments that start with a dash or are empty (redis' --save "").
+    img.add_argument("--entrypoint-json")
+    img.add_argument("--cmd-json")
     img.add_argument("--user")
     img.add_argument("--workdir")
     img.add_argument("--expose", action="append", help="e.g. 53/udp")

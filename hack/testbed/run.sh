@@ -192,11 +192,32 @@ tb_flags() {
     "etcd_initial_cluster": "testbed=https://127.0.0.1:%s", "etcd_servers": "https://127.0.0.1:%s",
     "etcd_client_port": %s, "etcd_peer_port": %s, "apiserver_port": %s,
     "service_cidr": "10.96.0.0/16", "pod_cidr": "10.244.0.0/16", "node_cidr_mask_size": 24,
-    "controller_manager_kubeconfig": "%s", "scheduler_kubeconfig": "%s"}' \
+    "controller_manager_kubeconfig": "%s", "scheduler_kubeconfig": "%s",
+    "audit_policy_file": "%s", "audit_log_path": "%s", "audit_log_maxbackup": 2,
+    "encryption_config_file": "%s"}' \
     "$TB_PKI" "$TB_STATE/etcd" "$TB_PORT_ETCD_PEER" "$TB_PORT_ETCD" "$TB_PORT_ETCD" \
     "$TB_PORT_ETCD_PEER" "$TB_PORT_APISERVER" "$TB_STATE/controller-manager.kubeconfig" \
-    "$TB_STATE/scheduler.kubeconfig")"
+    "$TB_STATE/scheduler.kubeconfig" "$TB_AUDIT_POLICY" "$TB_AUDIT_LOG" "$TB_ENCRYPTION_CONFIG")"
   xc_cli kube_components flags "$1" "$inputs" "$2" || xc_die "no flags for $1 (plugins/module_utils/kube_components.py)"
+}
+
+# The API server's hardening files, made by the role's builders (kube_components.py): the
+# audit policy, and the encryption configuration of Secrets with an aescbc key made once (32
+# bytes of /dev/urandom) and kept with the certificates until `reset` forgets it with etcd's data.
+TB_AUDIT_POLICY="$TB_STATE/audit-policy.yaml"
+TB_AUDIT_LOG="$TB_LOGS/audit.log"
+TB_ENCRYPTION_CONFIG="$TB_STATE/encryption-config.yaml"
+TB_ENCRYPTION_KEY="$TB_PKI/encryption-aescbc.key"
+tb_hardening_files() {
+  mkdir -p "$TB_PKI" "$TB_LOGS"; chmod 700 "$TB_PKI"
+  if [ ! -s "$TB_ENCRYPTION_KEY" ]; then
+    (umask 077 && head -c 32 /dev/urandom | base64 >"$TB_ENCRYPTION_KEY.tmp" && mv "$TB_ENCRYPTION_KEY.tmp" "$TB_ENCRYPTION_KEY") \
+      || xc_die "cannot write $TB_ENCRYPTION_KEY"
+  fi
+  (umask 077 && xc_cli kube_components encryption-config "$TB_ENCRYPTION_KEY" >"$TB_ENCRYPTION_CONFIG.tmp" \
+    && mv "$TB_ENCRYPTION_CONFIG.tmp" "$TB_ENCRYPTION_CONFIG") || xc_die "cannot write $TB_ENCRYPTION_CONFIG"
+  (xc_cli kube_components audit-policy >"$TB_AUDIT_POLICY.tmp" && mv "$TB_AUDIT_POLICY.tmp" "$TB_AUDIT_POLICY") \
+    || xc_die "cannot write $TB_AUDIT_POLICY"
 }
 
 tb_start_etcd() {
@@ -319,6 +340,7 @@ tb_up() {
   tb_check_ports "${want[@]}"
   mkdir -p "$TB_STATE" "$TB_RUN" "$TB_LOGS"
   tb_pki
+  tb_hardening_files
   tb_kwok_config
   tb_link_bin testbed
   tb_start_etcd
@@ -370,6 +392,7 @@ tb_status() {
 
 tb_reset() {
   tb_down
-  rm -rf "$TB_STATE/etcd" "$TB_PKI" "$TB_RUN" "$TB_LOGS" "$TB_STATE"/*.kubeconfig "$TB_STATE/kwok.yaml"
+  rm -rf "$TB_STATE/etcd" "$TB_PKI" "$TB_RUN" "$TB_LOGS" "$TB_STATE"/*.kubeconfig "$TB_STATE/kwok.yaml" \
+    "$TB_AUDIT_POLICY" "$TB_ENCRYPTION_CONFIG"
   xc_log "testbed state removed (binaries stay cached under $XC_CACHE/build)"
 }

@@ -1,7 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: xinchuang.cloud developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters over the control plane's flags and kubeconfigs (plugins/module_utils/kube_components.py).
+"""Filters over the control plane's flags, kubeconfigs and hardening files (the audit policy, the
+encryption configuration of Secrets, the kubelet's security settings), all from
+plugins/module_utils/kube_components.py.
 
 Documentation: <filter>.yml beside this file.
 """
@@ -21,4 +23,7 @@ class FilterModule(object):
         return {
             "kube_component_flags": user_errors_as_filter_errors(kube_components.component_flags),
             "kubeconfig": user_errors_as_filter_errors(kube_components.kubeconfig),
+            "kube_audit_policy": user_errors_as_filter_errors(kube_components.audit_policy),
+            "kube_encryption_config": user_errors_as_filter_errors(kube_components.encryption_config),
+            "kubelet_security": user_errors_as_filter_errors(kube_components.kubelet_security),
         }

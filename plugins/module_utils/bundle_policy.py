@@ -49,6 +49,7 @@ _K8S, _K8S_MOD = "v1.37.2", "k8s.io/kubernetes"
 _CTRD, _CTRD_MOD = "v2.4.2", "github.com/containerd/containerd/v2"
 _CNI, _CNI_MOD = "v1.10.0", "github.com/containernetworking/plugins"
 _ETCD = "v3.6.16"
+_HELM = "v3.22.0"
 
 
 def _k8s(binary, sets):
@@ -99,17 +100,22 @@ COMPONENTS = (
     Component("csi-provisioner", "v6.4.0", "github.com/kubernetes-csi/external-provisioner/v6",
               "github.com/kubernetes-csi/external-provisioner/v6/cmd/csi-provisioner",
               "csi-provisioner", _ALL, ("csi",), "csi"),
+    # The app store (roles/appstore): kubernetes.core.helm runs it on the controller, so it
+    # goes with the rest of a cluster's tools.
+    Component("helm", _HELM, "helm.sh/helm/v3", "helm.sh/helm/v3/cmd/helm", "helm", _ALL,
+              ("cluster", "helm"), "helm"),
 )
 
 # What each set is for (the docs and the errors list them).
 SETS = {
     "bundle": "what every node of every GOARCH runs: kubelet, kube-proxy, containerd, ctr, "
               "shim, CNI plugins, CoreDNS (runc and the registry come from Debian)",
-    "cluster": "the rest of a cluster: control plane, etcd, etcdctl, etcdutl, kubectl",
+    "cluster": "the rest of a cluster: control plane, etcd, etcdctl, etcdutl, kubectl, helm",
     "testbed": "what the project's test bed runs (control plane, kwok, metrics-server)",
     "kubelet": "kubelet only", "kube-proxy": "kube-proxy only", "containerd": "containerd only",
     "cni": "the CNI plugins only", "coredns": "CoreDNS only",
     "csi": "the CSI programs of the NFS storage images (hack/images.sh), not in any bundle",
+    "helm": "Helm only (the app store's charts, from the controller)",
 }
 
 # The sets every GOARCH's bundle holds, and those of the "full" GOARCHes.
@@ -177,6 +183,12 @@ PROFILES = {
     # which a module that requires them ignores: the scratch module copies them
     # (module_replaces).
     "csi": Profile("", lambda v, d: "-X main.version=" + v, False, True),
+    # Helm's Makefile: its version, and the Kubernetes version `helm template` and `helm lint`
+    # assume without a cluster, taken from its client-go (v0.37 -> 1.37; helm's default is 1.20).
+    "helm": Profile("", lambda v, d: _version_vars(("helm.sh/helm/v3/internal/version",), (
+        ("version", v), ("gitTreeState", "clean"))) + " " + _version_vars(
+        ("helm.sh/helm/v3/pkg/lint/rules", "helm.sh/helm/v3/pkg/chartutil"),
+        (("k8sVersionMajor", "1"), ("k8sVersionMinor", "37"))), False, False),
 }
 BUILD_TIME = "(build time)"
 

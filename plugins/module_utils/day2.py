@@ -383,7 +383,7 @@ SERVICE_FILES = {
     "controller_manager": ("controller-manager.crt", "controller-manager.key", "ca.crt", "ca.key", "sa.key",
                            "front-proxy-ca.crt"),
     "scheduler": ("scheduler.crt", "scheduler.key", "ca.crt"),
-    "kubelet": ("kubelet.crt", "kubelet.key", "ca.crt"),
+    "kubelet": ("kubelet.crt", "kubelet.key", "kubelet-server.crt", "kubelet-server.key", "ca.crt"),
     "proxy": ("kube-proxy.crt", "kube-proxy.key", "ca.crt"),
 }
 # The order they restart in (each waits for the one before it to be healthy).

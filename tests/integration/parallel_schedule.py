@@ -51,6 +51,8 @@ SECONDS = {
     "testbed/test_script.py": 5,
     "os_prep/test_preflight.py": 5,
     "testbed/test_control_plane.py": 3,
+    "hardening/test_role_secrets.py": 17,
+    "hardening/test_hardening.py": 5,
     "bundle/test_bundle_machines.py": 1,
     "bundle/test_offline_bundle.py": 17,
     "storage_local/test_storage_local_role.py": 20,
@@ -65,6 +67,9 @@ SECONDS = {
     "cmdb/test_cmdb_inventory.py": 4,
     "awx/test_execution_environment.py": 3,
     "lab/test_machine_faults.py": 30,
+    "appstore/test_role.py": 105,
+    "appstore/test_charts.py": 25,
+    "tenancy/test_role_tenancy.py": 65,
 }
 UNKNOWN_SECONDS = 60
 

@@ -24,6 +24,11 @@ RECIPES = {
         "-X k8s.io/client-go/pkg/version.gitVersion=v0.8.0 -X k8s.io/client-go/pkg/version.gitTreeState=clean\n"),
     ("csi", "v6.4.0"): ("build CGO_ENABLED=0 go build -trimpath\nprofile csi\ntags \n"
                         "ldflags -s -w -X main.version=v6.4.0\n"),
+    ("helm", "v3.22.0"): (
+        "build CGO_ENABLED=0 go build -trimpath\nprofile helm\ntags \nldflags -s -w "
+        "-X helm.sh/helm/v3/internal/version.version=v3.22.0 -X helm.sh/helm/v3/internal/version.gitTreeState=clean "
+        "-X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=37 "
+        "-X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=37\n"),
     ("kubernetes", "v1.37.2"): (
         "build CGO_ENABLED=0 go build -trimpath\nprofile kubernetes\ntags \nldflags -s -w "
         + " ".join("-X %s.%s" % (pkg, kv) for pkg in ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version")
@@ -67,7 +72,7 @@ def test_a_node_bundle_and_a_full_bundle():
                                    "loopback", "portmap"])
     full = [r.binary for r in bp.bundle_rows(bp.bundle_sets("amd64"), "amd64")]
     assert set(full) - set(node) == {"kube-apiserver", "kube-controller-manager", "kube-scheduler",
-                                     "kubectl", "etcd", "etcdctl", "etcdutl"}
+                                     "kubectl", "etcd", "etcdctl", "etcdutl", "helm"}
     assert bp.bundle_sets("arm64", ["all"]) == list(bp.FULL_SETS)
     assert bp.bundle_sets("amd64", sets=["cni"]) == ["cni"]  # given sets win over full
 
@@ -78,6 +83,13 @@ def test_test_bed_only_rows_never_reach_a_sites_bundle():
         assert not binaries & {"kwok", "metrics-server"}
     assert [r.binary for r in bp.rows("testbed", "loong64")] == [
         "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "etcd", "metrics-server"]
+
+
+def test_helm_goes_with_the_cluster_tools_for_every_goarch_and_has_a_set_of_its_own():
+    for goarch in bp.default_goarches():
+        assert [r.binary for r in bp.rows("helm", goarch)] == ["helm"]
+        assert "helm" not in {r.binary for r in bp.bundle_rows(bp.NODE_SETS, goarch)}
+    assert bp.bundle_file(bp.component("helm")) == "bin/helm"
 
 
 def test_where_each_row_goes():
@@ -112,8 +124,8 @@ def test_unknown_sets_are_named_with_the_known_ones():
 
 def test_debian_suites_and_unknown_components():
     assert bp.debian_suite("loong64") == "sid" and bp.debian_suite("mips64le") == "bookworm"
-    with pytest.raises(bp.BundleError, match="no component 'helm'"):
-        bp.component("helm")
+    with pytest.raises(bp.BundleError, match="no component 'kustomize'"):
+        bp.component("kustomize")
 
 
 def test_csi_rows_build_for_every_lab_goarch_and_reach_no_bundle():

@@ -46,16 +46,21 @@ def role_tasks(exclude=("pki",)):
 
 
 def test_no_role_but_pki_makes_a_signing_request_or_a_certificate():
+    """Except tenancy's signing requests: the cluster signs those (the CSR API), not a CA the
+    pki role holds."""
     found = ["%s: %s" % (path, task.get("name")) for path, task in role_tasks()
              if CERTIFICATE_MODULES & set(task)]
-    assert found == []
+    assert found == ["roles/tenancy/tasks/kubeconfigs.yml: Tenancy | Make the signing requests (CN the user, O each group)"]
 
 
-def test_the_only_key_a_role_makes_itself_is_the_kubernetes_service_account_key():
+def test_the_only_keys_a_role_makes_itself_are_the_service_account_key_and_tenant_keys():
+    """Besides the pki role: the service account key, and tenancy's tenant keys (in memory,
+    written only into the tenant's 0600 kubeconfig)."""
     found = {(path, str(task[module].get("path")))
              for path, task in role_tasks() for module in KEY_MODULES & set(task)}
     assert found == {("roles/kubernetes/tasks/pki.yml", "{{ kubernetes_ca_dir }}/sa.key"),
-                     ("roles/kubernetes/tasks/pki.yml", "{{ kubernetes_ca_dir }}/sa.pub")}
+                     ("roles/kubernetes/tasks/pki.yml", "{{ kubernetes_ca_dir }}/sa.pub"),
+                     ("roles/tenancy/tasks/kubeconfigs.yml", "None")}
 
 
 def load(path):

@@ -1,0 +1,165 @@
+"""The appstore role and playbooks against real servers: the test bed's API server (kwok nodes of
+every family, so Pods of an allowed family are scheduled and Running), the session's CNCF registry
+(tests/integration/fixtures_registry.py) holding the applications' images as indexes, and Helm
+built from upstream source (the bundle's helm row).
+
+- sonarqube on mips is refused with the catalogue's message before anything changes;
+- redis on c86 and arm, whose image index lacks arm64, is refused by the preflight, naming the
+  application, the family and the image, and neither the chart nor the release appear;
+- a bad value is rejected by the chart's schema and no release is made;
+- nginx on c86 and arm: check mode changes nothing; then the chart is pushed as an OCI artifact
+  and the release installed into appstore-nginx, its Pods Running on the amd64 and arm64 nodes
+  only; a second run changes nothing (no push, no upgrade); appstore_list.yml prints and writes
+  the 15 x 5 matrix with the image's presence and the installation.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import uuid
+
+import pytest
+
+from ansible_collections.xinchuang.cloud.plugins.module_utils import arch
+from ansible_collections.xinchuang.cloud.plugins.module_utils import bundle_policy
+from tests.integration.ansible_run import ROOT, ansible_playbook
+from tests.integration.fixtures_registry import make_image, push_index
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def helm():
+    row = bundle_policy.component("helm")
+    host = arch.goarch(os.uname().machine)
+    path = bundle_policy.cache_path(os.path.join(os.environ.get("XC_CACHE", "/var/cache/xinchuang"), "build"),
+                                    row, host)
+    assert os.access(path, os.X_OK), "helm is not built (%s): run hack/testbed.sh build helm %s" % (path, host)
+    return path
+
+
+@pytest.fixture(scope="module")
+def images(registry):
+    """nginx for amd64 and arm64; redis for amd64 only (its arm64 image "removed")."""
+    client = registry.client()
+    for name, tag, arches in (("nginx", "1.22.1", ("amd64", "arm64")), ("redis", "7.0.15", ("amd64",))):
+        children = [make_image(arch.platform_dict(a), content="%s %s\n" % (name, a)) for a in arches]
+        push_index(client, "appstore/" + name, tag, children)
+    return registry
+
+
+@pytest.fixture
+def cluster(testbed, helm):
+    made = []
+    yield testbed, made
+    for release, namespace in made:
+        subprocess.run([helm, "uninstall", release, "-n", namespace, "--kubeconfig", testbed.kubeconfig],
+                       capture_output=True, timeout=120, check=False)
+        testbed.kubectl("delete", "namespace", namespace, "--ignore-not-found", "--wait=false")
+
+
+def role_vars(testbed, registry, helm, apps, **extra):
+    out = {"appstore_apps": apps, "appstore_registry": registry.host, "appstore_helm_binary": helm,
+           "appstore_kubeconfig": testbed.kubeconfig, "appstore_wait_timeout": 120,
+           "appstore_registry_auth": {"ca_file": registry.ca, "username": registry.username,
+                                      "password": registry.password},
+           "ansible_python_interpreter": sys.executable}
+    out.update(extra)
+    return out
+
+
+def play(playbook, variables, check=False):
+    report, proc = ansible_playbook(["-i", "localhost,", "-c", "local", os.path.join(ROOT, "playbooks", playbook)],
+                                    extra_vars=variables, check=check)
+    results = [t["hosts"].get("localhost", {}) for p in report["plays"] for t in p["tasks"]]
+    failed = " ".join(r.get("msg", "") for r in results if r.get("failed"))
+    return proc, report["stats"]["localhost"], failed, results
+
+
+def chart_in_registry(helm, registry, chart):
+    return subprocess.run([helm, "show", "chart", "oci://%s/charts/%s" % (registry.host, chart), "--version",
+                           "0.1.0", "--ca-file", registry.ca, "--username", registry.username, "--password",
+                           registry.password], capture_output=True, timeout=120, check=False).returncode == 0
+
+
+def test_sonarqube_on_mips_is_refused_before_anything_changes(cluster, images, helm):
+    testbed, _made = cluster
+    proc, stats, failed, _ = play("appstore.yml", role_vars(testbed, images, helm,
+                                                            [{"name": "sonarqube", "families": ["c86", "mips"]}]))
+    assert proc.returncode != 0
+    assert ("application sonarqube is not adapted to family mips; families that have it: c86, arm, loongarch, sw64; "
+            "nothing was changed") in failed, failed
+    assert stats["changed"] == 0
+    assert testbed.kubectl("get", "namespace", "appstore-sonarqube").returncode != 0
+
+
+def test_an_image_without_the_arm64_platform_is_refused_by_the_preflight(cluster, images, helm):
+    testbed, made = cluster
+    made.append(("redis", "appstore-redis"))
+    proc, stats, failed, _ = play("appstore.yml", role_vars(testbed, images, helm,
+                                                            [{"name": "redis", "families": ["c86", "arm"]}]))
+    assert proc.returncode != 0
+    assert "application redis has no image for family arm (linux/arm64/v8)" in failed, failed
+    assert "%s/appstore/redis:7.0.15 serves only linux/amd64" % images.host in failed
+    assert stats["changed"] == 0
+    assert not chart_in_registry(helm, images, "redis")
+    assert testbed.kubectl("get", "namespace", "appstore-redis").returncode != 0
+
+
+def test_a_value_the_schema_refuses_makes_no_release(cluster, images, helm):
+    testbed, made = cluster
+    namespace = "appstore-bad-" + uuid.uuid4().hex[:6]
+    made.append(("nginx", namespace))
+    proc, _stats, failed, _ = play("appstore.yml", role_vars(
+        testbed, images, helm, [{"name": "nginx", "families": ["c86"], "namespace": namespace,
+                                 "values": {"service": {"port": 70000}}}]))
+    assert proc.returncode != 0
+    assert "/service/port" in failed and "65535" in failed.replace(",", ""), failed
+    listed = subprocess.run([helm, "list", "-n", namespace, "-q", "--kubeconfig", testbed.kubeconfig],
+                            capture_output=True, text=True, timeout=60, check=True)
+    assert listed.stdout.strip() == ""
+
+
+def test_nginx_is_published_and_installed_on_its_families_once(cluster, images, helm, tmp_path):
+    testbed, made = cluster
+    made.append(("nginx", "appstore-nginx"))
+    variables = role_vars(testbed, images, helm, [{"name": "nginx", "families": ["c86", "arm"],
+                                                   "values": {"replicaCount": 4}}])
+    proc, stats, failed, _ = play("appstore.yml", variables, check=True)
+    assert proc.returncode == 0, failed or proc.stderr[-2000:]
+    assert stats["changed"] >= 1
+    assert testbed.kubectl("get", "namespace", "appstore-nginx").returncode != 0, "check mode installed"
+
+    proc, stats, failed, _ = play("appstore.yml", variables)
+    assert proc.returncode == 0, failed or proc.stderr[-2000:]
+    assert stats["changed"] >= 2  # the push and the release
+    assert chart_in_registry(helm, images, "nginx")
+    releases = json.loads(subprocess.run([helm, "list", "-n", "appstore-nginx", "-o", "json", "--kubeconfig",
+                                          testbed.kubeconfig], capture_output=True, text=True, timeout=60,
+                                         check=True).stdout)
+    assert [(r["name"], r["chart"], r["status"]) for r in releases] == [("nginx", "nginx-0.1.0", "deployed")]
+    pods = testbed.get_json("pods", "-n", "appstore-nginx", "-l", "app.kubernetes.io/name=nginx")["items"]
+    assert len(pods) == 4 and all(p["status"]["phase"] == "Running" for p in pods)
+    assert {p["spec"]["containers"][0]["image"] for p in pods} == {images.host + "/appstore/nginx:1.22.1"}
+    nodes = {p["spec"]["nodeName"] for p in pods}
+    assert nodes <= {"kwok-c86-0", "kwok-arm-0"}, nodes
+
+    proc, stats, failed, _ = play("appstore.yml", variables)
+    assert proc.returncode == 0, failed or proc.stderr[-2000:]
+    assert stats["changed"] == 0, "a second run changed something"
+
+    path = tmp_path / "appstore.md"
+    proc, _stats, failed, results = play("appstore_list.yml", dict(
+        variables, appstore_list_path=str(path), appstore_list_images=True, appstore_list_installed=True))
+    assert proc.returncode == 0, failed or proc.stderr[-2000:]
+    printed = [r["msg"] for r in results if isinstance(r.get("msg"), list)][0]
+    assert len(printed) == 16 and printed[0].split() == ["application", "C86", "ARM", "LoongArch", "SW64", "MIPS"]
+    lines = path.read_text().splitlines()
+    assert len(lines) == 17
+    assert lines[2] == ("| nginx | built here, present, installed | built here, present, installed | built here, MISSING "
+                        "| site registry, MISSING | built here, MISSING |")
+    assert lines[5].startswith("| redis | built here, present | built here, MISSING |")
+    assert lines[16] == ("| sonarqube | site registry, MISSING | site registry, MISSING | site registry, MISSING "
+                         "| site registry, MISSING | - |")

@@ -1,0 +1,179 @@
+"""The app store's rules (plugins/module_utils/appstore.py) on the role's real catalogue
+(roles/appstore/defaults/main.yml) and the paper's Table 2 (docs/paper-tables.yml)."""
+
+import copy
+import os
+
+import pytest
+import yaml
+
+from ansible_collections.xinchuang.cloud.plugins.module_utils import appstore
+from ansible_collections.xinchuang.cloud.plugins.module_utils import arch
+
+ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
+CATALOGUE = yaml.safe_load(open(os.path.join(ROOT, "roles", "appstore", "defaults", "main.yml")))["appstore_catalogue"]
+TABLE2 = yaml.safe_load(open(os.path.join(ROOT, "docs", "paper-tables.yml")))["appstore"]
+REGISTRY = "registry.local:5000"
+
+
+def test_the_catalogue_is_table_2_in_its_order_with_its_families():
+    assert list(CATALOGUE) == [row["name"] for row in TABLE2]
+    for row in TABLE2:
+        assert CATALOGUE[row["name"]]["families"] == [f for f in arch.families() if row[f]], row["name"]
+        assert CATALOGUE[row["name"]]["kind"] == row["kind"]
+    assert appstore.catalogue_problems(CATALOGUE) == []
+
+
+def test_every_catalogue_entry_names_a_chart_of_the_collection_of_its_version():
+    charts = os.path.join(ROOT, "charts")
+    for name, entry in CATALOGUE.items():
+        chart = yaml.safe_load(open(os.path.join(charts, entry["chart"], "Chart.yaml")))
+        assert chart["name"] == entry["chart"] and chart["version"] == entry["chart_version"], name
+        assert chart["appVersion"] == entry["image"]["tag"], name
+        assert chart["annotations"]["xinchuang.cloud/debian-package"] == entry["debian_package"], name
+
+
+def test_the_images_built_here_are_the_debian_packaged_ones_except_on_sw64():
+    built = sorted(n for n, e in CATALOGUE.items() if e["debian_package"])
+    assert built == ["etcd", "influxdb", "memcached", "nginx", "postgresql", "rabbitmq", "redis", "tomcat"]
+    nginx, kafka = CATALOGUE["nginx"], CATALOGUE["kafka"]
+    assert [appstore.image_source(nginx, f) for f in arch.families()] == ["debian", "debian", "debian", "site", "debian"]
+    assert {appstore.image_source(kafka, f) for f in arch.families()} == {"site"}
+    assert appstore.image_source(CATALOGUE["yapi"], "mips") is None
+
+
+def test_a_family_override_takes_the_image_from_the_site():
+    entry = dict(CATALOGUE["redis"], images={"arm": {"repository": "vendor/redis", "tag": "7.0.15-kunpeng"}})
+    assert appstore.image_source(entry, "arm") == "site"
+    assert appstore.image_of(entry, "arm", REGISTRY) == "registry.local:5000/vendor/redis:7.0.15-kunpeng"
+    assert appstore.image_of(entry, "c86", REGISTRY) == "registry.local:5000/appstore/redis:7.0.15"
+
+
+def test_sonarqube_on_mips_is_refused_naming_the_families_that_have_it():
+    problems = appstore.apps_problems([{"name": "sonarqube", "families": ["c86", "mips"]}], CATALOGUE)
+    assert problems == ["application sonarqube is not adapted to family mips; families that have it: "
+                        "c86, arm, loongarch, sw64"]
+    with pytest.raises(appstore.AppstoreError, match="not adapted to family mips.*nothing was changed"):
+        appstore.install_plan([{"name": "sonarqube", "families": ["mips64el"]}], CATALOGUE, REGISTRY)
+
+
+@pytest.mark.parametrize("apps,words", [
+    ([{"name": "mysql", "families": ["c86"]}], ["'mysql'", "nginx", "add an entry"]),
+    ([{"name": "redis", "families": ["x86"]}], ["unknown family 'x86'", "c86, arm, loongarch, sw64, mips"]),
+    ([{"name": "redis", "families": []}], ["needs families"]),
+    ([{"name": "redis", "families": ["c86"], "replicas": 2}], ["unknown key 'replicas'"]),
+    ([{"name": "redis", "families": ["c86"], "values": "a=b"}], ["values must be a mapping"]),
+    ([{"name": "redis", "families": ["c86"], "namespace": "Apps"}], ["namespace 'Apps'"]),
+    ([{"name": "redis", "families": ["c86"]}, {"name": "redis", "families": ["arm"]}],
+     ["appstore_apps[1] (redis) installs release redis into namespace appstore-redis like appstore_apps[0]"]),
+    ({"name": "redis"}, ["must be a list"]),
+])
+def test_bad_apps_are_named_with_the_fix(apps, words):
+    text = "; ".join(appstore.apps_problems(apps, CATALOGUE))
+    for word in words:
+        assert word in text
+
+
+@pytest.mark.parametrize("change,words", [
+    (lambda c: c["nginx"].pop("chart"), ["appstore_catalogue.nginx has no chart"]),
+    (lambda c: c["nginx"].update(families=["c86", "risc"]), ["names 'risc'"]),
+    (lambda c: c["nginx"].update(image={"repository": "Appstore/Nginx", "tag": "1"}), ["repository 'Appstore/Nginx'"]),
+    (lambda c: c["nginx"].update(image={"repository": "appstore/nginx", "tag": 1.22}), ["tag 1.22", "quote it"]),
+    (lambda c: c["nginx"].update(chart_version="1.0"), ["chart_version '1.0'"]),
+    (lambda c: c["yapi"].update(images={"mips": {"repository": "a/b", "tag": "1"}}), ["family 'mips', which is not in"]),
+    (lambda c: c.update(My_App={}), ["'My_App' is not a DNS label"]),
+    (lambda c: c["nginx"].update(helm_repo="x"), ["unknown key 'helm_repo'"]),
+])
+def test_bad_catalogues_are_named(change, words):
+    catalogue = copy.deepcopy(CATALOGUE)
+    change(catalogue)
+    text = "; ".join(appstore.catalogue_problems(catalogue))
+    for word in words:
+        assert word in text
+    with pytest.raises(appstore.AppstoreError):
+        appstore.install_plan([{"name": "redis", "families": ["c86"]}], catalogue, REGISTRY)
+
+
+def test_the_plan_pins_an_app_to_its_families_and_keeps_the_inventorys_values():
+    catalogue = copy.deepcopy(CATALOGUE)
+    catalogue["redis"]["values"] = {"resources": {"limits": {"memory": "256Mi"}}, "replicaCount": 1}
+    plan = appstore.install_plan([{"name": "redis", "families": ["c86", "kunpeng", "arm"],
+                                   "values": {"resources": {"limits": {"cpu": "1"}}, "image": {"tag": "evil"}}}],
+                                 catalogue, REGISTRY + "/")
+    item = plan[0]
+    assert item["namespace"] == "appstore-redis" and item["release"] == "redis"
+    assert item["families"] == ["c86", "arm"] and item["arches"] == ["amd64", "arm64"]
+    assert item["chart_ref"] == "oci://registry.local:5000/charts/redis" and item["chart_version"] == "0.1.0"
+    assert item["platforms"] == ["linux/amd64", "linux/arm64/v8"]
+    values = item["values"]
+    assert values["resources"] == {"limits": {"memory": "256Mi", "cpu": "1"}} and values["replicaCount"] == 1
+    assert values["image"] == {"repository": "registry.local:5000/appstore/redis", "tag": "7.0.15"}  # the role's
+    term = values["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"][0]
+    assert term["matchExpressions"] == [{"key": "kubernetes.io/arch", "operator": "In", "values": ["amd64", "arm64"]}]
+    assert appstore.install_plan([{"name": "redis", "families": ["mips"], "namespace": "cache"}],
+                                 CATALOGUE, REGISTRY)[0]["namespace"] == "cache"
+
+
+def test_one_release_cannot_run_two_image_references():
+    catalogue = copy.deepcopy(CATALOGUE)
+    catalogue["redis"]["images"] = {"sw64": {"repository": "vendor/redis", "tag": "7"}}
+    with pytest.raises(appstore.AppstoreError, match="different images on families c86, sw64"):
+        appstore.install_plan([{"name": "redis", "families": ["c86", "sw64"]}], catalogue, REGISTRY)
+    assert appstore.install_plan([{"name": "redis", "families": ["sw64"]}], catalogue, REGISTRY)[0]["image"] == \
+        "registry.local:5000/vendor/redis:7"
+
+
+@pytest.mark.parametrize("registry", ["", "https://registry.local"])
+def test_a_registry_with_a_scheme_or_none_is_refused(registry):
+    with pytest.raises(appstore.AppstoreError, match="host\\[:port\\]"):
+        appstore.install_plan([{"name": "redis", "families": ["c86"]}], CATALOGUE, registry)
+
+
+def test_an_image_without_a_target_familys_platform_is_named():
+    plan = appstore.install_plan([{"name": "redis", "families": ["c86", "arm"]},
+                                  {"name": "nginx", "families": ["c86"]}], CATALOGUE, REGISTRY)
+    # image_manifest_info names a reference without its registry, as the registry knows it.
+    images = [{"ref": "appstore/redis:7.0.15", "exists": True, "platforms": ["linux/amd64"]},
+              {"ref": "registry.local:5000/appstore/nginx:1.22.1", "exists": False, "platforms": []}]
+    problems = appstore.plan_image_problems(plan, images)
+    assert len(problems) == 2
+    assert problems[0].startswith("application redis has no image for family arm (linux/arm64/v8)")
+    assert "serves only linux/amd64" in problems[0]
+    assert "application nginx has no image for family c86" in problems[1] and "is absent" in problems[1]
+    images[0]["platforms"].append("linux/arm64")  # no variant: the family's default, as containerd
+    images[1].update(exists=True, platforms=["linux/amd64", "linux/s390x"])
+    assert appstore.plan_image_problems(plan, images) == []
+
+
+def test_the_matrix_is_15_by_5_with_presence_and_installations():
+    images = [{"ref": "appstore/nginx:1.22.1", "exists": True, "platforms": ["linux/amd64", "linux/arm64/v8"]}]
+    rows = appstore.matrix(CATALOGUE, "r:5000", images, {"nginx": ["c86"]})
+    assert len(rows) == 15 and all(len(r["cells"]) == 5 for r in rows)
+    nginx = rows[0]["cells"]
+    assert nginx["c86"] == {"adapted": True, "source": "debian", "image": "r:5000/appstore/nginx:1.22.1",
+                            "present": True, "installed": True}
+    assert nginx["arm"]["present"] is True and nginx["arm"]["installed"] is False
+    assert nginx["mips"]["present"] is False
+    table = appstore.matrix_table(rows)
+    assert table[0] == "| application | C86 | ARM | LoongArch | SW64 | MIPS |" and len(table) == 17
+    assert table[2] == ("| nginx | built here, present, installed | built here, present | built here, MISSING "
+                        "| site registry, MISSING | built here, MISSING |")
+    assert table[-1].startswith("| sonarqube |") and table[-1].endswith("| - |")
+    plain = appstore.matrix_table(appstore.matrix(CATALOGUE), markdown=False)
+    assert plain[0].split() == ["application", "C86", "ARM", "LoongArch", "SW64", "MIPS"]
+
+
+def test_installed_families_are_read_back_from_the_affinity_the_plan_wrote():
+    plan = appstore.install_plan([{"name": "tomcat", "families": ["loongarch", "c86"]}], CATALOGUE, REGISTRY)
+    releases = [{"name": "tomcat", "values": plan[0]["values"]}, {"name": "other", "values": {}}]
+    assert appstore.installed_families(releases) == {"tomcat": ["loongarch", "c86"], "other": []}
+
+
+def test_a_family_without_nodes_is_named_with_the_nodes_architectures():
+    plan = appstore.install_plan([{"name": "nginx", "families": ["c86", "loongarch"]}], CATALOGUE, REGISTRY)
+    nodes = [{"metadata": {"labels": {"kubernetes.io/arch": "amd64"}}}, {"metadata": {"name": "unlabelled"}}]
+    assert appstore.plan_node_problems(plan, nodes) == [
+        "application nginx asks for family loongarch, but no node has kubernetes.io/arch=loong64 (the nodes have "
+        "amd64): join such a node or leave loongarch out of its families"]
+    nodes.append({"metadata": {"labels": {"kubernetes.io/arch": "loong64"}}})
+    assert appstore.plan_node_problems(plan, nodes) == []
