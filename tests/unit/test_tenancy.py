@@ -215,8 +215,8 @@ def test_stale_objects_only_of_listed_projects_and_of_absent_ones():
 
 
 def test_a_namespace_of_another_project_is_a_clash():
-    existing = [{"metadata": {"name": "team-a", "labels": {tn.MANAGED_BY_LABEL: tn.MANAGED_BY,
-                                                          tn.PROJECT_LABEL: "old-team"}}}]
+    labels = {tn.MANAGED_BY_LABEL: tn.MANAGED_BY, tn.PROJECT_LABEL: "old-team"}
+    existing = [{"metadata": {"name": "team-a", "labels": labels}}]
     assert "belongs to project old-team" in tn.namespace_clashes(existing, [TEAM_A])[0]
     assert tn.namespace_clashes(existing, [dict(TEAM_A, name="old-team", namespace="team-a")]) == []
 

@@ -48,8 +48,8 @@ def restricted_namespace(testbed):
     testbed.kubectl("delete", "namespace", name, "--wait=false")
 
 
-def run(*args, **kwargs):
-    return subprocess.run(list(args), capture_output=True, text=True, timeout=120, **kwargs)
+def run(*args, stdin=None):
+    return subprocess.run(list(args), capture_output=True, text=True, timeout=120, input=stdin, check=False)
 
 
 def test_every_chart_has_a_catalogue_entry_and_the_first_four_are_there():
@@ -66,8 +66,8 @@ def test_the_chart_passes_helm_lint_strict(helm, chart):
 
 
 @pytest.mark.parametrize("chart", CHARTS)
-def test_what_the_chart_renders_with_the_roles_values_is_accepted_as_restricted(helm, testbed, restricted_namespace,
-                                                                               chart, tmp_path):
+def test_what_the_chart_renders_with_the_roles_values_is_accepted_as_restricted(
+        helm, testbed, restricted_namespace, chart, tmp_path):
     name = [n for n, e in CATALOGUE.items() if e["chart"] == chart][0]
     plan = appstore.install_plan([{"name": name, "families": ["c86", "arm"]}], CATALOGUE, "registry.local:5000")
     values = plan[0]["values"]

@@ -17,7 +17,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import uuid
 
 import pytest
@@ -86,8 +85,8 @@ def chart_in_registry(helm, registry, chart):
 
 def test_sonarqube_on_mips_is_refused_before_anything_changes(cluster, images, helm):
     testbed, _made = cluster
-    proc, stats, failed, _ = play("appstore.yml", role_vars(testbed, images, helm,
-                                                            [{"name": "sonarqube", "families": ["c86", "mips"]}]))
+    apps = [{"name": "sonarqube", "families": ["c86", "mips"]}]
+    proc, stats, failed, _output = play("appstore.yml", role_vars(testbed, images, helm, apps))
     assert proc.returncode != 0
     assert ("application sonarqube is not adapted to family mips; families that have it: c86, arm, loongarch, sw64; "
             "nothing was changed") in failed, failed
@@ -98,8 +97,8 @@ def test_sonarqube_on_mips_is_refused_before_anything_changes(cluster, images, h
 def test_an_image_without_the_arm64_platform_is_refused_by_the_preflight(cluster, images, helm):
     testbed, made = cluster
     made.append(("redis", "appstore-redis"))
-    proc, stats, failed, _ = play("appstore.yml", role_vars(testbed, images, helm,
-                                                            [{"name": "redis", "families": ["c86", "arm"]}]))
+    apps = [{"name": "redis", "families": ["c86", "arm"]}]
+    proc, stats, failed, _output = play("appstore.yml", role_vars(testbed, images, helm, apps))
     assert proc.returncode != 0
     assert "application redis has no image for family arm (linux/arm64/v8)" in failed, failed
     assert "%s/appstore/redis:7.0.15 serves only linux/amd64" % images.host in failed
@@ -112,7 +111,7 @@ def test_a_value_the_schema_refuses_makes_no_release(cluster, images, helm):
     testbed, made = cluster
     namespace = "appstore-bad-" + uuid.uuid4().hex[:6]
     made.append(("nginx", namespace))
-    proc, _stats, failed, _ = play("appstore.yml", role_vars(
+    proc, _stats, failed, _output = play("appstore.yml", role_vars(
         testbed, images, helm, [{"name": "nginx", "families": ["c86"], "namespace": namespace,
                                  "values": {"service": {"port": 70000}}}]))
     assert proc.returncode != 0
@@ -127,12 +126,12 @@ def test_nginx_is_published_and_installed_on_its_families_once(cluster, images, 
     made.append(("nginx", "appstore-nginx"))
     variables = role_vars(testbed, images, helm, [{"name": "nginx", "families": ["c86", "arm"],
                                                    "values": {"replicaCount": 4}}])
-    proc, stats, failed, _ = play("appstore.yml", variables, check=True)
+    proc, stats, failed, _output = play("appstore.yml", variables, check=True)
     assert proc.returncode == 0, failed or proc.stderr[-2000:]
     assert stats["changed"] >= 1
     assert testbed.kubectl("get", "namespace", "appstore-nginx").returncode != 0, "check mode installed"
 
-    proc, stats, failed, _ = play("appstore.yml", variables)
+    proc, stats, failed, _output = play("appstore.yml", variables)
     assert proc.returncode == 0, failed or proc.stderr[-2000:]
     assert stats["changed"] >= 2  # the push and the release
     assert chart_in_registry(helm, images, "nginx")
@@ -146,7 +145,7 @@ def test_nginx_is_published_and_installed_on_its_families_once(cluster, images, 
     nodes = {p["spec"]["nodeName"] for p in pods}
     assert nodes <= {"kwok-c86-0", "kwok-arm-0"}, nodes
 
-    proc, stats, failed, _ = play("appstore.yml", variables)
+    proc, stats, failed, _output = play("appstore.yml", variables)
     assert proc.returncode == 0, failed or proc.stderr[-2000:]
     assert stats["changed"] == 0, "a second run changed something"
 

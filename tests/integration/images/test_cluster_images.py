@@ -642,8 +642,8 @@ def test_every_published_application_index_has_true_children(registry, apps_push
 
 @pytest.mark.parametrize("goarch", LAB_GOARCHES)
 @pytest.mark.parametrize("app", sorted(APPS))
-def test_containerd_runs_each_application_child_with_every_library_it_links(node, registry, apps_built,
-                                                                           apps_pushed, app, goarch):
+def test_containerd_runs_each_application_child_with_every_library_it_links(
+        node, registry, apps_built, apps_pushed, app, goarch):
     repository, version_args = APPS[app]
     tag, _digest, layout = apps_built[(repository, goarch)]
     blobs = proof.LayoutBlobs(layout)
