@@ -111,7 +111,10 @@ def run_play(tasks, role_vars, groups, host_vars=None, check=False):
             json.dump(inventory, fh)
         with open(book, "w") as fh:
             json.dump(play, fh)
-        report, proc = ansible_playbook(["-i", inv, book], extra_vars=role_vars, check=check, timeout=2400)
+        # Ansible's own strategy: on this fresh machine the apt module first installs python3-apt
+        # and starts itself again under it, which Mitogen's in-process modules cannot do.
+        report, proc = ansible_playbook(["-i", inv, book], extra_vars=role_vars, check=check, timeout=2400,
+                                        extra_env={"ANSIBLE_STRATEGY": "linear"})
     results = [(t["task"]["name"], h, r) for p in report["plays"] for t in p["tasks"] for h, r in t["hosts"].items()]
     failed = [(n, h, r.get("msg")) for n, h, r in results if r.get("failed")]
     changed = [(n, h) for n, h, r in results if r.get("changed")]
