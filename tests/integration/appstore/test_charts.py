@@ -19,23 +19,11 @@ import pytest
 import yaml
 
 from ansible_collections.xinchuang.cloud.plugins.module_utils import appstore
-from ansible_collections.xinchuang.cloud.plugins.module_utils import arch
-from ansible_collections.xinchuang.cloud.plugins.module_utils import bundle_policy
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 CHARTS = sorted(d for d in os.listdir(os.path.join(ROOT, "charts"))
                 if os.path.isfile(os.path.join(ROOT, "charts", d, "Chart.yaml")))
 CATALOGUE = yaml.safe_load(open(os.path.join(ROOT, "roles", "appstore", "defaults", "main.yml")))["appstore_catalogue"]
-
-
-@pytest.fixture(scope="module")
-def helm():
-    row = bundle_policy.component("helm")
-    host = arch.goarch(os.uname().machine)
-    path = bundle_policy.cache_path(os.path.join(os.environ.get("XC_CACHE", "/var/cache/xinchuang"), "build"),
-                                    row, host)
-    assert os.access(path, os.X_OK), "helm is not built (%s): run hack/testbed.sh build helm %s" % (path, host)
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -22,21 +22,10 @@ import uuid
 import pytest
 
 from ansible_collections.xinchuang.cloud.plugins.module_utils import arch
-from ansible_collections.xinchuang.cloud.plugins.module_utils import bundle_policy
 from tests.integration.ansible_run import ROOT, ansible_playbook
 from tests.integration.fixtures_registry import make_image, push_index
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def helm():
-    row = bundle_policy.component("helm")
-    host = arch.goarch(os.uname().machine)
-    path = bundle_policy.cache_path(os.path.join(os.environ.get("XC_CACHE", "/var/cache/xinchuang"), "build"),
-                                    row, host)
-    assert os.access(path, os.X_OK), "helm is not built (%s): run hack/testbed.sh build helm %s" % (path, host)
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -73,23 +73,31 @@ def goarches():
     return [host_goarch()] + [g for g in LAB_GOARCHES if g != host_goarch()]
 
 
-@pytest.fixture(scope="module")
-def built(goarches):
-    """{(name, goarch): (tag, digest, layout)} of `hack/images.sh build`."""
+def build_set(goarches, image_set="cluster"):
+    """{(name, goarch): (tag, digest, layout)} of `hack/images.sh build` of an image set."""
     out = {}
-    for line in images_sh("build", *goarches).stdout.splitlines():
+    for line in images_sh("build", *goarches, image_set=image_set).stdout.splitlines():
         name, tag, goarch, digest, layout = line.split("\t")
         out[(name, goarch)] = (tag, digest, layout)
     return out
 
 
+def push_set(registry, goarches, pwdir, image_set="cluster"):
+    """`hack/images.sh push` of an image set to the session's registry."""
+    pwfile = pwdir / "password"
+    pwfile.write_text(registry.password + "\n")
+    return images_sh("push", registry.host, "--ca", registry.ca, "--username", registry.username,
+                     "--password-file", str(pwfile), *goarches, image_set=image_set)
+
+
+@pytest.fixture(scope="module")
+def built(goarches):
+    return build_set(goarches)
+
+
 @pytest.fixture(scope="module")
 def pushed(registry, built, goarches, tmp_path_factory):
-    pwfile = tmp_path_factory.mktemp("images") / "password"
-    pwfile.write_text(registry.password + "\n")
-    proc = images_sh("push", registry.host, "--ca", registry.ca, "--username", registry.username,
-                     "--password-file", str(pwfile), *goarches)
-    return proc
+    return push_set(registry, goarches, tmp_path_factory.mktemp("images"))
 
 
 def skopeo_raw(registry, ref):
@@ -598,19 +606,12 @@ APP_USER = "65532:65532"
 
 @pytest.fixture(scope="module")
 def apps_built(goarches):
-    out = {}
-    for line in images_sh("build", *goarches, image_set="apps").stdout.splitlines():
-        name, tag, goarch, digest, layout = line.split("\t")
-        out[(name, goarch)] = (tag, digest, layout)
-    return out
+    return build_set(goarches, "apps")
 
 
 @pytest.fixture(scope="module")
 def apps_pushed(registry, apps_built, goarches, tmp_path_factory):
-    pwfile = tmp_path_factory.mktemp("apps") / "password"
-    pwfile.write_text(registry.password + "\n")
-    return images_sh("push", registry.host, "--ca", registry.ca, "--username", registry.username,
-                     "--password-file", str(pwfile), *goarches, image_set="apps")
+    return push_set(registry, goarches, tmp_path_factory.mktemp("apps"), "apps")
 
 
 def test_every_application_image_is_built_for_every_lab_architecture_as_a_user_other_than_root(apps_built):
