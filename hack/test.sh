@@ -31,7 +31,7 @@ run_binaries()    { hack/testbed.sh build testbed && hack/bundle.sh && hack/imag
 run_integration() {
   source hack/env.sh
   ANSIBLE_STRATEGY="${XC_TEST_STRATEGY:-mitogen_linear}" pytest -q -p no:cacheprovider -n "${XC_TEST_WORKERS:-2}" \
-    --dist loadscope --no-loadscope-reorder tests/integration
+    --dist loadscope --no-loadscope-reorder --durations=25 tests/integration
 }
 run_molecule()    { source hack/env.sh; hack/molecule.sh; }
 # The main job end to end: site.yml, scale.yml, remove_node.yml on the lab's cluster topology.
