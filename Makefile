@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help setup deps lab lab-down demo test lint sanity unit build integration molecule e2e e2e-full testbed testbed-down clean
+.PHONY: help setup deps lab lab-down demo test test-full test-plan lint sanity unit build integration molecule e2e e2e-full testbed testbed-down clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -25,14 +25,20 @@ lab-down: ## stop and remove the lab hosts
 demo: lab ## the main job: site.yml on inventories/lab, then a per-host summary
 	hack/demo.sh
 
-test: ## the whole test suite, each stage timed
-	hack/test.sh
+test: ## the gate (CI): every stage, the tests of the gate tier (tests/tiers.yml), each stage timed; at most 35 min warm
+	XC_TIER=gate hack/test.sh
 
-lint sanity unit build integration molecule e2e: ## one stage of `make test`
+test-full: ## the full tier: every test, every molecule scenario, e2e on every foreign machine (not in CI; before an issue is resolved)
+	XC_TIER=full hack/test.sh
+
+test-plan: setup ## which tier each test is in (tests/tiers.yml), per file; runs nothing
+	hack/test.sh plan
+
+lint sanity unit build integration molecule e2e: ## one stage of `make test` (XC_TIER=full: of `make test-full`)
 	hack/test.sh $@
 
-e2e-full: ## the e2e stage with the loong64 machine too (topology cluster-full; not in `make test`)
-	XC_E2E_FULL=1 hack/test.sh e2e
+e2e-full: ## the e2e stage of the full tier (topology cluster-full: the loong64 and mips64el machines too)
+	XC_TIER=full hack/test.sh e2e
 
 testbed: setup ## build (cached) and start the Kubernetes testbed
 	hack/testbed.sh up

@@ -15,7 +15,7 @@ topology=cluster
 [ "${XC_E2E_FULL:-0}" = 1 ] && topology=cluster-full
 hack/lab.sh down --topology "$topology" >/dev/null 2>&1 || true
 rc=0
-pytest -q -p no:cacheprovider -s --durations=25 tests/e2e "$@" || rc=$?
+pytest -q -p no:cacheprovider -s tests/e2e "$@" || rc=$?
 if [ "${XC_E2E_KEEP:-0}" != 1 ]; then
   hack/lab.sh down --topology "$topology" >/dev/null 2>&1 || true
 fi

@@ -1,10 +1,23 @@
 #!/usr/bin/env bash
-# The whole test suite, stage by stage, each stage timed (`make test`).
+# The test suite, stage by stage, each stage timed (docs/development.md, "Two tiers").
 # Usage: hack/test.sh [stage ...]   (default: every stage, in order)
+#   XC_TIER=gate (default; `make test`, CI) runs the gate; XC_TIER=full (`make test-full`) every
+#   test, every molecule scenario, and e2e on the topology cluster-full. tests/tiers.yml says
+#   which tests are in the full tier only (`make test-plan` prints it).
+#   XC_TEST_BUDGET: seconds the whole run may take (gate default 4200, 70 minutes: CI stops a
+#   run at 90); a stage still running then is stopped and the report printed. 0: no limit
+#   (the full tier's default).
 source "$(dirname "$0")/common.sh"
 cd "$XC_ROOT" || exit 1
 export XC_STAGE_LOG="${XC_STAGE_LOG:-$XC_ROOT/.test-stages.log}"
-: >"$XC_STAGE_LOG"
+export XC_TIER="${XC_TIER:-gate}"
+case "$XC_TIER" in gate|full) ;; *) xc_die "XC_TIER=$XC_TIER: use gate (make test) or full (make test-full)" ;; esac
+# The full tier's e2e runs on the topology cluster-full (the loong64 machine too).
+[ "$XC_TIER" = full ] && export XC_E2E_FULL=1
+# Each pytest stage writes a JUnit report here; the slowest tests of the run come from them.
+export XC_TEST_REPORTS="${XC_TEST_REPORTS:-$XC_ROOT/.test-reports}"
+# The slowest tests a pytest stage prints at its end, and the run at its end.
+XC_SLOWEST=15
 
 run_setup()       { hack/setup.sh && hack/deps.sh; }
 # The docs site (hack/docs.sh: antsibull-docs' linter, then the HTML) is built here, so a doc
@@ -13,11 +26,17 @@ run_lint() {
   source hack/env.sh
   local rc=0
   yamllint -s . && ansible-lint --profile production --strict || rc=1
+  local plan
+  plan="$(mktemp)"
+  xc_stage test-plan run_plan >"$plan" 2>&1 || { tail -n 20 "$plan"; rc=1; }
+  rm -f "$plan"
   xc_stage lint-docs hack/docs.sh || rc=1
   return "$rc"
 }
 run_sanity()      { source hack/env.sh; hack/sanity.sh; }
-run_unit()        { source hack/env.sh; pytest -q -p no:cacheprovider tests/unit; }
+run_unit()        { source hack/env.sh; pytest -q -p no:cacheprovider --junitxml="$XC_TEST_REPORTS/unit.xml" tests/unit; }
+# Which tier each test is in, and no entry of tests/tiers.yml that matches nothing (collection only).
+run_plan()        { source hack/env.sh; pytest -q -p no:cacheprovider --collect-only --tier-plan tests; }
 run_build()       { source hack/env.sh; hack/build-collection.sh; }
 run_lab()         { hack/lab.sh images; }
 # Go builds of the upstream components (cached by version); a cold build must not run inside
@@ -31,30 +50,71 @@ run_binaries()    { hack/testbed.sh build testbed && hack/bundle.sh && hack/imag
 run_integration() {
   source hack/env.sh
   ANSIBLE_STRATEGY="${XC_TEST_STRATEGY:-mitogen_linear}" pytest -q -p no:cacheprovider -n "${XC_TEST_WORKERS:-2}" \
-    --dist loadscope --no-loadscope-reorder --durations=25 tests/integration
+    --dist loadscope --no-loadscope-reorder --durations="$XC_SLOWEST" --junitxml="$XC_TEST_REPORTS/integration.xml" \
+    tests/integration
 }
 run_molecule()    { source hack/env.sh; hack/molecule.sh; }
 # The main job end to end: site.yml, scale.yml, remove_node.yml on the lab's cluster topology.
-run_e2e()         { source hack/env.sh; hack/e2e.sh; }
+run_e2e()         { source hack/env.sh; hack/e2e.sh --durations="$XC_SLOWEST" --junitxml="$XC_TEST_REPORTS/e2e.xml"; }
 
 all=(setup lint sanity unit build lab binaries integration molecule e2e)
+# `hack/test.sh --run-one STAGE`: the stage's body alone (what the loop below runs, bounded).
+if [ "${1:-}" = --run-one ]; then
+  "run_$2"
+  exit
+fi
 stages=("$@")
 [ "${#stages[@]}" -eq 0 ] && stages=("${all[@]}")
+for s in "${stages[@]}"; do
+  declare -F "run_$s" >/dev/null || xc_die "unknown stage '$s'; stages: ${all[*]}"
+done
+
+default_budget=4200
+[ "$XC_TIER" = full ] && default_budget=0
+budget="${XC_TEST_BUDGET:-$default_budget}"
+: >"$XC_STAGE_LOG"
+rm -rf "$XC_TEST_REPORTS" && mkdir -p "$XC_TEST_REPORTS"
+xc_log "tier $XC_TIER; budget $([ "$budget" -gt 0 ] && echo "${budget}s" || echo none); stages: ${stages[*]}"
 
 total_start=$(date +%s)
 failed=()
+ran=()
+over=""
 for s in "${stages[@]}"; do
-  declare -F "run_$s" >/dev/null || xc_die "unknown stage '$s'; stages: ${all[*]}"
-  # setup failing makes every later stage meaningless.
-  if ! xc_stage "$s" "run_$s"; then
+  ran+=("$s")
+  if [ "$budget" -gt 0 ]; then
+    left=$(( total_start + budget - $(date +%s) ))
+    if [ "$left" -le 0 ]; then
+      over="$s"; failed+=("$s"); break
+    fi
+    # timeout stops the stage's whole process group (pytest, ansible-playbook, QEMU it started).
+    xc_stage "$s" timeout --kill-after=30 "$left" "$0" --run-one "$s"
+    rc=$?
+    if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then over="$s"; failed+=("$s"); break; fi
+  else
+    xc_stage "$s" "run_$s"
+    rc=$?
+  fi
+  if [ "$rc" -ne 0 ]; then
     failed+=("$s")
+    # setup failing makes every later stage meaningless.
     [ "$s" = setup ] && break
   fi
 done
 echo
-echo "== stage times =="
+echo "== stage times (tier $XC_TIER) =="
 cat "$XC_STAGE_LOG"
 printf 'STAGE %-24s %5ds\n' total "$(( $(date +%s) - total_start ))"
+if [ -n "$over" ]; then
+  echo "STOPPED in stage $over: the run passed its budget of ${budget}s (XC_TEST_BUDGET); the stages after it did not run"
+fi
+echo
+echo "== the $XC_SLOWEST slowest tests of this run (setup + call + teardown, from $XC_TEST_REPORTS) =="
+reports=()
+for s in "${ran[@]}"; do
+  case "$s" in unit|integration|e2e) reports+=("$XC_TEST_REPORTS/$s.xml") ;; esac
+done
+python3 "$XC_ROOT/hack/slowest.py" "$XC_SLOWEST" "${reports[@]}" || true
 if [ "${#failed[@]}" -gt 0 ]; then
   echo "FAILED stages: ${failed[*]}"
   exit 1

@@ -18,6 +18,7 @@ if COLLECTIONS not in sys.path:
 pytest_plugins = [
     "tests.integration.ansible_run",
     "tests.integration.parallel_schedule",
+    "tests.tiers",
 ] + [
     "tests.integration." + name[:-3]
     for name in sorted(os.listdir(os.path.join(ROOT, "tests", "integration")))

@@ -42,6 +42,11 @@ def read_topology(name=TOPOLOGY):
 
 
 HOSTS = read_topology()
+# Machines that bring_up leaves off: the first test that needs one starts it (start_hosts), so
+# no emulated machine idles through tests that do not use it. The mips64el machine (one vCPU,
+# the slowest) joins only in the full tier (tests/tiers.yml).
+DEFERRED = ["xc-lab-mips64el"]
+STARTED = [h for h in HOSTS if h not in DEFERRED]
 
 
 def log(msg):
@@ -265,6 +270,16 @@ def wait_for(what, probe, timeout=600, interval=3):
     raise AssertionError("%s: not after %d s (last: %r)" % (what, timeout, last))
 
 
+def start_hosts(*hosts):
+    """Start HOSTS of the topology (hack/lab.sh up: a host already up is reused)."""
+    sh([os.path.join(ROOT, "hack", "lab.sh"), "up", "--topology", TOPOLOGY] + list(hosts), timeout=3600)
+
+
+def stop_hosts(*hosts):
+    """Stop HOSTS after their last use (hack/lab.sh down; the network stays while others use it)."""
+    sh([os.path.join(ROOT, "hack", "lab.sh"), "down", "--topology", TOPOLOGY] + list(hosts), timeout=600)
+
+
 def bring_up():
     """The lab as `make lab` makes it, for the e2e tests and bench/rollout.py: the offline
     bundle, the topology's hosts, the registry host installed by playbooks/registry.yml (the
@@ -275,7 +290,7 @@ def bring_up():
     sh([os.path.join(ROOT, "hack", "bundle.sh")], timeout=7200)
     times["bundle"] = time.time() - start
     start = time.time()
-    sh([os.path.join(ROOT, "hack", "lab.sh"), "up", "--topology", TOPOLOGY], timeout=3600)
+    start_hosts(*STARTED)
     times["lab up"] = time.time() - start
     report, proc, times["registry.yml"] = playbook("registry.yml")
     assert_ok(report, proc)

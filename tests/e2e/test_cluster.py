@@ -5,17 +5,20 @@ xc-lab-amd64 (container) is control plane, etcd and node; xc-lab-amd64-w1 (conta
 amd64 node; xc-lab-arm64 and xc-lab-mips64el are full-system QEMU machines with Debian's own
 arm64 and mips64el kernels, real nodes; xc-lab-registry is the private registry every image
 comes from. All sit on an internal docker network: no route leads out of the machine.
-The tests run in file order and share one cluster:
+The tests run in file order and share one cluster. The gate (`make test`) runs:
 
-first rollout (amd64 nodes + arm64) -> nodes Ready, real kubelets of each architecture ->
+first rollout (amd64 node + arm64 machine) -> nodes Ready, real kubelets of each architecture ->
 installed binaries are machine code of each host -> per-family Pods (uname -m, ELF of their
 binary) -> Pod to Pod and Service across amd64 and arm64 -> DNS answers -> upstream names
-pulled through the private registry -> a second run (-vvv) changes nothing and prints no
-secret -> check mode changes nothing -> scale.yml adds the mips64el machine -> Pods there ->
-an NFS claim written on the arm64 node is read on the mips64el node -> an iSCSI volume of the
-arm64 target mounts on the mips64el node (a wrong CHAP secret does not) -> remove_node.yml removes
-the arm64 machine -> bad inputs stop in preflight, naming host and fix.
-(make e2e-full: the loong64 machine joins in the first rollout too.)
+pulled through the private registry -> local volumes mounted on the arm64 node -> a second run
+(-vvv) changes nothing and prints no secret -> check mode changes nothing -> a tenant is held
+to its project -> scale.yml adds the second amd64 node -> bad inputs stop in preflight, naming
+host and fix.
+The full tier (`make test-full`, tests/tiers.yml) adds, after those: the mips64el machine,
+started only then, joins through scale.yml -> Pods there -> an NFS claim written on the arm64
+node is read on the mips64el node -> an iSCSI volume of the arm64 target mounts on the mips64el
+node (a wrong CHAP secret does not) -> remove_node.yml removes the arm64 machine, which stops.
+(The full tier's topology cluster-full has the loong64 machine join in the first rollout too.)
 """
 
 import base64
@@ -34,9 +37,10 @@ import pytest
 import yaml
 
 from tests.e2e.lab import (
-    CACHE, HOSTS, INVENTORIES, KUBERNETES_VERSION, LAB_STATE, ROOT,
+    CACHE, HOSTS, INVENTORIES, KUBECTL, KUBERNETES_VERSION, LAB_STATE, ROOT, STARTED,
     apply, assert_converged, assert_ok, bring_up, changed_tasks, failures, is_machine, kubectl,
-    kubectl_bytes, kubectl_json, log, on_host, playbook, recap, runner_playbook, sh, wait_for)
+    kubectl_bytes, kubectl_json, log, on_host, playbook, recap, runner_playbook, sh, start_hosts,
+    stop_hosts, wait_for)
 from tests.proof.elf import machine_mismatch
 from ansible_collections.xinchuang.cloud.plugins.module_utils import arch
 
@@ -55,6 +59,8 @@ REMOVED = "xc-lab-arm64"
 NODES = [h for h, v in HOSTS.items() if v["profile"] in ("worker", "machine")]
 FIRST = [h for h in NODES if h not in ADDED]
 MACHINES = sorted(h for h in HOSTS if is_machine(h))
+# The machines bring_up starts (the mips64el one starts when the full tier's scale test needs it).
+STARTED_MACHINES = [h for h in MACHINES if h in STARTED]
 LIMIT_FIRST = "all:!" + ":!".join(ADDED)
 # The lab's iSCSI target and its LUN, as the inventory gives them.
 with open(os.path.join(ROOT, "inventories", "lab", "host_vars", "xc-lab-arm64.yml")) as _fh:
@@ -86,7 +92,7 @@ def lab():
     for step, took in bring_up().items():
         TIMES["lab: " + step] = took
     TIMES["lab up + bundle + registry + images"] = time.time() - start
-    for host in MACHINES:
+    for host in STARTED_MACHINES:
         with open(os.path.join(LAB_STATE, "machines", host, "boot-seconds")) as fh:
             TIMES["boot to SSH " + host] = float(fh.read())
     log("lab ready in %.0f s" % TIMES["lab up + bundle + registry + images"])
@@ -100,7 +106,7 @@ def test_machines_run_their_architecture_under_emulation_and_say_how_slow(lab):
     emulated node (docs/lab.md), and a check that the machine is emulated at all (a native
     machine of another architecture would not be several times slower)."""
     here = cpu_seconds()
-    for host in MACHINES:
+    for host in STARTED_MACHINES:
         there = cpu_seconds(host)
         factors = [t / h for t, h in zip(there, here)]
         log("CPU %s vs this machine: sha256 %.1fx, python %.1fx (%.2f/%.2f s vs %.2f/%.2f s)"
@@ -113,7 +119,7 @@ def test_machines_run_their_architecture_under_emulation_and_say_how_slow(lab):
 def test_lab_network_has_no_route_out(lab):
     net = json.loads(sh(["docker", "network", "inspect", "xc-lab"]).stdout)[0]
     assert net["Internal"] is True, net
-    for host in NODES:
+    for host in [h for h in NODES if h in STARTED]:
         routes = on_host(host, "ip", "-4", "route").stdout
         assert "default" not in routes, "%s has a default route:\n%s" % (host, routes)
         # The kernel itself knows no way out: not a firewall drop that a timeout would hide.
@@ -570,21 +576,48 @@ def test_check_mode_through_ansible_runner_reports_no_changes(lab, tmp_path):
     assert summary["changed"] == {} and not changed, "check mode changed:\n" + "\n".join(changed)
 
 
-@pytest.mark.timeout(3600)
-def test_scale_adds_an_amd64_node_and_a_foreign_machine(lab):
-    report, proc, took = playbook("scale.yml", "--limit", ",".join(ADDED))
-    TIMES["scale.yml (%s)" % ", ".join(ADDED)] = took
-    assert_ok(report, proc)
+def check_added(host):
+    """HOST joined: Ready as a kubelet of its architecture, the control plane routes to its Pod
+    subnet, its binaries are machine code of its architecture."""
+    obj = wait_for("node %s Ready" % host, lambda: ready_node(host), timeout=300)
+    record_ready_time(obj)
+    assert obj["status"]["nodeInfo"]["architecture"] == goarch(host)
     routes = on_host(CONTROL_PLANE, "ip", "route").stdout
-    for host in ADDED:
-        obj = wait_for("node %s Ready" % host, lambda h=host: ready_node(h), timeout=300)
-        record_ready_time(obj)
-        assert obj["status"]["nodeInfo"]["architecture"] == goarch(host)
-        # The control plane learnt a route to the new node's Pod subnet.
-        assert obj["spec"]["podCIDR"] in routes, routes
-        assert machine_problems(host, installed_binaries(host), goarch(host)) == []
-    # The new foreign node's Pod starts while the next tests run (minutes under emulation).
-    apply(family_deployment(SCALED)[1])
+    assert obj["spec"]["podCIDR"] in routes, routes
+    assert machine_problems(host, installed_binaries(host), goarch(host)) == []
+
+
+def tenant_kubectl(kubeconfig, *args, check=True):
+    return sh([KUBECTL, "--kubeconfig", kubeconfig] + list(args), check=check)
+
+
+def test_tenancy_a_tenant_is_held_to_its_project_and_to_restricted_pods(lab):
+    """The tenancy layer site.yml applied (inventories/lab/group_vars/all/tenancy.yml), asked
+    through the API server with the kubeconfig the role issued to team-a's developer: allowed in
+    team-a, Forbidden in team-b; a privileged Pod refused by Pod Security in team-a (admission,
+    for the admin too); the
+    per-family quota in place."""
+    kubeconfig = os.path.join(LAB_STATE, "tenants", "team-a-team-a-dev.kubeconfig")
+    assert os.path.exists(kubeconfig), os.listdir(os.path.join(LAB_STATE, "tenants"))
+    own = tenant_kubectl(kubeconfig, "auth", "can-i", "create", "deployments", "-n", "team-a", check=False)
+    other = tenant_kubectl(kubeconfig, "auth", "can-i", "list", "pods", "-n", "team-b", check=False)
+    assert (own.stdout.strip(), other.stdout.strip()) == ("yes", "no"), (own.stdout, other.stdout)
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "e2e-privileged", "namespace": "team-a"},
+           "spec": {"containers": [{"name": "c", "image": TOOLBOX, "securityContext": {"privileged": True}}]}}
+    # Admission, not RBAC: the admin is refused too.
+    refused = kubectl("create", "--dry-run=server", "-f", "-", check=False, stdin=json.dumps(pod))
+    assert refused.returncode != 0 and "restricted" in refused.stderr and "privileged" in refused.stderr, refused.stderr
+    quotas = kubectl_json("get", "resourcequota", "-n", "team-a")["items"]
+    # One quota per family of the project (c86 and arm), each with its requests.cpu.
+    assert len([q for q in quotas if q["spec"]["hard"].get("requests.cpu") == "2"]) >= 2, quotas
+
+
+@pytest.mark.timeout(3600)
+def test_scale_adds_an_amd64_node(lab):
+    report, proc, took = playbook("scale.yml", "--limit", WORKER)
+    TIMES["scale.yml (%s)" % WORKER] = took
+    assert_ok(report, proc)
+    check_added(WORKER)
     # Adding again changes nothing.
     report, proc, _took = playbook("scale.yml", "--limit", WORKER)
     assert_converged(report, proc, "scale.yml again")
@@ -593,6 +626,77 @@ def test_scale_adds_an_amd64_node_and_a_foreign_machine(lab):
 def test_a_pod_on_the_added_node_resolves_through_coredns_elsewhere(lab):
     rc, answers, out, _took = nslookup(pod_on(WORKER), "kubernetes.default.svc.cluster.local")
     assert rc == 0 and answers, out
+
+
+# --- bad inputs, on the cluster of the first rollout ----------------------------------------------
+def test_control_plane_cannot_be_removed(lab):
+    report, proc, _took = playbook("remove_node.yml", "-e", "node=" + CONTROL_PLANE)
+    assert proc.returncode != 0
+    assert any("kube_control_plane or etcd" in f for f in failures(report)), failures(report)
+
+
+def lab_inventory_with(tmp_path, etcd_extra=()):
+    """A copy of the lab inventory, with more etcd members."""
+    inv = tmp_path / "lab"
+    shutil.copytree(INVENTORIES[0], str(inv))
+    hosts = (inv / "hosts.yml").read_text()
+    for host in etcd_extra:
+        hosts = hosts.replace("    etcd:\n      hosts:\n", "    etcd:\n      hosts:\n        %s:\n" % host)
+    (inv / "hosts.yml").write_text(hosts)
+    # inventory_dir moves: keep the lab state where it is.
+    for group in ("all", "lab_machines"):
+        (inv / "group_vars" / group / "zz-state.yml").write_text(
+            "xinchuang_lab_state: %s\nansible_ssh_private_key_file: %s\n"
+            % (LAB_STATE, os.path.join(LAB_STATE, "ssh", "id_ed25519")))
+    return str(inv)
+
+
+@pytest.mark.timeout(1800)
+def test_even_etcd_count_stops_in_preflight(lab, tmp_path):
+    inv = lab_inventory_with(tmp_path, etcd_extra=[WORKER])
+    report, proc, _took = playbook("site.yml", "--limit", LIMIT_FIRST, inventories=[inv])
+    assert proc.returncode != 0
+    msgs = "\n".join(failures(report))
+    assert "etcd" in msgs and "odd" in msgs, msgs
+    assert not changed_tasks(report), "changed before stopping:\n" + "\n".join(changed_tasks(report))
+
+
+@pytest.mark.timeout(1800)
+def test_bundle_without_the_hosts_goarch_stops_before_any_change(lab, tmp_path):
+    # A bundle whose arm64 directory lacks kubelet.
+    bundle = tmp_path / "bundle"
+    src = os.path.join(CACHE, "bundle", KUBERNETES_VERSION)
+    for name_goarch in os.listdir(src):
+        for sub in ("bin", "cni"):
+            d = bundle / KUBERNETES_VERSION / name_goarch / sub
+            d.mkdir(parents=True)
+            for name in os.listdir(os.path.join(src, name_goarch, sub)):
+                if not (name_goarch == "arm64" and name == "kubelet"):
+                    os.symlink(os.path.join(src, name_goarch, sub, name), str(d / name))
+    report, proc, _took = playbook("site.yml", "--limit", LIMIT_FIRST,
+                                   "-e", "xinchuang_bundle_dir=%s container_runtime_bundle_dir=%s"
+                                   % (bundle, bundle))
+    assert proc.returncode != 0
+    msgs = "\n".join(failures(report))
+    assert "xc-lab-arm64" in msgs and "kubelet" in msgs and "hack/bundle.sh arm64" in msgs, msgs
+    assert not changed_tasks(report), "changed before stopping:\n" + "\n".join(changed_tasks(report))
+
+
+# --- the full tier: a foreign machine added, storage across architectures, a foreign machine
+# removed (the arm64 machine's last use: it stops afterwards) ------------------------------------
+@pytest.mark.timeout(3600)
+def test_scale_adds_the_mips64el_machine(lab):
+    """The foreign machine an operator adds to a running cluster: started only now (the first
+    test that needs it), joined by scale.yml."""
+    start = time.time()
+    start_hosts(SCALED)
+    TIMES["lab up " + SCALED] = time.time() - start
+    report, proc, took = playbook("scale.yml", "--limit", SCALED)
+    TIMES["scale.yml (%s)" % SCALED] = took
+    assert_ok(report, proc)
+    check_added(SCALED)
+    # The new foreign node's Pod starts while the next tests run (minutes under emulation).
+    apply(family_deployment(SCALED)[1])
 
 
 @pytest.mark.timeout(1800)
@@ -720,56 +824,5 @@ def test_remove_node_takes_out_a_foreign_machine(lab):
     routes = on_host(CONTROL_PLANE, "ip", "route").stdout
     assert not [r for r in routes.splitlines()
                 if r.startswith("10.244.") and HOSTS[REMOVED]["address"] in r], routes
-
-
-def test_control_plane_cannot_be_removed(lab):
-    report, proc, _took = playbook("remove_node.yml", "-e", "node=" + CONTROL_PLANE)
-    assert proc.returncode != 0
-    assert any("kube_control_plane or etcd" in f for f in failures(report)), failures(report)
-
-
-def lab_inventory_with(tmp_path, etcd_extra=()):
-    """A copy of the lab inventory, with more etcd members."""
-    inv = tmp_path / "lab"
-    shutil.copytree(INVENTORIES[0], str(inv))
-    hosts = (inv / "hosts.yml").read_text()
-    for host in etcd_extra:
-        hosts = hosts.replace("    etcd:\n      hosts:\n", "    etcd:\n      hosts:\n        %s:\n" % host)
-    (inv / "hosts.yml").write_text(hosts)
-    # inventory_dir moves: keep the lab state where it is.
-    for group in ("all", "lab_machines"):
-        (inv / "group_vars" / group / "zz-state.yml").write_text(
-            "xinchuang_lab_state: %s\nansible_ssh_private_key_file: %s\n"
-            % (LAB_STATE, os.path.join(LAB_STATE, "ssh", "id_ed25519")))
-    return str(inv)
-
-
-@pytest.mark.timeout(1800)
-def test_even_etcd_count_stops_in_preflight(lab, tmp_path):
-    inv = lab_inventory_with(tmp_path, etcd_extra=[WORKER])
-    report, proc, _took = playbook("site.yml", "--limit", LIMIT_FIRST, inventories=[inv])
-    assert proc.returncode != 0
-    msgs = "\n".join(failures(report))
-    assert "etcd" in msgs and "odd" in msgs, msgs
-    assert not changed_tasks(report), "changed before stopping:\n" + "\n".join(changed_tasks(report))
-
-
-@pytest.mark.timeout(1800)
-def test_bundle_without_the_hosts_goarch_stops_before_any_change(lab, tmp_path):
-    # A bundle whose arm64 directory lacks kubelet.
-    bundle = tmp_path / "bundle"
-    src = os.path.join(CACHE, "bundle", KUBERNETES_VERSION)
-    for name_goarch in os.listdir(src):
-        for sub in ("bin", "cni"):
-            d = bundle / KUBERNETES_VERSION / name_goarch / sub
-            d.mkdir(parents=True)
-            for name in os.listdir(os.path.join(src, name_goarch, sub)):
-                if not (name_goarch == "arm64" and name == "kubelet"):
-                    os.symlink(os.path.join(src, name_goarch, sub, name), str(d / name))
-    report, proc, _took = playbook("site.yml", "--limit", LIMIT_FIRST,
-                                   "-e", "xinchuang_bundle_dir=%s container_runtime_bundle_dir=%s"
-                                   % (bundle, bundle))
-    assert proc.returncode != 0
-    msgs = "\n".join(failures(report))
-    assert "xc-lab-arm64" in msgs and "kubelet" in msgs and "hack/bundle.sh arm64" in msgs, msgs
-    assert not changed_tasks(report), "changed before stopping:\n" + "\n".join(changed_tasks(report))
+    # Its last use: the machine stops, so it idles through none of the tests after this one.
+    stop_hosts(REMOVED)
