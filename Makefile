@@ -49,4 +49,4 @@ testbed-down: ## stop the Kubernetes testbed
 clean: ## remove local state (not the caches under /var/cache/xinchuang)
 	-hack/testbed.sh down
 	-hack/lab.sh down --topology cluster-full
-	rm -rf .venv .collections .testbed .lab build .test-stages.log
+	rm -rf .venv .collections .testbed .lab build .test-stages.log .test-reports
