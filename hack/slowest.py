@@ -1,7 +1,6 @@
-#!/usr/bin/env python3
 """The N slowest test cases of the JUnit reports given (hack/test.sh prints them at a run's end).
 
-Usage: hack/slowest.py N REPORT.xml...   (a report a stopped stage never wrote is named, not fatal)
+Usage: python3 hack/slowest.py N REPORT.xml...   (a report a stopped stage never wrote is named, not fatal)
 """
 
 import os
