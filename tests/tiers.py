@@ -135,8 +135,7 @@ def plan_report(table, plan, all_collected):
     if all_collected:
         ids = [n for n, _e in plan]
         stale = [e["tests"] for e in table["full"] if not any(matches(e["tests"], n) for n in ids)]
-        scenarios = sorted(d for d in os.listdir(os.path.join(ROOT, "molecule"))
-                           if os.path.isfile(os.path.join(ROOT, "molecule", d, "molecule.yml")))
+        scenarios = molecule_scenarios_on_disk()
         stale += ["molecule scenario %s: no tier in tests/tiers.yml" % s
                   for s in scenarios if s not in table["molecule"]]
         stale += ["molecule scenario %s: no such scenario under molecule/" % s
@@ -165,6 +164,12 @@ def pytest_sessionfinish(session, exitstatus):
         session.exitstatus = 3
     elif getattr(session.config, "_tier_plan", None) and exitstatus == 5:
         session.exitstatus = 0  # the plan deselects everything on purpose
+
+
+def molecule_scenarios_on_disk():
+    """The scenarios under molecule/ (a directory with a molecule.yml)."""
+    base = os.path.join(ROOT, "molecule")
+    return sorted(d for d in os.listdir(base) if os.path.isfile(os.path.join(base, d, "molecule.yml")))
 
 
 def molecule_scenarios(tier, table=None):

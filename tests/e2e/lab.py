@@ -104,8 +104,9 @@ TRANSIENT = re.compile(r"context deadline exceeded|error dialing backend|TLS han
                        r"unable to upgrade connection|i/o timeout|connection reset by peer")
 
 
-def kubectl(*args, timeout=300, check=True, stdin=None):
-    return sh([KUBECTL, "--kubeconfig", KUBECONFIG] + list(args), timeout=timeout, check=check,
+def kubectl(*args, timeout=300, check=True, stdin=None, kubeconfig=KUBECONFIG):
+    """kubectl as the admin, or as the user of KUBECONFIG (a tenant's, say)."""
+    return sh([KUBECTL, "--kubeconfig", kubeconfig] + list(args), timeout=timeout, check=check,
               retry_if=TRANSIENT, input=stdin)
 
 

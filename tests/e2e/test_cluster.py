@@ -37,7 +37,7 @@ import pytest
 import yaml
 
 from tests.e2e.lab import (
-    CACHE, HOSTS, INVENTORIES, KUBECTL, KUBERNETES_VERSION, LAB_STATE, ROOT, STARTED,
+    CACHE, HOSTS, INVENTORIES, KUBERNETES_VERSION, LAB_STATE, ROOT, STARTED,
     apply, assert_converged, assert_ok, bring_up, changed_tasks, failures, is_machine, kubectl,
     kubectl_bytes, kubectl_json, log, on_host, playbook, recap, runner_playbook, sh, start_hosts,
     stop_hosts, wait_for)
@@ -587,10 +587,6 @@ def check_added(host):
     assert machine_problems(host, installed_binaries(host), goarch(host)) == []
 
 
-def tenant_kubectl(kubeconfig, *args, check=True):
-    return sh([KUBECTL, "--kubeconfig", kubeconfig] + list(args), check=check)
-
-
 def test_tenancy_a_tenant_is_held_to_its_project_and_to_restricted_pods(lab):
     """The tenancy layer site.yml applied (inventories/lab/group_vars/all/tenancy.yml), asked
     through the API server with the kubeconfig the role issued to team-a's developer: allowed in
@@ -599,8 +595,8 @@ def test_tenancy_a_tenant_is_held_to_its_project_and_to_restricted_pods(lab):
     per-family quota in place."""
     kubeconfig = os.path.join(LAB_STATE, "tenants", "team-a-team-a-dev.kubeconfig")
     assert os.path.exists(kubeconfig), os.listdir(os.path.join(LAB_STATE, "tenants"))
-    own = tenant_kubectl(kubeconfig, "auth", "can-i", "create", "deployments", "-n", "team-a", check=False)
-    other = tenant_kubectl(kubeconfig, "auth", "can-i", "list", "pods", "-n", "team-b", check=False)
+    own = kubectl("auth", "can-i", "create", "deployments", "-n", "team-a", kubeconfig=kubeconfig, check=False)
+    other = kubectl("auth", "can-i", "list", "pods", "-n", "team-b", kubeconfig=kubeconfig, check=False)
     assert (own.stdout.strip(), other.stdout.strip()) == ("yes", "no"), (own.stdout, other.stdout)
     pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "e2e-privileged", "namespace": "team-a"},
            "spec": {"containers": [{"name": "c", "image": TOOLBOX, "securityContext": {"privileged": True}}]}}
