@@ -17,6 +17,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import uuid
 
 import pytest
@@ -64,6 +65,41 @@ def play(playbook, variables, check=False):
     results = [t["hosts"].get("localhost", {}) for p in report["plays"] for t in p["tasks"]]
     failed = " ".join(r.get("msg", "") for r in results if r.get("failed"))
     return proc, report["stats"]["localhost"], failed, results
+
+
+class CommandLines:
+    """Reads every process's command line (/proc/*/cmdline, what `ps` shows any user) while a run
+    goes on; keeps those that hold SECRET, and those of helm, to prove helm's were seen."""
+
+    def __init__(self, secret, helm):
+        self.secret, self.helm = secret.encode(), helm.encode()
+        self.leaked, self.helm_seen = set(), set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def _watch(self):
+        while not self._stop.is_set():
+            for pid in os.listdir("/proc"):
+                if not pid.isdigit():
+                    continue
+                try:
+                    with open("/proc/%s/cmdline" % pid, "rb") as fh:
+                        line = fh.read()
+                except OSError:
+                    continue
+                if self.secret in line:
+                    self.leaked.add(line.replace(b"\0", b" ").decode(errors="replace"))
+                if line.startswith(self.helm + b"\0"):
+                    self.helm_seen.add(line.split(b"\0")[1].decode(errors="replace"))
+            self._stop.wait(0.005)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
 
 
 def chart_in_registry(helm, registry, chart):
@@ -120,9 +156,14 @@ def test_nginx_is_published_and_installed_on_its_families_once(cluster, images, 
     assert stats["changed"] >= 1
     assert testbed.kubectl("get", "namespace", "appstore-nginx").returncode != 0, "check mode installed"
 
-    proc, stats, failed, _output = play("appstore.yml", variables)
+    with CommandLines(images.password, helm) as seen:
+        proc, stats, failed, _output = play("appstore.yml", variables)
     assert proc.returncode == 0, failed or proc.stderr[-2000:]
     assert stats["changed"] >= 2  # the push and the release
+    # The registry password is on no command line (helm registry login --password-stdin), and
+    # the watcher did see helm's: the login, the look-up, the push.
+    assert seen.leaked == set(), seen.leaked
+    assert {"registry", "show", "push"} <= seen.helm_seen, seen.helm_seen
     assert chart_in_registry(helm, images, "nginx")
     releases = json.loads(subprocess.run([helm, "list", "-n", "appstore-nginx", "-o", "json", "--kubeconfig",
                                           testbed.kubeconfig], capture_output=True, text=True, timeout=60,
