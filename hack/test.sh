@@ -105,12 +105,14 @@ for s in "${stages[@]}"; do
       over="$s"; failed+=("$s"); break
     fi
     # timeout stops the stage's whole process group (pytest, ansible-playbook, QEMU it started).
+    # Each stage's output is kept too ($XC_TEST_REPORTS/STAGE.log): the end says what failed.
     rc=0
-    xc_stage "$s" timeout --kill-after=30 "$left" "$XC_ROOT/hack/test.sh" --run-one "$s" || rc=$?
+    xc_stage "$s" timeout --kill-after=30 "$left" "$XC_ROOT/hack/test.sh" --run-one "$s" 2>&1 \
+      | tee "$XC_TEST_REPORTS/$s.log" || rc=$?
     if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then over="$s"; failed+=("$s"); break; fi
   else
     rc=0
-    xc_stage "$s" "run_$s" || rc=$?
+    xc_stage "$s" "run_$s" 2>&1 | tee "$XC_TEST_REPORTS/$s.log" || rc=$?
   fi
   if [ "$rc" -ne 0 ]; then
     failed+=("$s")
@@ -118,13 +120,8 @@ for s in "${stages[@]}"; do
     [ "$s" = setup ] && break
   fi
 done
-echo
-echo "== stage times (tier $XC_TIER) =="
-cat "$XC_STAGE_LOG"
-printf 'STAGE %-24s %5ds\n' total "$(( $(date +%s) - total_start ))"
-if [ -n "$over" ]; then
-  echo "STOPPED in stage $over: the run passed its budget of ${budget}s (XC_TEST_BUDGET); the stages after it did not run"
-fi
+# The end of a run is what CI shows of it: the slowest tests first, then the stage times, then
+# what failed, one line each, last.
 echo
 echo "== the $XC_SLOWEST slowest tests of this run (setup + call + teardown, from $XC_TEST_REPORTS) =="
 reports=()
@@ -132,7 +129,24 @@ for s in "${ran[@]}"; do
   case "$s" in unit|integration|e2e) reports+=("$XC_TEST_REPORTS/$s.xml") ;; checks) reports+=("$XC_TEST_REPORTS/unit.xml") ;; esac
 done
 python3 "$XC_ROOT/hack/slowest.py" "$XC_SLOWEST" "${reports[@]}" || true
+echo
+echo "== stage times (tier $XC_TIER) =="
+cat "$XC_STAGE_LOG"
+printf 'STAGE %-24s %5ds\n' total "$(( $(date +%s) - total_start ))"
+if [ -n "$over" ]; then
+  echo "STOPPED in stage $over: the run passed its budget of ${budget}s (XC_TEST_BUDGET); the stages after it did not run"
+fi
 if [ "${#failed[@]}" -gt 0 ]; then
+  echo
+  echo "== what failed (each stage's output: $XC_TEST_REPORTS/STAGE.log) =="
+  python3 "$XC_ROOT/hack/slowest.py" --failed 10 "${reports[@]}" || true
+  # Stages without a JUnit report (or that failed outside a test): their last error lines.
+  for s in "${failed[@]}"; do
+    log="$XC_TEST_REPORTS/$s.log"
+    [ -f "$log" ] || continue
+    sed 's/\x1b\[[0-9;]*m//g' "$log" | grep -E 'fatal:|FAILED|ERROR|Error:|error:|failed:' \
+      | grep -vE '^STAGE |^(FAILED|ERROR) tests/' | tail -n 4 | cut -c1-220 | sed "s/^/$s: /" || true
+  done
   echo "FAILED stages: ${failed[*]}"
   exit 1
 fi
