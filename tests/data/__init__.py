@@ -1,7 +1,8 @@
 """Data the tests compare the code with, kept apart from the code it checks (oracles).
 
-The paper's tables are typed from the paper into docs/paper-tables.yml (what the paper is and
-what each table means: docs/references.md). A test that checks the product's copy of a
+The paper's tables are in docs/paper-tables.yml, the project's shared reference copied byte
+for byte (tests/unit/test_references.py pins its digest; what the paper is and what each table
+means: docs/references.md). A test that checks the product's copy of a
 number, or a module's output built from it, compares with this, never with the module's own
 constant: a typo in the product would otherwise agree with itself.
 """
