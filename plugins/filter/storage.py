@@ -28,4 +28,5 @@ class FilterModule(object):
             "storage_local_disk_plan": user_errors_as_filter_errors(storage_local.disk_plan),
             "storage_local_tools": user_errors_as_filter_errors(storage_local.tools_needed),
             "storage_local_objects": user_errors_as_filter_errors(storage_local_objects),
+            "storage_local_clashes": user_errors_as_filter_errors(storage_local.clash_problems),
         }

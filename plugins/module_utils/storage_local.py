@@ -16,6 +16,7 @@ __metaclass__ = type
 import json
 import re
 
+from ansible_collections.xinchuang.cloud.plugins.module_utils import storage_class as classes_rule
 from ansible_collections.xinchuang.cloud.plugins.module_utils.errors import XinchuangError
 from ansible_collections.xinchuang.cloud.plugins.module_utils.quantity import memory_bytes
 
@@ -232,3 +233,41 @@ def cluster_objects(volumes_by_node, class_name=DEFAULT_CLASS, default=False):
     if class_name not in classes:
         classes.insert(0, class_name)
     return [storage_class(c, default and c == class_name) for c in classes] + objects
+
+
+def _local_volume_of(pv):
+    """(local path, [node]) of a PersistentVolume, or None when it is not a local volume."""
+    spec = pv.get("spec") or {}
+    if not spec.get("local"):
+        return None
+    nodes = []
+    for term in ((spec.get("nodeAffinity") or {}).get("required") or {}).get("nodeSelectorTerms") or []:
+        for expr in term.get("matchExpressions") or []:
+            if expr.get("key") == "kubernetes.io/hostname":
+                nodes.extend(expr.get("values") or [])
+    return spec["local"].get("path"), sorted(nodes)
+
+
+def clash_problems(objects, existing_classes, existing_volumes):
+    """Messages for what the role would apply (``objects``: cluster_objects) that the cluster
+    already holds as something else: a StorageClass of the same name with other settings (the
+    one rule of storage_class.clashes), a PersistentVolume of the same name that is not this
+    local volume (another path or node, or not a local volume). Applied anyway, the role would
+    take those fields from their manager; refused instead, and nothing is applied."""
+    wanted_classes = [o for o in objects or [] if o.get("kind") == "StorageClass"]
+    problems = classes_rule.clashes(
+        wanted_classes, existing_classes,
+        lambda ours: "set storage_local_storage_class (or the volume's storage_class) to another name")
+    wanted = dict((o["metadata"]["name"], o) for o in objects or [] if o.get("kind") == "PersistentVolume")
+    for pv in existing_volumes or []:
+        name = (pv.get("metadata") or {}).get("name")
+        if name not in wanted:
+            continue
+        mine, theirs = _local_volume_of(wanted[name]), _local_volume_of(pv)
+        if theirs != mine:
+            what = ("the local volume %s on %s" % (theirs[0], ", ".join(theirs[1]) or "no node")
+                    if theirs else "a volume of another kind")
+            problems.append("PersistentVolume %s already exists as %s (ours: %s on %s): rename the volume in "
+                            "storage_local_volumes, or delete that PersistentVolume when no claim uses it"
+                            % (name, what, mine[0], ", ".join(mine[1])))
+    return problems

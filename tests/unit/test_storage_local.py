@@ -1,5 +1,7 @@
 """The local storage rules: volume checks, the wipe guard, and the objects published."""
 
+import copy
+
 import pytest
 
 from ansible_collections.xinchuang.cloud.plugins.module_utils import storage_local as sl
@@ -135,3 +137,43 @@ def test_tools_follow_the_file_systems_asked_for():
     assert sl.tools_needed([{"name": "c", "path": "/c", "capacity": "1Gi"}]) == []
     assert sl.tools_needed([{"device": DISK}, {"device": DISK, "fstype": "xfs"}]) == [
         "wipefs", "blkid", "mkfs.ext4", "mkfs.xfs"]
+
+
+# --- what the cluster already holds under our names (clash_problems) ---------------------------
+
+def _ours():
+    return sl.cluster_objects({"node-1": [{"name": "db", "path": "/data/db", "capacity": "5Gi"}]})
+
+
+def test_the_same_objects_in_the_cluster_are_no_clash():
+    objects = _ours()
+    classes = [o for o in objects if o["kind"] == "StorageClass"]
+    volumes = [o for o in objects if o["kind"] == "PersistentVolume"]
+    assert sl.clash_problems(objects, classes, volumes) == []
+    assert sl.clash_problems(objects, [], []) == []
+
+
+def test_a_volume_of_our_name_at_another_path_or_node_or_kind_is_named_with_the_fix():
+    objects = _ours()
+    theirs = copy.deepcopy([o for o in objects if o["kind"] == "PersistentVolume"][0])
+    theirs["spec"]["local"]["path"] = "/other"
+    msg = sl.clash_problems(objects, [], [theirs])
+    assert msg == ["PersistentVolume local-node-1-db already exists as the local volume /other on node-1 (ours: "
+                   "/data/db on node-1): rename the volume in storage_local_volumes, or delete that "
+                   "PersistentVolume when no claim uses it"]
+    moved = copy.deepcopy(theirs)
+    moved["spec"]["local"]["path"] = "/data/db"
+    moved["spec"]["nodeAffinity"]["required"]["nodeSelectorTerms"][0]["matchExpressions"][0]["values"] = ["node-2"]
+    assert "the local volume /data/db on node-2" in sl.clash_problems(objects, [], [moved])[0]
+    nfs = {"metadata": {"name": "local-node-1-db"}, "spec": {"nfs": {"server": "nas", "path": "/x"}}}
+    assert "already exists as a volume of another kind" in sl.clash_problems(objects, [], [nfs])[0]
+
+
+def test_a_class_of_our_name_with_another_provisioner_is_the_one_clash_rule():
+    objects = _ours()
+    theirs = {"metadata": {"name": "local-storage"}, "provisioner": "example.com/other",
+              "volumeBindingMode": "WaitForFirstConsumer", "reclaimPolicy": "Retain"}
+    msg = sl.clash_problems(objects, [theirs], [])
+    assert len(msg) == 1 and msg[0].startswith("StorageClass local-storage already exists and is another class: "
+                                               'provisioner "example.com/other"')
+    assert "set storage_local_storage_class (or the volume's storage_class) to another name" in msg[0]

@@ -95,3 +95,38 @@ def test_bad_input_is_named_and_nothing_is_made(testbed, site, volumes, wipe, wo
         assert word in failures[0], failures[0]
     assert "nothing was changed" in failures[0]
     assert testbed.kubectl("get", "storageclass", klass, check=False).returncode != 0
+
+
+@pytest.mark.parametrize("held", ["volume", "class"])
+def test_a_name_the_cluster_holds_as_something_else_is_refused_and_nothing_changes(testbed, site, held):
+    """A PersistentVolume of our name at another path, or a StorageClass of our name with another
+    provisioner, made by someone else: the role names it and changes nothing, neither their
+    object nor the node's directory (no force_conflicts taking their fields)."""
+    node, klass, tmp = site
+    pv_name = "local-%s-db" % node
+    if held == "volume":
+        testbed.apply({"apiVersion": "v1", "kind": "PersistentVolume",
+                       "metadata": {"name": pv_name, "labels": {"xinchuang.cloud/storage": "local"}},
+                       "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"],
+                                "persistentVolumeReclaimPolicy": "Retain", "storageClassName": klass,
+                                "local": {"path": "/srv/theirs"},
+                                "nodeAffinity": {"required": {"nodeSelectorTerms": [{"matchExpressions": [
+                                    {"key": "kubernetes.io/hostname", "operator": "In", "values": [node]}]}]}}}})
+        words = ["PersistentVolume %s already exists as the local volume /srv/theirs on %s" % (pv_name, node),
+                 "rename the volume in storage_local_volumes"]
+    else:
+        testbed.apply({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": klass},
+                       "provisioner": "example.com/theirs", "reclaimPolicy": "Retain"})
+        words = ["StorageClass %s already exists and is another class" % klass, "example.com/theirs",
+                 "set storage_local_storage_class"]
+    before = testbed.get_json("pv" if held == "volume" else "storageclass", pv_name if held == "volume" else klass)
+    role_vars = {"storage_local_volumes": [{"name": "db", "path": str(tmp / "db"), "capacity": "5Gi"}],
+                 "storage_local_node_name": node, "storage_local_storage_class": klass}
+    stats, failures, _proc = run_role(testbed, role_vars)
+    assert stats["failures"] == 1 and failures, failures
+    for word in words:
+        assert word in failures[0], failures[0]
+    assert failures[0].endswith("nothing was changed")
+    assert not (tmp / "db").exists()
+    after = testbed.get_json("pv" if held == "volume" else "storageclass", pv_name if held == "volume" else klass)
+    assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
