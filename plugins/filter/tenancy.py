@@ -28,4 +28,5 @@ class FilterModule(object):
             "tenancy_signed_certificates": user_errors_as_filter_errors(tenancy.signed_certificates),
             "tenancy_kubeconfig": user_errors_as_filter_errors(tenancy.tenant_kubeconfig),
             "tenancy_admin_cluster": user_errors_as_filter_errors(tenancy.admin_cluster),
+            "family_quota_objects": user_errors_as_filter_errors(tenancy.family_quota_objects),
         }

@@ -69,9 +69,10 @@ _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$")
 
 
-# --- The autoscaling role's per-family quota shape ----------------------------------------------
-# roles/autoscaling writes the same two objects (name "<prefix>-<family>", the family label,
-# spec.hard; a Container LimitRange from default / default_request / max / min).
+# --- The per-family quota shape, of projects and of the autoscaling role ------------------------
+# Name "<prefix>-<family>", the family label, spec.hard; a Container LimitRange from default /
+# default_request / max / min. roles/autoscaling asks for its objects through the filter
+# family_quota_objects: the shape is written here only.
 
 def family_resource_quota(family, namespace, hard, prefix=QUOTA_NAME_PREFIX, managed_by=MANAGED_BY,
                           labels=None):
@@ -105,6 +106,24 @@ def family_limit_range(family, namespace, limits, prefix=QUOTA_NAME_PREFIX, mana
                      "labels": dict({MANAGED_BY_LABEL: managed_by, FAMILY_LABEL: fam}, **(labels or {}))},
         "spec": {"limits": [item]},
     }
+
+
+def family_quota_objects(resource_quotas, limit_ranges, prefix=QUOTA_NAME_PREFIX, managed_by=MANAGED_BY):
+    """The per-family objects of the autoscaling role's ``autoscaling_resource_quotas`` and
+    ``autoscaling_limit_ranges`` (entries {family, namespaces, hard} and {family, namespaces,
+    default, default_request, max, min}), in that order: one ResourceQuota or LimitRange per
+    entry and namespace, of the same shape as a project's (a LimitRange that gives no limit is
+    left out)."""
+    out = []
+    for entry in resource_quotas or []:
+        for namespace in entry.get("namespaces") or []:
+            out.append(family_resource_quota(entry["family"], namespace, entry.get("hard") or {}, prefix, managed_by))
+    for entry in limit_ranges or []:
+        for namespace in entry.get("namespaces") or []:
+            limit_range = family_limit_range(entry["family"], namespace, entry, prefix, managed_by)
+            if limit_range is not None:
+                out.append(limit_range)
+    return out
 
 
 # --- Validation ----------------------------------------------------------------------------------

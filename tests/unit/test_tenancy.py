@@ -148,19 +148,26 @@ def test_quotas_have_the_autoscaling_roles_shape():
                                             "defaultRequest": {"cpu": "250m", "memory": "128Mi"}}]
 
 
-def test_the_quota_shape_is_the_one_the_autoscaling_role_writes():
+def test_the_autoscaling_role_asks_the_one_quota_shape_through_the_filter():
+    """The autoscaling role writes no ResourceQuota or LimitRange of its own (issue 34: a Jinja
+    copy of the shape had drifted only a test away): its task takes family_quota_objects'."""
     with open(os.path.join(ROOT, "roles", "autoscaling", "tasks", "configure.yml")) as fh:
-        tasks = dict((t["name"], t) for t in yaml.safe_load(fh))
-    role_quota = tasks["Autoscaling | ResourceQuota per architecture"]["kubernetes.core.k8s"]["definition"]
-    role_limits = tasks["Autoscaling | LimitRange per architecture"]["kubernetes.core.k8s"]["definition"]
-    quota = tn.family_resource_quota("arm", "ns", {"pods": "1"})
-    limits = tn.family_limit_range("arm", "ns", {"max": {"cpu": "1"}})
-    assert quota["metadata"]["name"] == "arch-arm" and "{{ autoscaling_name_prefix }}-" in role_quota["metadata"]["name"]
-    assert set(quota["metadata"]["labels"]) == set(role_quota["metadata"]["labels"])
-    assert set(quota["spec"]) == set(role_quota["spec"]) == {"hard"}
-    assert set(limits["metadata"]["labels"]) == set(role_limits["metadata"]["labels"])
-    for field in ("'default'", "'defaultRequest'", "'max'", "'min'", "'Container'"):
-        assert field in role_limits["spec"]["limits"][0]
+        text = fh.read()
+    assert "xinchuang.cloud.family_quota_objects" in text
+    assert "kind: ResourceQuota" not in text and "kind: LimitRange" not in text
+
+
+def test_family_quota_objects_per_entry_and_namespace_in_the_projects_shape():
+    quotas = [{"family": "arm64", "namespaces": ["a", "b"], "hard": {"pods": "4"}}]
+    limits = [{"family": "mips64el", "namespaces": ["a"], "max": {"cpu": "1"}},
+              {"family": "c86", "namespaces": ["a"]}]  # gives no limit: no LimitRange
+    objs = tn.family_quota_objects(quotas, limits, prefix="as", managed_by="xinchuang.cloud.autoscaling")
+    assert [(o["kind"], o["metadata"]["namespace"], o["metadata"]["name"]) for o in objs] == [
+        ("ResourceQuota", "a", "as-arm"), ("ResourceQuota", "b", "as-arm"), ("LimitRange", "a", "as-mips")]
+    assert objs[0] == dict(tn.family_resource_quota("arm", "a", {"pods": "4"}, "as", "xinchuang.cloud.autoscaling"))
+    assert objs[0]["metadata"]["labels"] == {"app.kubernetes.io/managed-by": "xinchuang.cloud.autoscaling",
+                                             "xinchuang.cloud/arch-family": "arm"}
+    assert objs[2]["spec"] == {"limits": [{"type": "Container", "max": {"cpu": "1"}}]}
 
 
 def test_network_policies_deny_by_default_and_allow_project_dns_and_shared_services():
