@@ -253,8 +253,12 @@ def test_run_reports_both_storages_with_the_papers_ratio(postgres, tpcc_run):
         assert row["server_version"].startswith("PostgreSQL 15")
         committed = int(row["new_order_committed"])
         assert float(row["tpmC"]) == pytest.approx(committed * 60.0 / DURATION, abs=0.1)
-        if committed >= 1000:  # 1 % of New-Orders roll back
-            assert 0 < int(row["new_order_rolled_back"]) < committed * 0.05
+        # 1 % of New-Orders (0.45 % of transactions) roll back. Always checked: a window of at least
+        # 2,000 transactions (8,000-10,000 here, under CI load) has none with a chance below 1e-4;
+        # a machine too slow for that fails here instead of leaving the check out.
+        assert int(row["transactions"]) >= 2000, "%s transactions in the window: too few to expect a rollback" % (
+            row["transactions"])
+        assert 0 < int(row["new_order_rolled_back"]) < committed * 0.05, row
         for name in ("new_order", "payment", "order_status", "delivery", "stock_level"):
             assert 0 < float(row[name + "_p50_ms"]) <= float(row[name + "_p95_ms"])
         assert row["paper_ratio_to_local"] == ("1.0" if row["storage"] == "local" else paper_ratio())
