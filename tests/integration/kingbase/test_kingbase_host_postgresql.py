@@ -169,3 +169,25 @@ def test_another_version_a_taken_port_and_too_large_shared_buffers_are_all_named
     assert changed_tasks(report, server.name) == []
     assert server.run(["ls", "-A", "/srv/old"]).stdout.split() == ["PG_VERSION"]
     assert checksum(server, CONF) == before_conf and started_at(server) == before_start
+
+
+def test_a_restart_only_key_a_failed_run_left_in_the_file_is_restarted_for(server):
+    """As a run that wrote shared_buffers and failed before its restart: the file says 192MB, the
+    server runs with 256MB. The next run writes nothing, and restarts because the server says the
+    key waits for a restart (issue 34)."""
+    server.run(["sed", "-i", "s/^shared_buffers = .*/shared_buffers = '192MB'/", CONF])
+    assert sql(server, "show shared_buffers") == "256MB"
+    before = started_at(server)
+    # The previous test's settings, shared_buffers as the file has it now.
+    role_vars = dict(APP, kingbase_conf={"work_mem": "8MB", "log_min_duration_statement": 250,
+                                         "shared_buffers": "192MB"},
+                     kingbase_backup_enabled=True, kingbase_backup_dir="/srv/backups",
+                     kingbase_backup_checkpoint="fast")
+    report, proc = play(server, role_vars)
+    assert proc.returncode == 0, failures(report, server.name) or proc.stderr[-2000:]
+    changed = changed_tasks(report, server.name)
+    assert changed == ["Kingbase | Restart the server for keys read at start only"], changed
+    assert sql(server, "show shared_buffers") == "192MB"
+    assert started_at(server) != before
+    report, proc = play(server, role_vars)
+    assert changed_tasks(report, server.name) == [], "restarted again with nothing pending"
