@@ -192,3 +192,20 @@ def test_nginx_is_published_and_installed_on_its_families_once(cluster, images, 
     assert lines[5].startswith("| redis | built here, present | built here, MISSING |")
     assert lines[16] == ("| sonarqube | site registry, MISSING | site registry, MISSING | site registry, MISSING "
                          "| site registry, MISSING | - |")
+
+
+def test_a_site_adds_an_application_without_restating_the_catalogue(cluster, images, helm, tmp_path):
+    """appstore_catalogue_extra: a new application (minio, on c86 and arm) and one field of a Table 2
+    entry, merged over the default catalogue; the matrix has Table 2's 15 rows and the new one."""
+    testbed, _made = cluster
+    extra = {"minio": {"kind": "object store", "chart": "nginx", "chart_version": "0.1.0", "families": ["c86", "arm"],
+                       "image": {"repository": "appstore/minio", "tag": "1.0"}, "debian_package": "", "values": {}},
+             "nginx": {"values": {"replicaCount": 2}}}
+    path = tmp_path / "appstore.md"
+    proc, _stats, failed, _results = play("appstore_list.yml", dict(
+        role_vars(testbed, images, helm, []), appstore_catalogue_extra=extra, appstore_list_path=str(path)))
+    assert proc.returncode == 0, failed or proc.stderr[-2000:]
+    rows = [line.split("|")[1].strip() for line in path.read_text().splitlines()[2:]]
+    assert len(rows) == 16 and rows[-1] == "minio" and rows[0] == "nginx", rows
+    minio = path.read_text().splitlines()[-1]
+    assert minio == "| minio | site registry | site registry | - | - | - |", minio
