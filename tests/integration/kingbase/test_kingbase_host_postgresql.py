@@ -36,6 +36,15 @@ APP = {"kingbase_users": [{"name": "app", "password": "app-s3cret"}],
                          "method": "scram-sha-256"}]}
 
 
+def app_with_backups(shared_buffers):
+    """The settings of a server in use: APP's user, database and access, backups, and the keys
+    of the reload and restart tests with SHARED_BUFFERS."""
+    return dict(APP, kingbase_conf={"work_mem": "8MB", "log_min_duration_statement": 250,
+                                    "shared_buffers": shared_buffers},
+                kingbase_backup_enabled=True, kingbase_backup_dir="/srv/backups",
+                kingbase_backup_checkpoint="fast")
+
+
 def play(host, role_vars=None, check=False, diff=False):
     return run_play([host], {"roles": [{"role": "xinchuang.cloud.kingbase"}]}, check=check, diff=diff,
                     extra_vars=dict({"kingbase_engine": "postgresql"}, **(role_vars or {})))
@@ -116,10 +125,7 @@ def test_shared_buffers_restarts_the_server(server):
 
 
 def test_a_user_and_its_database_log_in_and_backups_run(server):
-    role_vars = dict(APP, kingbase_conf={"work_mem": "8MB", "log_min_duration_statement": 250,
-                                         "shared_buffers": "256MB"},
-                     kingbase_backup_enabled=True, kingbase_backup_dir="/srv/backups",
-                     kingbase_backup_checkpoint="fast")
+    role_vars = app_with_backups("256MB")
     report, proc = play(server, role_vars)
     assert proc.returncode == 0, failures(report, server.name) or proc.stderr[-2000:]
     assert "app-s3cret" not in proc.stdout
@@ -178,11 +184,8 @@ def test_a_restart_only_key_a_failed_run_left_in_the_file_is_restarted_for(serve
     server.run(["sed", "-i", "s/^shared_buffers = .*/shared_buffers = '192MB'/", CONF])
     assert sql(server, "show shared_buffers") == "256MB"
     before = started_at(server)
-    # The previous test's settings, shared_buffers as the file has it now.
-    role_vars = dict(APP, kingbase_conf={"work_mem": "8MB", "log_min_duration_statement": 250,
-                                         "shared_buffers": "192MB"},
-                     kingbase_backup_enabled=True, kingbase_backup_dir="/srv/backups",
-                     kingbase_backup_checkpoint="fast")
+    # The previous settings, shared_buffers as the file has it now.
+    role_vars = app_with_backups("192MB")
     report, proc = play(server, role_vars)
     assert proc.returncode == 0, failures(report, server.name) or proc.stderr[-2000:]
     changed = changed_tasks(report, server.name)
