@@ -16,9 +16,10 @@
 #                    container_runtime role's sandbox image)
 #   coredns/coredns  the bundle's CoreDNS binary (matrix row coredns), like upstream's image:
 #                    /coredns with cap_net_bind_service, user 65532, CA certificates
-#   library/busybox  Debian's busybox-static of the architecture's suite (bookworm; sid for
-#                    loong64) with a link per applet in /bin: a toolbox for tests and debugging;
-#                    tag = the upstream version of XC_IMAGES_TOOLBOX_SUITE's (bookworm) busybox
+#   library/busybox  busybox compiled here from Debian's source package of XC_IMAGES_BUSYBOX_SUITE
+#                    (trixie) with Debian's static configuration, one version for every
+#                    GOARCH (gcc and Debian's cross gcc), a link per applet in /bin: a toolbox
+#                    for tests and debugging; tag = that upstream version
 #   sig-storage/csi-provisioner
 #                    the CSI sidecar of the component table (set csi), like upstream's image:
 #                    /csi-provisioner as entrypoint, root, CA certificates; tag = its version
@@ -44,6 +45,7 @@
 # $XC_CACHE/toolchains. sw64: no upstream Go nor Debian cross gcc: skipped, saying so.
 #
 # Environment: XC_IMAGES_DIR, XC_IMAGES_PAUSE_ALIASES, XC_IMAGES_CROSS_SUITE, XC_IMAGES_TOOLBOX_SUITE,
+#   XC_IMAGES_BUSYBOX_SUITE,
 #   XC_IMAGES_MIRROR (Debian mirror for that chroot; default http://deb.debian.org/debian)
 # shellcheck source=hack/common.sh
 source "$(dirname "$0")/common.sh"
@@ -58,6 +60,7 @@ IMG_PAUSE_ALIASES="${XC_IMAGES_PAUSE_ALIASES-3.10.1}"
 IMG_CROSS_SUITE="${XC_IMAGES_CROSS_SUITE:-trixie}"
 IMG_MIRROR="${XC_IMAGES_MIRROR:-http://deb.debian.org/debian}"
 IMG_TOOLBOX_SUITE="${XC_IMAGES_TOOLBOX_SUITE:-bookworm}"
+IMG_BUSYBOX_SUITE="${XC_IMAGES_BUSYBOX_SUITE:-trixie}"
 IMG_DEFAULT_GOARCHES=(amd64 arm64 loong64 mips64le)
 IMG_OCI="$XC_ROOT/hack/images/oci.py"
 IMG_TOOLCHAINS="$XC_CACHE/toolchains"
@@ -224,53 +227,97 @@ img_make_coredns() {
 
 # --- busybox (a toolbox for tests and debugging) -----------------------------------------------
 
-# The toolbox tag is the upstream version of the busybox-static of IMG_TOOLBOX_SUITE (bookworm,
-# the suite of every lab architecture but loong64): one index must cover every architecture,
-# and sid's busybox (the only one for loong64) is newer. Each child's label
-# org.opencontainers.image.version says the version it holds.
-img_toolbox_tag() {
-  local pkg version host_deb
-  host_deb="$(xc_model deb_arch "$(uname -m)")"
-  pkg="$(XC_DEBIAN_MIRROR="$IMG_MIRROR" xc_debian_package "$IMG_TOOLBOX_SUITE" "$host_deb" busybox-static)" \
-    || xc_die "busybox-static of Debian $IMG_TOOLBOX_SUITE ($host_deb) could not be fetched; set XC_IMAGES_MIRROR"
-  version="$(cat "$pkg/VERSION")"
-  version="${version#*:}"; echo "${version%%-*}"
+# busybox is compiled here, for every GOARCH from one Debian source package (IMG_BUSYBOX_SUITE's,
+# default trixie) with Debian's own static configuration, so that every child of the index holds
+# the version its tag says. Debian's binary packages could not give that: bookworm's 1.35.0 (the
+# only one for mips64el) is built without FEATURE_WGET_TIMEOUT, and its `wget -T N` writes N
+# through a null pointer (a segmentation fault that looks like a network failure), while
+# loong64 has only sid's. The build asserts the option, and the image test fetches with -T.
+img_busybox_source() {
+  XC_DEBIAN_MIRROR="$IMG_MIRROR" xc_cli bundle_build debian-source "$IMG_BUSYBOX_SUITE" busybox \
+    || xc_die "the busybox source package of Debian $IMG_BUSYBOX_SUITE could not be fetched; set XC_IMAGES_MIRROR or XC_IMAGES_BUSYBOX_SUITE"
 }
 
-# Debian's busybox-static of the architecture's suite, with a symbolic link per applet in /bin
-# (`busybox --install -s /bin`, the layout of the busybox image users know), so that `sleep`
-# or `sh` run by name; the applets are read from the binary (hack/images/busybox_applets.py).
+# img_build_tools ROOT: the chroot of a cross gcc (img_toolchain) gets what busybox's build runs
+# besides the cross gcc (make, a gcc for its own host programs, bzip2), installed once.
+IMG_BUILD_TOOLS=(make gcc bzip2)
+img_build_tools() {
+  local root="$1" tool missing=()
+  [ -n "$root" ] || return 0
+  for tool in "${IMG_BUILD_TOOLS[@]}"; do [ -x "$root/usr/bin/$tool" ] || missing+=("$tool"); done
+  [ "${#missing[@]}" -gt 0 ] || return 0
+  exec 7>"$IMG_TOOLCHAINS/.lock"
+  flock 7
+  xc_log "installing ${missing[*]} in $root (log $root.tools.log)"
+  { chroot "$root" apt-get -q update && chroot "$root" env DEBIAN_FRONTEND=noninteractive \
+      apt-get -q install -y --no-install-recommends "${IMG_BUILD_TOOLS[@]}" libc6-dev; } >"$root.tools.log" 2>&1 \
+    || { tail -n 15 "$root.tools.log" >&2; xc_die "installing ${missing[*]} in $root failed (log $root.tools.log)"; }
+  rm -rf "$root/var/cache/apt/archives/"*.deb
+  exec 7>&-
+}
+
+# img_build_busybox GOARCH: the toolbox image, busybox with a symbolic link per applet in /bin
+# (`busybox --install -s /bin`, the layout of the busybox image users know), so that `sleep` or
+# `sh` run by name; the applets are read from the binary (hack/images/busybox_applets.py).
 img_build_busybox() {
-  local goarch="$1" deb_arch suite pkg version upstream tag bin applets recipe
-  deb_arch="$(xc_model deb_arch "$goarch")"
-  suite="${LAB_SUITE[$deb_arch]:-bookworm}"
-  pkg="$(XC_DEBIAN_MIRROR="$IMG_MIRROR" xc_debian_package "$suite" "$deb_arch" busybox-static)" \
-    || xc_die "busybox-static for $goarch (Debian $suite) could not be fetched; set XC_IMAGES_MIRROR"
-  version="$(cat "$pkg/VERSION")"
-  upstream="${version#*:}"; upstream="${upstream%%-*}"
-  tag="$(img_toolbox_tag)"
-  # bookworm ships /bin/busybox, sid (merged /usr) /usr/bin/busybox.
-  bin="$pkg/bin/busybox"; [ -x "$bin" ] || bin="$pkg/usr/bin/busybox"
-  [ -x "$bin" ] || xc_die "busybox-static $version ($suite, $deb_arch) has no bin/busybox nor usr/bin/busybox"
-  applets="$(python3 "$XC_ROOT/hack/images/busybox_applets.py" "$bin")" \
-    || xc_die "no applet list in busybox-static $version ($suite, $deb_arch)"
-  recipe="$(printf 'image library/busybox:%s %s\npackage busybox-static %s (Debian %s) sha256:%s\nlinks /bin/<applet> -> busybox: %s\nconfig cmd=sh label version=%s\ntool oci.py sha256:%s busybox_applets.py sha256:%s\n' \
-    "$tag" "$goarch" "$version" "$suite" "$(img_sha "$bin")" "$(tr '\n' ' ' <<<"$applets")" \
-    "$upstream" "$(img_sha "$IMG_OCI")" "$(img_sha "$XC_ROOT/hack/images/busybox_applets.py")")"
+  local goarch="$1" src version tag triplet root cc_id config recipe
+  src="$(img_busybox_source)"
+  version="$(cat "$src/VERSION")"
+  tag="${version#*:}"; tag="${tag%%-*}"
+  triplet="$(img_triplet "$goarch")"
+  root="$(img_toolchain "$goarch")"
+  img_build_tools "$root"
+  cc_id="$(img_cc "$root" "$triplet" gcc --version | head -n1)" \
+    || xc_die "$triplet-gcc does not run; run hack/deps.sh"
+  # Debian's flavour "static" (debian/rules: the os config, then the flavour's), with the
+  # option this build exists for set whatever the suite's configuration says.
+  config="$(cat "$src/debian/config/os/linux" "$src/debian/config/pkg/static" \
+    | sed -e '/^# CONFIG_FEATURE_WGET_TIMEOUT is not set$/d' -e '/^CONFIG_FEATURE_WGET_TIMEOUT=/d')
+CONFIG_FEATURE_WGET_TIMEOUT=y"
+  recipe="$(printf 'image library/busybox:%s %s\nsource busybox %s (Debian %s)\nconfig sha256:%s\ncompiler %s-gcc %s%s\nstrip %s-strip\nlinks /bin/<applet> -> busybox\nconfig cmd=sh label version=%s\ntool oci.py sha256:%s busybox_applets.py sha256:%s\n' \
+    "$tag" "$goarch" "$version" "$IMG_BUSYBOX_SUITE" "$(sha256sum <<<"$config" | cut -d' ' -f1)" \
+    "$triplet" "$cc_id" "${root:+ (chroot $IMG_CROSS_SUITE)}" "$triplet" "$tag" \
+    "$(img_sha "$IMG_OCI")" "$(img_sha "$XC_ROOT/hack/images/busybox_applets.py")")"
   img_store library/busybox "$tag" "$goarch" "$recipe" img_make_busybox
 }
 
+# img_run_in ROOT ARGS...: ARGS on this machine (ROOT "") or in the chroot ROOT.
+img_run_in() {
+  local root="$1"; shift
+  if [ -z "$root" ]; then "$@"; else chroot "$root" "$@"; fi
+}
+
 img_make_busybox() {
-  local links=() applet
+  local out="$1" work inner links=() applet applets
+  work="$(mktemp -d "${root:-}/tmp/xc-busybox.XXXXXX")"
+  inner="${work#"$root"}"
+  cp -a "$src" "$work/src"; mkdir "$work/b"
+  printf '%s\n' "$config" >"$work/b/.config"
+  xc_log "compiling busybox $version for $goarch ($triplet-gcc${root:+ in $root}; log $out/build.log)"
+  # `yes` ends on SIGPIPE: its status is not the build's (pipefail).
+  if ! { { yes "" || true; } | img_run_in "$root" env KCONFIG_NOTIMESTAMP=1 make -C "$inner/b" -f "$inner/src/Makefile" \
+           KBUILD_SRC="$inner/src" silentoldconfig \
+         && img_run_in "$root" env KCONFIG_NOTIMESTAMP=1 make -C "$inner/b" -j"$(nproc)" busybox \
+           CROSS_COMPILE="$triplet-" SKIP_STRIP=y BB_EXTRA_VERSION="Debian $version"; } >"$out/build.log" 2>&1; then
+    tail -n 20 "$out/build.log" >&2; rm -rf "$work"
+    xc_die "compiling busybox $version for $goarch failed (log above)"
+  fi
+  if ! grep -qx 'CONFIG_FEATURE_WGET_TIMEOUT=y' "$work/b/.config" || ! grep -qx 'CONFIG_STATIC=y' "$work/b/.config"; then
+    rm -rf "$work"; xc_die "busybox's configuration lost FEATURE_WGET_TIMEOUT or STATIC (Debian $version)"
+  fi
+  img_run_in "$root" "$triplet-strip" "$inner/b/busybox"
+  mv "$work/b/busybox" "$out/busybox"; rm -rf "$work"
+  applets="$(python3 "$XC_ROOT/hack/images/busybox_applets.py" "$out/busybox")" \
+    || xc_die "no applet list in the busybox built for $goarch"
   while IFS= read -r applet; do
     [ "$applet" = busybox ] || links+=(--symlink "bin/$applet=busybox")
   done <<<"$applets"
   # No entrypoint, `sh` as command: `docker run busybox sleep 5` / `kubectl run -- sleep 5`
   # run the applet by name, as with the image users know.
-  img_oci build --goarch "$goarch" --tag "$tag" --out "$1/oci" \
-    --file "bin/busybox=$bin:0755" "${links[@]}" --cmd sh \
-    --label "org.opencontainers.image.version=$upstream" \
-    --created-by "busybox-static $version of Debian $suite, a link per applet in /bin" >"$1/image.json"
+  img_oci build --goarch "$goarch" --tag "$tag" --out "$out/oci" \
+    --file "bin/busybox=$out/busybox:0755" "${links[@]}" --cmd sh \
+    --label "org.opencontainers.image.version=$tag" \
+    --created-by "busybox $version of Debian $IMG_BUSYBOX_SUITE, its static configuration, $cc_id; a link per applet in /bin" >"$out/image.json"
 }
 
 # --- the NFS storage images (CSI) ---------------------------------------------------------------
@@ -397,7 +444,7 @@ img_apps() { python3 "$IMG_APPS" "$@"; }
 # img_build_app NAME GOARCH: the image NAME of hack/images/debian_apps.py: the files it takes of
 # the architecture's Debian packages with the libraries they link (debian_tree.py), the
 # project's own files and configuration. Tag: the upstream version of the main package in
-# XC_IMAGES_TOOLBOX_SUITE (bookworm), as for busybox; each child labels its own.
+# XC_IMAGES_TOOLBOX_SUITE (bookworm); each child labels its own.
 img_build_app() {
   local app="$1" goarch="$2" repo main deb_arch suite host_deb tools takes pkg upstream tag recipe
   read -r _ repo main < <(img_apps list | awk -F'\t' -v a="$app" '$1 == a')

@@ -352,14 +352,16 @@ class DebianPackages(object):
         version = (_read(os.path.join(folder, "VERSION")) or "").strip()
         return (folder, version) if version else None
 
-    def _apt(self, suite, deb_arch, args, cwd):
-        base = os.path.join(self.cache_dir, "apt-bundle-" + suite)
+    def _apt(self, suite, deb_arch, args, cwd, sources=False):
+        # Source indexes are large and rarely wanted: they have an apt state of their own.
+        base = os.path.join(self.cache_dir, ("apt-source-" if sources else "apt-bundle-") + suite)
         for sub in ("lists/partial", "cache/archives/partial", "sources.list.d", "preferences.d",
                     "apt.conf.d"):
             if not os.path.isdir(os.path.join(base, sub)):
                 os.makedirs(os.path.join(base, sub))
         with open(os.path.join(base, "sources.list"), "w") as fh:
-            fh.write("deb [signed-by=%s] %s %s main\n" % (self.KEYRING, self.mirror, suite))
+            fh.write("%s [signed-by=%s] %s %s main\n" % (
+                "deb-src" if sources else "deb", self.KEYRING, self.mirror, suite))
         if not os.path.exists(os.path.join(base, "status")):
             open(os.path.join(base, "status"), "w").close()
         opts = {
@@ -371,8 +373,9 @@ class DebianPackages(object):
         cmd = ["apt-get", "-q"]
         for key, rel in sorted(opts.items()):
             cmd += ["-o", "%s=%s" % (key, os.path.join(base, rel))]
-        cmd += ["-o", "APT::Sandbox::User=root", "-o", "Debug::NoLocking=true",
-                "-o", "APT::Architecture=" + deb_arch, "-o", "APT::Architectures::=" + deb_arch]
+        cmd += ["-o", "APT::Sandbox::User=root", "-o", "Debug::NoLocking=true"]
+        if deb_arch:
+            cmd += ["-o", "APT::Architecture=" + deb_arch, "-o", "APT::Architectures::=" + deb_arch]
         return subprocess.run(cmd + list(args), cwd=cwd, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, universal_newlines=True, check=False)
 
@@ -412,6 +415,50 @@ class DebianPackages(object):
             return folder, version
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+
+    def source_folder(self, suite, package):
+        return os.path.join(self.cache_dir, "debian-sources", suite, package)
+
+    def source(self, suite, package):
+        """(folder, version) of Debian's source package of SUITE, unpacked once with its patches
+        applied (apt-get source: the .dsc and tarballs checked against the signed Sources index),
+        or None when the archive has none."""
+        folder = self.source_folder(suite, package)
+        version = (_read(os.path.join(folder, "VERSION")) or "").strip()
+        if version:
+            return folder, version
+        if not shutil.which("apt-get") or not shutil.which("dpkg-source"):
+            raise BundleError("fetching Debian's source of %s needs apt-get and dpkg-source (dpkg-dev) "
+                              "on the building machine" % package)
+        self.log("Debian %s source package %s" % (suite, package))
+        update = self._apt(suite, None, ["update"], "/", sources=True)
+        if update.returncode != 0:
+            raise BundleError("apt-get update of Debian %s sources from %s failed:\n%s" % (
+                suite, self.mirror, update.stdout[-1500:]))
+        tmp = tempfile.mkdtemp()
+        try:
+            got = self._apt(suite, None, ["source", package], tmp, sources=True)
+            trees = [f for f in os.listdir(tmp) if os.path.isdir(os.path.join(tmp, f))]
+            dscs = [f for f in os.listdir(tmp) if f.endswith(".dsc")]
+            if got.returncode != 0 or len(trees) != 1 or len(dscs) != 1:
+                self.log("apt-get source %s (%s) failed: %s" % (package, suite, got.stdout.strip()[-300:]))
+                return None
+            version = _dsc_field(os.path.join(tmp, dscs[0]), "Version")
+            shutil.rmtree(folder, ignore_errors=True)
+            os.makedirs(os.path.dirname(folder), exist_ok=True)
+            shutil.move(os.path.join(tmp, trees[0]), folder)
+            _write_atomic(os.path.join(folder, "VERSION"), version + "\n")
+            return folder, version
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _dsc_field(path, field):
+    """A field of a .dsc (its signature's armour around RFC 822 fields)."""
+    for line in (_read(path) or "").splitlines():
+        if line.startswith(field + ":"):
+            return line.split(":", 1)[1].strip()
+    raise BundleError("%s has no %s field" % (path, field))
 
 
 # --- the bundle -----------------------------------------------------------------------------
@@ -610,6 +657,9 @@ def cli(argv=None):
         debian SUITE DEB_ARCH PACKAGE
                                Debian's package unpacked in the cache: its directory (exit 1
                                when the archive has none); XC_DEBIAN_MIRROR picks the mirror
+        debian-source SUITE PACKAGE
+                               Debian's source package unpacked (patches applied) in the cache:
+                               its directory, its version in VERSION there (exit 1: none)
         bundle [OPTIONS]       the bundle, as the module offline_bundle makes it (--help)
     """
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -638,6 +688,12 @@ def cli(argv=None):
         elif argv[:1] == ["debian"] and len(argv) == 4:
             packages = DebianPackages(cache, os.environ.get("XC_DEBIAN_MIRROR") or policy.DEFAULT_DEBIAN_MIRROR)
             hit = packages.fetch(*argv[1:])
+            if not hit:
+                return 1
+            _say(hit[0])
+        elif argv[:1] == ["debian-source"] and len(argv) == 3:
+            packages = DebianPackages(cache, os.environ.get("XC_DEBIAN_MIRROR") or policy.DEFAULT_DEBIAN_MIRROR)
+            hit = packages.source(*argv[1:])
             if not hit:
                 return 1
             _say(hit[0])

@@ -24,6 +24,7 @@ import os
 import posixpath
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tarfile
@@ -49,7 +50,12 @@ IMAGES = (PAUSE, COREDNS, BUSYBOX, PROVISIONER)
 # The static Go programs of the NFS storage images and their entrypoints (upstream's Dockerfiles).
 CSI_PROGRAMS = {PROVISIONER: "/csi-provisioner"}
 SANDBOX_TAG = "3.10.1"  # what the container_runtime role configures as sandbox image
-TOOLBOX_TAG = "1.35.0"  # what the lab's tests and users pull (bookworm's busybox)
+TOOLBOX_TAG = "1.37.0"  # what the lab's tests and users pull (busybox of Debian trixie's source)
+
+
+def model_uname(goarch):
+    from ansible_collections.xinchuang.cloud.plugins.module_utils.arch import lookup
+    return lookup(goarch).uname
 
 
 def model_platform(goarch):
@@ -401,6 +407,39 @@ def test_containerd_runs_busybox_applets_by_name(node, registry, built, goarch):
     assert set(links) == listed and set(links.values()) == {"busybox"}
     out = ctr(node, "run", "--rm", "--platform", platform, ref, name + "-sleep", "sleep", "0")
     assert out.returncode == 0
+
+
+@pytest.mark.parametrize("goarch", LAB_GOARCHES)
+def test_busybox_of_every_child_is_the_tagged_version_and_its_wget_timeout_works(node, registry, built, goarch):
+    """Each child holds busybox of the tag's version (one tag, one version), and `wget -T N`
+    works (Debian's bookworm build, the only one for mips64el, crashed on -T with SIGSEGV:
+    issue 34): the child serves a page with its httpd on the host's loopback and fetches it
+    with -T N, -TN and --timeout=N; a server that accepts and never answers is given up
+    after N seconds (wget's own status 1, not a crash's 139)."""
+    tag = built[(BUSYBOX, goarch)][0]
+    ref = "%s/%s:%s" % (registry.host, BUSYBOX, tag)
+    platform = model_platform(goarch)
+    ctr(node, "images", "pull", "--platform", platform, "--hosts-dir", node["certs_d"], ref)
+    with socket.socket() as free, socket.socket() as silent:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+        free.close()
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)  # accepts, never answers
+        script = ("busybox | head -n 1 | cut -d' ' -f2; "
+                  "mkdir -p /tmp/www && echo page-of-$(uname -m) >/tmp/www/index.html "
+                  "&& httpd -p 127.0.0.1:{port} -h /tmp/www "
+                  "&& wget -T 10 -q -O - http://127.0.0.1:{port}/ "
+                  "&& wget -T10 -q -O - http://127.0.0.1:{port}/ "
+                  "&& wget --timeout=10 -q -O - http://127.0.0.1:{port}/; echo rc=$?; "
+                  "start=$(date +%s); wget -T 2 -q -O - http://127.0.0.1:{silent}/; echo rc=$?; "
+                  "echo waited=$(( $(date +%s) - start ))").format(port=port, silent=silent.getsockname()[1])
+        out = ctr(node, "run", "--rm", "--net-host", "--platform", platform, ref,
+                  "xc-busybox-wget-" + goarch, "sh", "-c", script, timeout=120).stdout.split()
+    page = "page-of-" + model_uname(goarch)
+    assert out[:6] == ["v" + tag, page, page, page, "rc=0", "rc=1"], out
+    # Given up by its timeout (2 s, under emulation a little more), not by the test's.
+    assert out[6].startswith("waited=") and 2 <= int(out[6].split("=")[1]) <= 30, out
 
 
 def test_containerd_pulls_and_unpacks_the_foreign_platform(node, registry, built):
