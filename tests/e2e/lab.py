@@ -5,6 +5,9 @@ which are containers (reached with ``docker exec``) and which are full-system QE
 (reached over SSH with the lab's key), and at which address each one sits.
 """
 
+import base64
+import binascii
+import glob
 import json
 import os
 import re
@@ -12,6 +15,8 @@ import shlex
 import subprocess
 import sys
 import time
+
+from tests.proof import secrets as secrets_proof
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.path.dirname(sys.executable)
@@ -149,7 +154,76 @@ def playbook(name, *args, timeout=3600, inventories=None, callback="ansible.posi
             raise AssertionError("ansible-playbook %s printed no JSON (exit %s):\n%s\n%s"
                                  % (name, proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:]))
     log("%s %s: %.0f s, exit %d" % (name, " ".join(args), took, proc.returncode))
+    assert_no_secret("ansible-playbook %s %s" % (name, " ".join(args)), proc.stdout + proc.stderr)
     return report, proc, took
+
+
+# --- no run prints a secret -----------------------------------------------------------------
+# Every playbook the e2e runs (playbook(), runner_playbook()) has its whole output searched for
+# every secret the lab holds at that moment, plain and base64: what an operator's terminal or
+# AWX's job output would show. The JSON callback's report holds each task's arguments and
+# results, the default callback at -vvv (the second site.yml run) the rest of what Ansible says.
+# Values seen once stay searched for (a secret made by one run must not show in a later one).
+AESCBC_KEY = ("xc-lab-amd64", "/etc/kubernetes/ca/encryption-aescbc.key")  # kubernetes role's CA host and kubernetes_ca_dir
+TENANT_KUBECONFIGS = os.path.join(LAB_STATE, "tenants")  # inventories/lab tenancy_kubeconfig_dir
+# Secret keys whose values are not secret (certificates, user names) and would match anywhere.
+PUBLIC_KEYS = re.compile(r"(^|[._-])(crt|cert|certificate|ca|username|user|userid|user_name)$", re.I)
+SECRETS = {}  # {what: value}, every secret seen so far
+
+
+def _remember(what, value):
+    value = (value or "").strip()
+    if len(value) >= secrets_proof.MIN_LENGTH and "BEGIN CERTIFICATE" not in value:
+        SECRETS.setdefault(what, value)
+
+
+def _decoded(data):
+    try:
+        return base64.b64decode(data, validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+
+
+def lab_secrets():
+    """{what: value} of every secret known so far: the registry password, the iSCSI CHAP
+    secrets of the inventory, the Secrets encryption (aescbc) key, the tenants' client keys
+    (client-key-data), and each data value of every Secret in the cluster that is not a
+    certificate or a user name (the ones the roles write: CHAP, Ceph, pull secrets, database
+    passwords), each plain and base64."""
+    password = os.path.join(LAB_STATE, "registry", "password")
+    if os.path.exists(password):
+        with open(password) as fh:
+            _remember("the registry password", fh.read())
+    for path in glob.glob(os.path.join(ROOT, "inventories", "lab", "host_vars", "*.yml")):
+        with open(path) as fh:
+            text = fh.read()
+        for match in re.finditer(r"^\s*(\w*chap_(?:mutual_)?secret):\s*(\S+)\s*$", text, re.M):
+            _remember("%s of %s" % (match.group(1), os.path.basename(path)), match.group(2).strip("'\""))
+    key = sh(host_cmd(AESCBC_KEY[0], "cat", AESCBC_KEY[1]), check=False, timeout=60)
+    if key.returncode == 0:
+        _remember("the Secrets encryption (aescbc) key", key.stdout)
+    for path in glob.glob(os.path.join(TENANT_KUBECONFIGS, "*.kubeconfig")):
+        with open(path) as fh:
+            for match in re.finditer(r"client-key-data:\s*(\S+)", fh.read()):
+                _remember("the client key of " + os.path.basename(path), _decoded(match.group(1)))
+    if os.path.exists(KUBECONFIG):
+        got = sh([KUBECTL, "--kubeconfig", KUBECONFIG, "get", "secrets", "--all-namespaces", "-o", "json",
+                  "--request-timeout=20s"], check=False, timeout=60)
+        if got.returncode == 0:
+            for item in json.loads(got.stdout)["items"]:
+                meta = item["metadata"]
+                for name, data in (item.get("data") or {}).items():
+                    if PUBLIC_KEYS.search(name):
+                        continue
+                    _remember("Secret %s/%s key %s" % (meta["namespace"], meta["name"], name), _decoded(data))
+    return SECRETS
+
+
+def assert_no_secret(run, output):
+    """OUTPUT of RUN holds none of the lab's secrets (plain or base64) nor a private key."""
+    leaked = secrets_proof.leaks(output, lab_secrets())
+    assert not leaked, "%s printed %s" % (run, "; ".join(leaked))
+    assert "PRIVATE KEY-----" not in output, "%s printed a private key" % run
 
 
 def runner_playbook(name, private_dir, *args, timeout=3600):
@@ -186,6 +260,8 @@ def runner_playbook(name, private_dir, *args, timeout=3600):
         with open(os.path.join(events_dir, event_file)) as fh:
             out["events"].append(json.load(fh))
     log("ansible-runner %s %s: %.0f s, status %s, rc %s" % (name, " ".join(args), took, out["status"], out["rc"]))
+    assert_no_secret("ansible-runner %s %s" % (name, " ".join(args)),
+                     proc.stdout + proc.stderr + json.dumps(out["events"]))
     return out, proc, took
 
 

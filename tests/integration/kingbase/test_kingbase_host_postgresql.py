@@ -23,6 +23,7 @@ import pytest
 from tests.integration.registry_role.lab_host import (
     LabHost, changed_tasks, debian_repository, failures, run_play,
 )
+from tests.proof.secrets import leaks
 
 pytestmark = pytest.mark.slow
 
@@ -128,7 +129,7 @@ def test_a_user_and_its_database_log_in_and_backups_run(server):
     role_vars = app_with_backups("256MB")
     report, proc = play(server, role_vars)
     assert proc.returncode == 0, failures(report, server.name) or proc.stderr[-2000:]
-    assert "app-s3cret" not in proc.stdout
+    assert not leaks(proc.stdout + proc.stderr, {"the app user's password": "app-s3cret"})
     login = server.run(["sh", "-c", "PGPASSWORD=app-s3cret psql -X -A -t -h 127.0.0.1 -p 5432 -U app -d appdb "
                         "-c 'select current_user, current_database()'"])
     assert login.stdout.strip() == "app|appdb"

@@ -19,6 +19,7 @@ import pytest
 from ansible_collections.xinchuang.cloud.plugins.module_utils import arch
 from tests.integration.ansible_run import run_module, run_playbook
 from tests.integration.fixtures_registry import client_push, make_image
+from tests.proof.secrets import leaks
 
 pytestmark = pytest.mark.slow
 
@@ -207,7 +208,8 @@ def test_role_applies_the_drivers_once_and_its_secret_creates_an_rbd_image(testb
 
     stats, failures, proc = run_role(site, diff=True)
     assert not failures and stats["failures"] == 0 and stats["changed"] >= 1, (failures, proc.stdout[-3000:])
-    assert site["storage_ceph_key"] not in proc.stdout and site["storage_ceph_cephfs_key"] not in proc.stdout
+    assert not leaks(proc.stdout + proc.stderr, {"the RBD key": site["storage_ceph_key"],
+                                                 "the CephFS key": site["storage_ceph_cephfs_key"]})
 
     rbd = testbed.get_json("storageclass", site["storage_ceph_rbd_storage_class"])
     assert rbd["provisioner"] == "rbd.csi.ceph.com"
