@@ -1,5 +1,5 @@
 """Every playbook that runs on inventory groups stops, naming the pattern and the inventory,
-when the inventory has no host for it (playbooks/tasks/require_hosts.yml). Without that check
+when the inventory has no host for it (playbooks/plays/require_hosts.yml). Without that check
 Ansible prints "skipping: no hosts matched" and exits 0 having done nothing (issue 34:
 ``playbooks/tpcc.yml`` on the lab). Each playbook runs with ansible-playbook, as users run it,
 against an inventory of one unrelated host, and under a --limit that excludes the group too."""
