@@ -28,8 +28,8 @@
 #                    /nfsplugin with mount and mount.nfs of the architecture's Debian suite and
 #                    the library packages they link (hack/images/debian_tree.py)
 #
-#   XC_IMAGES_SET=apps: hack/images/debian_apps.py's images (nginx, redis, memcached, fio ...):
-#                    the files each takes of Debian's packages of the architecture's suite with
+#   XC_IMAGES_SET=apps: the recipes of plugins/module_utils/app_images.py (nginx, redis, memcached,
+#                    fio ..., through hack/images/debian_apps.py): the files each takes of Debian's packages of the architecture's suite with
 #                    the libraries they link (debian_tree.py), the project's own configuration
 #                    files, a user other than root
 #
@@ -439,16 +439,16 @@ img_goarches() {
 # --- application images of Debian packages (the app store's, the storage benchmark's fio) ------
 
 IMG_APPS="$XC_ROOT/hack/images/debian_apps.py"
-img_apps() { python3 "$IMG_APPS" "$@"; }
+img_apps() { PYTHONPATH="$XC_ROOT/.collections" python3 "$IMG_APPS" "$@"; }
 
-# img_build_app NAME GOARCH: the image NAME of hack/images/debian_apps.py: the files it takes of
-# the architecture's Debian packages with the libraries they link (debian_tree.py), the
-# project's own files and configuration. Tag: the upstream version of the main package in
+# img_build_app NAME GOARCH: the image of recipe NAME (plugins/module_utils/app_images.py, through
+# hack/images/debian_apps.py): the files it takes of the architecture's Debian packages with the
+# libraries they link (debian_tree.py), the project's own files and configuration. Tag: the upstream version of the main package in
 # XC_IMAGES_TOOLBOX_SUITE (bookworm); each child labels its own.
 img_build_app() {
   local app="$1" goarch="$2" repo main deb_arch suite host_deb tools takes pkg upstream tag recipe
   read -r _ repo main < <(img_apps list | awk -F'\t' -v a="$app" '$1 == a')
-  [ -n "$repo" ] || xc_die "no application image '$app' in hack/images/debian_apps.py"
+  [ -n "$repo" ] || xc_die "no application image '$app' in plugins/module_utils/app_images.py"
   deb_arch="$(xc_model deb_arch "$goarch")"
   suite="${LAB_SUITE[$deb_arch]:-bookworm}"
   host_deb="$(xc_model deb_arch amd64)"
@@ -483,7 +483,7 @@ img_make_app() {
 }
 
 # img_build GOARCH...: build (or find cached) every image of the set XC_IMAGES_SET (cluster:
-# pause, CoreDNS, busybox, the CSI images; apps: hack/images/debian_apps.py's); prints name,
+# pause, CoreDNS, busybox, the CSI images; apps: the recipes of app_images.py); prints name,
 # tag, goarch, dir.
 img_build() {
   if [ "${XC_IMAGES_SET:-cluster}" = apps ]; then

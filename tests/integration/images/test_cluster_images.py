@@ -8,7 +8,7 @@ xinchuang.cloud.image_manifest. Every child of every built layout and of every p
 is checked by its bytes (tests/proof/images.py: config platform = index entry, ELF machine of
 the program it runs = that platform), and a pushed index with a lying child is seen to fail.
 The application images of Debian packages (``XC_IMAGES_SET=apps``: nginx, redis, memcached, fio
-of hack/images/debian_apps.py) get the same checks, and containerd runs each child's program
+of plugins/module_utils/app_images.py) get the same checks, and containerd runs each child's program
 (foreign ones under binfmt), which proves that every library it links is in the image.
 skopeo reads the indexes back; a containerd 2.x of the bundle (fixtures_containerd), with its
 own root and socket, pulls ``library/pause:3.10.1`` through a certs.d hosts.toml with the
@@ -632,8 +632,8 @@ def test_a_layer_without_a_library_is_named(nfs_tools, tmp_path):
 # The application images of Debian packages (XC_IMAGES_SET=apps)
 # ---------------------------------------------------------------------------------------
 
-# name: (repository, the arguments that print its version). hack/images/debian_apps.py is the
-# builder's table; this one is written independently, so a renamed or lost image fails here.
+# name: (repository, the arguments that print its version). plugins/module_utils/app_images.py
+# is the builder's table; this one is written independently, so a renamed or lost image fails here.
 APPS = {
     "nginx": ("appstore/nginx", ["/usr/sbin/nginx", "-v"]),
     "redis": ("appstore/redis", ["/usr/bin/redis-server", "--version"]),

@@ -1,0 +1,133 @@
+# -*- coding: utf-8 -*-
+# Copyright: xinchuang.cloud developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The images the project builds from Debian's packages (``XC_IMAGES_SET=apps hack/images.sh``),
+as data: one recipe per image (``APPS``) - the repository it is pushed to, the package whose
+version tags it, the files it takes of which packages, the files the project adds and its
+configuration - and what the app store asks of them: which repositories a recipe builds.
+
+This is the only copy of the recipes. ``hack/images/debian_apps.py`` turns a recipe into the
+arguments of ``debian_tree.py`` and ``oci.py``; ``appstore.py`` calls an application's image
+buildable here exactly when a recipe builds its repository (``recipe_of``), for the
+``FAMILIES`` below.
+
+Every image runs as a user other than root (uid 65532, no login), so it passes Pod Security
+`restricted` with `runAsNonRoot`; ports are above 1024 where the program lets us choose.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+# The families a recipe builds a child for: Debian builds its archive for them (loong64 in the
+# ports archive, sid), and hack/images.sh builds for their GOARCHes (amd64, arm64, loong64,
+# mips64le). Debian has no sw64 port, so a sw64 image always comes from the site (the vendor's
+# repository).
+FAMILIES = ("c86", "arm", "loongarch", "mips")
+
+NONROOT = "65532:65532"
+
+# A non-root nginx: no privileged port, pid and temporary files under /tmp, logs to the
+# container's output, in the foreground (the layout of upstream's nginx-unprivileged image).
+NGINX_CONF = """worker_processes auto;
+pid /tmp/nginx.pid;
+error_log /dev/stderr warn;
+daemon off;
+events { worker_connections 1024; }
+http {
+    include /etc/nginx/mime.types;
+    default_type application/octet-stream;
+    access_log /dev/stdout;
+    sendfile on;
+    client_body_temp_path /tmp/client_body;
+    proxy_temp_path /tmp/proxy;
+    fastcgi_temp_path /tmp/fastcgi;
+    uwsgi_temp_path /tmp/uwsgi;
+    scgi_temp_path /tmp/scgi;
+    include /etc/nginx/conf.d/*.conf;
+}
+"""
+
+NGINX_DEFAULT_SITE = """server {
+    listen 8080 default_server;
+    listen [::]:8080 default_server;
+    root /usr/share/nginx/html;
+    index index.html;
+    location / { try_files $uri $uri/ =404; }
+    location = /healthz { access_log off; return 200 "ok\\n"; }
+}
+"""
+
+# One recipe per image:
+#   repository    where hack/images.sh pushes it (an index with a child per family of FAMILIES)
+#   version_of    the main package: its upstream version of bookworm tags the image
+#   takes         debian_tree.py's PACKAGE:PATH[,PATH...][:LIBRARY,...] arguments
+#   files, dirs   what the project adds (path: text; path:mode)
+#   workdir, entrypoint, cmd, expose    the image configuration (user: NONROOT)
+#   version_args  the arguments that make its program print its version (the image tests)
+# Every library a program links is followed (prefix "lib"): Debian names them so.
+APPS = {
+    "nginx": {
+        "repository": "appstore/nginx",
+        "version_of": "nginx",
+        "takes": ["nginx:usr/sbin/nginx:lib,zlib1g",
+                  "nginx-common:etc/nginx/mime.types,usr/share/nginx/html/"],
+        "files": {"etc/nginx/nginx.conf": NGINX_CONF, "etc/nginx/conf.d/default.conf": NGINX_DEFAULT_SITE},
+        "dirs": ["tmp:1777"],
+        "entrypoint": ["/usr/sbin/nginx"],
+        "expose": ["8080/tcp"],
+        "version_args": ["-v"],
+    },
+    "redis": {
+        "repository": "appstore/redis",
+        "version_of": "redis-server",
+        # redis-server is a link to redis-check-rdb, the one program of redis-tools.
+        "takes": ["redis-server:usr/bin/redis-server", "redis-tools:usr/bin/redis-check-rdb,usr/bin/redis-cli:lib"],
+        "dirs": ["data:1777", "tmp:1777"],
+        "workdir": "/data",
+        "entrypoint": ["/usr/bin/redis-server"],
+        # No protected mode (the Pod network and NetworkPolicy guard it), no snapshot unless
+        # the chart asks for one.
+        "cmd": ["--port", "6379", "--protected-mode", "no", "--save", "", "--dir", "/data"],
+        "expose": ["6379/tcp"],
+        "version_args": ["--version"],
+    },
+    "memcached": {
+        "repository": "appstore/memcached",
+        "version_of": "memcached",
+        "takes": ["memcached:usr/bin/memcached:lib"],
+        "dirs": ["tmp:1777"],
+        "entrypoint": ["/usr/bin/memcached"],
+        "cmd": ["-p", "11211", "-U", "0"],
+        "expose": ["11211/tcp"],
+        "version_args": ["-V"],
+    },
+    # The storage benchmark's tool (bench/storage.py): fio with every engine Debian links.
+    "fio": {
+        "repository": "xinchuang/fio",
+        "version_of": "fio",
+        "takes": ["fio:usr/bin/fio:lib"],
+        "dirs": ["tmp:1777"],
+        "entrypoint": ["/usr/bin/fio"],
+        "version_args": ["--version"],
+    },
+}
+
+
+def recipe_of(repository):
+    """The name of the recipe that builds the image ``repository`` (a path in the registry,
+    e.g. ``appstore/nginx``), or None when no recipe builds it."""
+    for name in sorted(APPS):
+        if APPS[name]["repository"] == repository:
+            return name
+    return None
+
+
+def built_repositories():
+    """The repositories the recipes build, sorted."""
+    return sorted(spec["repository"] for spec in APPS.values())
+
+
+def main_package(name):
+    """The Debian package recipe ``name`` builds its image from (its version tags the image)."""
+    return APPS[name]["version_of"]
