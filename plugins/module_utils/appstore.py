@@ -4,7 +4,9 @@
 """The app store's rules, as pure functions over data: the catalogue (the role's
 ``appstore_catalogue``: the paper's Table 2 with chart, images and values of each application),
 what an inventory asks for (``appstore_apps``), the refusals, the Helm values that pin an
-application to its families' nodes, and the application x family matrix.
+application to its families' nodes, and the application x family matrix. Whether an
+application's image can be built here is the recipes' answer (``app_images.py``), not the
+catalogue's.
 
 The role ``xinchuang.cloud.appstore`` reaches these through the filters of
 ``plugins/filter/appstore.py``; architecture names come from ``arch.py`` only.
@@ -17,6 +19,7 @@ __metaclass__ = type
 import copy
 import re
 
+from ansible_collections.xinchuang.cloud.plugins.module_utils import app_images
 from ansible_collections.xinchuang.cloud.plugins.module_utils import arch
 from ansible_collections.xinchuang.cloud.plugins.module_utils.errors import XinchuangError
 
@@ -25,10 +28,6 @@ class AppstoreError(XinchuangError, ValueError):
     """A catalogue or an ``appstore_apps`` the role cannot act on; the message says the fix."""
 
 
-# Debian builds its archive for these families (loong64 in the ports archive, sid): an
-# application with a Debian package can have its image built here for them. Debian has no
-# sw64 port, so a sw64 image always comes from the site (the vendor's repository).
-DEBIAN_FAMILIES = ("c86", "arm", "loongarch", "mips")
 ARCH_LABEL = "kubernetes.io/arch"
 NAMESPACE_PREFIX = "appstore-"
 
@@ -108,7 +107,29 @@ def catalogue_problems(catalogue):
                 problems.append("%s.images names family %r, which is not in its families (%s)" % (
                     where, fam, ", ".join(families) or "none"))
             problems.extend(_image_problems("%s.images.%s" % (where, fam), image))
+        problems.extend(_debian_package_problems(where, entry))
     return problems
+
+
+def _debian_package_problems(where, entry):
+    """``debian_package`` names the package a recipe of app_images.py builds the entry's image
+    from: refused when no recipe builds the image's repository, or the recipe builds it from
+    another package."""
+    package, image = entry.get("debian_package"), entry.get("image")
+    if not package or not isinstance(package, str) or not isinstance(image, dict):
+        return []
+    repository = image.get("repository")
+    name = app_images.recipe_of(repository)
+    if name is None:
+        return ["%s sets debian_package %r, but no recipe builds its image %s (the recipes build %s): set "
+                "debian_package to \"\" (the site's registry provides the image) or add a recipe in "
+                "plugins/module_utils/app_images.py" % (
+                    where, package, repository, ", ".join(app_images.built_repositories()))]
+    main = app_images.main_package(name)
+    if package != main:
+        return ["%s sets debian_package %r, but recipe %s builds its image %s from %s: set debian_package to %r "
+                "(or \"\")" % (where, package, name, repository, main, main)]
+    return []
 
 
 def check_catalogue(catalogue):
@@ -125,13 +146,20 @@ def image_of(entry, family, registry):
     return "%s/%s:%s" % (registry.rstrip("/"), image["repository"], image["tag"])
 
 
+def recipe_of(entry):
+    """The recipe of app_images.py that builds the application's image (its ``image``), or None."""
+    image = entry.get("image")
+    return app_images.recipe_of(image.get("repository")) if isinstance(image, dict) else None
+
+
 def image_source(entry, family):
-    """Where a family's image comes from: ``debian`` (built here from the application's Debian
-    package), ``site`` (the site's registry) or None (the family is not adapted)."""
+    """Where a family's image comes from: ``recipe`` (a recipe of app_images.py builds it: the
+    entry's ``image`` on a family the recipes build for), ``site`` (the site's registry: no
+    recipe, sw64, or a per-family ``images`` override) or None (the family is not adapted)."""
     if family not in (entry.get("families") or []):
         return None
-    if entry.get("debian_package") and family in DEBIAN_FAMILIES and family not in (entry.get("images") or {}):
-        return "debian"
+    if family in app_images.FAMILIES and family not in (entry.get("images") or {}) and recipe_of(entry):
+        return "recipe"
     return "site"
 
 
@@ -300,11 +328,12 @@ def plan_image_problems(plan, images):
         for family, platform in zip(item["families"], item["platforms"]):
             if not info.get("exists") or not _serves(served, family):
                 problems.append(
-                    "application %s has no image for family %s (%s) in the registry: %s %s; push it (hack/images.sh "
-                    "for the Debian-built ones, xinchuang.cloud.image_sync from the site's source) or leave %s out "
-                    "of its families" % (item["name"], family, platform, item["image"],
-                                         "is absent" if not info.get("exists") else "serves only " + (
-                                             ", ".join(served) or "no known platform"), family))
+                    "application %s has no image for family %s (%s) in the registry: %s %s; push it "
+                    "(XC_IMAGES_SET=apps hack/images.sh for an image a recipe of app_images.py builds, "
+                    "xinchuang.cloud.image_sync from the site's source) or leave %s out of its families" % (
+                        item["name"], family, platform, item["image"],
+                        "is absent" if not info.get("exists") else "serves only " + (
+                            ", ".join(served) or "no known platform"), family))
     return problems
 
 
@@ -328,10 +357,13 @@ def plan_node_problems(plan, nodes):
 
 
 def matrix(catalogue, registry="", images=None, installed=None):
-    """The application x family matrix: one row per application (catalogue order sorted by
-    name, Table 2's order when the catalogue keeps it), each cell {adapted, source, image,
-    present, installed}. ``images`` (image_manifest_info's list) fills ``present``;
-    ``installed`` ({application: [families]}) fills ``installed``; unknown stays None."""
+    """The application x family matrix: one row per application (catalogue order, Table 2's order
+    when the catalogue keeps it) with ``recipe`` (the recipe of app_images.py that builds its
+    image, or None), ``buildable`` (the families whose image that recipe builds) and one cell
+    per family {adapted, source, image, present, installed}. ``source`` is image_source's
+    (``recipe``, ``site`` or None); ``images`` (image_manifest_info's list) fills ``present``
+    (the registry holds the family's image with the family's platform); ``installed``
+    ({application: [families]}) fills ``installed``; unknown stays None."""
     check_catalogue(catalogue)
     by_ref = _by_ref(images)
     rows = []
@@ -352,14 +384,22 @@ def matrix(catalogue, registry="", images=None, installed=None):
                 cell["installed"] = family in (installed.get(name) or [])
             cells[family] = cell
         rows.append({"name": name, "kind": entry.get("kind", ""), "debian_package": entry.get("debian_package") or "",
+                     "recipe": recipe_of(entry),
+                     "buildable": [f for f in arch.families() if cells[f]["source"] == "recipe"],
                      "cells": cells})
     return rows
 
 
+def _buildable_text(row):
+    if not row["buildable"]:
+        return "no: site registry"
+    return "recipe %s: %s" % (row["recipe"], ", ".join(arch.lookup(f).title for f in row["buildable"]))
+
+
 def _cell_text(cell):
     if not cell["adapted"]:
-        return "-"
-    words = ["built here" if cell["source"] == "debian" else "site registry"]
+        return "not adapted"
+    words = ["adapted"]
     if cell["present"] is not None:
         words.append("present" if cell["present"] else "MISSING")
     if cell["installed"]:
@@ -368,9 +408,13 @@ def _cell_text(cell):
 
 
 def matrix_table(rows, markdown=True):
-    """The matrix as lines of text: a Markdown table, or aligned columns for a terminal."""
-    header = ["application"] + [arch.lookup(f).title for f in arch.families()]
-    body = [[row["name"]] + [_cell_text(row["cells"][f]) for f in arch.families()] for row in rows]
+    """The matrix as lines of text, a Markdown table or aligned columns for a terminal: per
+    application the families whose image a recipe builds here (the rest come from the site's
+    registry), then per family whether it is adapted, with the registry read ``present`` or
+    ``MISSING``, with the releases read ``installed``."""
+    header = ["application", "buildable here"] + [arch.lookup(f).title for f in arch.families()]
+    body = [[row["name"], _buildable_text(row)] + [_cell_text(row["cells"][f]) for f in arch.families()]
+            for row in rows]
     if markdown:
         lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         lines += ["| " + " | ".join(r) + " |" for r in body]

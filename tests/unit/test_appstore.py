@@ -7,6 +7,7 @@ import os
 import pytest
 import yaml
 
+from ansible_collections.xinchuang.cloud.plugins.module_utils import app_images
 from ansible_collections.xinchuang.cloud.plugins.module_utils import appstore
 from ansible_collections.xinchuang.cloud.plugins.module_utils import arch
 
@@ -33,18 +34,56 @@ def test_every_catalogue_entry_names_a_chart_of_the_collection_of_its_version():
         assert chart["annotations"]["xinchuang.cloud/debian-package"] == entry["debian_package"], name
 
 
-def test_the_images_built_here_are_the_debian_packaged_ones_except_on_sw64():
-    built = sorted(n for n, e in CATALOGUE.items() if e["debian_package"])
-    assert built == ["etcd", "influxdb", "memcached", "nginx", "postgresql", "rabbitmq", "redis", "tomcat"]
+def test_the_images_buildable_here_are_the_ones_a_recipe_builds_except_on_sw64():
+    # The recipes (hack/images.sh apps) of the app store's images, each pushed to appstore/<name>;
+    # fio (xinchuang/fio) is the storage benchmark's, no application.
+    recipes = sorted(n for n, spec in app_images.APPS.items() if spec["repository"] == "appstore/" + n)
+    assert recipes and "fio" not in recipes
+    buildable = [row["name"] for row in appstore.matrix(CATALOGUE) if row["buildable"]]
+    assert sorted(buildable) == recipes
+    # debian_package names the recipe's package, and only there.
+    for name, entry in CATALOGUE.items():
+        recipe = app_images.recipe_of(entry["image"]["repository"])
+        assert appstore.recipe_of(entry) == recipe, name
+        assert entry["debian_package"] == (app_images.main_package(recipe) if recipe else ""), name
     nginx, kafka = CATALOGUE["nginx"], CATALOGUE["kafka"]
-    assert [appstore.image_source(nginx, f) for f in arch.families()] == ["debian", "debian", "debian", "site", "debian"]
+    assert [appstore.image_source(nginx, f) for f in arch.families()] == ["recipe"] * 3 + ["site", "recipe"]
     assert {appstore.image_source(kafka, f) for f in arch.families()} == {"site"}
     assert appstore.image_source(CATALOGUE["yapi"], "mips") is None
+
+
+def test_a_debian_package_without_a_recipe_is_refused_naming_the_fix():
+    """The catalogue as it was: a Debian package for postgresql, whose image no recipe builds."""
+    catalogue = copy.deepcopy(CATALOGUE)
+    catalogue["postgresql"]["debian_package"] = "postgresql"
+    assert appstore.catalogue_problems(catalogue) == [
+        "appstore_catalogue.postgresql sets debian_package 'postgresql', but no recipe builds its image "
+        "appstore/postgresql (the recipes build %s): set debian_package to \"\" (the site's registry provides the "
+        "image) or add a recipe in plugins/module_utils/app_images.py" % ", ".join(app_images.built_repositories())]
+    with pytest.raises(appstore.AppstoreError, match="appstore_catalogue.postgresql sets debian_package"):
+        appstore.install_plan([{"name": "redis", "families": ["c86"]}], catalogue, REGISTRY)
+    with pytest.raises(appstore.AppstoreError, match="appstore_catalogue.postgresql sets debian_package"):
+        appstore.matrix(catalogue)
+    # A site's own application with a package but no recipe, and one with the wrong package.
+    catalogue = copy.deepcopy(CATALOGUE)
+    catalogue["minio"] = {"chart": "nginx", "chart_version": "0.1.0", "families": ["c86"],
+                          "image": {"repository": "site/minio", "tag": "1"}, "debian_package": "minio"}
+    catalogue["redis"]["debian_package"] = "redis"
+    problems = appstore.catalogue_problems(catalogue)
+    assert len(problems) == 2
+    assert problems[0].startswith("appstore_catalogue.minio sets debian_package 'minio', but no recipe builds its "
+                                  "image site/minio")
+    assert problems[1] == ("appstore_catalogue.redis sets debian_package 'redis', but recipe redis builds its image "
+                           "appstore/redis from redis-server: set debian_package to 'redis-server' (or \"\")")
 
 
 def test_a_family_override_takes_the_image_from_the_site():
     entry = dict(CATALOGUE["redis"], images={"arm": {"repository": "vendor/redis", "tag": "7.0.15-kunpeng"}})
     assert appstore.image_source(entry, "arm") == "site"
+    assert appstore.image_source(entry, "c86") == "recipe"
+    row = appstore.matrix({"redis": entry})[0]
+    assert row["recipe"] == "redis" and row["buildable"] == ["c86", "loongarch", "mips"]
+    assert appstore.matrix_table([row])[2].startswith("| redis | recipe redis: C86, LoongArch, MIPS | adapted |")
     assert appstore.image_of(entry, "arm", REGISTRY) == "registry.local:5000/vendor/redis:7.0.15-kunpeng"
     assert appstore.image_of(entry, "c86", REGISTRY) == "registry.local:5000/appstore/redis:7.0.15"
 
@@ -146,21 +185,40 @@ def test_an_image_without_a_target_familys_platform_is_named():
 
 
 def test_the_matrix_is_15_by_5_with_presence_and_installations():
-    images = [{"ref": "appstore/nginx:1.22.1", "exists": True, "platforms": ["linux/amd64", "linux/arm64/v8"]}]
+    images = [{"ref": "appstore/nginx:1.22.1", "exists": True, "platforms": ["linux/amd64", "linux/arm64/v8"]},
+              {"ref": "appstore/kafka:3.9.1", "exists": True, "platforms": ["linux/amd64", "linux/sw64"]}]
     rows = appstore.matrix(CATALOGUE, "r:5000", images, {"nginx": ["c86"]})
     assert len(rows) == 15 and all(len(r["cells"]) == 5 for r in rows)
+    assert rows[0]["recipe"] == "nginx" and rows[0]["buildable"] == ["c86", "arm", "loongarch", "mips"]
+    assert rows[4]["name"] == "kafka" and rows[4]["recipe"] is None and rows[4]["buildable"] == []
     nginx = rows[0]["cells"]
-    assert nginx["c86"] == {"adapted": True, "source": "debian", "image": "r:5000/appstore/nginx:1.22.1",
+    assert nginx["c86"] == {"adapted": True, "source": "recipe", "image": "r:5000/appstore/nginx:1.22.1",
                             "present": True, "installed": True}
     assert nginx["arm"]["present"] is True and nginx["arm"]["installed"] is False
     assert nginx["mips"]["present"] is False
+    assert nginx["sw64"]["source"] == "site"
     table = appstore.matrix_table(rows)
-    assert table[0] == "| application | C86 | ARM | LoongArch | SW64 | MIPS |" and len(table) == 17
-    assert table[2] == ("| nginx | built here, present, installed | built here, present | built here, MISSING "
-                        "| site registry, MISSING | built here, MISSING |")
-    assert table[-1].startswith("| sonarqube |") and table[-1].endswith("| - |")
+    assert table[0] == "| application | buildable here | C86 | ARM | LoongArch | SW64 | MIPS |" and len(table) == 17
+    assert table[1] == "|---|---|---|---|---|---|---|"
+    assert table[2] == ("| nginx | recipe nginx: C86, ARM, LoongArch, MIPS | adapted, present, installed "
+                        "| adapted, present | adapted, MISSING | adapted, MISSING | adapted, MISSING |")
+    # What the registry holds decides a cell, not where the image came from.
+    assert table[6] == ("| kafka | no: site registry | adapted, present | adapted, MISSING | adapted, MISSING "
+                        "| adapted, present | adapted, MISSING |")
+    assert table[-1] == ("| sonarqube | no: site registry | adapted, MISSING | adapted, MISSING | adapted, MISSING "
+                         "| adapted, MISSING | not adapted |")
+    assert not any("built here" in line for line in table[1:])
+    assert appstore.matrix_table(rows) == table  # deterministic
     plain = appstore.matrix_table(appstore.matrix(CATALOGUE), markdown=False)
-    assert plain[0].split() == ["application", "C86", "ARM", "LoongArch", "SW64", "MIPS"]
+    assert plain[0].split() == ["application", "buildable", "here", "C86", "ARM", "LoongArch", "SW64", "MIPS"]
+    assert plain[1].split() == ["nginx", "recipe", "nginx:", "C86,", "ARM,", "LoongArch,", "MIPS"] + ["adapted"] * 5
+    assert plain[-1].split() == ["sonarqube", "no:", "site", "registry"] + ["adapted"] * 4 + ["not", "adapted"]
+
+
+def test_the_docs_show_the_matrix_the_code_makes():
+    """docs/roles/appstore.md's example is matrix_table's output for the role's catalogue."""
+    doc = open(os.path.join(ROOT, "docs", "roles", "appstore.md")).read()
+    assert "\n".join(appstore.matrix_table(appstore.matrix(CATALOGUE))) + "\n" in doc
 
 
 def test_installed_families_are_read_back_from_the_affinity_the_plan_wrote():

@@ -184,14 +184,16 @@ def test_nginx_is_published_and_installed_on_its_families_once(cluster, images, 
         variables, appstore_list_path=str(path), appstore_list_images=True, appstore_list_installed=True))
     assert proc.returncode == 0, failed or proc.stderr[-2000:]
     printed = [r["msg"] for r in results if isinstance(r.get("msg"), list)][0]
-    assert len(printed) == 16 and printed[0].split() == ["application", "C86", "ARM", "LoongArch", "SW64", "MIPS"]
+    assert len(printed) == 16 and printed[0].split() == ["application", "buildable", "here", "C86", "ARM", "LoongArch",
+                                                         "SW64", "MIPS"]
     lines = path.read_text().splitlines()
     assert len(lines) == 17
-    assert lines[2] == ("| nginx | built here, present, installed | built here, present, installed | built here, MISSING "
-                        "| site registry, MISSING | built here, MISSING |")
-    assert lines[5].startswith("| redis | built here, present | built here, MISSING |")
-    assert lines[16] == ("| sonarqube | site registry, MISSING | site registry, MISSING | site registry, MISSING "
-                         "| site registry, MISSING | - |")
+    assert lines[2] == ("| nginx | recipe nginx: C86, ARM, LoongArch, MIPS | adapted, present, installed "
+                        "| adapted, present, installed | adapted, MISSING | adapted, MISSING | adapted, MISSING |")
+    assert lines[5].startswith("| redis | recipe redis: C86, ARM, LoongArch, MIPS | adapted, present "
+                               "| adapted, MISSING |")
+    assert lines[16] == ("| sonarqube | no: site registry | adapted, MISSING | adapted, MISSING | adapted, MISSING "
+                         "| adapted, MISSING | not adapted |")
 
 
 def test_a_site_adds_an_application_without_restating_the_catalogue(cluster, images, helm, tmp_path):
@@ -208,4 +210,4 @@ def test_a_site_adds_an_application_without_restating_the_catalogue(cluster, ima
     rows = [line.split("|")[1].strip() for line in path.read_text().splitlines()[2:]]
     assert len(rows) == 16 and rows[-1] == "minio" and rows[0] == "nginx", rows
     minio = path.read_text().splitlines()[-1]
-    assert minio == "| minio | site registry | site registry | - | - | - |", minio
+    assert minio == "| minio | no: site registry | adapted | adapted | not adapted | not adapted | not adapted |", minio
