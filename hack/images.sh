@@ -28,10 +28,11 @@
 #                    /nfsplugin with mount and mount.nfs of the architecture's Debian suite and
 #                    the library packages they link (hack/images/debian_tree.py)
 #
-#   XC_IMAGES_SET=apps: the recipes of plugins/module_utils/app_images.py (nginx, redis, memcached,
-#                    fio ..., through hack/images/debian_apps.py): the files each takes of Debian's packages of the architecture's suite with
-#                    the libraries they link (debian_tree.py), the project's own configuration
-#                    files, a user other than root
+#   XC_IMAGES_SET=apps: the recipes of plugins/module_utils/app_images.py (nginx, redis,
+#                    memcached, fio ..., through hack/images/debian_apps.py): the files each
+#                    takes of Debian's packages of the architecture's suite with the libraries
+#                    they link (debian_tree.py), the project's own configuration files, a user
+#                    other than root
 #
 # Each image is cached as an OCI layout under
 #   $XC_CACHE/bundle/images/<name>/<tag>/<goarch>/<recipe>/oci      (XC_IMAGES_DIR)
@@ -441,10 +442,11 @@ img_goarches() {
 IMG_APPS="$XC_ROOT/hack/images/debian_apps.py"
 img_apps() { PYTHONPATH="$XC_ROOT/.collections" python3 "$IMG_APPS" "$@"; }
 
-# img_build_app NAME GOARCH: the image of recipe NAME (plugins/module_utils/app_images.py, through
-# hack/images/debian_apps.py): the files it takes of the architecture's Debian packages with the
-# libraries they link (debian_tree.py), the project's own files and configuration. Tag: the upstream version of the main package in
-# XC_IMAGES_TOOLBOX_SUITE (bookworm); each child labels its own.
+# img_build_app NAME GOARCH: the image of recipe NAME (plugins/module_utils/app_images.py,
+# through hack/images/debian_apps.py): the files it takes of the architecture's Debian packages
+# with the libraries they link (debian_tree.py), the project's own files and configuration.
+# Tag: the upstream version of the main package in XC_IMAGES_TOOLBOX_SUITE (bookworm); each
+# child labels its own.
 img_build_app() {
   local app="$1" goarch="$2" repo main deb_arch suite host_deb tools takes pkg upstream tag recipe
   read -r _ repo main < <(img_apps list | awk -F'\t' -v a="$app" '$1 == a')
