@@ -246,7 +246,8 @@ def playbook_text(path, seen=None):
     seen.add(path)
     with open(path) as fh:
         text = fh.read()
-    for name in re.findall(r"import_playbook:\s*(\S+)", text):
+    # Imports only, not a comment that shows one.
+    for name in re.findall(r"^[ \t-]*(?:ansible\.builtin\.)?import_playbook:\s*(\S+)", text, re.M):
         text += playbook_text(os.path.join(os.path.dirname(path), name), seen)
     return text
 
