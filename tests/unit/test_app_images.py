@@ -33,7 +33,7 @@ def test_each_repository_has_one_recipe_and_each_recipe_takes_its_main_package()
     assert app_images.built_repositories() == sorted(repositories)
     for name, spec in app_images.APPS.items():
         assert app_images.recipe_of(spec["repository"]) == name
-        assert any(take.split(":")[0] == app_images.main_package(name) for take in spec["takes"]), name
+        assert any(take.split(":", maxsplit=1)[0] == app_images.main_package(name) for take in spec["takes"]), name
     assert app_images.recipe_of("appstore/nope") is None
     assert set(app_images.FAMILIES) < set(arch.families()) and "sw64" not in app_images.FAMILIES
 
