@@ -122,10 +122,16 @@ img_toolchain() {
   echo "$root"
 }
 
+# img_run_in ROOT ARGS...: ARGS on this machine (ROOT "") or in the chroot ROOT.
+img_run_in() {
+  local root="$1"; shift
+  if [ -z "$root" ]; then "$@"; else chroot "$root" "$@"; fi
+}
+
 # img_cc ROOT TRIPLET TOOL ARGS...: run <triplet>-TOOL on the host (ROOT "") or in the chroot.
 img_cc() {
   local root="$1" triplet="$2" tool="$3"; shift 3
-  if [ -z "$root" ]; then "$triplet-$tool" "$@"; else chroot "$root" "$triplet-$tool" "$@"; fi
+  img_run_in "$root" "$triplet-$tool" "$@"
 }
 
 img_pause_tag() {
@@ -282,12 +288,6 @@ CONFIG_FEATURE_WGET_TIMEOUT=y"
   img_store library/busybox "$tag" "$goarch" "$recipe" img_make_busybox
 }
 
-# img_run_in ROOT ARGS...: ARGS on this machine (ROOT "") or in the chroot ROOT.
-img_run_in() {
-  local root="$1"; shift
-  if [ -z "$root" ]; then "$@"; else chroot "$root" "$@"; fi
-}
-
 img_make_busybox() {
   local out="$1" work inner links=() applet applets
   work="$(mktemp -d "${root:-}/tmp/xc-busybox.XXXXXX")"
@@ -306,7 +306,7 @@ img_make_busybox() {
   if ! grep -qx 'CONFIG_FEATURE_WGET_TIMEOUT=y' "$work/b/.config" || ! grep -qx 'CONFIG_STATIC=y' "$work/b/.config"; then
     rm -rf "$work"; xc_die "busybox's configuration lost FEATURE_WGET_TIMEOUT or STATIC (Debian $version)"
   fi
-  img_run_in "$root" "$triplet-strip" "$inner/b/busybox"
+  img_cc "$root" "$triplet" strip "$inner/b/busybox"
   mv "$work/b/busybox" "$out/busybox"; rm -rf "$work"
   applets="$(python3 "$XC_ROOT/hack/images/busybox_applets.py" "$out/busybox")" \
     || xc_die "no applet list in the busybox built for $goarch"
