@@ -348,9 +348,7 @@ class DebianPackages(object):
         return hit[0], hit[1], _read(os.path.join(hit[0], self.CONTROL))
 
     def cached(self, suite, deb_arch, package):
-        folder = self.folder(suite, deb_arch, package)
-        version = (_read(os.path.join(folder, "VERSION")) or "").strip()
-        return (folder, version) if version else None
+        return _unpacked(self.folder(suite, deb_arch, package))
 
     def _apt(self, suite, deb_arch, args, cwd, sources=False):
         # Source indexes are large and rarely wanted: they have an apt state of their own.
@@ -424,9 +422,9 @@ class DebianPackages(object):
         applied (apt-get source: the .dsc and tarballs checked against the signed Sources index),
         or None when the archive has none."""
         folder = self.source_folder(suite, package)
-        version = (_read(os.path.join(folder, "VERSION")) or "").strip()
-        if version:
-            return folder, version
+        hit = _unpacked(folder)
+        if hit:
+            return hit
         if not shutil.which("apt-get") or not shutil.which("dpkg-source"):
             raise BundleError("fetching Debian's source of %s needs apt-get and dpkg-source (dpkg-dev) "
                               "on the building machine" % package)
@@ -451,6 +449,12 @@ class DebianPackages(object):
             return folder, version
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _unpacked(folder):
+    """(folder, version) of a package unpacked in the cache (its VERSION written last), or None."""
+    version = (_read(os.path.join(folder, "VERSION")) or "").strip()
+    return (folder, version) if version else None
 
 
 def _dsc_field(path, field):
@@ -685,15 +689,9 @@ def cli(argv=None):
         elif argv[:1] == ["suite"] and len(argv) >= 2:
             for name in argv[1:]:
                 _say("%s %s" % (name, policy.debian_suite(policy.goarches_of([name])[0])))
-        elif argv[:1] == ["debian"] and len(argv) == 4:
+        elif (argv[:1], len(argv)) in ((["debian"], 4), (["debian-source"], 3)):
             packages = DebianPackages(cache, os.environ.get("XC_DEBIAN_MIRROR") or policy.DEFAULT_DEBIAN_MIRROR)
-            hit = packages.fetch(*argv[1:])
-            if not hit:
-                return 1
-            _say(hit[0])
-        elif argv[:1] == ["debian-source"] and len(argv) == 3:
-            packages = DebianPackages(cache, os.environ.get("XC_DEBIAN_MIRROR") or policy.DEFAULT_DEBIAN_MIRROR)
-            hit = packages.source(*argv[1:])
+            hit = (packages.fetch if argv[0] == "debian" else packages.source)(*argv[1:])
             if not hit:
                 return 1
             _say(hit[0])
