@@ -184,24 +184,32 @@ def _decoded(data):
         return None
 
 
+def registry_secret():
+    """The lab registry's password (hack/lab/registry.sh writes it beside its CA)."""
+    with open(os.path.join(LAB_STATE, "registry", "password")) as fh:
+        return fh.read().strip()
+
+
+AESCBC_NAME = "the Secrets encryption (aescbc) key"
+
+
 def lab_secrets():
     """{what: value} of every secret known so far: the registry password, the iSCSI CHAP
     secrets of the inventory, the Secrets encryption (aescbc) key, the tenants' client keys
     (client-key-data), and each data value of every Secret in the cluster that is not a
     certificate or a user name (the ones the roles write: CHAP, Ceph, pull secrets, database
     passwords), each plain and base64."""
-    password = os.path.join(LAB_STATE, "registry", "password")
-    if os.path.exists(password):
-        with open(password) as fh:
-            _remember("the registry password", fh.read())
+    if os.path.exists(os.path.join(LAB_STATE, "registry", "password")):
+        _remember("the registry password", registry_secret())
     for path in glob.glob(os.path.join(ROOT, "inventories", "lab", "host_vars", "*.yml")):
         with open(path) as fh:
             text = fh.read()
         for match in re.finditer(r"^\s*(\w*chap_(?:mutual_)?secret):\s*(\S+)\s*$", text, re.M):
             _remember("%s of %s" % (match.group(1), os.path.basename(path)), match.group(2).strip("'\""))
-    key = sh(host_cmd(AESCBC_KEY[0], "cat", AESCBC_KEY[1]), check=False, timeout=60)
-    if key.returncode == 0:
-        _remember("the Secrets encryption (aescbc) key", key.stdout)
+    if AESCBC_NAME not in SECRETS:  # made once by the first rollout, never again
+        key = sh(host_cmd(AESCBC_KEY[0], "cat", AESCBC_KEY[1]), check=False, timeout=60)
+        if key.returncode == 0:
+            _remember(AESCBC_NAME, key.stdout)
     for path in glob.glob(os.path.join(TENANT_KUBECONFIGS, "*.kubeconfig")):
         with open(path) as fh:
             for match in re.finditer(r"client-key-data:\s*(\S+)", fh.read()):

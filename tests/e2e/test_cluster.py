@@ -37,10 +37,10 @@ import pytest
 import yaml
 
 from tests.e2e.lab import (
-    CACHE, HOSTS, INVENTORIES, KUBERNETES_VERSION, LAB_STATE, ROOT, STARTED,
+    AESCBC_NAME, CACHE, HOSTS, INVENTORIES, KUBERNETES_VERSION, LAB_STATE, ROOT, STARTED,
     apply, assert_converged, assert_ok, bring_up, changed_tasks, failures, is_machine, kubectl,
-    kubectl_bytes, kubectl_json, lab_secrets, log, on_host, playbook, recap, runner_playbook, sh,
-    start_hosts, stop_hosts, wait_for)
+    kubectl_bytes, kubectl_json, lab_secrets, log, on_host, playbook, recap, registry_secret,
+    runner_playbook, sh, start_hosts, stop_hosts, wait_for)
 from tests.proof.elf import machine_mismatch
 from ansible_collections.xinchuang.cloud.plugins.module_utils import arch
 
@@ -78,11 +78,6 @@ def goarch(host):
 
 def uname(host):
     return arch.lookup(HOSTS[host]["arch"]).uname
-
-
-def registry_secret():
-    with open(os.path.join(LAB_STATE, "registry", "password")) as fh:
-        return fh.read().strip()
 
 
 @pytest.fixture(scope="module")
@@ -550,7 +545,7 @@ def test_second_run_changes_nothing_and_prints_no_secret(lab):
     # playbook() searched this output for every secret of the lab (lab.assert_no_secret), as
     # it does every run's; here the aescbc key and the tenants' keys must have been among them.
     known = set(lab_secrets())
-    assert {"the registry password", "the Secrets encryption (aescbc) key"} <= known, known
+    assert {"the registry password", AESCBC_NAME} <= known, known
     assert any(w.startswith("the client key of ") for w in known), known
 
 
