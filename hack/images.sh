@@ -32,7 +32,8 @@
 #                    memcached, fio ..., through hack/images/debian_apps.py): the files each
 #                    takes of Debian's packages of the architecture's suite with the libraries
 #                    they link (debian_tree.py), the project's own configuration files, a user
-#                    other than root
+#                    other than root; tag = the upstream version each child holds (children
+#                    of another version get another tag; a mixed index is refused)
 #
 # Each image is cached as an OCI layout under
 #   $XC_CACHE/bundle/images/<name>/<tag>/<goarch>/<recipe>/oci      (XC_IMAGES_DIR)
@@ -45,8 +46,7 @@
 # (default trixie) with gcc-loongarch64-linux-gnu is made once with debootstrap under
 # $XC_CACHE/toolchains. sw64: no upstream Go nor Debian cross gcc: skipped, saying so.
 #
-# Environment: XC_IMAGES_DIR, XC_IMAGES_PAUSE_ALIASES, XC_IMAGES_CROSS_SUITE, XC_IMAGES_TOOLBOX_SUITE,
-#   XC_IMAGES_BUSYBOX_SUITE,
+# Environment: XC_IMAGES_DIR, XC_IMAGES_PAUSE_ALIASES, XC_IMAGES_CROSS_SUITE, XC_IMAGES_BUSYBOX_SUITE,
 #   XC_IMAGES_MIRROR (Debian mirror for that chroot; default http://deb.debian.org/debian)
 # shellcheck source=hack/common.sh
 source "$(dirname "$0")/common.sh"
@@ -60,7 +60,6 @@ IMG_DIR="${XC_IMAGES_DIR:-$XC_CACHE/bundle/images}"
 IMG_PAUSE_ALIASES="${XC_IMAGES_PAUSE_ALIASES-3.10.1}"
 IMG_CROSS_SUITE="${XC_IMAGES_CROSS_SUITE:-trixie}"
 IMG_MIRROR="${XC_IMAGES_MIRROR:-http://deb.debian.org/debian}"
-IMG_TOOLBOX_SUITE="${XC_IMAGES_TOOLBOX_SUITE:-bookworm}"
 IMG_BUSYBOX_SUITE="${XC_IMAGES_BUSYBOX_SUITE:-trixie}"
 IMG_DEFAULT_GOARCHES=(amd64 arm64 loong64 mips64le)
 IMG_OCI="$XC_ROOT/hack/images/oci.py"
@@ -445,40 +444,42 @@ img_apps() { PYTHONPATH="$XC_ROOT/.collections" python3 "$IMG_APPS" "$@"; }
 # img_build_app NAME GOARCH: the image of recipe NAME (plugins/module_utils/app_images.py,
 # through hack/images/debian_apps.py): the files it takes of the architecture's Debian packages
 # with the libraries they link (debian_tree.py), the project's own files and configuration.
-# Tag: the upstream version of the main package in XC_IMAGES_TOOLBOX_SUITE (bookworm); each
-# child labels its own.
+# Tag and label org.opencontainers.image.version: the upstream version of the main package that
+# this child holds. Children of different Debian suites (loong64 comes from sid) that hold
+# another version get their own tag; the index of a tag is refused when its children differ
+# (img_push publishes with same_label), so one tag runs one version on every architecture.
 img_build_app() {
-  local app="$1" goarch="$2" repo main deb_arch suite host_deb tools takes pkg upstream tag recipe
+  local app="$1" goarch="$2" repo main deb_arch suite tools takes version tag recipe
   read -r _ repo main < <(img_apps list | awk -F'\t' -v a="$app" '$1 == a')
   [ -n "$repo" ] || xc_die "no application image '$app' in plugins/module_utils/app_images.py"
   deb_arch="$(xc_model deb_arch "$goarch")"
   suite="${LAB_SUITE[$deb_arch]:-bookworm}"
-  host_deb="$(xc_model deb_arch amd64)"
-  pkg="$(XC_DEBIAN_MIRROR="$IMG_MIRROR" xc_debian_package "$IMG_TOOLBOX_SUITE" "$host_deb" "$main")" \
-    || xc_die "$main of Debian $IMG_TOOLBOX_SUITE ($host_deb) could not be fetched; set XC_IMAGES_MIRROR"
-  upstream="$(cat "$pkg/VERSION")"; upstream="${upstream#*:}"; tag="${upstream%%-*}"; tag="${tag%%+*}"
   mapfile -t takes < <(img_apps takes "$app")
   tools="$(XC_DEBIAN_MIRROR="$IMG_MIRROR" PYTHONPATH="$XC_ROOT/.collections" \
     python3 "$XC_ROOT/hack/images/debian_tree.py" --suite "$suite" --arch "$deb_arch" "${takes[@]}")" \
     || xc_die "the files of $app of Debian $suite ($deb_arch) could not be gathered; set XC_IMAGES_MIRROR"
+  version="$(awk -F'\t' -v m="$main" '$1 == "package" && $2 == m { print $3 }' <<<"$tools")"
+  [ -n "$version" ] || xc_die "debian_tree.py gave no version of $main for $app ($suite, $deb_arch)"
+  tag="$(img_apps upstream "$version")"
   recipe="$(printf 'image %s:%s %s
 %s
 %s
+label version=%s source=Debian %s %s %s
 tool oci.py sha256:%s debian_tree.py sha256:%s debian_closure.py sha256:%s
 ' \
-    "$repo" "$tag" "$goarch" "$(grep '^package' <<<"$tools")" "$(img_apps recipe "$app")" "$(img_sha "$IMG_OCI")" \
+    "$repo" "$tag" "$goarch" "$(grep '^package' <<<"$tools")" "$(img_apps recipe "$app")" \
+    "$tag" "$suite" "$main" "$version" "$(img_sha "$IMG_OCI")" \
     "$(img_sha "$XC_ROOT/hack/images/debian_tree.py")" "$(img_sha "$XC_ROOT/plugins/module_utils/debian_closure.py")")"
   img_store "$repo" "$tag" "$goarch" "$recipe" img_make_app
 }
 
 img_make_app() {
-  local layer=() config=() own version
+  local layer=() config=() own
   own="$1/files"; mkdir -p "$own"
   mapfile -t layer < <(img_layer_args "$tools")
   mapfile -t config < <(img_apps oci-args "$app" "$own")
-  version="$(awk -F'\t' -v m="$main" '$1 == "package" && $2 == m { print $3 }' <<<"$tools")"
   img_oci build --goarch "$goarch" --tag "$tag" --out "$1/oci" "${layer[@]}" "${config[@]}" \
-    --label "org.opencontainers.image.version=$version" \
+    --label "org.opencontainers.image.version=$tag" \
     --label "org.opencontainers.image.source=Debian $suite $main $version" \
     --created-by "$app: $main $version of Debian $suite and $(grep -c '^package' <<<"$tools") packages (hack/images/debian_apps.py)" \
     >"$1/image.json"
@@ -591,9 +592,9 @@ PY
   ( umask 077
     printf '%s\n' "$built" >"$tmp/built.tsv"
     python3 - "$registry" "$user" "$pwfile" "$ca" "$insecure" "$IMG_PAUSE_ALIASES" "$tmp/built.tsv" \
-      "$tmp/vars.json" <<'PY'
+      "$tmp/vars.json" "${XC_IMAGES_SET:-cluster}" <<'PY'
 import json, sys
-registry, user, pwfile, ca, insecure, aliases, built, out = sys.argv[1:]
+registry, user, pwfile, ca, insecure, aliases, built, out, image_set = sys.argv[1:]
 images = {}
 for line in open(built).read().splitlines():
     name, tag, goarch, _dir = line.split("\t")
@@ -608,6 +609,9 @@ for (name, tag), goarches in sorted(images.items()):
             "required_platforms": goarches,
             "annotations": {"org.opencontainers.image.version": published},
         })
+        # An application's children come from Debian suites of their own: one version per tag.
+        if image_set == "apps":
+            indexes[-1]["same_label"] = "org.opencontainers.image.version"
 doc = {"images_registry": registry, "images_indexes": indexes,
        "images_username": user or None,
        "images_password": open(pwfile).read().rstrip("\n") if user else None,
@@ -632,11 +636,13 @@ except Exception:
     xc_die "publishing the indexes on $registry failed (hack/images/publish.yml)"
   fi
   # One line per index: INDEX registry/name:tag digest platforms changed|unchanged
+  # [version=VALUE: the one version the publisher read on every child]
   printf '%s\n' "$out" | python3 -c 'import json, sys
 res = json.load(sys.stdin)["plays"][0]["tasks"][0]["hosts"]["localhost"]
 for i in res["indexes"]:
-    print("INDEX %s/%s:%s %s %s %s" % (sys.argv[1], i["repository"], i["tag"], i["digest"],
-          ",".join(i["platforms"]), "changed" if i["changed"] else "unchanged"))' "$registry" >&2
+    print("INDEX %s/%s:%s %s %s %s%s" % (sys.argv[1], i["repository"], i["tag"], i["digest"],
+          ",".join(i["platforms"]), "changed" if i["changed"] else "unchanged",
+          " version=%s" % i["same_label_value"] if i.get("same_label_value") else ""))' "$registry" >&2
   xc_log "published in $(( $(date +%s) - t0 ))s"
 }
 

@@ -10,10 +10,12 @@ PYTHONPATH=$XC_ROOT/.collections.
     python3 hack/images/debian_apps.py oci-args NAME DIR     oci.py's arguments of the config and
                                                              the added files (written under DIR)
     python3 hack/images/debian_apps.py recipe NAME           what makes the image, for its cache key
+    python3 hack/images/debian_apps.py upstream VERSION      the tag of a Debian VERSION (1.22.1-9 -> 1.22.1)
 
-Every image runs as app_images.NONROOT (uid 65532, no login). The tag of an image is the
-upstream version of its main package in the suite of amd64 (bookworm); loong64's child comes
-from sid and says its own version in a label.
+Every image runs as app_images.NONROOT (uid 65532, no login). The tag of each child, and its
+label org.opencontainers.image.version, is the upstream version of the main package it holds
+(loong64's child comes from sid: another version, another tag); hack/images.sh publishes an
+index only when its children carry one version.
 """
 
 import json
@@ -71,6 +73,8 @@ def main(argv):
         print("\n".join(oci_args(rest[0], rest[1])))
     elif cmd == "recipe" and len(rest) == 1:
         print(recipe(rest[0]))
+    elif cmd == "upstream" and len(rest) == 1:
+        print(app_images.upstream_version(rest[0]))
     elif cmd == "version-args" and len(rest) == 1:
         print("\n".join(app(rest[0])["version_args"]))
     else:

@@ -102,7 +102,8 @@ APPS = {
         "expose": ["11211/tcp"],
         "version_args": ["-V"],
     },
-    # The storage benchmark's tool (bench/storage.py): fio with every engine Debian links.
+    # fio with every engine Debian links, for measuring the storage layer (the storage issue's
+    # benchmark is not written yet: no bench/ script uses it today).
     "fio": {
         "repository": "xinchuang/fio",
         "version_of": "fio",
@@ -112,6 +113,19 @@ APPS = {
         "version_args": ["--version"],
     },
 }
+
+
+def upstream_version(debian_version):
+    """The upstream part of a Debian version, as an image tag: no epoch (``1:``), no Debian
+    revision (after the last ``-``), no repack suffix (``+dfsg``, ``+ds``, ``+b1``); ``~``
+    (not allowed in a tag) becomes ``-``. ``1:1.22.1-9+deb12u2`` -> ``1.22.1``."""
+    version = debian_version.split(":", 1)[-1]
+    if "-" in version:
+        version = version.rsplit("-", 1)[0]
+    version = version.split("+", 1)[0].replace("~", "-")
+    if not version or not version[0].isalnum():
+        raise ValueError("Debian version %r has no upstream version to tag an image with" % debian_version)
+    return version
 
 
 def recipe_of(repository):

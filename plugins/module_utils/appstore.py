@@ -29,6 +29,7 @@ class AppstoreError(XinchuangError, ValueError):
 
 
 ARCH_LABEL = "kubernetes.io/arch"
+INSTANCE_LABEL = "app.kubernetes.io/instance"
 NAMESPACE_PREFIX = "appstore-"
 
 _ENTRY_KEYS = {"kind": str, "chart": str, "chart_version": str, "families": list, "image": dict,
@@ -222,15 +223,23 @@ def check_apps(apps, catalogue):
     return apps
 
 
-def arch_affinity(families):
-    """The affinity that keeps Pods on the nodes of ``families`` (their kubernetes.io/arch)."""
+def arch_affinity(families, release):
+    """The affinity that keeps the Pods of ``release`` on the nodes of ``families`` (their
+    kubernetes.io/arch) and, with more than one family, spreads them across the families: a
+    release installed for C86 and ARM runs on both, not on whichever node scored best (every
+    chart labels its Pods with app.kubernetes.io/instance = the release)."""
     values = []
     for fam in families:
         label = arch.lookup(fam).oci_arch
         if label not in values:
             values.append(label)
-    return {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+    affinity = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
         {"matchExpressions": [{"key": ARCH_LABEL, "operator": "In", "values": values}]}]}}}
+    if len(values) > 1:
+        affinity["podAntiAffinity"] = {"preferredDuringSchedulingIgnoredDuringExecution": [{
+            "weight": 100, "podAffinityTerm": {
+                "labelSelector": {"matchLabels": {INSTANCE_LABEL: release}}, "topologyKey": ARCH_LABEL}}]}
+    return affinity
 
 
 def _merge(base, over):
@@ -275,7 +284,7 @@ def install_plan(apps, catalogue, registry, chart_repository="charts"):
         repository, tag = ref.rsplit(":", 1)
         values = _merge(entry.get("values") or {}, app.get("values") or {})
         values = _merge(values, {"image": {"repository": repository, "tag": tag},
-                                 "affinity": arch_affinity(families)})
+                                 "affinity": arch_affinity(families, name)})
         plan.append({
             "name": name,
             "release": name,

@@ -55,6 +55,10 @@ class DuplicatePlatformError(ManifestError, ValueError):
     """Two sources resolve to the same platform."""
 
 
+class MixedLabelError(ManifestError, ValueError):
+    """The children of an index carry different values of a label that must be one."""
+
+
 class MissingPlatformError(ManifestError):
     """required_platforms names platforms no source provides."""
 
@@ -308,6 +312,30 @@ def missing_platforms(present, required):
         if want not in have and want not in missing:
             missing.append(want)
     return missing
+
+
+def config_label(config, label):
+    """The value of ``label`` in an image config (dict), or None when it has none."""
+    labels = ((config or {}).get("config") or {}).get("Labels") or {}
+    return labels.get(label)
+
+
+def check_same_label(target, label, values):
+    """``values``: [(platform string, source text, value or None)] of an index's children.
+    Returns the one value they all carry; raises MixedLabelError naming each child's value
+    (or its lack of one) when they differ: an index whose children run different versions
+    under one tag is a trap in a gray release."""
+    found = sorted(set(v for _p, _s, v in values), key=lambda v: (v is None, v))
+    if len(found) == 1 and found[0] is not None:
+        return found[0]
+    groups = []
+    for value in found:
+        who = ", ".join("%s (%s)" % (p, s) for p, s, v in sorted(values) if v == value)
+        groups.append("%s: %s" % ("no label" if value is None else repr(value), who))
+    raise MixedLabelError(
+        "index %s would mix children of different %s - %s; every child must carry one value: "
+        "publish each value under its own tag, or rebuild the odd children from the same version"
+        % (target, label, "; ".join(groups)))
 
 
 def manifest_blobs(doc):

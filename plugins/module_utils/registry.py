@@ -635,12 +635,35 @@ def _conflict(target, current, client, action):
                                       current["digest"], action))
 
 
+def _child_label(client, child, label):
+    """The value of ``label`` in the config of a resolved child (a GET of its manifest unless
+    it was read already, and a GET of its config)."""
+    manifest = child.get("manifest")
+    if manifest is None:
+        got = client.get_manifest(mi.Reference(child["repository"], digest=child["digest"],
+                                               text=child["source"]))
+        if got is None:
+            raise ManifestNotFoundError("child %s of source %s is gone from registry %s"
+                                        % (child["digest"], child["source"], client.host))
+        manifest = got["data"]
+    doc = mi.parse_manifest(manifest, "manifest of %s" % child["source"])
+    config_digest = (doc.get("config") or {}).get("digest")
+    if not config_digest:
+        return None
+    config = mi.parse_manifest(client.get_blob(child["repository"], config_digest, child["source"]),
+                               "config of %s" % child["source"])
+    return mi.config_label(config, label)
+
+
 def publish_index(client, repository, tag, sources, fmt="oci", annotations=None,
-                  required_platforms=None, force=False, check_mode=False, want_diff=False):
+                  required_platforms=None, force=False, check_mode=False, want_diff=False,
+                  same_label=None):
     """Make ``repository:tag`` an index of ``sources``; write only when it differs.
 
     ``sources``: list of {ref, platform?}. The order of writes is: child manifests of other
     repositories (after mounting their blobs), then the index under the tag, last.
+    ``same_label``: a config label every child must carry with one value (refused before any
+    write otherwise).
     """
     target = mi.parse_reference("%s:%s" % (repository, tag), registry=client.host)
     parsed = []
@@ -677,6 +700,11 @@ def publish_index(client, repository, tag, sources, fmt="oci", annotations=None,
             "index %s would miss required platform(s) %s; the sources give %s"
             % (target.text, ", ".join(missing),
                ", ".join(arch.platform_string(c["platform"]) for c in children)))
+    label_value = None
+    if same_label:
+        label_value = mi.check_same_label(target.text, same_label, [
+            (arch.platform_string(c["platform"]), c["source"], _child_label(client, c, same_label))
+            for c in children])
 
     data = mi.build_index(children, fmt, annotations)
     digest = mi.digest_of(data)
@@ -691,6 +719,8 @@ def publish_index(client, repository, tag, sources, fmt="oci", annotations=None,
               "platforms": [m["platform"] for m in _summary(children)],
               "manifests": _summary(children),
               "previous_digest": current["digest"] if current else None}
+    if same_label:
+        result["same_label_value"] = label_value
     if want_diff:
         before = _state_of(client, target, current, changed)
         if not changed:
@@ -809,7 +839,7 @@ def reconcile_many(client, specs, state="present", defaults=None, concurrency=4,
     """Several indexes in one go (a catalogue), at most ``concurrency`` at a time.
 
     ``specs``: list of {repository, tag, sources?, format?, annotations?,
-    required_platforms?, force?}; missing keys come from ``defaults``. Every index is
+    required_platforms?, force?, same_label?}; missing keys come from ``defaults``. Every index is
     reconciled on its own (its own PUT last), so one failure does not stop the others.
     Returns (results, errors): results in the input order (None where it failed), errors
     as messages naming the index.
@@ -836,7 +866,7 @@ def reconcile_many(client, specs, state="present", defaults=None, concurrency=4,
                     fmt=opts.get("format") or "oci", annotations=opts.get("annotations"),
                     required_platforms=opts.get("required_platforms"),
                     force=opts.get("force", False), check_mode=check_mode,
-                    want_diff=want_diff)
+                    want_diff=want_diff, same_label=opts.get("same_label"))
             out["repository"], out["tag"] = opts["repository"], opts["tag"]
             return out, None
         except XinchuangError as err:

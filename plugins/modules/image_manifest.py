@@ -100,6 +100,16 @@ options:
         writing anything.
     type: list
     elements: str
+  same_label:
+    description:
+      - A label of the image configs (for example C(org.opencontainers.image.version)) that
+        every child must carry with one value. When the children differ, or one lacks the
+        label, the module fails before writing anything and names each child's value: an
+        index whose children run different versions under one tag is a trap in a gray
+        release (a C86 Pod and an ARM Pod of the same tag would run different programs).
+      - Costs a C(GET) of each child's manifest (unless read already) and of its config.
+    type: str
+    version_added: 0.5.0
   indexes:
     description:
       - Several indexes in one task, for example a whole catalogue, instead of
@@ -144,6 +154,9 @@ options:
         description: As O(required_platforms).
         type: list
         elements: str
+      same_label:
+        description: As O(same_label).
+        type: str
       force:
         description: As O(force).
         type: bool
@@ -251,6 +264,11 @@ manifests:
       media_type: application/vnd.oci.image.manifest.v1+json
       size: 402
       source: app:1.0-loong64
+same_label_value:
+  description: The value of O(same_label) that every child carries.
+  returned: when O(same_label) is given and the index is published
+  type: str
+  sample: 1.22.1
 previous_digest:
   description: What the tag resolved to before the task, or null.
   returned: always
@@ -300,6 +318,7 @@ def main():
         format=dict(type="str", choices=["oci", "docker"], default="oci"),
         annotations=dict(type="dict"),
         required_platforms=dict(type="list", elements="str"),
+        same_label=dict(type="str"),
         force=dict(type="bool", default=False),
         indexes=dict(type="list", elements="dict", options=dict(
             repository=dict(type="str", required=True),
@@ -308,6 +327,7 @@ def main():
             format=dict(type="str", choices=["oci", "docker"]),
             annotations=dict(type="dict"),
             required_platforms=dict(type="list", elements="str"),
+            same_label=dict(type="str"),
             force=dict(type="bool"),
         )),
         concurrency=dict(type="int", default=4),
@@ -331,7 +351,8 @@ def main():
     client = reg.client_from_params(p)
     if p["indexes"] is not None:
         defaults = dict(format=p["format"], annotations=p["annotations"],
-                        required_platforms=p["required_platforms"], force=p["force"])
+                        required_platforms=p["required_platforms"], force=p["force"],
+                        same_label=p["same_label"])
         results, errors = reg.reconcile_many(
             client, p["indexes"], state=p["state"], defaults=defaults,
             concurrency=p["concurrency"], check_mode=module.check_mode, want_diff=module._diff)
@@ -355,7 +376,8 @@ def main():
             result = reg.publish_index(
                 client, p["repository"], p["tag"], p["sources"], fmt=p["format"],
                 annotations=p["annotations"], required_platforms=p["required_platforms"],
-                force=p["force"], check_mode=module.check_mode, want_diff=module._diff)
+                force=p["force"], check_mode=module.check_mode, want_diff=module._diff,
+                same_label=p["same_label"])
         else:
             result = reg.delete_index(client, p["repository"], p["tag"], force=p["force"],
                                       check_mode=module.check_mode, want_diff=module._diff)

@@ -372,12 +372,12 @@ def filler_bytes(seed, size):
     return b"".join(out)[:size]
 
 
-def make_image(platform, content=None, filler=0):
+def make_image(platform, content=None, filler=0, labels=None):
     """A single-layer image for a platform dict: {layer, config, manifest, digest, ...}.
 
     The layer is a gzip'd tar with /etc/xinchuang-platform (and ``filler`` incompressible
     bytes in /filler, for images of some size); gzip without a timestamp, so the same inputs
-    give the same digests.
+    give the same digests. ``labels``: the config's Labels.
     """
     text = (content or "platform %s/%s%s\n" % (
         platform.get("os", "linux"), platform["architecture"],
@@ -402,7 +402,7 @@ def make_image(platform, content=None, filler=0):
         gz.write(tar_bytes)
     layer = zipped.getvalue()
     config = {"architecture": platform["architecture"], "os": platform.get("os", "linux"),
-              "config": {"Cmd": ["/bin/true"]},
+              "config": dict({"Cmd": ["/bin/true"]}, **({"Labels": labels} if labels else {})),
               "rootfs": {"type": "layers", "diff_ids": [_sha(tar_bytes)]}}
     if platform.get("variant"):
         config["variant"] = platform["variant"]

@@ -7,6 +7,8 @@ import io
 import json
 import os
 
+import pytest
+
 from ansible_collections.xinchuang.cloud.plugins.module_utils import app_images
 from ansible_collections.xinchuang.cloud.plugins.module_utils import arch
 
@@ -46,3 +48,16 @@ def test_the_image_build_reads_the_recipes_from_here():
         for n in sorted(app_images.APPS)]
     recipe = json.loads(run(module, "recipe", "nginx"))
     assert recipe == {"app": "nginx", "spec": app_images.APPS["nginx"], "user": app_images.NONROOT}
+
+
+@pytest.mark.parametrize("debian, tag", [
+    ("1.22.1-9+deb12u2", "1.22.1"), ("1.30.6-1", "1.30.6"), ("5:7.0.15-1~deb12u5", "7.0.15"),
+    ("1.6.18-1", "1.6.18"), ("3.33-3+b1", "3.33"), ("2.4.0+dfsg-1", "2.4.0"),
+    ("8.0.0~rc1-2", "8.0.0-rc1"), ("1:1.37.0-6", "1.37.0"), ("0.9-1-2", "0.9-1")])
+def test_the_tag_of_a_debian_version_is_its_upstream_part(debian, tag):
+    assert app_images.upstream_version(debian) == tag
+
+
+def test_a_version_without_an_upstream_part_is_refused():
+    with pytest.raises(ValueError, match="'1:-1'"):
+        app_images.upstream_version("1:-1")

@@ -149,8 +149,13 @@ def test_the_plan_pins_an_app_to_its_families_and_keeps_the_inventorys_values():
     assert values["image"] == {"repository": "registry.local:5000/appstore/redis", "tag": "7.0.15"}  # the role's
     term = values["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"][0]
     assert term["matchExpressions"] == [{"key": "kubernetes.io/arch", "operator": "In", "values": ["amd64", "arm64"]}]
-    assert appstore.install_plan([{"name": "redis", "families": ["mips"], "namespace": "cache"}],
-                                 CATALOGUE, REGISTRY)[0]["namespace"] == "cache"
+    # Two families: the release's Pods are spread across them (soft: a family with no room still runs).
+    assert values["affinity"]["podAntiAffinity"] == {"preferredDuringSchedulingIgnoredDuringExecution": [{
+        "weight": 100, "podAffinityTerm": {"labelSelector": {"matchLabels": {"app.kubernetes.io/instance": "redis"}},
+                                           "topologyKey": "kubernetes.io/arch"}}]}
+    single = appstore.install_plan([{"name": "redis", "families": ["mips"], "namespace": "cache"}], CATALOGUE, REGISTRY)
+    assert single[0]["namespace"] == "cache"
+    assert "podAntiAffinity" not in single[0]["values"]["affinity"]
 
 
 def test_one_release_cannot_run_two_image_references():

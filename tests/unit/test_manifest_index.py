@@ -167,3 +167,37 @@ def test_manifest_blobs_skip_foreign_layers():
     doc = {"config": {"digest": "sha256:c"}, "layers": [
         {"digest": "sha256:l1"}, {"digest": "sha256:l2", "urls": ["https://x"]}]}
     assert mi.manifest_blobs(doc) == ["sha256:c", "sha256:l1"]
+
+
+VERSION = "org.opencontainers.image.version"
+
+
+def test_config_label_reads_the_config_labels():
+    assert mi.config_label({"config": {"Labels": {VERSION: "1.22.1"}}}, VERSION) == "1.22.1"
+    assert mi.config_label({"config": {"Cmd": ["x"]}}, VERSION) is None
+    assert mi.config_label({}, VERSION) is None
+
+
+def test_same_label_returns_the_one_value():
+    values = [("linux/amd64", "1.22.1-amd64", "1.22.1"), ("linux/arm64/v8", "1.22.1-arm64", "1.22.1")]
+    assert mi.check_same_label("appstore/nginx:1.22.1", VERSION, values) == "1.22.1"
+
+
+def test_a_mixed_index_is_refused_naming_each_childs_value():
+    values = [("linux/amd64", "1.22.1-amd64", "1.22.1"), ("linux/loong64", "1.22.1-loong64", "1.30.6"),
+              ("linux/arm64/v8", "1.22.1-arm64", "1.22.1")]
+    with pytest.raises(mi.MixedLabelError) as err:
+        mi.check_same_label("appstore/nginx:1.22.1", VERSION, values)
+    msg = str(err.value)
+    assert "appstore/nginx:1.22.1" in msg and VERSION in msg
+    assert "'1.22.1': linux/amd64 (1.22.1-amd64), linux/arm64/v8 (1.22.1-arm64)" in msg
+    assert "'1.30.6': linux/loong64 (1.22.1-loong64)" in msg
+    assert "under its own tag" in msg
+
+
+def test_a_child_without_the_label_is_named():
+    values = [("linux/amd64", "a", "1.0"), ("linux/mips64le", "m", None)]
+    with pytest.raises(mi.MixedLabelError, match=r"no label: linux/mips64le \(m\)"):
+        mi.check_same_label("x/y:1.0", VERSION, values)
+    with pytest.raises(mi.MixedLabelError, match="no label"):
+        mi.check_same_label("x/y:1.0", VERSION, [("linux/amd64", "a", None)])

@@ -195,6 +195,16 @@ def published_indexes(pushed):
     return out
 
 
+def checked_versions(pushed):
+    """[(registry/repository:tag, value)] of the INDEX lines that say the one version the
+    publisher found on every child (``version=VALUE``)."""
+    out = []
+    for line in pushed.stderr.splitlines():
+        if line.startswith("INDEX ") and " version=" in line:
+            out.append((line.split()[1], line.split(" version=", 1)[1].split()[0]))
+    return out
+
+
 def test_every_built_layout_is_a_true_child(built):
     problems = []
     for (name, goarch), (_tag, _digest, layout) in sorted(built.items()):
@@ -653,30 +663,53 @@ def apps_pushed(registry, apps_built, goarches, tmp_path_factory):
     return push_set(registry, goarches, tmp_path_factory.mktemp("apps"), "apps")
 
 
+VERSION_LABEL = "org.opencontainers.image.version"
+
+
+def layout_config(layout):
+    blobs = proof.LayoutBlobs(layout)
+    manifest = json.loads(blobs.manifest(proof.read_layout_index(layout)["manifests"][0]["digest"]))
+    return json.loads(blobs.blob(manifest["config"]["digest"]))
+
+
 def test_every_application_image_is_built_for_every_lab_architecture_as_a_user_other_than_root(apps_built):
     for repository, _version in APPS.values():
         for goarch in LAB_GOARCHES:
             assert (repository, goarch) in apps_built, "no %s for %s" % (repository, goarch)
-            layout = apps_built[(repository, goarch)][2]
-            blobs = proof.LayoutBlobs(layout)
-            manifest = json.loads(blobs.manifest(proof.read_layout_index(layout)["manifests"][0]["digest"]))
-            config = json.loads(blobs.blob(manifest["config"]["digest"]))
+            tag, _digest, layout = apps_built[(repository, goarch)]
+            config = layout_config(layout)
             assert config["config"]["User"] == APP_USER, (repository, goarch)
-            assert config["config"]["Labels"]["org.opencontainers.image.version"], (repository, goarch)
+            # The tag is the version the child holds (its Debian package's, in the source label).
+            labels = config["config"]["Labels"]
+            assert labels[VERSION_LABEL] == tag, (repository, goarch, labels)
+            debian_version = labels["org.opencontainers.image.source"].split()[-1]
+            assert debian_version.split(":", 1)[-1].startswith(tag), (repository, goarch, labels)
 
 
-def test_every_published_application_index_has_true_children(registry, apps_pushed, apps_built):
+def test_every_published_application_tag_runs_one_version_on_every_child(registry, apps_pushed, apps_built):
+    """One index per version: every child of a tag carries that version in its config (read
+    from the registry), and the tags of a repository together cover every lab architecture,
+    each architecture under the tag of the version it holds."""
     published = published_indexes(apps_pushed)
-    want = sorted(model_platform(g) for g in LAB_GOARCHES)
-    by_name = dict((repository, sorted(p)) for repository, _tag, p in published)
-    for repository, _version in APPS.values():
-        assert by_name.get(repository) == want, published
+    # The publisher read every child's label (image_manifest same_label) and says its value.
+    checked = dict((ref, value) for ref, value in checked_versions(apps_pushed))
     client = registry.client()
     problems = []
-    for repository, tag, _platforms in published:
-        index = json.loads(client.get_manifest(mi.Reference(repository, tag=tag))["data"])
-        problems += proof.index_problems(proof.RegistryBlobs(client, repository), index,
-                                         "%s:%s" % (repository, tag))
+    for repository, _version in APPS.values():
+        indexes = [(tag, platforms) for name, tag, platforms in published if name == repository]
+        covered = sorted(p for _tag, platforms in indexes for p in platforms)
+        assert covered == sorted(model_platform(g) for g in LAB_GOARCHES), (repository, indexes)
+        for goarch in LAB_GOARCHES:
+            tag = apps_built[(repository, goarch)][0]
+            assert model_platform(goarch) in dict(indexes)[tag], (repository, goarch, indexes)
+        for tag, _platforms in indexes:
+            blobs = proof.RegistryBlobs(client, repository)
+            index = json.loads(client.get_manifest(mi.Reference(repository, tag=tag))["data"])
+            problems += proof.index_problems(blobs, index, "%s:%s" % (repository, tag))
+            for child in index["manifests"]:
+                config = json.loads(blobs.blob(json.loads(blobs.manifest(child["digest"]))["config"]["digest"]))
+                assert config["config"]["Labels"][VERSION_LABEL] == tag, (repository, tag, child["platform"])
+            assert checked["%s/%s:%s" % (registry.host, repository, tag)] == tag, checked
     assert problems == []
 
 
@@ -685,15 +718,12 @@ def test_every_published_application_index_has_true_children(registry, apps_push
 def test_containerd_runs_each_application_child_with_every_library_it_links(
         node, registry, apps_built, apps_pushed, app, goarch):
     repository, version_args = APPS[app]
-    tag, _digest, layout = apps_built[(repository, goarch)]
-    blobs = proof.LayoutBlobs(layout)
-    manifest = json.loads(blobs.manifest(proof.read_layout_index(layout)["manifests"][0]["digest"]))
-    label = json.loads(blobs.blob(manifest["config"]["digest"]))["config"]["Labels"]["org.opencontainers.image.version"]
-    upstream = label.split(":", 1)[-1].split("-")[0].split("+")[0]
+    tag, _digest, _layout = apps_built[(repository, goarch)]
     ref = "%s/%s:%s" % (registry.host, repository, tag)
     platform = model_platform(goarch)
     ctr(node, "images", "pull", "--platform", platform, "--hosts-dir", node["certs_d"], ref)
     out = ctr(node, "run", "--rm", "--platform", platform, ref, "xc-%s-%s" % (app, goarch), *version_args)
     # nginx prints its version on stderr; a missing library would stop the loader before that.
+    # The program of the tag's index for this platform runs the version the tag says.
     printed = out.stdout + out.stderr
-    assert upstream in printed, (app, goarch, label, printed[-500:])
+    assert tag in printed, (app, goarch, tag, printed[-500:])

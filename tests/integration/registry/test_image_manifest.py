@@ -12,7 +12,7 @@ import pytest
 
 from ansible_collections.xinchuang.cloud.plugins.module_utils import arch
 from ansible_collections.xinchuang.cloud.plugins.module_utils import manifest_index as mi
-from tests.integration.fixtures_registry import make_certificate
+from tests.integration.fixtures_registry import client_push, make_certificate, make_image
 
 FIVE = 5
 
@@ -321,3 +321,42 @@ def test_source_that_is_an_index_gives_its_child_for_the_platform(registry, imag
                                sources=[{"ref": "parent"}])
     assert_failed_without_writes(ambiguous, "xc/app:parent", "index of 5 platforms",
                                  "platform")
+
+
+VERSION = "org.opencontainers.image.version"
+
+
+def test_same_label_refuses_a_mixed_index_and_publishes_one_version_four_pass(
+        registry, image_manifest):
+    """Children of one tag must run one version: the loong64 child built from another Debian
+    suite (another nginx) is refused by name before any write; the children of one version
+    publish, and their value is returned."""
+    client = registry.client()
+    versions = {"c86": "1.22.1", "arm": "1.22.1", "loongarch": "1.30.6"}
+    sources = []
+    for family, version in sorted(versions.items()):
+        image = make_image(arch.platform_dict(family), labels={VERSION: version})
+        tag = "%s-%s" % (version, image["platform"]["architecture"])
+        client_push(client, image, "xc/versioned", tag)
+        sources.append({"ref": tag, "platform": arch.platform_string(image["platform"])})
+    mixed = image_manifest(repository="xc/versioned", tag="1.22.1", sources=sources,
+                           same_label=VERSION)
+    assert_failed_without_writes(mixed, "xc/versioned:1.22.1", VERSION, "'1.30.6': linux/loong64",
+                                 "'1.22.1': linux/amd64", "under its own tag")
+    assert head(registry, "xc/versioned:1.22.1") is None
+    # Without the option the same sources make the mixed index: the check is what refuses it.
+    one = [s for s in sources if not s["ref"].startswith("1.30.6")]
+    results = four_pass(image_manifest, repository="xc/versioned", tag="1.22.1", sources=one,
+                        same_label=VERSION)
+    for result in results:
+        assert_ok(result)
+        assert result["same_label_value"] == "1.22.1"
+    assert [r["changed"] for r in results] == [True, True, False, False]
+    assert platforms_of(json.loads(skopeo_raw(registry, "xc/versioned:1.22.1"))) == sorted(
+        [arch.platform_string(arch.platform_dict("c86")), arch.platform_string(arch.platform_dict("arm"))])
+    # A child that carries no label at all is named too.
+    bare = make_image(arch.platform_dict("mips"))
+    client_push(client, bare, "xc/versioned", "bare-mips64le")
+    unlabelled = image_manifest(repository="xc/versioned", tag="1.22.1", same_label=VERSION,
+                                sources=one + [{"ref": "bare-mips64le", "platform": "mips64le"}])
+    assert_failed_without_writes(unlabelled, "no label: linux/mips64le (xc/versioned:bare-mips64le)")
