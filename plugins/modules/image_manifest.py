@@ -104,7 +104,7 @@ options:
     description:
       - A label of the image configs (for example C(org.opencontainers.image.version)) that
         every child must carry with one value. When the children differ, or one lacks the
-        label, the module fails before writing anything and names each child's value: an
+        label, the module fails before writing anything and names each child's value. An
         index whose children run different versions under one tag is a trap in a gray
         release (a C86 Pod and an ARM Pod of the same tag would run different programs).
       - Costs a C(GET) of each child's manifest (unless read already) and of its config.
