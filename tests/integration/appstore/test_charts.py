@@ -2,7 +2,8 @@
 from upstream source (the bundle's ``helm`` row, plugins/module_utils/bundle_policy.py) and the
 test bed's API server.
 
-- ``helm lint --strict`` passes;
+- ``helm lint --strict`` passes, for each application chart and for the library of their helpers
+  (charts/common);
 - what ``helm template`` renders, with the values the role gives (image and kubernetes.io/arch
   affinity from plugins/module_utils/appstore.py) and with persistence on, is accepted by the API
   server (``kubectl apply --dry-run=server``) into a namespace that warns on anything short of Pod
@@ -21,8 +22,17 @@ import yaml
 from ansible_collections.xinchuang.cloud.plugins.module_utils import appstore
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+
+
+def chart_type(name):
+    with open(os.path.join(ROOT, "charts", name, "Chart.yaml")) as fh:
+        return yaml.safe_load(fh).get("type", "application")
+
+
+# The application charts; charts/common is the library of their helpers (type: library), which
+# Helm renders only through a chart that depends on it.
 CHARTS = sorted(d for d in os.listdir(os.path.join(ROOT, "charts"))
-                if os.path.isfile(os.path.join(ROOT, "charts", d, "Chart.yaml")))
+                if os.path.isfile(os.path.join(ROOT, "charts", d, "Chart.yaml")) and chart_type(d) == "application")
 CATALOGUE = yaml.safe_load(open(os.path.join(ROOT, "roles", "appstore", "defaults", "main.yml")))["appstore_catalogue"]
 
 
@@ -50,6 +60,12 @@ def test_every_chart_has_a_catalogue_entry_and_the_first_four_are_there():
 @pytest.mark.parametrize("chart", CHARTS)
 def test_the_chart_passes_helm_lint_strict(helm, chart):
     proc = run(helm, "lint", "--strict", os.path.join(ROOT, "charts", chart))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_the_library_of_the_helpers_passes_helm_lint_strict(helm):
+    assert chart_type("common") == "library" and "common" not in CHARTS
+    proc = run(helm, "lint", "--strict", os.path.join(ROOT, "charts", "common"))
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
