@@ -17,6 +17,10 @@ ANSIBLE_COLLECTIONS_PATH="$dest" ansible-galaxy collection install --offline -p 
 if tar -tzf "$artifact" | grep -E '^(tests|hack|molecule|bench|\.venv|\.collections|\.testbed)/' ; then
   xc_die "$artifact ships files listed in build_ignore (above)"
 fi
+# The app store's charts carry the library of their helpers (charts/common) as relative links
+# (ansible-galaxy keeps a link that stays inside the collection): each must still lead to its file.
+broken="$(find "$dest/ansible_collections/xinchuang/cloud/charts" -xtype l)"
+[ -z "$broken" ] || xc_die "links of the installed charts lead nowhere: $broken"
 ANSIBLE_COLLECTIONS_PATH="$dest" ansible-doc -t filter xinchuang.cloud.goarch >/dev/null
 ANSIBLE_COLLECTIONS_PATH="$dest" ANSIBLE_CALLBACK_RESULT_FORMAT=json ansible -i localhost, -c local localhost \
   -m ansible.builtin.debug -a "msg={{ 'loongarch64' | xinchuang.cloud.goarch }}" \
