@@ -635,18 +635,23 @@ def _conflict(target, current, client, action):
                                       current["digest"], action))
 
 
-def _child_label(client, child, label):
-    """The value of ``label`` in the config of a resolved child (a GET of its manifest unless
-    it was read already, and a GET of its config)."""
-    manifest = child.get("manifest")
-    if manifest is None:
+def _child_manifest(client, child):
+    """The parsed manifest of a resolved child: a GET unless it was read already (kept on the
+    child for the next reader)."""
+    if child.get("manifest") is None:
         got = client.get_manifest(mi.Reference(child["repository"], digest=child["digest"],
                                                text=child["source"]))
         if got is None:
-            raise ManifestNotFoundError("child %s of source %s is gone from registry %s"
+            raise ManifestNotFoundError("child %s of source %s vanished from registry %s"
                                         % (child["digest"], child["source"], client.host))
-        manifest = got["data"]
-    doc = mi.parse_manifest(manifest, "manifest of %s" % child["source"])
+        child["manifest"] = got["data"]
+    return mi.parse_manifest(child["manifest"], "manifest of %s" % child["source"])
+
+
+def _child_label(client, child, label):
+    """The value of ``label`` in the config of a resolved child (its manifest, see
+    _child_manifest, and a GET of its config)."""
+    doc = _child_manifest(client, child)
     config_digest = (doc.get("config") or {}).get("digest")
     if not config_digest:
         return None
@@ -749,18 +754,10 @@ def _copy_child(client, child, target):
                                                       target.text))
     if client.head_manifest(here) is not None:
         return
-    data = child.get("manifest")
-    if data is None:
-        got = client.get_manifest(mi.Reference(child["repository"], digest=child["digest"],
-                                               text=child["source"]))
-        if got is None:
-            raise ManifestNotFoundError("child %s of source %s vanished from registry %s"
-                                        % (child["digest"], child["source"], client.host))
-        data = got["data"]
-    doc = mi.parse_manifest(data, "manifest of %s" % child["source"])
+    doc = _child_manifest(client, child)
     for blob in mi.manifest_blobs(doc):
         client.mount_blob(target.repository, blob, child["repository"], child["source"])
-    client.put_manifest(target.repository, child["digest"], data, child["mediaType"],
+    client.put_manifest(target.repository, child["digest"], child["manifest"], child["mediaType"],
                         here.text)
 
 
