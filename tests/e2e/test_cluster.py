@@ -321,6 +321,20 @@ def running_pod(app):
         raise
 
 
+def exec_in(pod_name, *command):
+    """The output of COMMAND in the Pod. When it fails, the message carries what the container
+    did: its state, last state and restarts, and the output of its previous run (the full
+    tier once found the mips64el family Pod's container exited between two execs)."""
+    proc = kubectl("exec", pod_name, "--", *command, check=False)
+    if proc.returncode != 0:
+        statuses = kubectl("get", "pod", pod_name, "-o", "jsonpath={.status.containerStatuses}", check=False).stdout
+        previous = kubectl("logs", pod_name, "--previous", "--tail", "20", check=False)
+        raise AssertionError("kubectl exec %s -- %s failed (%d): %s\ncontainer statuses: %s\nprevious run's log: %s" % (
+            pod_name, " ".join(command), proc.returncode, proc.stderr.strip()[-1000:], statuses[-2000:],
+            (previous.stdout + previous.stderr).strip()[-2000:]))
+    return proc.stdout
+
+
 def check_pod_of(host):
     """The family Deployment for HOST runs there, as machine code of HOST's architecture."""
     name, dep = family_deployment(host)
@@ -330,11 +344,11 @@ def check_pod_of(host):
     TIMES["Pod Ready on " + host] = time.time() - start
     assert pod["spec"]["nodeName"] == host
     pod_name = pod["metadata"]["name"]
-    assert kubectl("exec", pod_name, "--", "uname", "-m").stdout.strip() == uname(host)
+    assert exec_in(pod_name, "uname", "-m").strip() == uname(host)
     head = kubectl_bytes("exec", pod_name, "--", "head", "-c", "64", "/bin/busybox")
     assert machine_mismatch(head, goarch(host), "%s:/bin/busybox" % pod_name) is None
     # The Pod has a network namespace of its own, not the node's.
-    pod_ns = kubectl("exec", pod_name, "--", "readlink", "/proc/self/ns/net").stdout.strip()
+    pod_ns = exec_in(pod_name, "readlink", "/proc/self/ns/net").strip()
     node_ns = on_host(host, "readlink", "/proc/1/ns/net").stdout.strip()
     assert pod_ns and pod_ns != node_ns, (pod_ns, node_ns)
     # The image came from the private registry, as the index's child of this architecture.
