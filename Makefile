@@ -13,11 +13,12 @@ setup: ## virtualenv with the pinned Python dependencies (.venv)
 deps: ## Debian packages, dockerd, QEMU binfmt handlers
 	hack/deps.sh
 
-lab: setup deps ## lab images and machines (cached), the lab cluster hosts, the offline bundle, their registry (playbooks/registry.yml, from the bundle) and the cluster images in it
+lab: setup deps ## lab images and machines (cached), the lab cluster hosts, the offline bundle, their registry (playbooks/registry.yml, from the bundle) and the cluster and application images in it
 	hack/lab.sh up --topology cluster
 	hack/bundle.sh
 	source hack/env.sh && ansible-playbook -i inventories/lab playbooks/registry.yml
 	hack/images.sh push 172.29.0.5:5000 --ca .lab/registry/ca.crt --username "$$(cat .lab/registry/username)" --password-file .lab/registry/password
+	XC_IMAGES_SET=apps hack/images.sh push 172.29.0.5:5000 --ca .lab/registry/ca.crt --username "$$(cat .lab/registry/username)" --password-file .lab/registry/password
 
 lab-down: ## stop and remove the lab hosts
 	hack/lab.sh down --topology cluster

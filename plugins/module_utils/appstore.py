@@ -252,17 +252,27 @@ def _merge(base, over):
     return out
 
 
-def install_plan(apps, catalogue, registry, chart_repository="charts"):
+def _registry_host(value, option):
+    """``value`` as a registry's host[:port], or AppstoreError naming ``option``."""
+    host = str(value).rstrip("/")
+    if not host or "://" in host:
+        raise AppstoreError("%s %r must be the registry's host[:port] (no scheme), "
+                            "e.g. registry.local:5000" % (option, value))
+    return host
+
+
+def install_plan(apps, catalogue, registry, chart_repository="charts", endpoint=""):
     """What the role installs, one dict per entry of ``appstore_apps``: release, namespace,
     chart (its OCI reference and version), the families and their architectures, the images to
     check (reference and platforms) and the Helm values (the catalogue's, the inventory's, then
-    the image and the affinity the role owns). Raises AppstoreError on any fault, before
-    anything is applied."""
+    the image and the affinity the role owns). ``registry`` is the name the nodes pull images
+    by; ``endpoint`` (empty: ``registry``) the host[:port] the controller reaches the same
+    registry at, for the charts (``chart_ref``) and the image checks (``image_path``: the
+    reference without its registry, which image_manifest_info reads from the endpoint).
+    Raises AppstoreError on any fault, before anything is applied."""
     check_apps(apps, catalogue)
-    registry = str(registry).rstrip("/")
-    if not registry or "://" in registry:
-        raise AppstoreError("appstore_registry %r must be the registry's host[:port] (no scheme), "
-                            "e.g. registry.local:5000" % (registry,))
+    registry = _registry_host(registry, "appstore_registry")
+    endpoint = _registry_host(endpoint, "appstore_registry_endpoint") if endpoint else registry
     plan = []
     for app in apps:
         name, entry = app["name"], catalogue[app["name"]]
@@ -290,11 +300,12 @@ def install_plan(apps, catalogue, registry, chart_repository="charts"):
             "release": name,
             "namespace": app.get("namespace") or NAMESPACE_PREFIX + name,
             "chart": entry["chart"],
-            "chart_ref": "oci://%s/%s/%s" % (registry, chart_repository.strip("/"), entry["chart"]),
+            "chart_ref": "oci://%s/%s/%s" % (endpoint, chart_repository.strip("/"), entry["chart"]),
             "chart_version": entry["chart_version"],
             "families": families,
             "arches": [arch.lookup(f).oci_arch for f in families],
             "image": ref,
+            "image_path": _in_registry(ref),
             "platforms": [arch.oci_platform(f) for f in families],
             "values": values,
         })
@@ -369,7 +380,7 @@ def matrix(catalogue, registry="", images=None, installed=None):
     """The application x family matrix: one row per application (catalogue order, Table 2's order
     when the catalogue keeps it) with ``recipe`` (the recipe of app_images.py that builds its
     image, or None), ``buildable`` (the families whose image that recipe builds) and one cell
-    per family {adapted, source, image, present, installed}. ``source`` is image_source's
+    per family {adapted, source, image, image_path, present, installed}. ``source`` is image_source's
     (``recipe``, ``site`` or None); ``images`` (image_manifest_info's list) fills ``present``
     (the registry holds the family's image with the family's platform); ``installed``
     ({application: [families]}) fills ``installed``; unknown stays None."""
@@ -381,11 +392,12 @@ def matrix(catalogue, registry="", images=None, installed=None):
         cells = {}
         for family in arch.families():
             source = image_source(entry, family)
-            cell = {"adapted": source is not None, "source": source, "image": None, "present": None,
-                    "installed": None}
+            cell = {"adapted": source is not None, "source": source, "image": None, "image_path": None,
+                    "present": None, "installed": None}
             if source:
                 ref = image_of(entry, family, registry or "REGISTRY")
                 cell["image"] = ref
+                cell["image_path"] = _in_registry(ref)
                 if images is not None:
                     info = by_ref.get(_in_registry(ref)) or {}
                     cell["present"] = bool(info.get("exists")) and _serves(info.get("platforms"), family)

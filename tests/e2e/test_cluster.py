@@ -12,8 +12,8 @@ installed binaries are machine code of each host -> per-family Pods (uname -m, E
 binary) -> Pod to Pod and Service across amd64 and arm64 -> DNS answers -> upstream names
 pulled through the private registry -> local volumes mounted on the arm64 node -> a second run
 (-vvv) changes nothing and prints no secret -> check mode changes nothing -> a tenant is held
-to its project -> scale.yml adds the second amd64 node -> bad inputs stop in preflight, naming
-host and fix.
+to its project -> the app store installs nginx on the amd64 and arm64 nodes -> scale.yml adds
+the second amd64 node -> bad inputs stop in preflight, naming host and fix.
 The full tier (`make test-full`, tests/tiers.yml) adds, after those: the mips64el machine,
 started only then, joins through scale.yml -> Pods there -> an NFS claim written on the arm64
 node is read on the mips64el node -> an iSCSI volume of the arm64 target mounts on the mips64el
@@ -617,6 +617,43 @@ def test_tenancy_a_tenant_is_held_to_its_project_and_to_restricted_pods(lab):
     quotas = kubectl_json("get", "resourcequota", "-n", "team-a")["items"]
     # One quota per family of the project (c86 and arm), each with its requests.cpu.
     assert len([q for q in quotas if q["spec"]["hard"].get("requests.cpu") == "2"]) >= 2, quotas
+
+
+def task_pid(host, container_id):
+    """The PID on HOST of the container's task (containerd's own listing, ctr of the bundle)."""
+    listing = on_host(host, "ctr", "-n", "k8s.io", "tasks", "ls").stdout
+    pids = [line.split()[1] for line in listing.splitlines()[1:] if line.split()[:1] == [container_id]]
+    assert len(pids) == 1, "%s: task %s not in\n%s" % (host, container_id, listing)
+    return pids[0]
+
+
+@pytest.mark.timeout(1800)
+def test_an_app_store_release_runs_on_the_amd64_and_arm64_nodes_and_a_rerun_changes_nothing(lab):
+    """The app store layer on the converged lab, as a newcomer runs it after `make demo`:
+    playbooks/appstore.yml with the lab inventory's settings (the bundle's helm, the registry
+    reached at its address) installs nginx, whose image hack/images.sh built here, on the c86 and
+    arm families. Its two replicas run one on the amd64 node and one on the arm64 machine, each
+    pulled from the private registry, each server process machine code of its node (read on the
+    node from the task's /proc/PID/exe); its Service answers a Pod with nginx's page; a rerun
+    changes nothing."""
+    apps = json.dumps({"appstore_apps": [{"name": "nginx", "families": ["c86", "arm"]}]})
+    report, proc, took = playbook("appstore.yml", "-e", apps)
+    TIMES["appstore.yml (nginx on c86, arm)"] = took
+    assert_ok(report, proc)
+    pods = kubectl_json("get", "pods", "-n", "appstore-nginx", "-l", "app.kubernetes.io/instance=nginx")["items"]
+    running = {p["spec"]["nodeName"]: p for p in pods if p["status"].get("phase") == "Running"}
+    assert sorted(running) == sorted([CONTROL_PLANE, "xc-lab-arm64"]), [
+        (p["metadata"]["name"], p["spec"].get("nodeName"), p["status"].get("phase")) for p in pods]
+    for host, pod in running.items():
+        status = pod["status"]["containerStatuses"][0]
+        assert status["imageID"].startswith(REGISTRY + "/appstore/nginx@sha256:"), status
+        pid = task_pid(host, status["containerID"].split("://", 1)[1])
+        assert machine_problems(host, ["/proc/%s/exe" % pid], goarch(host)) == []
+    rc, body = http_get(pod_on(CONTROL_PLANE), "http://nginx.appstore-nginx.svc.cluster.local/")
+    assert rc == 0 and "Welcome to nginx!" in body, (rc, body[:500])
+
+    report, proc, _took = playbook("appstore.yml", "-e", apps)
+    assert_converged(report, proc, "appstore.yml again")
 
 
 @pytest.mark.timeout(3600)

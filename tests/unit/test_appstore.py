@@ -169,8 +169,24 @@ def test_one_release_cannot_run_two_image_references():
 
 @pytest.mark.parametrize("registry", ["", "https://registry.local"])
 def test_a_registry_with_a_scheme_or_none_is_refused(registry):
-    with pytest.raises(appstore.AppstoreError, match="host\\[:port\\]"):
+    with pytest.raises(appstore.AppstoreError, match="appstore_registry .*host\\[:port\\]"):
         appstore.install_plan([{"name": "redis", "families": ["c86"]}], CATALOGUE, registry)
+    with pytest.raises(appstore.AppstoreError, match="appstore_registry_endpoint 'https://r.local' .*host\\[:port\\]"):
+        appstore.install_plan([{"name": "redis", "families": ["c86"]}], CATALOGUE, REGISTRY, endpoint="https://r.local")
+
+
+def test_a_controller_that_reaches_the_registry_at_another_address_uses_it_for_charts_and_checks_only():
+    """appstore_registry_endpoint: the nodes pull by the registry's name, the controller (here
+    outside the nodes' DNS) pushes and installs charts and reads images at another address."""
+    plan = appstore.install_plan([{"name": "redis", "families": ["c86", "arm"]}], CATALOGUE, REGISTRY,
+                                 endpoint="172.29.0.5:5000")
+    item = plan[0]
+    assert item["chart_ref"] == "oci://172.29.0.5:5000/charts/redis"
+    assert item["image"] == "registry.local:5000/appstore/redis:7.0.15"
+    assert item["values"]["image"] == {"repository": "registry.local:5000/appstore/redis", "tag": "7.0.15"}
+    assert item["image_path"] == "appstore/redis:7.0.15"
+    same = appstore.install_plan([{"name": "redis", "families": ["c86"]}], CATALOGUE, REGISTRY, endpoint="")[0]
+    assert same["chart_ref"] == "oci://registry.local:5000/charts/redis"
 
 
 def test_an_image_without_a_target_familys_platform_is_named():
@@ -198,7 +214,7 @@ def test_the_matrix_is_15_by_5_with_presence_and_installations():
     assert rows[4]["name"] == "kafka" and rows[4]["recipe"] is None and rows[4]["buildable"] == []
     nginx = rows[0]["cells"]
     assert nginx["c86"] == {"adapted": True, "source": "recipe", "image": "r:5000/appstore/nginx:1.22.1",
-                            "present": True, "installed": True}
+                            "image_path": "appstore/nginx:1.22.1", "present": True, "installed": True}
     assert nginx["arm"]["present"] is True and nginx["arm"]["installed"] is False
     assert nginx["mips"]["present"] is False
     assert nginx["sw64"]["source"] == "site"

@@ -89,6 +89,24 @@ def test_the_registry_host_is_in_the_registry_group_with_its_address_in_the_cert
     assert all(rows[h]["address"] in names for h in registry), names
 
 
+def test_the_app_store_reaches_the_registry_at_an_address_its_certificate_names_with_the_bundles_helm():
+    """This machine (the controller) is not on the lab's DNS: appstore.yml reaches the registry at
+    its topology address, which the certificate must name; helm is the bundle's, whose version
+    directory is the kubernetes role's kubernetes_version."""
+    rows = topology("cluster")
+    (address,) = [r["address"] for r in rows.values() if r["profile"] == "registry"]
+    with open(os.path.join(ROOT, "inventories", "lab", "group_vars", "all", "appstore.yml")) as fh:
+        appstore = yaml.safe_load(fh)
+    with open(os.path.join(ROOT, "inventories", "lab", "group_vars", "registry", "registry.yml")) as fh:
+        names = yaml.safe_load(fh)["registry_tls_extra_names"]
+    with open(os.path.join(ROOT, "inventories", "lab", "group_vars", "all", "lab.yml")) as fh:
+        port = yaml.safe_load(fh)["xinchuang_registry"].rsplit(":", 1)[1]
+    assert appstore["appstore_registry_endpoint"] == "%s:%s" % (address, port) and address in names
+    with open(os.path.join(ROOT, "roles", "kubernetes", "defaults", "main.yml")) as fh:
+        version = yaml.safe_load(fh)["kubernetes_version"]
+    assert appstore["appstore_helm_binary"] == "{{ xinchuang_bundle_dir }}/%s/amd64/bin/helm" % version
+
+
 SUN_PATH_MAX = 107  # bytes of a Unix socket path (sockaddr_un.sun_path less its NUL)
 SSH_TEMP_SUFFIX = 17  # ssh binds the master at "<ControlPath>.<16 random characters>" first
 
