@@ -269,7 +269,7 @@ img_build_busybox() {
   local goarch="$1" src version tag triplet root cc_id config recipe
   src="$(img_busybox_source)"
   version="$(cat "$src/VERSION")"
-  tag="${version#*:}"; tag="${tag%%-*}"
+  tag="$(img_apps upstream "$version")"   # the rule of app_images.upstream_version
   triplet="$(img_triplet "$goarch")"
   root="$(img_toolchain "$goarch")"
   img_build_tools "$root"
