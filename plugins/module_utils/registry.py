@@ -564,13 +564,23 @@ def _pick_from_index(client, ref, index_desc, platform, data=None):
              "size": entry["size"]}, mi.normalize_platform(entry["platform"]))
 
 
+def _config_of(client, repository, doc, what):
+    """The image config a parsed manifest ``doc`` names (a GET of its blob in ``repository``),
+    or None when it names none; ``what`` names the image in errors."""
+    digest = (doc.get("config") or {}).get("digest")
+    if not digest:
+        return None
+    return mi.parse_manifest(client.get_blob(repository, digest, what), "config of %s" % what)
+
+
 def resolve_source(client, ref, platform):
     """One source -> child descriptor dict with its platform and source repository.
 
     With a platform given and an image manifest at the reference this costs one HEAD;
-    without one, a GET of the manifest (instead of the HEAD) and a GET of its config.
+    without one, a GET of the manifest (instead of the HEAD) and a GET of its config (both
+    kept on the child, for _child_manifest and _child_label).
     """
-    manifest = None
+    manifest = config = None
     if platform is None:
         got = client.get_manifest(ref)
         if got is None:
@@ -595,16 +605,14 @@ def resolve_source(client, ref, platform):
             if got is None:
                 raise _source_not_found(ref, client)
             manifest = got["data"]
-        doc = mi.parse_manifest(manifest, "manifest of %s" % ref.text)
-        config_digest = (doc.get("config") or {}).get("digest")
-        if not config_digest:
+        config = _config_of(client, ref.repository, mi.parse_manifest(manifest, "manifest of %s" % ref.text),
+                            ref.text)
+        if config is None:
             raise mi.ManifestError("source %s has no config; give it a 'platform'" % ref.text)
-        config = mi.parse_manifest(client.get_blob(ref.repository, config_digest, ref.text),
-                                   "config of %s" % ref.text)
         platform = mi.platform_from_config(config, "image config of source %s" % ref.text)
     return {"mediaType": desc["media_type"], "digest": desc["digest"], "size": desc["size"],
             "platform": platform, "source": ref.text, "repository": ref.repository,
-            "manifest": manifest}
+            "manifest": manifest, "config": config}
 
 
 def _summary(entries):
@@ -649,15 +657,12 @@ def _child_manifest(client, child):
 
 
 def _child_label(client, child, label):
-    """The value of ``label`` in the config of a resolved child (its manifest, see
-    _child_manifest, and a GET of its config)."""
-    doc = _child_manifest(client, child)
-    config_digest = (doc.get("config") or {}).get("digest")
-    if not config_digest:
-        return None
-    config = mi.parse_manifest(client.get_blob(child["repository"], config_digest, child["source"]),
-                               "config of %s" % child["source"])
-    return mi.config_label(config, label)
+    """The value of ``label`` in the config of a resolved child (read with its manifest, see
+    _child_manifest, unless resolve_source kept it), or None when it has no config."""
+    if child.get("config") is None:
+        child["config"] = _config_of(client, child["repository"], _child_manifest(client, child),
+                                     child["source"])
+    return mi.config_label(child["config"], label) if child["config"] is not None else None
 
 
 def publish_index(client, repository, tag, sources, fmt="oci", annotations=None,
@@ -792,9 +797,7 @@ def inspect_reference(client, ref, required_platforms=None):
         if got["media_type"] in mi.INDEX_TYPES:
             entries = mi.index_entries(doc)
         else:
-            config_digest = (doc.get("config") or {}).get("digest")
-            config = mi.parse_manifest(client.get_blob(ref.repository, config_digest, ref.text),
-                                       "config of %s" % ref.text) if config_digest else {}
+            config = _config_of(client, ref.repository, doc, ref.text) or {}
             try:
                 platform = arch.platform_string(
                     mi.platform_from_config(config, "config of %s" % ref.text))
