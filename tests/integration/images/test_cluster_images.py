@@ -184,24 +184,17 @@ def test_push_again_writes_no_index(registry, built, pushed, goarches, tmp_path)
 # ---------------------------------------------------------------------------------------
 
 def published_indexes(pushed):
-    """[(repository, tag, platforms)] of the INDEX lines of `hack/images.sh push`."""
+    """[(repository, tag, platforms, version)] of the INDEX lines of `hack/images.sh push`
+    (``INDEX registry/name:tag digest platforms changed|unchanged [version=VALUE]``): version is
+    the one the publisher read on every child (image_manifest same_label), or None."""
     out = []
     for line in pushed.stderr.splitlines():
         if line.startswith("INDEX "):
-            ref, _digest, platforms = line.split()[1:4]
-            name = ref.split("/", 1)[1]
-            repository, tag = name.rsplit(":", 1)
-            out.append((repository, tag, platforms.split(",")))
-    return out
-
-
-def checked_versions(pushed):
-    """[(registry/repository:tag, value)] of the INDEX lines that say the one version the
-    publisher found on every child (``version=VALUE``)."""
-    out = []
-    for line in pushed.stderr.splitlines():
-        if line.startswith("INDEX ") and " version=" in line:
-            out.append((line.split()[1], line.split(" version=", 1)[1].split()[0]))
+            fields = line.split()
+            ref, _digest, platforms = fields[1:4]
+            repository, tag = ref.split("/", 1)[1].rsplit(":", 1)
+            versions = [f.split("=", 1)[1] for f in fields[5:] if f.startswith("version=")]
+            out.append((repository, tag, platforms.split(","), versions[0] if versions else None))
     return out
 
 
@@ -216,13 +209,13 @@ def test_every_built_layout_is_a_true_child(built):
 def test_every_published_index_has_true_children_of_every_lab_architecture(registry, pushed, built):
     published = published_indexes(pushed)
     want = sorted(model_platform(g) for g in LAB_GOARCHES)
-    tags = dict(((repository, tag), sorted(p)) for repository, tag, p in published)
+    tags = dict(((repository, tag), sorted(p)) for repository, tag, p, _version in published)
     for name in IMAGES:
         assert tags.get((name, built[(name, host_goarch())][0])) == want, published
     assert tags.get((PAUSE, SANDBOX_TAG)) == want and tags.get((BUSYBOX, TOOLBOX_TAG)) == want
     client = registry.client()
     problems = []
-    for repository, tag, _platforms in published:
+    for repository, tag, _platforms, _version in published:
         index = json.loads(client.get_manifest(mi.Reference(repository, tag=tag))["data"])
         problems += proof.index_problems(proof.RegistryBlobs(client, repository), index,
                                          "%s:%s" % (repository, tag))
@@ -691,12 +684,10 @@ def test_every_published_application_tag_runs_one_version_on_every_child(registr
     from the registry), and the tags of a repository together cover every lab architecture,
     each architecture under the tag of the version it holds."""
     published = published_indexes(apps_pushed)
-    # The publisher read every child's label (image_manifest same_label) and says its value.
-    checked = dict((ref, value) for ref, value in checked_versions(apps_pushed))
     client = registry.client()
     problems = []
     for repository, _version in APPS.values():
-        indexes = [(tag, platforms) for name, tag, platforms in published if name == repository]
+        indexes = [(tag, platforms) for name, tag, platforms, _version in published if name == repository]
         covered = sorted(p for _tag, platforms in indexes for p in platforms)
         assert covered == sorted(model_platform(g) for g in LAB_GOARCHES), (repository, indexes)
         for goarch in LAB_GOARCHES:
@@ -709,7 +700,9 @@ def test_every_published_application_tag_runs_one_version_on_every_child(registr
             for child in index["manifests"]:
                 config = json.loads(blobs.blob(json.loads(blobs.manifest(child["digest"]))["config"]["digest"]))
                 assert config["config"]["Labels"][VERSION_LABEL] == tag, (repository, tag, child["platform"])
-            assert checked["%s/%s:%s" % (registry.host, repository, tag)] == tag, checked
+            # The publisher read every child's label (image_manifest same_label) and says its value.
+            checked = [v for name, t, _p, v in published if (name, t) == (repository, tag)]
+            assert checked == [tag], (repository, tag, published)
     assert problems == []
 
 
