@@ -628,14 +628,16 @@ def task_pid(host, container_id):
 
 
 @pytest.mark.timeout(1800)
-def test_an_app_store_release_runs_on_the_amd64_and_arm64_nodes_and_a_rerun_changes_nothing(lab):
+def test_an_app_store_release_runs_on_the_amd64_and_arm64_nodes_and_a_rerun_changes_nothing(lab, tmp_path):
     """The app store layer on the converged lab, as a newcomer runs it after `make demo`:
     playbooks/appstore.yml with the lab inventory's settings (the bundle's helm, the registry
     reached at its address) installs nginx, whose image hack/images.sh built here, on the c86 and
     arm families. Its two replicas run one on the amd64 node and one on the arm64 machine, each
     pulled from the private registry, each server process machine code of its node (read on the
     node from the task's /proc/PID/exe); its Service answers a Pod with nginx's page; a rerun
-    changes nothing."""
+    changes nothing; appstore_list.yml reads the registry and the releases: nginx present and
+    installed on C86 and ARM, present on MIPS, and MISSING on LoongArch (its loong64 child holds
+    another version, under that version's tag)."""
     apps = json.dumps({"appstore_apps": [{"name": "nginx", "families": ["c86", "arm"]}]})
     report, proc, took = playbook("appstore.yml", "-e", apps)
     TIMES["appstore.yml (nginx on c86, arm)"] = took
@@ -654,6 +656,14 @@ def test_an_app_store_release_runs_on_the_amd64_and_arm64_nodes_and_a_rerun_chan
 
     report, proc, _took = playbook("appstore.yml", "-e", apps)
     assert_converged(report, proc, "appstore.yml again")
+
+    matrix = tmp_path / "appstore.md"
+    report, proc, _took = playbook("appstore_list.yml", "-e", json.dumps({
+        "appstore_list_path": str(matrix), "appstore_list_images": True, "appstore_list_installed": True}))
+    assert_ok(report, proc)
+    nginx = [line for line in matrix.read_text().splitlines() if line.startswith("| nginx |")]
+    assert nginx == ["| nginx | recipe nginx: C86, ARM, LoongArch, MIPS | adapted, present, installed "
+                     "| adapted, present, installed | adapted, MISSING | adapted, MISSING | adapted, present |"], nginx
 
 
 @pytest.mark.timeout(3600)
