@@ -298,15 +298,23 @@ def _playbook_env(env_extra):
     return env
 
 
+def _result_text(res):
+    return res.get("msg") or res.get("stderr") or res
+
+
 def failures(report):
-    """Every failed task result as 'host: task: msg'."""
+    """Every failed task result as 'host: task: msg'. A loop's failure says only "One or more
+    items failed": each failed item's message follows it (the full tier once lost why a
+    service of the loong64 machine did not start)."""
     out = []
     for play in report.get("plays", []):
         for task in play["tasks"]:
             for host, res in task["hosts"].items():
                 if res.get("failed") or res.get("unreachable"):
-                    out.append("%s: %s: %s" % (host, task["task"]["name"],
-                                               res.get("msg") or res.get("stderr") or res))
+                    items = ["%s: %s" % (item.get("item"), _result_text(item))
+                             for item in res.get("results") or [] if isinstance(item, dict) and item.get("failed")]
+                    out.append("%s: %s: %s%s" % (host, task["task"]["name"], _result_text(res),
+                                                 "".join("\n    item " + i for i in items)))
     return out
 
 
