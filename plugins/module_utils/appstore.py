@@ -343,7 +343,7 @@ def plan_image_problems(plan, images):
     by_ref = _by_ref(images)
     problems = []
     for item in plan:
-        info = by_ref.get(_in_registry(item["image"])) or {}
+        info = by_ref.get(item["image_path"]) or {}
         served = info.get("platforms") or []
         for family, platform in zip(item["families"], item["platforms"]):
             if not info.get("exists") or not _serves(served, family):
@@ -399,7 +399,7 @@ def matrix(catalogue, registry="", images=None, installed=None):
                 cell["image"] = ref
                 cell["image_path"] = _in_registry(ref)
                 if images is not None:
-                    info = by_ref.get(_in_registry(ref)) or {}
+                    info = by_ref.get(cell["image_path"]) or {}
                     cell["present"] = bool(info.get("exists")) and _serves(info.get("platforms"), family)
             if installed is not None:
                 cell["installed"] = family in (installed.get(name) or [])
