@@ -20,6 +20,7 @@ class FilterModule(object):
         return {
             "appstore_catalogue_problems": user_errors_as_filter_errors(appstore.catalogue_problems),
             "appstore_apps_problems": user_errors_as_filter_errors(appstore.apps_problems),
+            "appstore_registry_endpoint": user_errors_as_filter_errors(appstore.registry_endpoint),
             "appstore_install_plan": user_errors_as_filter_errors(appstore.install_plan),
             "appstore_image_problems": user_errors_as_filter_errors(appstore.plan_image_problems),
             "appstore_node_problems": user_errors_as_filter_errors(appstore.plan_node_problems),

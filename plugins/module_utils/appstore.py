@@ -261,18 +261,29 @@ def _registry_host(value, option):
     return host
 
 
+def registry_endpoint(registry, endpoint=""):
+    """The host[:port] the controller reaches the site registry at: ``endpoint``
+    (appstore_registry_endpoint) when given, else ``registry`` (appstore_registry, the name the
+    nodes pull by). AppstoreError names a value with a scheme."""
+    if endpoint:
+        return _registry_host(endpoint, "appstore_registry_endpoint")
+    return _registry_host(registry, "appstore_registry")
+
+
 def install_plan(apps, catalogue, registry, chart_repository="charts", endpoint=""):
     """What the role installs, one dict per entry of ``appstore_apps``: release, namespace,
     chart (its OCI reference and version), the families and their architectures, the images to
     check (reference and platforms) and the Helm values (the catalogue's, the inventory's, then
     the image and the affinity the role owns). ``registry`` is the name the nodes pull images
     by; ``endpoint`` (empty: ``registry``) the host[:port] the controller reaches the same
-    registry at, for the charts (``chart_ref``) and the image checks (``image_path``: the
-    reference without its registry, which image_manifest_info reads from the endpoint).
+    registry at (registry_endpoint), for the charts (``chart_repository_ref``, where helm pushes
+    them, and ``chart_ref``) and the image checks (``image_path``: the reference without its
+    registry, which image_manifest_info reads from the endpoint).
     Raises AppstoreError on any fault, before anything is applied."""
     check_apps(apps, catalogue)
     registry = _registry_host(registry, "appstore_registry")
-    endpoint = _registry_host(endpoint, "appstore_registry_endpoint") if endpoint else registry
+    endpoint = registry_endpoint(registry, endpoint)
+    charts = "oci://%s/%s" % (endpoint, chart_repository.strip("/"))
     plan = []
     for app in apps:
         name, entry = app["name"], catalogue[app["name"]]
@@ -300,7 +311,8 @@ def install_plan(apps, catalogue, registry, chart_repository="charts", endpoint=
             "release": name,
             "namespace": app.get("namespace") or NAMESPACE_PREFIX + name,
             "chart": entry["chart"],
-            "chart_ref": "oci://%s/%s/%s" % (endpoint, chart_repository.strip("/"), entry["chart"]),
+            "chart_repository_ref": charts,
+            "chart_ref": "%s/%s" % (charts, entry["chart"]),
             "chart_version": entry["chart_version"],
             "families": families,
             "arches": [arch.lookup(f).oci_arch for f in families],

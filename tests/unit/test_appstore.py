@@ -182,11 +182,29 @@ def test_a_controller_that_reaches_the_registry_at_another_address_uses_it_for_c
                                  endpoint="172.29.0.5:5000")
     item = plan[0]
     assert item["chart_ref"] == "oci://172.29.0.5:5000/charts/redis"
+    assert item["chart_repository_ref"] == "oci://172.29.0.5:5000/charts"
     assert item["image"] == "registry.local:5000/appstore/redis:7.0.15"
     assert item["values"]["image"] == {"repository": "registry.local:5000/appstore/redis", "tag": "7.0.15"}
     assert item["image_path"] == "appstore/redis:7.0.15"
     same = appstore.install_plan([{"name": "redis", "families": ["c86"]}], CATALOGUE, REGISTRY, endpoint="")[0]
     assert same["chart_ref"] == "oci://registry.local:5000/charts/redis"
+    assert same["chart_repository_ref"] == "oci://registry.local:5000/charts"
+
+
+@pytest.mark.parametrize("registry, endpoint, expected", [
+    ("registry.local:5000", "", "registry.local:5000"),
+    ("registry.local:5000", "172.29.0.5:5000/", "172.29.0.5:5000"),
+    ("registry.local:5000/", None, "registry.local:5000"),
+])
+def test_the_registry_endpoint_is_the_endpoint_when_given_else_the_registry(registry, endpoint, expected):
+    assert appstore.registry_endpoint(registry, endpoint) == expected
+
+
+def test_the_registry_endpoint_names_a_value_with_a_scheme():
+    with pytest.raises(appstore.AppstoreError, match="appstore_registry_endpoint 'https://r.local'"):
+        appstore.registry_endpoint(REGISTRY, "https://r.local")
+    with pytest.raises(appstore.AppstoreError, match="appstore_registry 'https://registry.local'"):
+        appstore.registry_endpoint("https://registry.local", "")
 
 
 def test_an_image_without_a_target_familys_platform_is_named():
