@@ -16,6 +16,17 @@ topology=cluster
 hack/lab.sh down --topology "$topology" >/dev/null 2>&1 || true
 rc=0
 pytest -q -p no:cacheprovider -s tests/e2e "$@" || rc=$?
+# A failed run keeps each machine's serial console beside the test reports (a machine that
+# stopped answering SSH shows why there: a panic, the OOM killer, a hung task).
+if [ "$rc" -ne 0 ] && [ -n "${XC_TEST_REPORTS:-}" ]; then
+  for console in .lab/machines/*/console.log; do
+    [ -f "$console" ] || continue
+    machine="$(basename "$(dirname "$console")")"
+    cp "$console" "$XC_TEST_REPORTS/console-$machine.log"
+    xc_log "$machine: its console is in $XC_TEST_REPORTS/console-$machine.log; its end:"
+    tail -n 15 "$console" | sed "s/^/  $machine| /"
+  done
+fi
 if [ "${XC_E2E_KEEP:-0}" != 1 ]; then
   hack/lab.sh down --topology "$topology" >/dev/null 2>&1 || true
 fi

@@ -24,9 +24,11 @@ if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
 fi
 rm -rf "$XC_VENV"
 "$py" -m venv "$XC_VENV"
-export PIP_CACHE_DIR="$XC_CACHE/pip"
-"$XC_VENV/bin/pip" install -q --upgrade pip
-"$XC_VENV/bin/pip" install -q -r "$XC_ROOT/requirements.txt"
+# uv installs the pinned set from its cache in seconds where pip took ~45 s (every CI run
+# starts from a fresh clone, so every run paid it); pip only fetches uv itself.
+export PIP_CACHE_DIR="$XC_CACHE/pip" UV_CACHE_DIR="$XC_CACHE/uv"
+"$XC_VENV/bin/pip" install -q --disable-pip-version-check "$(grep -E '^uv==' "$XC_ROOT/requirements.txt")"
+"$XC_VENV/bin/uv" pip install -q --python "$XC_VENV/bin/python" -r "$XC_ROOT/requirements.txt"
 echo "$want" >"$stamp"
 xc_log "virtualenv ready: $("$XC_VENV/bin/ansible" --version | head -1)"
 "$XC_ROOT/hack/tools.sh" check venv   # the commands hack/tools.tsv takes from the venv
