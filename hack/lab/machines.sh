@@ -37,13 +37,16 @@ declare -A LAB_MACHINE_CONSOLE=([arm64]=ttyAMA0 [mips64el]=ttyS0 [loong64]=ttyS0
 # Recipe version per machine image: bump it when what goes into the image changes.
 #   1: systemd, sshd, python3, node tools, seed unit, initramfs with the virtio drivers only
 #   2: the machine's storage packages (LAB_MACHINE_EXTRA: arm64, mips64el)
-declare -A LAB_MACHINE_RECIPE=([arm64]=2 [mips64el]=2 [loong64]=1 [amd64]=1)
+#   3: the arm64 machine's database server (postgresql-15, without a cluster of the packages' own)
+declare -A LAB_MACHINE_RECIPE=([arm64]=3 [mips64el]=2 [loong64]=1 [amd64]=1)
 # Packages one architecture's machine adds, for the cluster topology's storage: the arm64
 # machine is the lab's NFS server (nfs-kernel-server, with the client) and iSCSI target (LIO:
 # targetcli-fb), the mips64el machine an NFS client (mount.nfs) and iSCSI initiator
-# (open-iscsi), which the kubelet's nfs and iscsi volumes call. The lab hosts are offline, so
-# what the roles would install from the site's mirror is in the image (inventories/lab).
-declare -A LAB_MACHINE_EXTRA=([arm64]="nfs-kernel-server,targetcli-fb" [mips64el]="nfs-common,open-iscsi"
+# (open-iscsi), which the kubelet's nfs and iscsi volumes call. The arm64 machine is also the
+# lab's database host (group database: playbooks/database.yml, engine postgresql, and tpcc.yml).
+# The lab hosts are offline, so what the roles would install from the site's mirror is in the
+# image (inventories/lab).
+declare -A LAB_MACHINE_EXTRA=([arm64]="nfs-kernel-server,targetcli-fb,postgresql-15" [mips64el]="nfs-common,open-iscsi"
   [loong64]="" [amd64]="")
 # Node tools as in the container images (hack/lab/archs.sh) plus what a real machine needs
 # to boot and be reached: kernel, initramfs, udev, sshd; util-linux for mount/blkid.
@@ -141,6 +144,12 @@ lab_machine_build() {
     --customize-hook=': >"$1/etc/machine-id"; rm -f "$1/var/lib/dbus/machine-id"'
     --customize-hook='printf "/dev/vda / ext4 rw,errors=remount-ro 0 1\n" >"$1/etc/fstab"'
   )
+  # The database role makes its own cluster: the packages must not make theirs ("main", on the
+  # same port), as the role's own setting does on a site (roles/kingbase, engine postgresql).
+  # shellcheck disable=SC2016
+  case ",${LAB_MACHINE_EXTRA[$arch]}," in
+    *,postgresql-*) args+=(--essential-hook='mkdir -p "$1/etc/postgresql-common/createcluster.d" && echo "create_main_cluster = false" >"$1/etc/postgresql-common/createcluster.d/xc-lab.conf"') ;;
+  esac
   # sid's mount is no longer essential, and bookworm's mmdebstrap cannot tell the
   # loong64 QEMU handler (trixie's, registered by hack/lab.sh binfmt) is there.
   [ "$suite" = sid ] && args+=(--skip=check/qemu)

@@ -29,4 +29,5 @@ class FilterModule(object):
             "storage_nfs_static_directories": user_errors_as_filter_errors(storage_nfs.static_directories),
             "storage_nfs_static_volumes": user_errors_as_filter_errors(storage_nfs.static_volumes),
             "storage_nfs_static_volume_clashes": user_errors_as_filter_errors(storage_nfs.static_volume_clashes),
+            "storage_nfs_host_mounts": user_errors_as_filter_errors(storage_nfs.host_mounts),
         }

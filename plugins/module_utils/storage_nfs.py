@@ -69,6 +69,17 @@ def class_name(export):
     return CLASS_PREFIX + export["name"]
 
 
+def has_class(export):
+    """Whether an export is a StorageClass of the cluster (its ``storage_class``, true unless
+    given): an export with ``storage_class: false`` is only mounted by hosts (host_mounts)."""
+    return export.get("storage_class", True) is not False
+
+
+def class_exports(exports):
+    """The exports that are StorageClasses (and, static, hold volumes)."""
+    return [e for e in exports or [] if has_class(e)]
+
+
 def export_options(export, default_options=DEFAULT_OPTIONS):
     """The export's options: its own list, else the defaults."""
     opts = export.get("options")
@@ -114,7 +125,7 @@ def reclaim_policy_of(export, reclaim_policy=None, provisioner="csi"):
 
 
 def _static_problems(export, name, provisioner, default_volumes, default_capacity):
-    if provisioner != "static":
+    if provisioner != "static" or not has_class(export):
         return []
     problems = []
     count = export.get("volumes", default_volumes)
@@ -175,14 +186,20 @@ def export_problems(exports, backend="kernel", default_options=DEFAULT_OPTIONS, 
         policy = reclaim_policy_of(export, reclaim_policy, provisioner)
         if export.get("reclaim_policy") and policy not in RECLAIM_POLICIES:
             problems.append("export %r: reclaim_policy %r is not one of %s" % (name, policy, ", ".join(RECLAIM_POLICIES)))
-        elif provisioner == "static" and policy != "Retain":
+        elif provisioner == "static" and policy != "Retain" and has_class(export):
             problems.append("export %r: reclaim_policy %s with storage_nfs_provisioner static: nothing deletes a "
                             "static volume's directory, so set it (or storage_nfs_reclaim_policy) to Retain, or "
                             "use the CSI driver (storage_nfs_provisioner: csi)" % (name, policy))
+        if export.get("storage_class", True) not in (True, False):
+            problems.append("export %r: storage_class %r must be true (a StorageClass of the cluster) or false "
+                            "(only mounted by hosts, storage_nfs_host_mounts)" % (name, export.get("storage_class")))
         problems.extend(_static_problems(export, name, provisioner, default_volumes, default_capacity))
     if default_class and default_class not in seen_names:
         problems.append("storage_nfs_default_class names export %r, which storage_nfs_exports does not define "
                         "(known: %s)" % (default_class, ", ".join(seen_names) or "none"))
+    elif default_class and not has_class(next(e for e in exports if e.get("name") == default_class)):
+        problems.append("storage_nfs_default_class names export %r, which has storage_class: false: name an "
+                        "export that is a StorageClass" % default_class)
     return problems
 
 
@@ -256,7 +273,7 @@ def storage_classes(exports, server, mount_options=DEFAULT_MOUNT_OPTIONS, reclai
     (static_volumes). ``default_class`` names the export whose class is the default."""
     _require_server(server)
     out = []
-    for export in exports or []:
+    for export in class_exports(exports):
         meta = {"name": class_name(export), "labels": {"app.kubernetes.io/managed-by": "xinchuang.cloud"}}
         if default_class and export["name"] == default_class:
             meta["annotations"] = {"storageclass.kubernetes.io/is-default-class": "true"}
@@ -283,7 +300,7 @@ def static_directories(exports, default_volumes=1):
     its export (the server role makes them, owned like the export, so a squashed root can
     write)."""
     return [{"export": e, "name": pv, "path": "%s/%s" % (e["path"].rstrip("/"), pv)}
-            for e in exports or [] for pv in static_volume_names(e, default_volumes)]
+            for e in class_exports(exports) for pv in static_volume_names(e, default_volumes)]
 
 
 def static_volumes(exports, server, mount_options=DEFAULT_MOUNT_OPTIONS, default_volumes=1,
@@ -495,3 +512,50 @@ def client_packages(package_family):
     except KeyError:
         raise NfsError("no NFS client packages known for a %r host: package families are %s"
                        % (package_family, ", ".join(sorted(CLIENT_PACKAGES))))
+
+
+def host_mounts(mounts, exports, server, default_mount_options=DEFAULT_MOUNT_OPTIONS):
+    """The NFS mounts of a host itself (storage_nfs_host_mounts: ``[{export, path, options}]``),
+    such as a database host's NAS directory: ``[{src, path, fstype, opts}]`` for its fstab.
+    Each names an export of ``exports`` by name and is mounted from ``server`` with its own
+    ``options``, else the export's ``mount_options``, else ``default_mount_options``. Every bad
+    entry is named at once (NfsError) before anything is mounted."""
+    by_name = dict((e.get("name"), e) for e in exports or [] if isinstance(e, dict))
+    problems, seen, out = [], {}, []
+    if not isinstance(mounts, list):
+        raise NfsError("storage_nfs_host_mounts %r must be a list of {export, path}" % (mounts,))
+    for i, mount in enumerate(mounts):
+        if not isinstance(mount, dict):
+            problems.append("storage_nfs_host_mounts #%d %r must be a mapping {export, path}" % (i + 1, mount))
+            continue
+        name, path = mount.get("export"), mount.get("path")
+        unknown = sorted(set(mount) - {"export", "path", "options"})
+        if unknown:
+            problems.append("storage_nfs_host_mounts #%d: unknown keys %s (known: export, path, options)"
+                            % (i + 1, ", ".join(map(str, unknown))))
+        if name not in by_name:
+            problems.append("storage_nfs_host_mounts #%d: export %r is not in storage_nfs_exports (known: %s): "
+                            "name one of them, or add the export" % (i + 1, name, ", ".join(sorted(map(str, by_name))) or "none"))
+        if not isinstance(path, str) or not path.startswith("/") or path.rstrip("/") in ("", "/"):
+            problems.append("storage_nfs_host_mounts #%d: path %r must be an absolute directory other than /"
+                            % (i + 1, path))
+        elif path.rstrip("/") in seen:
+            problems.append("storage_nfs_host_mounts #%d: path %s is already the mount point of #%d: one "
+                            "directory, one mount" % (i + 1, path, seen[path.rstrip("/")]))
+        else:
+            seen[path.rstrip("/")] = i + 1
+        options = mount.get("options")
+        if options is not None and (not isinstance(options, list) or not all(isinstance(o, str) and o for o in options)):
+            problems.append("storage_nfs_host_mounts #%d: options %r must be a list of mount options such as "
+                            "[nfsvers=4.1, hard]" % (i + 1, options))
+        if problems:
+            continue
+        export = by_name[name]
+        opts = options or export.get("mount_options") or list(default_mount_options)
+        out.append({"export": name, "src": "%s:%s" % (server, export["path"]), "path": path.rstrip("/"),
+                    "fstype": "nfs", "opts": ",".join(opts)})
+    if problems:
+        raise NfsError("; ".join(problems) + "; nothing was mounted")
+    if out:
+        _require_server(server)
+    return out

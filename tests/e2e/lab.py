@@ -169,6 +169,8 @@ TENANT_KUBECONFIGS = os.path.join(LAB_STATE, "tenants")  # inventories/lab tenan
 # Secret keys whose values are not secret (certificates, user names) and would match anywhere.
 PUBLIC_KEYS = re.compile(r"(^|[._-])(crt|cert|certificate|ca|username|user|userid|user_name)$", re.I)
 SECRETS = {}  # {what: value}, every secret seen so far
+# The lab's database account (inventories/lab/group_vars/database: a password lookup's file).
+DATABASE_PASSWORD = os.path.join(LAB_STATE, "database", "tpcc-password")
 
 
 def _remember(what, value):
@@ -201,6 +203,9 @@ def lab_secrets():
     passwords), each plain and base64."""
     if os.path.exists(os.path.join(LAB_STATE, "registry", "password")):
         _remember("the registry password", registry_secret())
+    if os.path.exists(DATABASE_PASSWORD):  # made by the first run that reads it (group_vars/database)
+        with open(DATABASE_PASSWORD) as fh:
+            _remember("the database account's password", (fh.read().split() or [""])[0])
     for path in glob.glob(os.path.join(ROOT, "inventories", "lab", "host_vars", "*.yml")):
         with open(path) as fh:
             text = fh.read()

@@ -12,9 +12,11 @@ installed binaries are machine code of each host -> per-family Pods (uname -m, E
 binary) -> Pod to Pod and Service across amd64 and arm64 -> DNS answers -> upstream names
 pulled through the private registry -> local volumes mounted on the arm64 node -> a second run
 (-vvv) changes nothing and prints no secret -> check mode changes nothing -> a tenant is held
-to its project -> the app store installs nginx on the amd64 and arm64 nodes -> scale.yml adds
-the second amd64 node -> bad inputs stop in preflight, naming host and fix.
-The full tier (`make test-full`, tests/tiers.yml) adds, after those: the mips64el machine,
+to its project -> the app store installs nginx on the amd64 and arm64 nodes -> database.yml
+runs PostgreSQL on the arm64 machine (the group database) with its NAS mounted over NFS ->
+scale.yml adds the second amd64 node -> bad inputs stop in preflight, naming host and fix.
+The full tier (`make test-full`, tests/tiers.yml) adds TPC-C on that database (local versus
+NAS, tpcc.yml) and, after those: the mips64el machine,
 started only then, joins through scale.yml -> Pods there -> an NFS claim written on the arm64
 node is read on the mips64el node -> an iSCSI volume of the arm64 target mounts on the mips64el
 node (a wrong CHAP secret does not) -> remove_node.yml removes the arm64 machine, which stops.
@@ -22,6 +24,7 @@ node (a wrong CHAP secret does not) -> remove_node.yml removes the arm64 machine
 """
 
 import base64
+import csv
 import datetime
 import hashlib
 import json
@@ -664,6 +667,64 @@ def test_an_app_store_release_runs_on_the_amd64_and_arm64_nodes_and_a_rerun_chan
     nginx = [line for line in matrix.read_text().splitlines() if line.startswith("| nginx |")]
     assert nginx == ["| nginx | recipe nginx: C86, ARM, LoongArch, MIPS | adapted, present, installed "
                      "| adapted, present, installed | adapted, MISSING | adapted, MISSING | adapted, present |"], nginx
+
+
+DATABASE = "xc-lab-arm64"  # inventories/lab: the group database
+DATABASE_NAS = "/mnt/nas/database"  # group_vars/database: storage_nfs_host_mounts
+
+
+def database_sql(sql):
+    """SQL as the server's superuser through its unix socket (peer authentication) on the
+    database host: the server's own answer, no password on a command line."""
+    got = on_host(DATABASE, "runuser", "-u", "postgres", "--", "psql", "-X", "-A", "-t", "-d", "postgres",
+                  "-c", sql, timeout=120)
+    return got.stdout.strip()
+
+
+@pytest.mark.timeout(1800)
+def test_the_database_host_runs_its_server_on_local_disk_with_its_nas_mounted_and_a_rerun_changes_nothing(lab):
+    """The database layer on the converged lab, as a newcomer runs it after `make demo`:
+    playbooks/database.yml on the group database (the arm64 machine) mounts its NAS, the
+    export `database` of the lab's NFS server, through the kernel's NFS client, and runs
+    PostgreSQL 15 (the engine Kingbase KES derives from) under systemd on the machine's local
+    disk, its server an aarch64 program; the TPC-C account exists; a rerun changes nothing."""
+    report, proc, took = playbook("database.yml")
+    TIMES["database.yml"] = took
+    assert_ok(report, proc)
+    mount = on_host(DATABASE, "findmnt", "--noheadings", "--output", "FSTYPE,SOURCE", "--target", DATABASE_NAS)
+    assert mount.stdout.split() == ["nfs4", "172.29.0.21:/srv/nfs/database"], mount.stdout
+    assert on_host(DATABASE, "systemctl", "is-active", "xinchuang-postgresql").stdout.strip() == "active"
+    assert database_sql("show server_version").startswith("15."), database_sql("show server_version")
+    data_dir = database_sql("show data_directory")
+    local = on_host(DATABASE, "findmnt", "--noheadings", "--output", "FSTYPE", "--target", data_dir)
+    assert local.stdout.split() == ["ext4"], (data_dir, local.stdout)
+    assert database_sql("select rolsuper from pg_roles where rolname = 'tpcc'") == "t"
+    pid = on_host(DATABASE, "head", "-n", "1", data_dir + "/postmaster.pid").stdout.strip()
+    assert machine_problems(DATABASE, ["/proc/%s/exe" % pid], goarch(DATABASE)) == []
+
+    report, proc, _took = playbook("database.yml")
+    assert_converged(report, proc, "database.yml again")
+
+
+@pytest.mark.timeout(3600)
+def test_tpcc_on_the_lab_database_measures_local_and_nas_storage(lab, tmp_path):
+    """playbooks/tpcc.yml on the lab's database host, as the README runs it: one warehouse, two
+    terminals, a minute per storage on the emulated arm64 machine. Both rows reach the report
+    with tpmC > 0 and the consistency checks pass; the NAS row's tablespace is on NFS, the local
+    one on the machine's disk. (The numbers measure an emulated machine, not the storages.)"""
+    report, proc, took = playbook("tpcc.yml", "-e", json.dumps({"tpcc_report_dir": str(tmp_path)}))
+    TIMES["tpcc.yml (1 warehouse, 2 x 60 s)"] = took
+    assert_ok(report, proc)
+    with open(str(tmp_path / "tpcc.csv")) as fh:
+        rows = {row["storage"]: row for row in csv.DictReader(fh)}
+    assert sorted(rows) == ["local", "nas"], rows
+    for row in rows.values():
+        assert float(row["tpmC"]) > 0 and row["consistency"] == "pass", row
+    for storage, fstype in (("local", "ext4"), ("nas", "nfs4")):
+        path = database_sql("select pg_tablespace_location(oid) from pg_tablespace where spcname = 'tpcc_%s'"
+                            % storage)
+        found = on_host(DATABASE, "findmnt", "--noheadings", "--output", "FSTYPE", "--target", path)
+        assert found.stdout.split() == [fstype], (storage, path, found.stdout)
 
 
 @pytest.mark.timeout(3600)

@@ -194,3 +194,63 @@ def test_client_packages_per_family():
     assert nfs.client_packages("rpm") == ["nfs-utils"]
     with pytest.raises(nfs.NfsError, match="'apk'"):
         nfs.client_packages("apk")
+
+
+DATABASE = {"name": "database", "path": "/srv/nfs/database", "clients": ["172.29.0.21/32"],
+            "options": ["rw", "sync", "no_root_squash", "no_subtree_check"], "storage_class": False}
+
+
+def test_an_export_without_a_storage_class_is_served_but_makes_no_class_nor_volume():
+    exports = [LAB, DATABASE]
+    assert nfs.export_problems(exports, provisioner="static", reclaim_policy="") == []
+    assert "/srv/nfs/database 172.29.0.21/32(" in nfs.exports_file(exports)
+    assert [c["metadata"]["name"] for c in nfs.storage_classes(exports, "10.0.0.1", provisioner="static")] == ["nfs-lab"]
+    assert [d["name"] for d in nfs.static_directories(exports, 2)] == ["nfs-lab-01", "nfs-lab-02"]
+    assert [v["metadata"]["name"] for v in nfs.static_volumes(exports, "10.0.0.1")] == ["nfs-lab-01"]
+
+
+@pytest.mark.parametrize("exports, default_class, words", [
+    ([dict(DATABASE, storage_class="no")], None, ["storage_class 'no'", "true", "false"]),
+    ([LAB, DATABASE], "database", ["storage_nfs_default_class", "'database'", "storage_class: false"]),
+])
+def test_a_bad_storage_class_flag_is_named(exports, default_class, words):
+    problems = nfs.export_problems(exports, default_class=default_class)
+    assert len(problems) == 1, problems
+    for word in words:
+        assert word in problems[0]
+
+
+def test_a_host_mounts_an_export_with_the_options_of_the_entry_the_export_or_the_default():
+    exports = [LAB, dict(DATABASE, mount_options=["nfsvers=4.2", "hard"])]
+    mounts = nfs.host_mounts([{"export": "database", "path": "/mnt/nas/database/"},
+                              {"export": "lab", "path": "/mnt/lab"},
+                              {"export": "lab", "path": "/mnt/lab-soft", "options": ["nfsvers=4.1", "soft"]}],
+                             exports, "172.29.0.21")
+    assert mounts == [
+        {"export": "database", "src": "172.29.0.21:/srv/nfs/database", "path": "/mnt/nas/database",
+         "fstype": "nfs", "opts": "nfsvers=4.2,hard"},
+        {"export": "lab", "src": "172.29.0.21:/srv/nfs/lab", "path": "/mnt/lab", "fstype": "nfs",
+         "opts": "nfsvers=4.1,hard"},
+        {"export": "lab", "src": "172.29.0.21:/srv/nfs/lab", "path": "/mnt/lab-soft", "fstype": "nfs",
+         "opts": "nfsvers=4.1,soft"},
+    ]
+    assert nfs.host_mounts([], exports, "") == []
+
+
+def test_bad_host_mounts_are_all_named_and_nothing_is_mounted():
+    with pytest.raises(nfs.NfsError) as err:
+        nfs.host_mounts([{"export": "nas", "path": "/mnt/a"},
+                         {"export": "lab", "path": "mnt/b"},
+                         {"export": "lab", "path": "/mnt/a"},
+                         {"export": "lab", "path": "/mnt/c", "options": "hard", "owner": "x"},
+                         "lab"],
+                        [LAB], "10.0.0.1")
+    text = str(err.value)
+    for words in ("#1: export 'nas' is not in storage_nfs_exports (known: lab)",
+                  "#2: path 'mnt/b' must be an absolute directory",
+                  "#3: path /mnt/a is already the mount point of #1",
+                  "#4: unknown keys owner", "#4: options 'hard' must be a list",
+                  "#5 'lab' must be a mapping", "nothing was mounted"):
+        assert words in text
+    with pytest.raises(nfs.NfsError, match="storage_nfs_server"):
+        nfs.host_mounts([{"export": "lab", "path": "/mnt/lab"}], [LAB], "")
