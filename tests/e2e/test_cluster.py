@@ -15,8 +15,8 @@ pulled through the private registry -> local volumes mounted on the arm64 node -
 to its project -> the app store installs nginx on the amd64 and arm64 nodes -> database.yml
 runs PostgreSQL on the arm64 machine (the group database) with its NAS mounted over NFS ->
 scale.yml adds the second amd64 node -> bad inputs stop in preflight, naming host and fix.
-The full tier (`make test-full`, tests/tiers.yml) adds TPC-C on that database (local versus
-NAS, tpcc.yml) and, after those: the mips64el machine,
+The full tier (`make test-full`, tests/tiers.yml) adds, after those: TPC-C on that database
+(local versus NAS, tpcc.yml) -> the mips64el machine,
 started only then, joins through scale.yml -> Pods there -> an NFS claim written on the arm64
 node is read on the mips64el node -> an iSCSI volume of the arm64 target mounts on the mips64el
 node (a wrong CHAP secret does not) -> remove_node.yml removes the arm64 machine, which stops.
@@ -748,27 +748,6 @@ def test_every_playbook_runs_on_the_lab_inventory_and_none_matches_no_host(lab, 
 
 
 @pytest.mark.timeout(3600)
-def test_tpcc_on_the_lab_database_measures_local_and_nas_storage(lab, tmp_path):
-    """playbooks/tpcc.yml on the lab's database host, as the README runs it: one warehouse, two
-    terminals, a minute per storage on the emulated arm64 machine. Both rows reach the report
-    with tpmC > 0 and the consistency checks pass; the NAS row's tablespace is on NFS, the local
-    one on the machine's disk. (The numbers measure an emulated machine, not the storages.)"""
-    report, proc, took = playbook("tpcc.yml", "-e", json.dumps({"tpcc_report_dir": str(tmp_path)}))
-    TIMES["tpcc.yml (1 warehouse, 2 x 60 s)"] = took
-    assert_ok(report, proc)
-    with open(str(tmp_path / "tpcc.csv")) as fh:
-        rows = {row["storage"]: row for row in csv.DictReader(fh)}
-    assert sorted(rows) == ["local", "nas"], rows
-    for row in rows.values():
-        assert float(row["tpmC"]) > 0 and row["consistency"] == "pass", row
-    for storage, fstype in (("local", "ext4"), ("nas", "nfs4")):
-        path = database_sql("select pg_tablespace_location(oid) from pg_tablespace where spcname = 'tpcc_%s'"
-                            % storage)
-        found = on_host(DATABASE, "findmnt", "--noheadings", "--output", "FSTYPE", "--target", path)
-        assert found.stdout.split() == [fstype], (storage, path, found.stdout)
-
-
-@pytest.mark.timeout(3600)
 def test_scale_adds_an_amd64_node(lab):
     report, proc, took = playbook("scale.yml", "--limit", WORKER)
     TIMES["scale.yml (%s)" % WORKER] = took
@@ -836,6 +815,27 @@ def test_bundle_without_the_hosts_goarch_stops_before_any_change(lab, tmp_path):
     msgs = "\n".join(failures(report))
     assert "xc-lab-arm64" in msgs and "kubelet" in msgs and "hack/bundle.sh arm64" in msgs, msgs
     assert not changed_tasks(report), "changed before stopping:\n" + "\n".join(changed_tasks(report))
+
+
+@pytest.mark.timeout(3600)
+def test_tpcc_on_the_lab_database_measures_local_and_nas_storage(lab, tmp_path):
+    """playbooks/tpcc.yml on the lab's database host, as the README runs it: one warehouse, two
+    terminals, a minute per storage on the emulated arm64 machine. Both rows reach the report
+    with tpmC > 0 and the consistency checks pass; the NAS row's tablespace is on NFS, the local
+    one on the machine's disk. (The numbers measure an emulated machine, not the storages.)"""
+    report, proc, took = playbook("tpcc.yml", "-e", json.dumps({"tpcc_report_dir": str(tmp_path)}))
+    TIMES["tpcc.yml (1 warehouse, 2 x 60 s)"] = took
+    assert_ok(report, proc)
+    with open(str(tmp_path / "tpcc.csv")) as fh:
+        rows = {row["storage"]: row for row in csv.DictReader(fh)}
+    assert sorted(rows) == ["local", "nas"], rows
+    for row in rows.values():
+        assert float(row["tpmC"]) > 0 and row["consistency"] == "pass", row
+    for storage, fstype in (("local", "ext4"), ("nas", "nfs4")):
+        path = database_sql("select pg_tablespace_location(oid) from pg_tablespace where spcname = 'tpcc_%s'"
+                            % storage)
+        found = on_host(DATABASE, "findmnt", "--noheadings", "--output", "FSTYPE", "--target", path)
+        assert found.stdout.split() == [fstype], (storage, path, found.stdout)
 
 
 # --- the full tier: a foreign machine added, storage across architectures, a foreign machine
