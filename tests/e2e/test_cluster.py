@@ -14,6 +14,7 @@ pulled through the private registry -> local volumes mounted on the arm64 node -
 (-vvv) changes nothing and prints no secret -> check mode changes nothing -> a tenant is held
 to its project -> the app store installs nginx on the amd64 and arm64 nodes -> database.yml
 runs PostgreSQL on the arm64 machine (the group database) with its NAS mounted over NFS ->
+every playbook runs on the lab in some tier (tpcc.yml and bundle.yml here in check mode) ->
 scale.yml adds the second amd64 node -> bad inputs stop in preflight, naming host and fix.
 The full tier (`make test-full`, tests/tiers.yml) adds, after those: TPC-C on that database
 (local versus NAS, tpcc.yml) -> the mips64el machine,
