@@ -673,13 +673,14 @@ def test_an_app_store_release_runs_on_the_amd64_and_arm64_nodes_and_a_rerun_chan
 
 DATABASE = "xc-lab-arm64"  # inventories/lab: the group database
 DATABASE_NAS = "/mnt/nas/database"  # group_vars/database: storage_nfs_host_mounts
+DATABASE_SOCKETS = "/run/xinchuang-postgresql"  # the kingbase role's socket directory (its service's name)
 
 
 def database_sql(sql):
     """SQL as the server's superuser through its unix socket (peer authentication) on the
     database host: the server's own answer, no password on a command line."""
-    got = on_host(DATABASE, "runuser", "-u", "postgres", "--", "psql", "-X", "-A", "-t", "-d", "postgres",
-                  "-c", sql, timeout=120)
+    got = on_host(DATABASE, "runuser", "-u", "postgres", "--", "psql", "-X", "-A", "-t", "-h", DATABASE_SOCKETS,
+                  "-d", "postgres", "-c", sql, timeout=120)
     return got.stdout.strip()
 
 
@@ -719,11 +720,21 @@ CHECK_MODE_ONLY = ["tpcc.yml", "bundle.yml"]
 
 
 def playbooks_the_e2e_runs():
-    """The playbooks the e2e tests hand to playbook() or runner_playbook(), from their source."""
+    """The playbooks the e2e tests hand to playbook() or runner_playbook(), from their source,
+    and those these import (site.yml imports storage.yml and tenancy.yml)."""
     names = set()
     for path in glob.glob(os.path.join(ROOT, "tests", "e2e", "*.py")):
         with open(path) as fh:
             names.update(re.findall(r"playbook\(\s*\"([a-z_]+\.yml)\"", fh.read()))
+    todo = list(names)
+    while todo:
+        with open(os.path.join(ROOT, "playbooks", todo.pop())) as fh:
+            plays = yaml.safe_load(fh) or []
+        for play in plays:
+            imported = play.get("ansible.builtin.import_playbook") or ""
+            if imported and "/" not in imported and imported not in names:
+                names.add(imported)
+                todo.append(imported)
     return names
 
 
