@@ -76,9 +76,17 @@ def changed_releases(results):
     return sorted(out)
 
 
+def parent_pid(pid):
+    """The parent of PID from /proc/PID/stat (after the command name, which may hold spaces)."""
+    with open("/proc/%s/stat" % pid, "rb") as fh:
+        return int(fh.read().rsplit(b")", 1)[1].split()[1])
+
+
 class CommandLines:
-    """Reads every process's command line (/proc/*/cmdline, what `ps` shows any user) while a run
-    goes on; keeps those that hold SECRET, and those of helm, to prove helm's were seen."""
+    """Reads the command line (/proc/*/cmdline, what `ps` shows any user) of every process this test
+    started, at any depth, while a run goes on; keeps those that hold SECRET, and those of helm, to
+    prove helm's were seen. Other tests' processes (the other pytest workers', whose fixtures use the
+    same test password) are not this run's and are left out."""
 
     def __init__(self, secret, helm):
         self.secret, self.helm = secret.encode(), helm.encode()
@@ -86,7 +94,19 @@ class CommandLines:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, daemon=True)
 
+    @staticmethod
+    def _started_here(pid, root):
+        try:
+            while pid > 1:
+                pid = parent_pid(pid)
+                if pid == root:
+                    return True
+        except (OSError, IndexError, ValueError):
+            pass
+        return False
+
     def _watch(self):
+        root = os.getpid()
         while not self._stop.is_set():
             for pid in os.listdir("/proc"):
                 if not pid.isdigit():
@@ -95,6 +115,10 @@ class CommandLines:
                     with open("/proc/%s/cmdline" % pid, "rb") as fh:
                         line = fh.read()
                 except OSError:
+                    continue
+                if not (self.secret in line or line.startswith(self.helm + b"\0")):
+                    continue
+                if not self._started_here(int(pid), root):
                     continue
                 if self.secret in line:
                     self.leaked.add(line.replace(b"\0", b" ").decode(errors="replace"))
