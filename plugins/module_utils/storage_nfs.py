@@ -141,6 +141,14 @@ def _static_problems(export, name, provisioner, default_volumes, default_capacit
     return problems
 
 
+def _directory(path):
+    """PATH without its trailing slashes when it is an absolute directory other than /, else
+    None (an export's path and a host's mount point are checked alike)."""
+    if isinstance(path, str) and path.startswith("/") and path.rstrip("/"):
+        return path.rstrip("/")
+    return None
+
+
 def export_problems(exports, backend="kernel", default_options=DEFAULT_OPTIONS, reclaim_policy="Delete",
                     default_class=None, grace_time=None, provisioner="csi", default_volumes=1,
                     default_capacity="10Gi"):
@@ -167,14 +175,14 @@ def export_problems(exports, backend="kernel", default_options=DEFAULT_OPTIONS, 
         if name in seen_names:
             problems.append("export %r is given twice: export names must be unique" % name)
         seen_names[name] = True
-        path = export.get("path")
-        if not isinstance(path, str) or not path.startswith("/") or path.rstrip("/") in ("", "/"):
+        path, directory = export.get("path"), _directory(export.get("path"))
+        if directory is None:
             problems.append("export %r: path %r must be an absolute directory other than /" % (name, path))
-        elif path.rstrip("/") in seen_paths:
+        elif directory in seen_paths:
             problems.append("exports %r and %r share the path %s: one directory, one export"
-                            % (seen_paths[path.rstrip("/")], name, path))
+                            % (seen_paths[directory], name, path))
         else:
-            seen_paths[path.rstrip("/")] = name
+            seen_paths[directory] = name
         clients = export.get("clients") or []
         if not clients:
             problems.append("export %r has no clients: name the networks of the nodes that mount it" % name)
@@ -536,14 +544,15 @@ def host_mounts(mounts, exports, server, default_mount_options=DEFAULT_MOUNT_OPT
         if name not in by_name:
             problems.append("storage_nfs_host_mounts #%d: export %r is not in storage_nfs_exports (known: %s): "
                             "name one of them, or add the export" % (i + 1, name, ", ".join(sorted(map(str, by_name))) or "none"))
-        if not isinstance(path, str) or not path.startswith("/") or path.rstrip("/") in ("", "/"):
+        directory = _directory(path)
+        if directory is None:
             problems.append("storage_nfs_host_mounts #%d: path %r must be an absolute directory other than /"
                             % (i + 1, path))
-        elif path.rstrip("/") in seen:
+        elif directory in seen:
             problems.append("storage_nfs_host_mounts #%d: path %s is already the mount point of #%d: one "
-                            "directory, one mount" % (i + 1, path, seen[path.rstrip("/")]))
+                            "directory, one mount" % (i + 1, path, seen[directory]))
         else:
-            seen[path.rstrip("/")] = i + 1
+            seen[directory] = i + 1
         options = mount.get("options")
         if options is not None and (not isinstance(options, list) or not all(isinstance(o, str) and o for o in options)):
             problems.append("storage_nfs_host_mounts #%d: options %r must be a list of mount options such as "
@@ -552,7 +561,7 @@ def host_mounts(mounts, exports, server, default_mount_options=DEFAULT_MOUNT_OPT
             continue
         export = by_name[name]
         opts = options or export.get("mount_options") or list(default_mount_options)
-        out.append({"export": name, "src": "%s:%s" % (server, export["path"]), "path": path.rstrip("/"),
+        out.append({"export": name, "src": "%s:%s" % (server, export["path"]), "path": directory,
                     "fstype": "nfs", "opts": ",".join(opts)})
     if problems:
         raise NfsError("; ".join(problems) + "; nothing was mounted")

@@ -671,9 +671,24 @@ def test_an_app_store_release_runs_on_the_amd64_and_arm64_nodes_and_a_rerun_chan
                      "| adapted, present, installed | adapted, MISSING | adapted, MISSING | adapted, present |"], nginx
 
 
-DATABASE = "xc-lab-arm64"  # inventories/lab: the group database
-DATABASE_NAS = "/mnt/nas/database"  # group_vars/database: storage_nfs_host_mounts
-DATABASE_SOCKETS = "/run/xinchuang-postgresql"  # the kingbase role's socket directory (its service's name)
+def lab_yaml(*path):
+    with open(os.path.join(ROOT, *path)) as fh:
+        return yaml.safe_load(fh)
+
+
+# The database host, its NAS mount and the export behind it, as the lab inventory gives them,
+# and the socket directory the kingbase role gives the engine (/run/<its service's name>).
+_GROUPS = lab_yaml("inventories", "lab", "hosts.yml")["all"]["children"]
+(DATABASE,) = _GROUPS["database"]["hosts"]
+(NFS_SERVER,) = _GROUPS["nfs_server"]["hosts"]
+_DATABASE_VARS = lab_yaml("inventories", "lab", "group_vars", "database", "database.yml")
+(_NAS_MOUNT,) = _DATABASE_VARS["storage_nfs_host_mounts"]
+DATABASE_NAS = _NAS_MOUNT["path"]
+DATABASE_NAS_EXPORT = [e["path"] for e in lab_yaml("inventories", "lab", "group_vars", "all", "storage.yml")[
+    "storage_nfs_exports"] if e["name"] == _NAS_MOUNT["export"]][0]
+DATABASE_SERVICE = _DATABASE_VARS.get("kingbase_service_name") or lab_yaml(
+    "roles", "kingbase", "vars", "engine_%s.yml" % _DATABASE_VARS["kingbase_engine"])["_kingbase_engine"]["service_name"]
+DATABASE_SOCKETS = "/run/" + DATABASE_SERVICE
 
 
 def database_sql(sql):
@@ -695,8 +710,8 @@ def test_the_database_host_runs_its_server_on_local_disk_with_its_nas_mounted_an
     TIMES["database.yml"] = took
     assert_ok(report, proc)
     mount = on_host(DATABASE, "findmnt", "--noheadings", "--output", "FSTYPE,SOURCE", "--target", DATABASE_NAS)
-    assert mount.stdout.split() == ["nfs4", "172.29.0.21:/srv/nfs/database"], mount.stdout
-    assert on_host(DATABASE, "systemctl", "is-active", "xinchuang-postgresql").stdout.strip() == "active"
+    assert mount.stdout.split() == ["nfs4", "%s:%s" % (HOSTS[NFS_SERVER]["address"], DATABASE_NAS_EXPORT)], mount.stdout
+    assert on_host(DATABASE, "systemctl", "is-active", DATABASE_SERVICE).stdout.strip() == "active"
     assert database_sql("show server_version").startswith("15."), database_sql("show server_version")
     data_dir = database_sql("show data_directory")
     local = on_host(DATABASE, "findmnt", "--noheadings", "--output", "FSTYPE", "--target", data_dir)
@@ -715,8 +730,9 @@ NOT_RUN_ON_THE_LAB = {
     "canary.yml": "needs a Gateway data plane in the lab (issue 35); canary_weights and canary_release "
                   "run against the test bed's API server and a real Prometheus (tests/integration/canary)",
 }
-# Playbooks the gate runs in check mode only, here (a real run is a full-tier test or too slow).
-CHECK_MODE_ONLY = ["tpcc.yml", "bundle.yml"]
+# Playbooks the gate runs in check mode only, here (a real run is a full-tier test or too slow),
+# each with its extra variables ("{tmp}": the test's own directory).
+CHECK_MODE_ONLY = {"tpcc.yml": {"tpcc_report_dir": "{tmp}"}, "bundle.yml": {}}
 
 
 def playbooks_the_e2e_runs():
@@ -748,9 +764,9 @@ def test_every_playbook_runs_on_the_lab_inventory_and_none_matches_no_host(lab, 
     assert set(NOT_RUN_ON_THE_LAB) <= shipped and set(CHECK_MODE_ONLY) <= shipped
     missing = shipped - playbooks_the_e2e_runs() - set(NOT_RUN_ON_THE_LAB) - set(CHECK_MODE_ONLY)
     assert not missing, "no e2e test runs %s on the lab: add one, or say why in NOT_RUN_ON_THE_LAB" % sorted(missing)
-    for name in CHECK_MODE_ONLY:
-        report, proc, took = playbook(name, "--check", "-e", json.dumps({"tpcc_report_dir": str(tmp_path)}),
-                                      callback="default")
+    for name, extra_vars in CHECK_MODE_ONLY.items():
+        extra_vars = dict((k, v.replace("{tmp}", str(tmp_path))) for k, v in extra_vars.items())
+        report, proc, took = playbook(name, "--check", "-e", json.dumps(extra_vars), callback="default")
         TIMES["%s --check" % name] = took
         assert proc.returncode == 0, "%s --check failed:\n%s\n%s" % (name, proc.stdout[-3000:], proc.stderr[-2000:])
         assert "no hosts matched" not in proc.stdout + proc.stderr, proc.stdout[-2000:]
@@ -877,7 +893,7 @@ def test_family_pod_runs_on_the_added_foreign_machine(lab):
     assert (rc, body) == (0, "x86_64 " + CONTROL_PLANE), body
 
 
-NFS_SERVER, NFS_EXPORT = "xc-lab-arm64", "/srv/nfs/lab"  # inventories/lab/group_vars/all/storage.yml
+NFS_EXPORT = "/srv/nfs/lab"  # inventories/lab/group_vars/all/storage.yml
 
 
 def claim_pod(name, host, claim_name, volume, script):
