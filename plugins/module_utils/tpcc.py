@@ -291,9 +291,23 @@ def percentile(values, percent):
     return ordered[min(rank, len(ordered)) - 1]
 
 
+_CONNECTION_TIME = re.compile(r"^initial connection time = ([0-9]+(?:\.[0-9]+)?) ms\s*$", re.M)
+
+
+def connection_seconds(pgbench_output):
+    """How long pgbench's clients took to connect, in seconds, from what pgbench printed
+    (``initial connection time = X ms``, PostgreSQL 14 and later); 0 when it printed none.
+    pgbench's --time clock starts before its clients connect, so a run began that long before
+    its first transaction: on a slow machine (an emulated one, or many terminals) a window
+    counted from the first transaction would end after pgbench stopped."""
+    found = _CONNECTION_TIME.search(pgbench_output or "")
+    return float(found.group(1)) / 1000.0 if found else 0.0
+
+
 def run_start(lines):
     """When the run's first transaction started (its end minus its latency), in seconds since
-    the epoch; None for a log without lines."""
+    the epoch; None for a log without lines. pgbench itself started ``connection_seconds``
+    earlier."""
     start = None
     for line in lines:
         if line.strip():

@@ -15,7 +15,9 @@ description:
   - Reads every file C(<prefix>.*) in O(path) that pgbench's C(--log --log-prefix <path>/<prefix>)
     wrote (one per pgbench thread) on the host it runs on, and returns the counts, tpmC and the
     p50 and p95 latency of each TPC-C transaction, so the log never leaves the host.
-  - The run starts when its first transaction started; transactions that ended in the first
+  - The run starts when pgbench started: its first transaction's start, less the
+    C(initial connection time) pgbench printed when O(pgbench_output) is given (pgbench's
+    C(--time) clock runs while its clients connect). Transactions that ended in the first
     O(rampup) seconds are left out, and the O(duration) seconds after them are measured. tpmC
     is the New-Order transactions committed in that window per minute. The script numbers of
     the log are those of the collection's kit (the role C(xinchuang.cloud.tpcc) passes the
@@ -43,6 +45,14 @@ options:
     description: Seconds measured after the ramp-up.
     type: int
     required: true
+  pgbench_output:
+    description:
+      - What pgbench printed (its standard output). Its C(initial connection time = X ms) line
+        moves the run's start back by that long; without it, the run starts at its first
+        transaction and, where the clients took long to connect, the window ends after pgbench
+        stopped (reported in RV(problems) as a run that stopped early).
+    type: str
+    default: ""
 seealso:
   - module: xinchuang.cloud.tpcc_client_info
 """
@@ -52,6 +62,7 @@ EXAMPLES = r"""
   ansible.builtin.command:
     argv: "{{ 'pgbench' | xinchuang.cloud.tpcc_pgbench_argv('/var/tmp/tpcc', '/var/tmp/tpcc/log/tpcc', 'tpcc_local',
               '127.0.0.1', 5432, 'postgres', 10, 20, 600, 60) }}"
+  register: pgbench_run
   changed_when: true
 
 - name: Read the log
@@ -59,6 +70,7 @@ EXAMPLES = r"""
     path: /var/tmp/tpcc/log
     rampup: 60
     duration: 600
+    pgbench_output: "{{ pgbench_run.stdout }}"
   register: tpcc_stats
 
 - name: Show tpmC
@@ -138,6 +150,7 @@ def argument_spec():
         prefix=dict(type="str", default="tpcc"),
         rampup=dict(type="int", default=0),
         duration=dict(type="int", required=True),
+        pgbench_output=dict(type="str", default=""),
     )
 
 
@@ -159,6 +172,8 @@ def main():
         # Two passes over the files: the start first, then the window, so a long run's log is
         # never held in memory.
         start = tpcc.run_start(_lines(files))
+        if start is not None:
+            start -= tpcc.connection_seconds(params["pgbench_output"])
         result = tpcc.summarize_log(_lines(files), params["rampup"], params["duration"],
                                     start=start)
     except XinchuangError as exc:

@@ -281,6 +281,36 @@ def test_a_run_that_stopped_early_is_named():
     assert "stopped early" in stats["problems"][0]
 
 
+PGBENCH_15_OUTPUT = """pgbench (15.18 (Debian 15.18-0+deb12u1))
+transaction type: multiple scripts
+scaling factor: 1
+number of clients: 4
+number of threads: 2
+duration: 4 s
+number of transactions actually processed: 28
+latency average = 301.108 ms
+initial connection time = 2007.777 ms
+tps = 13.298643 (without initial connection time)
+"""
+
+
+def test_the_clients_connection_time_is_read_from_what_pgbench_printed():
+    assert tpcc.connection_seconds(PGBENCH_15_OUTPUT) == pytest.approx(2.007777)
+    assert tpcc.connection_seconds("initial connection time = 12 ms\n") == pytest.approx(0.012)
+    # pgbench before 14 printed no such line; the run then starts at its first transaction.
+    assert tpcc.connection_seconds("tps = 85.2 (including connections establishing)\n") == 0.0
+    assert tpcc.connection_seconds("") == 0.0 and tpcc.connection_seconds(None) == 0.0
+
+
+def test_a_window_counted_from_pgbench_start_is_whole_when_clients_connected_slowly():
+    # pgbench --time 4 whose two clients took 2 s to connect: transactions from 2 s to 4 s.
+    lines = [line(0, 2.3, 300000), line(0, 3.2, 300000), line(0, 4.05, 300000)]
+    first = tpcc.run_start(lines)
+    assert "stopped early" in tpcc.summarize_log(lines, 0, 4, start=first)["problems"][0]
+    stats = tpcc.summarize_log(lines, 0, 4, start=first - tpcc.connection_seconds(PGBENCH_15_OUTPUT))
+    assert stats["problems"] == [] and stats["new_order_committed"] == 2  # 4.05 s: after the window
+
+
 def test_a_transaction_that_never_ran_has_no_latency():
     stats = tpcc.summarize_log([line(0, 1.0)], rampup=0, duration=1)
     assert stats["transactions"]["delivery"] == {"count": 0, "failed": 0, "p50_ms": None, "p95_ms": None}
