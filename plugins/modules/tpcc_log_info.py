@@ -15,7 +15,7 @@ description:
   - Reads every file C(<prefix>.*) in O(path) that pgbench's C(--log --log-prefix <path>/<prefix>)
     wrote (one per pgbench thread) on the host it runs on, and returns the counts, tpmC and the
     p50 and p95 latency of each TPC-C transaction, so the log never leaves the host.
-  - The run starts when pgbench started: its first transaction's start, less the
+  - The run starts when pgbench started, that is at its first transaction's start less the
     C(initial connection time) pgbench printed when O(pgbench_output) is given (pgbench's
     C(--time) clock runs while its clients connect). Transactions that ended in the first
     O(rampup) seconds are left out, and the O(duration) seconds after them are measured. tpmC
