@@ -6,6 +6,7 @@ tools. The files of the packages and the libraries they link are gathered by deb
 PYTHONPATH=$XC_ROOT/.collections.
 
     python3 hack/images/debian_apps.py list                  NAME REPOSITORY VERSION-PACKAGE
+    python3 hack/images/debian_apps.py builds NAME GOARCH    exit 0 when NAME builds a GOARCH child
     python3 hack/images/debian_apps.py takes NAME            debian_tree.py's arguments
     python3 hack/images/debian_apps.py oci-args NAME DIR     oci.py's arguments of the config and
                                                              the added files (written under DIR)
@@ -22,7 +23,7 @@ import json
 import os
 import sys
 
-from ansible_collections.xinchuang.cloud.plugins.module_utils import app_images
+from ansible_collections.xinchuang.cloud.plugins.module_utils import app_images, arch
 
 APPS = app_images.APPS
 NONROOT = app_images.NONROOT
@@ -43,8 +44,12 @@ def oci_args(name, out_dir):
         with open(path, "w") as fh:
             fh.write(text)
         args += ["--file", "%s=%s:0644" % (dest, path)]
+    for dest, target in sorted(spec.get("links", {}).items()):
+        args += ["--symlink", "%s=%s" % (dest, target)]
     for d in spec.get("dirs", []):
         args += ["--dir", d]
+    for pair in spec.get("env", []):
+        args += ["--env", pair]
     args += ["--user", NONROOT, "--workdir", spec.get("workdir", "/")]
     # As JSON: the arguments may start with a dash or be empty.
     for key in ("entrypoint", "cmd"):
@@ -67,6 +72,10 @@ def main(argv):
     if cmd == "list":
         for name in sorted(APPS):
             print("%s\t%s\t%s" % (name, APPS[name]["repository"], APPS[name]["version_of"]))
+    elif cmd == "builds" and len(rest) == 2:
+        # Exit status 0 when recipe NAME builds a child for GOARCH (its family is one of its families).
+        app(rest[0])
+        return 0 if arch.family_of(rest[1]) in app_images.families_of(rest[0]) else 1
     elif cmd == "takes" and len(rest) == 1:
         print("\n".join(app(rest[0])["takes"]))
     elif cmd == "oci-args" and len(rest) == 2:

@@ -7,9 +7,9 @@ file list of an image layer (hack/images.sh: the NFS node plugin's mount and mou
         netbase:etc/
 
 Each argument is PACKAGE:PATH[,PATH...][:LIBRARY[,LIBRARY...]]: the files wanted of PACKAGE
-(merged-/usr paths; a trailing / takes a directory) and the name prefixes of the library
-packages of its Depends those files link (libtirpc3 also finds sid's libtirpc3t64). Every
-library package those depend on follows (plugins/module_utils/debian_closure.py). Packages are
+(merged-/usr paths; a trailing / takes a directory; !PATH leaves a file or directory out)
+and the name prefixes of the library packages of its Depends those files link (libtirpc3
+also finds sid's libtirpc3t64). Every library package those depend on follows (plugins/module_utils/debian_closure.py). Packages are
 fetched and unpacked once under $XC_CACHE/debian-packages by bundle_build.DebianPackages (an
 apt configuration of its own, the archive's signature checked; XC_DEBIAN_MIRROR picks the
 mirror). Run with PYTHONPATH=$XC_ROOT/.collections.
@@ -34,11 +34,10 @@ _BOOKKEEPING = ("VERSION", bundle_build.DebianPackages.CONTROL)
 
 
 def parse_take(text):
-    parts = text.split(":")
-    if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
-        raise SystemExit("%r: give PACKAGE:PATH[,PATH...][:LIBRARY[,LIBRARY...]]" % text)
-    follow = tuple(p for p in parts[2].split(",") if p) if len(parts) == 3 else ()
-    return dc.Take(parts[0], tuple(parts[1].split(",")), follow)
+    try:
+        return dc.parse_take(text)
+    except dc.DebianClosureError as exc:
+        raise SystemExit(str(exc))
 
 
 def package_entries(folder, take):
@@ -95,7 +94,7 @@ def main(argv=None):
                 continue
             seen.add(dest)
             entries.append((kind, dest, what, mode))
-    missing = [p for t in takes for p in t.paths if not p.endswith("/") and p not in seen]
+    missing = [p for t in takes for p in t.paths if not p.endswith("/") and not p.startswith("!") and p not in seen]
     if missing:
         sys.stderr.write("ERROR: Debian %s (%s) packages lack %s\n" % (
             args.suite, args.arch, ", ".join(missing)))

@@ -16,7 +16,7 @@ containerd applies when it unpacks the layer), like upstream's CoreDNS image.
 ``--symlink DEST=TARGET`` adds a symbolic link (busybox's applets: ``bin/sh=busybox``).
 
 ``--dir DEST:MODE`` adds an empty directory (``tmp:1777`` for programs that write there as a
-user other than root); ``--env KEY=VALUE`` an environment variable beside PATH.
+user other than root); ``--env KEY=VALUE`` an environment variable beside PATH (``--env PATH=...`` replaces it).
 
 ``platform GOARCH`` prints the OCI platform of a GOARCH (linux/arm64/v8).
 """
@@ -121,7 +121,11 @@ def make_layer(files, caps, links=(), empty_dirs=()):
 
 
 def image_config(plat, diff_id, args):
-    config = {"Env": [PATH_ENV] + list(args.env or []), "WorkingDir": args.workdir or "/"}
+    env = list(args.env or [])
+    # PATH unless the image gives its own (an Env key twice leaves the runtime to pick one).
+    if not any(pair.startswith("PATH=") for pair in env):
+        env.insert(0, PATH_ENV)
+    config = {"Env": env, "WorkingDir": args.workdir or "/"}
     entrypoint = json.loads(args.entrypoint_json) if args.entrypoint_json else args.entrypoint
     cmd = json.loads(args.cmd_json) if args.cmd_json else args.cmd
     if entrypoint:

@@ -19,6 +19,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.xinchuang.cloud.plugins.module_utils import debian_closure
+
 # The families a recipe builds a child for: Debian builds its archive for them (loong64 in the
 # ports archive, sid), and hack/images.sh builds for their GOARCHes (amd64, arm64, loong64,
 # mips64le). Debian has no sw64 port, so a sw64 image always comes from the site (the vendor's
@@ -58,11 +60,20 @@ NGINX_DEFAULT_SITE = """server {
 }
 """
 
+# The user and group of NONROOT by name, for the programs that look themselves up (PostgreSQL's
+# initdb and postgres refuse to run as a user /etc/passwd does not know).
+PASSWD = "root:x:0:0:root:/root:/usr/sbin/nologin\n%s:x:65532:65532:%s:%s:/usr/sbin/nologin\n"
+GROUP = "root:x:0:\n%s:x:65532:\n"
+
 # One recipe per image:
-#   repository    where hack/images.sh pushes it (an index with a child per family of FAMILIES)
+#   repository    where hack/images.sh pushes it (an index with a child per family it builds)
+#   families      the families it builds a child for (default FAMILIES): those whose Debian
+#                 suite has its main package
 #   version_of    the main package: its upstream version of bookworm tags the image
-#   takes         debian_tree.py's PACKAGE:PATH[,PATH...][:LIBRARY,...] arguments
+#   takes         debian_tree.py's PACKAGE:PATH[,PATH...][:LIBRARY,...] arguments (a path that
+#                 starts with ! leaves that file or directory out)
 #   files, dirs   what the project adds (path: text; path:mode)
+#   links         symbolic links the project adds (path: target)
 #   workdir, entrypoint, cmd, expose    the image configuration (user: NONROOT)
 #   version_args  the arguments that make its program print its version (the image tests)
 # Every library a program links is followed (prefix "lib"): Debian names them so.
@@ -102,6 +113,55 @@ APPS = {
         "expose": ["11211/tcp"],
         "version_args": ["-V"],
     },
+    # etcd (a Go program) as Debian builds it: the chart names its data directory and URLs.
+    "etcd": {
+        "repository": "appstore/etcd",
+        "version_of": "etcd-server",
+        "takes": ["etcd-server:usr/bin/etcd:libc6"],
+        "dirs": ["tmp:1777", "var/lib/etcd:1777"],
+        "entrypoint": ["/usr/bin/etcd"],
+        "expose": ["2379/tcp", "2380/tcp"],
+        "version_args": ["--version"],
+    },
+    # InfluxDB 1.x (a Go program); the chart gives its directories through the environment.
+    "influxdb": {
+        "repository": "appstore/influxdb",
+        "version_of": "influxdb",
+        "takes": ["influxdb:usr/bin/influxd:libc6"],
+        "dirs": ["tmp:1777", "var/lib/influxdb:1777"],
+        "entrypoint": ["/usr/bin/influxd"],
+        "expose": ["8086/tcp"],
+        "version_args": ["version"],
+    },
+    # PostgreSQL 15, the engine Kingbase KES derives from: initdb and the server with their
+    # modules and data files (not the LLVM JIT: no LLVM in the image, so jit is off), the time
+    # zones and the C.UTF-8 locale they read, and a shell (dash as /bin/sh) for the chart's
+    # first-start script and initdb's own commands. Sid (loong64) has no PostgreSQL 15: a
+    # loong64 child comes from the site.
+    "postgresql": {
+        "repository": "appstore/postgresql",
+        "families": ["c86", "arm", "mips"],
+        "version_of": "postgresql-15",
+        "takes": ["postgresql-15:usr/lib/postgresql/15/bin/initdb,usr/lib/postgresql/15/bin/postgres,"
+                  "usr/lib/postgresql/15/lib/,!usr/lib/postgresql/15/lib/llvmjit.so,"
+                  "!usr/lib/postgresql/15/lib/llvmjit_types.bc,!usr/lib/postgresql/15/lib/bitcode/,"
+                  "usr/share/postgresql/15/"
+                  ":libc6,libgcc-s1,libgssapi-krb5,libicu,libldap,liblz4,libpam0g,libpq5,libselinux1,libssl,"
+                  "libstdc++6,libsystemd0,libuuid1,libxml2,libxslt1,libzstd1,zlib1g",
+                  "tzdata:usr/share/zoneinfo/",
+                  # initdb --locale=C.UTF-8 (the chart's): glibc's compiled C.UTF-8.
+                  "libc-bin:usr/lib/locale/C.utf8/",
+                  "dash:usr/bin/dash:libc6"],
+        "files": {"etc/passwd": PASSWD % ("postgres", "PostgreSQL", "/var/lib/postgresql"),
+                  "etc/group": GROUP % "postgres"},
+        "links": {"usr/bin/sh": "dash"},
+        "dirs": ["tmp:1777", "var/lib/postgresql:1777"],
+        "env": ["PATH=/usr/lib/postgresql/15/bin:/usr/bin", "PGDATA=/var/lib/postgresql/data/pgdata"],
+        "entrypoint": ["/usr/lib/postgresql/15/bin/postgres"],
+        "cmd": ["-c", "jit=off", "-c", "unix_socket_directories=/tmp"],
+        "expose": ["5432/tcp"],
+        "version_args": ["--version"],
+    },
     # fio with every engine Debian links, for measuring the storage layer (the storage issue's
     # benchmark is not written yet: no bench/ script uses it today).
     "fio": {
@@ -140,6 +200,22 @@ def recipe_of(repository):
 def built_repositories():
     """The repositories the recipes build, sorted."""
     return sorted(spec["repository"] for spec in APPS.values())
+
+
+def families_of(name):
+    """The families recipe ``name`` builds a child for, in FAMILIES' order."""
+    wanted = APPS[name].get("families", FAMILIES)
+    return [f for f in FAMILIES if f in wanted]
+
+
+def provides(name, path):
+    """Whether the image of recipe ``name`` has the file ``path`` (absolute; /bin is /usr/bin,
+    merged /usr): a file or a link the project adds, or a file one of its takes asks for (the
+    rule debian_tree.py gathers the files by)."""
+    spec, path = APPS[name], debian_closure.merged_path(path)
+    if path in spec.get("files", {}) or path in spec.get("links", {}):
+        return True
+    return any(debian_closure.wanted(path, debian_closure.parse_take(take)) for take in spec["takes"])
 
 
 def main_package(name):

@@ -159,7 +159,8 @@ def image_source(entry, family):
     recipe, sw64, or a per-family ``images`` override) or None (the family is not adapted)."""
     if family not in (entry.get("families") or []):
         return None
-    if family in app_images.FAMILIES and family not in (entry.get("images") or {}) and recipe_of(entry):
+    recipe = recipe_of(entry)
+    if recipe and family in app_images.families_of(recipe) and family not in (entry.get("images") or {}):
         return "recipe"
     return "site"
 

@@ -37,6 +37,17 @@ class DebianClosureError(XinchuangError, ValueError):
 # of its Depends that those files link.
 Take = namedtuple("Take", ["package", "paths", "follow"])
 
+
+def parse_take(text):
+    """A Take of ``PACKAGE:PATH[,PATH...][:LIBRARY[,LIBRARY...]]`` (debian_tree.py's argument,
+    the recipes' ``takes``)."""
+    parts = str(text).split(":")
+    if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
+        raise DebianClosureError("%r: give PACKAGE:PATH[,PATH...][:LIBRARY[,LIBRARY...]]" % (text,))
+    follow = tuple(p for p in parts[2].split(",") if p) if len(parts) == 3 else ()
+    return Take(parts[0], tuple(parts[1].split(",")), follow)
+
+
 # Where library packages put files an image never uses.
 _UNUSED_PREFIXES = ("usr/share/doc/", "usr/share/man/", "usr/share/info/", "usr/share/lintian/",
                     "usr/share/bug/", "usr/share/locale/", "usr/share/gcc/", "usr/share/gdb/")
@@ -169,12 +180,16 @@ def merged_links(paths):
     return [(top, "usr/" + top) for top in sorted(tops)]
 
 
+def _matches(path, want):
+    return path == want or (want.endswith("/") and path.startswith(want))
+
+
 def wanted(path, take):
     """Whether a merged-/usr ``path`` of a package is one of the files a take asks for
-    (``take`` None: a library package, everything but documentation)."""
+    (``take`` None: a library package, everything but documentation). A path of the take that
+    starts with ``!`` leaves that file or directory out of what the others take."""
     if take is None:
         return not path.startswith(_UNUSED_PREFIXES)
-    for want in take.paths:
-        if path == want or (want.endswith("/") and path.startswith(want)):
-            return True
-    return False
+    if any(_matches(path, want[1:]) for want in take.paths if want.startswith("!")):
+        return False
+    return any(_matches(path, want) for want in take.paths if not want.startswith("!"))

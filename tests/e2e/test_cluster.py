@@ -47,7 +47,7 @@ from tests.e2e.lab import (
     kubectl_bytes, kubectl_json, lab_secrets, log, on_host, playbook, recap, registry_secret,
     runner_playbook, sh, start_hosts, stop_hosts, wait_for)
 from tests.proof.elf import machine_mismatch
-from ansible_collections.xinchuang.cloud.plugins.module_utils import arch
+from ansible_collections.xinchuang.cloud.plugins.module_utils import appstore, arch
 
 CONTROL_PLANE = "xc-lab-amd64"
 WORKER = "xc-lab-amd64-w1"
@@ -674,6 +674,46 @@ def test_an_app_store_release_runs_on_the_amd64_and_arm64_nodes_and_a_rerun_chan
 def lab_yaml(*path):
     with open(os.path.join(ROOT, *path)) as fh:
         return yaml.safe_load(fh)
+
+
+def built_applications(family):
+    """The catalogue's applications other than nginx (the test above) whose image a recipe
+    builds for FAMILY (roles/appstore/defaults/main.yml, plugins/module_utils/app_images.py)."""
+    catalogue = lab_yaml("roles", "appstore", "defaults", "main.yml")["appstore_catalogue"]
+    return [name for name, entry in catalogue.items()
+            if name != "nginx" and appstore.recipe_of(entry) and appstore.image_source(entry, family) == "recipe"]
+
+
+@pytest.mark.timeout(2400)
+@pytest.mark.parametrize("family", ["c86", "arm"])
+def test_every_application_built_here_runs_through_its_chart_on_a_node_of_the_family(lab, family):
+    """Each application whose image a recipe builds (redis, memcached, etcd, influxdb, postgresql
+    on c86 and arm) installed by playbooks/appstore.yml for one family, in one run: its Pod
+    becomes Ready (the chart's probes: PostgreSQL after initdb, etcd's /health, InfluxDB's
+    /ping) on a node of that family, from the private registry, its server process machine
+    code of that node: c86 on the amd64 nodes, arm on the arm64 machine (full tier, both). The
+    releases are removed afterwards (namespace appstore-<name>-<family>)."""
+    names = built_applications(family)
+    assert {"redis", "memcached", "etcd", "influxdb", "postgresql"} <= set(names), names
+    namespaces = dict((name, "appstore-%s-%s" % (name, family)) for name in names)
+    apps = [{"name": name, "families": [family], "namespace": namespaces[name]} for name in names]
+    try:
+        report, proc, took = playbook("appstore.yml", "-e", json.dumps({"appstore_apps": apps}))
+        TIMES["appstore.yml (%s on %s)" % (", ".join(names), family)] = took
+        assert_ok(report, proc)
+        for name in names:
+            selector = "app.kubernetes.io/instance=" + name
+            kubectl("wait", "--for=condition=Ready", "pod", "-l", selector, "-n", namespaces[name],
+                    "--timeout=900s", timeout=960)
+            (pod,) = kubectl_json("get", "pods", "-n", namespaces[name], "-l", selector)["items"]
+            host, status = pod["spec"]["nodeName"], pod["status"]["containerStatuses"][0]
+            assert arch.family_of(goarch(host)) == family, (name, host)
+            assert status["imageID"].startswith("%s/appstore/%s@sha256:" % (REGISTRY, name)), (name, status)
+            pid = task_pid(host, status["containerID"].split("://", 1)[1])
+            assert machine_problems(host, ["/proc/%s/exe" % pid], goarch(host)) == [], (name, host)
+    finally:
+        for namespace in namespaces.values():
+            kubectl("delete", "namespace", namespace, "--ignore-not-found", "--wait=true", timeout=600, check=False)
 
 
 # The database host, its NAS mount and the export behind it, as the lab inventory gives them,

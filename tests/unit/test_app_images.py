@@ -61,3 +61,37 @@ def test_the_tag_of_a_debian_version_is_its_upstream_part(debian, tag):
 def test_a_version_without_an_upstream_part_is_refused():
     with pytest.raises(ValueError, match="'1:-1'"):
         app_images.upstream_version("1:-1")
+
+
+def test_a_recipe_builds_the_families_whose_suite_has_its_package():
+    assert app_images.families_of("nginx") == list(app_images.FAMILIES)
+    # Sid (loong64) has no PostgreSQL 15.
+    assert app_images.families_of("postgresql") == ["c86", "arm", "mips"]
+    for name, spec in app_images.APPS.items():
+        assert set(spec.get("families", app_images.FAMILIES)) <= set(app_images.FAMILIES), name
+    module = debian_apps()
+    assert module.main(["builds", "postgresql", "arm64"]) == 0
+    assert module.main(["builds", "postgresql", "loong64"]) == 1
+    assert module.main(["builds", "nginx", "loong64"]) == 0
+    with pytest.raises(SystemExit):
+        module.main(["builds", "nope", "amd64"])
+
+
+def test_what_an_image_provides_is_what_its_takes_links_and_files_give():
+    assert app_images.provides("etcd", "/usr/bin/etcd")
+    # The shell the postgresql chart starts: a link to dash; /bin is /usr/bin (merged /usr).
+    assert app_images.provides("postgresql", "/bin/sh") and app_images.provides("postgresql", "/usr/bin/dash")
+    assert app_images.provides("postgresql", "/usr/lib/postgresql/15/lib/plpgsql.so")
+    assert app_images.provides("postgresql", "/etc/passwd")
+    # Left out: the JIT, whose LLVM the image does not carry.
+    assert not app_images.provides("postgresql", "/usr/lib/postgresql/15/lib/llvmjit.so")
+    assert not app_images.provides("postgresql", "/usr/lib/postgresql/15/lib/bitcode/postgres.index.bc")
+    assert not app_images.provides("nginx", "/bin/sh")
+
+
+def test_the_image_build_adds_the_recipes_links_and_environment(tmp_path):
+    args = debian_apps().oci_args("postgresql", str(tmp_path))
+    assert args[args.index("--symlink") + 1] == "usr/bin/sh=dash"
+    assert "PGDATA=/var/lib/postgresql/data/pgdata" in [args[i + 1] for i, a in enumerate(args) if a == "--env"]
+    passwd = [a for a in args if a.startswith("etc/passwd=")][0].split("=", 1)[1].rsplit(":", 1)[0]
+    assert "postgres:x:65532:65532:" in open(passwd).read()

@@ -3,6 +3,7 @@
 
 import copy
 import os
+import re
 
 import pytest
 import yaml
@@ -50,19 +51,49 @@ def test_the_images_buildable_here_are_the_ones_a_recipe_builds_except_on_sw64()
     assert [appstore.image_source(nginx, f) for f in arch.families()] == ["recipe"] * 3 + ["site", "recipe"]
     assert {appstore.image_source(kafka, f) for f in arch.families()} == {"site"}
     assert appstore.image_source(CATALOGUE["yapi"], "mips") is None
+    # A recipe builds only the families whose Debian suite has its package (no PostgreSQL 15 in sid).
+    assert [appstore.image_source(CATALOGUE["postgresql"], f) for f in arch.families()] == [
+        "recipe", "recipe", "site", "site", "recipe"]
+
+
+def chart_commands(chart):
+    """The first word of every container command of a chart's templates."""
+    out = []
+    for name in sorted(os.listdir(os.path.join(ROOT, "charts", chart, "templates"))):
+        with open(os.path.join(ROOT, "charts", chart, "templates", name)) as fh:
+            out += re.findall(r'^\s*command: \["([^"]+)"', fh.read(), flags=re.M)
+    return out
+
+
+def test_a_chart_whose_image_a_recipe_builds_runs_it_as_its_user_and_starts_what_it_has():
+    """The chart of every application a recipe builds runs as the image's user (not a 999 the
+    image of Debian's packages does not have) and starts a program the image carries."""
+    built = 0
+    for name, entry in CATALOGUE.items():
+        recipe = appstore.recipe_of(entry)
+        if not recipe:
+            continue
+        built += 1
+        context = yaml.safe_load(open(os.path.join(ROOT, "charts", entry["chart"], "values.yaml")))["securityContext"]
+        user = "%s:%s" % (context["runAsUser"], context["runAsGroup"])
+        assert user == app_images.NONROOT, (name, user)
+        for program in chart_commands(entry["chart"]):
+            assert app_images.provides(recipe, program), (name, program)
+    assert built == 6
+    assert chart_commands("postgresql") == ["/bin/sh"] and chart_commands("etcd") == ["/usr/bin/etcd"]
 
 
 def test_a_debian_package_without_a_recipe_is_refused_naming_the_fix():
-    """The catalogue as it was: a Debian package for postgresql, whose image no recipe builds."""
+    """A Debian package for rabbitmq, whose image no recipe builds."""
     catalogue = copy.deepcopy(CATALOGUE)
-    catalogue["postgresql"]["debian_package"] = "postgresql"
+    catalogue["rabbitmq"]["debian_package"] = "rabbitmq-server"
     assert appstore.catalogue_problems(catalogue) == [
-        "appstore_catalogue.postgresql sets debian_package 'postgresql', but no recipe builds its image "
-        "appstore/postgresql (the recipes build %s): set debian_package to \"\" (the site's registry provides the "
+        "appstore_catalogue.rabbitmq sets debian_package 'rabbitmq-server', but no recipe builds its image "
+        "appstore/rabbitmq (the recipes build %s): set debian_package to \"\" (the site's registry provides the "
         "image) or add a recipe in plugins/module_utils/app_images.py" % ", ".join(app_images.built_repositories())]
-    with pytest.raises(appstore.AppstoreError, match="appstore_catalogue.postgresql sets debian_package"):
+    with pytest.raises(appstore.AppstoreError, match="appstore_catalogue.rabbitmq sets debian_package"):
         appstore.install_plan([{"name": "redis", "families": ["c86"]}], catalogue, REGISTRY)
-    with pytest.raises(appstore.AppstoreError, match="appstore_catalogue.postgresql sets debian_package"):
+    with pytest.raises(appstore.AppstoreError, match="appstore_catalogue.rabbitmq sets debian_package"):
         appstore.matrix(catalogue)
     # A site's own application with a package but no recipe, and one with the wrong package.
     catalogue = copy.deepcopy(CATALOGUE)

@@ -165,3 +165,19 @@ def test_wanted_files_of_a_take_and_of_a_library():
     assert dc.wanted("usr/lib/aarch64-linux-gnu/libc.so.6", None)
     assert not dc.wanted("usr/share/doc/libc6/copyright", None)
     assert not dc.wanted("usr/share/lintian/overrides/libc6", None)
+
+
+def test_a_take_leaves_out_what_its_bang_paths_name():
+    take = dc.parse_take("postgresql-15:usr/lib/postgresql/15/lib/,!usr/lib/postgresql/15/lib/llvmjit.so,"
+                         "!usr/lib/postgresql/15/lib/bitcode/:libc6")
+    assert take.follow == ("libc6",)
+    assert dc.wanted("usr/lib/postgresql/15/lib/plpgsql.so", take)
+    assert not dc.wanted("usr/lib/postgresql/15/lib/llvmjit.so", take)
+    assert not dc.wanted("usr/lib/postgresql/15/lib/bitcode/postgres/main.bc", take)
+    assert not dc.wanted("usr/lib/postgresql/15/bin/postgres", take)
+
+
+@pytest.mark.parametrize("text", ["postgresql-15", ":usr/bin/x", "p::libc6", "p:a:b:c"])
+def test_a_bad_take_is_named(text):
+    with pytest.raises(dc.DebianClosureError, match="give PACKAGE:PATH"):
+        dc.parse_take(text)
