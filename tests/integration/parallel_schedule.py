@@ -25,25 +25,26 @@ SHARED_UNITS = {
 }
 
 # Seconds per unit in a serial warm run (pytest --durations=0, load ~6, see
-# docs/development.md); only the order is taken from them. A unit not named here counts as
+# docs/development.md), or the sum of a unit's JUnit times in a gate run (2026-12-04); only
+# the order is taken from them. A unit not named here counts as
 # UNKNOWN_SECONDS until it is measured.
 SECONDS = {
     "registry_role": 341,
-    "playbooks/test_playbook_hosts.py": 21,
+    "playbooks/test_playbook_hosts.py": 41,
     "kubernetes/test_kubelet_cgroup_root.py": 3,
-    "canary/test_canary_release.py": 296,
+    "canary/test_canary_release.py": 112,
     "canary/test_canary_weights.py": 228,
     "hpa/test_hpa_controller.py": 174,
-    "harbor/test_contract_harbor.py": 164,
+    "harbor/test_contract_harbor.py": 69,
     "container_runtime/test_registry_mirrors.py": 139,
     "registry/test_image_manifest.py": 122,
     "harbor_role/test_harbor_role.py": 88,
     "testbed/test_metrics.py": 79,
     "hpa/test_hpa_thresholds.py": 69,
-    "images/test_cluster_images.py": 51,
-    "image_sync/test_image_sync.py": 51,
-    "hpa/test_role_autoscaling.py": 51,
-    "host_files/test_host_files.py": 43,
+    "images/test_cluster_images.py": 218,
+    "image_sync/test_image_sync.py": 92,
+    "hpa/test_role_autoscaling.py": 60,
+    "host_files/test_host_files.py": 86,
     "coredns/test_role_resolver.py": 31,
     "coredns/test_corefile_binary.py": 28,
     "coredns/test_corefile_testbed.py": 26,
@@ -56,22 +57,24 @@ SECONDS = {
     "hardening/test_role_secrets.py": 17,
     "hardening/test_hardening.py": 5,
     "bundle/test_bundle_machines.py": 1,
-    "bundle/test_offline_bundle.py": 17,
-    "storage_local/test_storage_local_role.py": 20,
+    "bundle/test_offline_bundle.py": 60,
+    "storage_local/test_storage_local_role.py": 62,
     "storage_machines/test_storage_on_real_kernels.py": 334,
-    "storage_ceph/test_storage_ceph_role.py": 150,
+    "storage_ceph/test_storage_ceph_role.py": 160,
     "storage_iscsi/test_storage_iscsi_role.py": 150,
     "storage_nfs/test_nfs_server_ganesha.py": 35,
-    "storage_nfs/test_nfs_cluster_side.py": 40,
-    "kingbase/test_kingbase_host_postgresql.py": 170,
+    "storage_nfs/test_nfs_cluster_side.py": 70,
+    "kingbase/test_kingbase_host_postgresql.py": 166,
     "kingbase/test_kingbase_render.py": 20,
     "tpcc/test_tpcc_postgresql.py": 125,
     "cmdb/test_cmdb_inventory.py": 4,
     "awx/test_execution_environment.py": 3,
     "lab/test_machine_faults.py": 30,
-    "appstore/test_role.py": 105,
+    "appstore/test_role.py": 81,
     "appstore/test_charts.py": 25,
     "tenancy/test_role_tenancy.py": 65,
+    "pki_role/test_pki_role.py": 83,
+    "storage_nfs/test_host_mount_checks.py": 7,
 }
 UNKNOWN_SECONDS = 60
 
