@@ -821,7 +821,11 @@ def test_scale_adds_an_amd64_node(lab):
     TIMES["scale.yml (%s)" % WORKER] = took
     assert_ok(report, proc)
     check_added(WORKER)
-    # Adding again changes nothing.
+
+
+@pytest.mark.timeout(1800)
+def test_scale_again_changes_nothing(lab):
+    """Adding the node of the test above again changes nothing."""
     report, proc, _took = playbook("scale.yml", "--limit", WORKER)
     assert_converged(report, proc, "scale.yml again")
 
