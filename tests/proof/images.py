@@ -66,6 +66,18 @@ def read_layout_index(layout):
         return json.load(fh)
 
 
+def layout_manifest(layout):
+    """(LayoutBlobs, manifest) of the one image of a built single-image layout."""
+    blobs = LayoutBlobs(layout)
+    return blobs, json.loads(blobs.manifest(read_layout_index(layout)["manifests"][0]["digest"]))
+
+
+def layout_config(layout):
+    """The image configuration (the config blob) of a built single-image layout."""
+    blobs, manifest = layout_manifest(layout)
+    return json.loads(blobs.blob(manifest["config"]["digest"]))
+
+
 def platform_text(platform):
     return "/".join(p for p in (platform.get("os"), platform.get("architecture"),
                                 platform.get("variant")) if p)

@@ -156,16 +156,10 @@ def test_a_table_without_sh_or_sleep_is_refused():
         busybox_applets().applets(fake_busybox(names))
 
 
-def image_config(layout):
-    blobs = images.LayoutBlobs(layout)
-    manifest = json.loads(blobs.manifest(images.read_layout_index(layout)["manifests"][0]["digest"]))
-    return json.loads(blobs.blob(manifest["config"]["digest"]))["config"]
-
-
 def test_an_image_has_one_path_its_own_when_it_gives_one(tmp_path):
     given = oci_build(tmp_path, "given", "amd64", "--file", "p=%s:0755" % program(tmp_path, "amd64"),
                       "--entrypoint", "/p", "--env", "PATH=/opt/bin:/usr/bin", "--env", "A=1")
-    assert image_config(given)["Env"] == ["PATH=/opt/bin:/usr/bin", "A=1"]
+    assert images.layout_config(given)["config"]["Env"] == ["PATH=/opt/bin:/usr/bin", "A=1"]
     default = oci_build(tmp_path, "default", "amd64", "--file", "p=%s:0755" % program(tmp_path, "amd64"),
                         "--entrypoint", "/p", "--env", "A=1")
-    assert [e.split("=", 1)[0] for e in image_config(default)["Env"]] == ["PATH", "A"]
+    assert [e.split("=", 1)[0] for e in images.layout_config(default)["config"]["Env"]] == ["PATH", "A"]
