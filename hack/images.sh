@@ -39,14 +39,15 @@
 #   $XC_CACHE/bundle/images/<name>/<tag>/<goarch>/<recipe>/oci      (XC_IMAGES_DIR)
 # where <recipe> is a hash of everything that makes the image (sources, compiler, flags,
 # image config, hack/images/oci.py): a change of any of them builds a new one.
-# push copies each GOARCH's image to <name>:<tag>-<goarch> (skopeo), then makes <name>:<tag>
+# push copies each GOARCH's image to <name>:<tag>-<goarch> (skopeo, XC_IMAGES_PUSH_JOBS copies at
+# once, default 3), then makes <name>:<tag>
 # (and the pause aliases) an OCI index of them with xinchuang.cloud.image_manifest
 # (hack/images/publish.yml), every pushed platform required.
 # loong64: bookworm has no loongarch cross gcc: a chroot of Debian XC_IMAGES_CROSS_SUITE
 # (default trixie) with gcc-loongarch64-linux-gnu is made once with debootstrap under
 # $XC_CACHE/toolchains. sw64: no upstream Go nor Debian cross gcc: skipped, saying so.
 #
-# Environment: XC_IMAGES_DIR, XC_IMAGES_PAUSE_ALIASES, XC_IMAGES_CROSS_SUITE, XC_IMAGES_BUSYBOX_SUITE,
+# Environment: XC_IMAGES_DIR, XC_IMAGES_PAUSE_ALIASES, XC_IMAGES_PUSH_JOBS, XC_IMAGES_CROSS_SUITE, XC_IMAGES_BUSYBOX_SUITE,
 #   XC_IMAGES_MIRROR (Debian mirror for that chroot; default http://deb.debian.org/debian)
 # shellcheck source=hack/common.sh
 source "$(dirname "$0")/common.sh"
@@ -58,6 +59,7 @@ source "$XC_ROOT/hack/lab/archs.sh"   # LAB_SUITE: the Debian suite carrying eac
 
 IMG_DIR="${XC_IMAGES_DIR:-$XC_CACHE/bundle/images}"
 IMG_PAUSE_ALIASES="${XC_IMAGES_PAUSE_ALIASES-3.10.1}"
+IMG_PUSH_JOBS="${XC_IMAGES_PUSH_JOBS:-3}"
 IMG_CROSS_SUITE="${XC_IMAGES_CROSS_SUITE:-trixie}"
 IMG_MIRROR="${XC_IMAGES_MIRROR:-http://deb.debian.org/debian}"
 IMG_BUSYBOX_SUITE="${XC_IMAGES_BUSYBOX_SUITE:-trixie}"
@@ -455,25 +457,14 @@ img_apps() { PYTHONPATH="$XC_ROOT/.collections" python3 "$IMG_APPS" "$@"; }
 # another version get their own tag; the index of a tag is refused when its children differ
 # (img_push publishes with same_label), so one tag runs one version on every architecture.
 img_build_app() {
-  local app="$1" goarch="$2" repo main deb_arch suite tools takes version tag recipe
-  read -r _ repo main < <(img_apps list | awk -F'\t' -v a="$app" '$1 == a')
-  [ -n "$repo" ] || xc_die "no application image '$app' in plugins/module_utils/app_images.py"
-  deb_arch="$(xc_model deb_arch "$goarch")"
-  suite="${LAB_SUITE[$deb_arch]:-bookworm}"
-  mapfile -t takes < <(img_apps takes "$app")
-  tools="$(XC_DEBIAN_MIRROR="$IMG_MIRROR" PYTHONPATH="$XC_ROOT/.collections" \
-    python3 "$XC_ROOT/hack/images/debian_tree.py" --suite "$suite" --arch "$deb_arch" "${takes[@]}")" \
-    || xc_die "the files of $app of Debian $suite ($deb_arch) could not be gathered; set XC_IMAGES_MIRROR"
-  version="$(awk -F'\t' -v m="$main" '$1 == "package" && $2 == m { print $3 }' <<<"$tools")"
-  [ -n "$version" ] || xc_die "debian_tree.py gave no version of $main for $app ($suite, $deb_arch)"
-  tag="$(img_apps upstream "$version")"
+  local app="$1" goarch="$2" suite="$3" repo="$4" main="$5" version="$6" tag="$7" tools="$8" app_recipe="$9" recipe
   recipe="$(printf 'image %s:%s %s
 %s
 %s
 label version=%s source=Debian %s %s %s
 tool oci.py sha256:%s debian_tree.py sha256:%s debian_closure.py sha256:%s
 ' \
-    "$repo" "$tag" "$goarch" "$(grep '^package' <<<"$tools")" "$(img_apps recipe "$app")" \
+    "$repo" "$tag" "$goarch" "$(grep '^package' <<<"$tools")" "$app_recipe" \
     "$tag" "$suite" "$main" "$version" "$(img_sha "$IMG_OCI")" \
     "$(img_sha "$XC_ROOT/hack/images/debian_tree.py")" "$(img_sha "$XC_ROOT/plugins/module_utils/debian_closure.py")")"
   img_store "$repo" "$tag" "$goarch" "$recipe" img_make_app
@@ -496,17 +487,27 @@ img_make_app() {
 # tag, goarch, dir.
 img_build() {
   if [ "${XC_IMAGES_SET:-cluster}" = apps ]; then
-    local g app line
+    local g app line deb_arch suite plan rows repo main version tag
+    plan="$(mktemp -d)"
     for g in "$@"; do
-      for app in $(img_apps list | cut -f1); do
-        if ! img_apps builds "$app" "$g"; then  # a family whose Debian suite lacks the package
+      deb_arch="$(xc_model deb_arch "$g")"
+      suite="${LAB_SUITE[$deb_arch]:-bookworm}"
+      # Every recipe's child for G resolved in one Python process; each image is then found in
+      # the cache, or made, here.
+      rows="$(XC_DEBIAN_MIRROR="$IMG_MIRROR" img_apps plan "$g" "$suite" "$deb_arch" "$plan")" \
+        || { rm -rf "$plan"; xc_die "the application images of $g could not be planned (above)"; }
+      while IFS=$'\t' read -r app repo main version tag; do
+        [ -n "$app" ] || continue
+        if [ "$repo" = - ]; then  # a family whose Debian suite lacks the package
           xc_log "no $app child for $g: its recipe's families leave it out (plugins/module_utils/app_images.py)"
           continue
         fi
-        line="$(img_build_app "$app" "$g")"
+        line="$(img_build_app "$app" "$g" "$suite" "$repo" "$main" "$version" "$tag" \
+          "$(cat "$plan/$app.tools")" "$(cat "$plan/$app.recipe")")"
         printf '%s\t%s\t%s\t%s\n' "${line%%$'\t'*}" "$(cut -f2 <<<"$line")" "$g" "${line##*$'\t'}"
-      done
+      done <<<"$rows"
     done
+    rm -rf "$plan"
     return 0
   fi
   [ "${XC_IMAGES_SET:-cluster}" = cluster ] || xc_die "XC_IMAGES_SET=${XC_IMAGES_SET}: cluster or apps"
@@ -590,13 +591,21 @@ PY
   )
   skopeo_args+=(--dest-authfile "$tmp/auth.json")
 
-  local name tag goarch dir t0
+  case "$IMG_PUSH_JOBS" in ''|*[!0-9]*|0) xc_die "XC_IMAGES_PUSH_JOBS=$IMG_PUSH_JOBS: give a number of copies at once, 1 or more" ;; esac
+  local name tag goarch dir t0 running=0
   t0=$(date +%s)
+  # A few copies at once: each is mostly waiting on the registry's round trips.
   while IFS=$'\t' read -r name tag goarch dir; do
-    skopeo copy "${skopeo_args[@]}" "oci:$dir/oci:$tag" "docker://$registry/$name:$tag-$goarch" \
-      || xc_die "skopeo copy of $name:$tag ($goarch) to $registry failed"
-    printf 'PUSH %s/%s:%s-%s\n' "$registry" "$name" "$tag" "$goarch" >&2
+    if [ "$running" -ge "$IMG_PUSH_JOBS" ]; then wait -n || true; running=$((running - 1)); fi
+    ( if skopeo copy "${skopeo_args[@]}" "oci:$dir/oci:$tag" "docker://$registry/$name:$tag-$goarch"; then
+        printf 'PUSH %s/%s:%s-%s\n' "$registry" "$name" "$tag" "$goarch" >&2
+      else
+        printf '%s:%s (%s)\n' "$name" "$tag" "$goarch" >>"$tmp/failed"
+      fi ) &
+    running=$((running + 1))
   done <<<"$built"
+  wait
+  [ ! -s "$tmp/failed" ] || xc_die "skopeo copy to $registry failed (above) for: $(paste -sd ' ' "$tmp/failed")"
   xc_log "pushed $(grep -c . <<<"$built") images in $(( $(date +%s) - t0 ))s; publishing the indexes"
 
   ( umask 077

@@ -6,12 +6,18 @@ tools. The files of the packages and the libraries they link are gathered by deb
 PYTHONPATH=$XC_ROOT/.collections.
 
     python3 hack/images/debian_apps.py list                  NAME REPOSITORY VERSION-PACKAGE
-    python3 hack/images/debian_apps.py builds NAME GOARCH    exit 0 when NAME builds a GOARCH child
-    python3 hack/images/debian_apps.py takes NAME            debian_tree.py's arguments
     python3 hack/images/debian_apps.py oci-args NAME DIR     oci.py's arguments of the config and
                                                              the added files (written under DIR)
     python3 hack/images/debian_apps.py recipe NAME           what makes the image, for its cache key
     python3 hack/images/debian_apps.py upstream VERSION      the tag of a Debian VERSION (1.22.1-9 -> 1.22.1)
+    python3 hack/images/debian_apps.py plan GOARCH SUITE DEB_ARCH DIR
+                                                             every recipe's child for GOARCH in one
+                                                             process (hack/images.sh build): per
+                                                             recipe NAME REPOSITORY PACKAGE VERSION
+                                                             TAG, or NAME - when its families leave
+                                                             GOARCH out; DIR/NAME.tools holds
+                                                             debian_tree.py's output, DIR/NAME.recipe
+                                                             the recipe
 
 Every image runs as app_images.NONROOT (uid 65532, no login). The tag of each child, and its
 label org.opencontainers.image.version, is the upstream version of the main package it holds
@@ -19,6 +25,7 @@ label org.opencontainers.image.version, is the upstream version of the main pack
 index only when its children carry one version.
 """
 
+import io
 import json
 import os
 import sys
@@ -65,6 +72,42 @@ def recipe(name):
     return json.dumps({"app": name, "spec": app(name), "user": NONROOT}, sort_keys=True)
 
 
+def builds(name, goarch):
+    """Whether recipe NAME makes a GOARCH child (its families hold GOARCH's)."""
+    app(name)
+    return arch.family_of(goarch) in app_images.families_of(name)
+
+
+def plan(goarch, suite, deb_arch, out_dir):
+    """Every recipe's child for GOARCH, resolved in this one process (a Python start per recipe
+    and step made a cached `hack/images.sh build` of the applications take 40 s). Prints one
+    line per recipe; writes each child's debian_tree.py output and recipe under OUT_DIR."""
+    import debian_tree  # beside this script (hack/images), on the path when run as one
+
+    for name in sorted(APPS):
+        if not builds(name, goarch):
+            print("%s\t-" % name)
+            continue
+        spec = APPS[name]
+        tools = io.StringIO()
+        if debian_tree.tree(suite, deb_arch, spec["takes"], tools) != 0:
+            raise SystemExit("the files of %s of Debian %s (%s) could not be gathered (above); set "
+                             "XC_IMAGES_MIRROR" % (name, suite, deb_arch))
+        text = tools.getvalue()
+        main_package = spec["version_of"]
+        versions = [line.split("\t")[2] for line in text.splitlines()
+                    if line.split("\t")[:2] == ["package", main_package]]
+        if not versions:
+            raise SystemExit("debian_tree.py gave no version of %s for %s (%s, %s)"
+                             % (main_package, name, suite, deb_arch))
+        with open(os.path.join(out_dir, name + ".tools"), "w") as fh:
+            fh.write(text)
+        with open(os.path.join(out_dir, name + ".recipe"), "w") as fh:
+            fh.write(recipe(name) + "\n")
+        print("\t".join([name, spec["repository"], main_package, versions[0],
+                         app_images.upstream_version(versions[0])]))
+
+
 def main(argv):
     if not argv:
         raise SystemExit(__doc__)
@@ -72,18 +115,14 @@ def main(argv):
     if cmd == "list":
         for name in sorted(APPS):
             print("%s\t%s\t%s" % (name, APPS[name]["repository"], APPS[name]["version_of"]))
-    elif cmd == "builds" and len(rest) == 2:
-        # Exit status 0 when recipe NAME builds a child for GOARCH (its family is one of its families).
-        app(rest[0])
-        return 0 if arch.family_of(rest[1]) in app_images.families_of(rest[0]) else 1
-    elif cmd == "takes" and len(rest) == 1:
-        print("\n".join(app(rest[0])["takes"]))
     elif cmd == "oci-args" and len(rest) == 2:
         print("\n".join(oci_args(rest[0], rest[1])))
     elif cmd == "recipe" and len(rest) == 1:
         print(recipe(rest[0]))
     elif cmd == "upstream" and len(rest) == 1:
         print(app_images.upstream_version(rest[0]))
+    elif cmd == "plan" and len(rest) == 4:
+        plan(*rest)
     elif cmd == "version-args" and len(rest) == 1:
         print("\n".join(app(rest[0])["version_args"]))
     else:

@@ -60,20 +60,17 @@ def package_entries(folder, take):
     return out
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--suite", required=True)
-    parser.add_argument("--arch", required=True, help="dpkg architecture (arm64, mips64el, loong64)")
-    parser.add_argument("take", nargs="+")
-    args = parser.parse_args(argv)
-    takes = [parse_take(t) for t in args.take]
+def tree(suite, arch, take_texts, out):
+    """Write the output lines (above) for the TAKE texts of Debian SUITE (ARCH) to OUT; errors
+    go to stderr. Returns the exit status (hack/images/debian_apps.py plan calls it per image)."""
+    takes = [parse_take(t) for t in take_texts]
     packages = bundle_build.DebianPackages(
         os.environ.get("XC_CACHE", bundle_build.DEFAULT_CACHE),
         os.environ.get("XC_DEBIAN_MIRROR") or bundle_policy.DEFAULT_DEBIAN_MIRROR)
     unpacked = {}
 
     def control_of(name):
-        hit = packages.control(args.suite, args.arch, name)
+        hit = packages.control(suite, arch, name)
         if not hit:
             return None
         unpacked[name] = hit[:2]
@@ -82,13 +79,13 @@ def main(argv=None):
     try:
         needed = dc.closure(takes, control_of)
     except (dc.DebianClosureError, bundle_policy.BundleError) as exc:
-        sys.stderr.write("ERROR: Debian %s (%s): %s\n" % (args.suite, args.arch, exc))
+        sys.stderr.write("ERROR: Debian %s (%s): %s\n" % (suite, arch, exc))
         return 1
     by_package = dict((t.package, t) for t in takes)
     entries, seen = [], set()
     for name, _fields in needed:
         folder, version = unpacked[name]
-        print("package\t%s\t%s" % (name, version))
+        out.write("package\t%s\t%s\n" % (name, version))
         for kind, dest, what, mode in package_entries(folder, by_package.get(name)):
             if dest in seen:  # a file two packages ship (dpkg allows identical ones)
                 continue
@@ -97,16 +94,25 @@ def main(argv=None):
     missing = [p for t in takes for p in t.paths if not p.endswith("/") and not p.startswith("!") and p not in seen]
     if missing:
         sys.stderr.write("ERROR: Debian %s (%s) packages lack %s\n" % (
-            args.suite, args.arch, ", ".join(missing)))
+            suite, arch, ", ".join(missing)))
         return 1
     for top, target in dc.merged_links(dest for _k, dest, _w, _m in entries):
         entries.append(("link", top, target, None))
     for kind, dest, what, mode in entries:
         if kind == "file":
-            print("file\t%s\t%s\t%04o" % (dest, what, mode))
+            out.write("file\t%s\t%s\t%04o\n" % (dest, what, mode))
         else:
-            print("link\t%s\t%s" % (dest, what))
+            out.write("link\t%s\t%s\n" % (dest, what))
     return 0
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--suite", required=True)
+    parser.add_argument("--arch", required=True, help="dpkg architecture (arm64, mips64el, loong64)")
+    parser.add_argument("take", nargs="+")
+    args = parser.parse_args(argv)
+    return tree(args.suite, args.arch, args.take, sys.stdout)
 
 
 if __name__ == "__main__":
