@@ -2,8 +2,8 @@
 
 Runs after tests/e2e/test_day2.py in the same session (hack/e2e.sh runs tests/e2e in file
 order), on the cluster it leaves: xc-lab-amd64 (control plane, the only etcd member, node),
-xc-lab-amd64-w1 and a foreign machine (nodes: the arm64 machine in the gate, the mips64el one in
-the full tier); etcdctl is beside etcd since
+a foreign machine (nodes: the arm64 machine in the gate, the mips64el one in the full tier) and,
+in the full tier, xc-lab-amd64-w1 (scale.yml); etcdctl is beside etcd since
 playbooks/etcd_backup.yml put it there. Run alone on a lab kept up (XC_E2E_KEEP=1 hack/e2e.sh):
     pytest -q -p no:cacheprovider -s tests/e2e/test_hardening.py
 It never brings the lab up or down, and changes nothing but a Secret of its own.
@@ -162,7 +162,8 @@ def handshake(address, version, ciphers):
 
 @pytest.mark.parametrize("target", ["apiserver", "kubelet"])
 def test_tls_1_1_is_refused_and_tls_1_2_with_ecdhe_gcm_accepted(lab, target):
-    address = API if target == "apiserver" else (HOSTS["xc-lab-amd64-w1"]["address"], 10250)
+    # The control plane's node: a kubelet in both tiers (the amd64 worker joins in the full tier).
+    address = API if target == "apiserver" else (HOSTS[CONTROL_PLANE]["address"], 10250)
     with pytest.raises(ssl.SSLError) as old:
         handshake(address, ssl.TLSVersion.TLSv1_1, "ALL")
     assert "PROTOCOL_VERSION" in str(old.value).upper(), old.value
