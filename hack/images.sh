@@ -449,9 +449,10 @@ img_goarches() {
 IMG_APPS="$XC_ROOT/hack/images/debian_apps.py"
 img_apps() { PYTHONPATH="$XC_ROOT/.collections" python3 "$IMG_APPS" "$@"; }
 
-# img_build_app NAME GOARCH: the image of recipe NAME (plugins/module_utils/app_images.py,
-# through hack/images/debian_apps.py): the files it takes of the architecture's Debian packages
-# with the libraries they link (debian_tree.py), the project's own files and configuration.
+# img_build_app NAME GOARCH SUITE REPOSITORY PACKAGE VERSION TAG TOOLS RECIPE: the image of
+# recipe NAME (plugins/module_utils/app_images.py) as `debian_apps.py plan` resolved it: the files
+# it takes of the architecture's Debian packages with the libraries they link (TOOLS, the output
+# of debian_tree.py), the project's own files and configuration (RECIPE).
 # Tag and label org.opencontainers.image.version: the upstream version of the main package that
 # this child holds. Children of different Debian suites (loong64 comes from sid) that hold
 # another version get their own tag; the index of a tag is refused when its children differ

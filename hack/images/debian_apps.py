@@ -94,7 +94,7 @@ def plan(goarch, suite, deb_arch, out_dir):
             raise SystemExit("the files of %s of Debian %s (%s) could not be gathered (above); set "
                              "XC_IMAGES_MIRROR" % (name, suite, deb_arch))
         text = tools.getvalue()
-        main_package = spec["version_of"]
+        main_package = app_images.main_package(name)
         versions = [line.split("\t")[2] for line in text.splitlines()
                     if line.split("\t")[:2] == ["package", main_package]]
         if not versions:
@@ -114,7 +114,7 @@ def main(argv):
     cmd, rest = argv[0], argv[1:]
     if cmd == "list":
         for name in sorted(APPS):
-            print("%s\t%s\t%s" % (name, APPS[name]["repository"], APPS[name]["version_of"]))
+            print("%s\t%s\t%s" % (name, APPS[name]["repository"], app_images.main_package(name)))
     elif cmd == "oci-args" and len(rest) == 2:
         print("\n".join(oci_args(rest[0], rest[1])))
     elif cmd == "recipe" and len(rest) == 1:

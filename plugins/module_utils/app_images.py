@@ -175,14 +175,20 @@ APPS = {
 }
 
 
-def upstream_version(debian_version):
-    """The upstream part of a Debian version, as an image tag: no epoch (``1:``), no Debian
-    revision (after the last ``-``), no repack suffix (``+dfsg``, ``+ds``, ``+b1``); ``~``
-    (not allowed in a tag) becomes ``-``. ``1:1.22.1-9+deb12u2`` -> ``1.22.1``."""
+def debian_upstream(debian_version):
+    """The upstream part of a Debian version as the program prints it: no epoch (``1:``), no
+    Debian revision (after the last ``-``), no repack suffix (``+dfsg``, ``+ds``, ``+b1``).
+    ``1:1.6.7~rc0-1+b13`` -> ``1.6.7~rc0``."""
     version = debian_version.split(":", 1)[-1]
     if "-" in version:
         version = version.rsplit("-", 1)[0]
-    version = version.split("+", 1)[0].replace("~", "-")
+    return version.split("+", 1)[0]
+
+
+def upstream_version(debian_version):
+    """The upstream part of a Debian version (debian_upstream), as an image tag: ``~`` (not
+    allowed in a tag) becomes ``-``. ``1:1.22.1-9+deb12u2`` -> ``1.22.1``."""
+    version = debian_upstream(debian_version).replace("~", "-")
     if not version or not version[0].isalnum():
         raise ValueError("Debian version %r has no upstream version to tag an image with" % debian_version)
     return version

@@ -374,14 +374,19 @@ def wait_for(what, probe, timeout=600, interval=3):
     raise AssertionError("%s: not after %d s (last: %r)" % (what, timeout, last))
 
 
+def lab_sh(action, hosts):
+    """The argv of hack/lab.sh ACTION for HOSTS of the topology."""
+    return [os.path.join(ROOT, "hack", "lab.sh"), action, "--topology", TOPOLOGY] + list(hosts)
+
+
 def start_hosts(*hosts):
     """Start HOSTS of the topology (hack/lab.sh up: a host already up is reused)."""
-    sh([os.path.join(ROOT, "hack", "lab.sh"), "up", "--topology", TOPOLOGY] + list(hosts), timeout=3600)
+    sh(lab_sh("up", hosts), timeout=3600)
 
 
 def stop_hosts(*hosts):
     """Stop HOSTS after their last use (hack/lab.sh down; the network stays while others use it)."""
-    sh([os.path.join(ROOT, "hack", "lab.sh"), "down", "--topology", TOPOLOGY] + list(hosts), timeout=600)
+    sh(lab_sh("down", hosts), timeout=600)
 
 
 def bring_up():
@@ -399,9 +404,7 @@ def bring_up():
     start = time.time()
     start_hosts(*[h for h in STARTED if not is_machine(h)])
     times["lab up (containers)"] = time.time() - start
-    machines = [h for h in STARTED if is_machine(h)]
-    booting = _start_in_background(
-        [os.path.join(ROOT, "hack", "lab.sh"), "up", "--topology", TOPOLOGY] + machines)
+    booting = _start_in_background(lab_sh("up", [h for h in STARTED if is_machine(h)]))
     report, proc, times["registry.yml"] = playbook("registry.yml")
     assert_ok(report, proc)
     registry = os.path.join(LAB_STATE, "registry")

@@ -667,6 +667,10 @@ def task_pid(host, container_id):
     return pids[0]
 
 
+# The app store's smoke release: nginx, built here, on the c86 and arm families.
+NGINX_RELEASE = json.dumps({"appstore_apps": [{"name": "nginx", "families": ["c86", "arm"]}]})
+
+
 @pytest.mark.timeout(1800)
 def test_an_app_store_release_runs_on_the_amd64_and_arm64_nodes(lab):
     """The app store layer on the converged lab, as a newcomer runs it after `make demo`:
@@ -675,8 +679,7 @@ def test_an_app_store_release_runs_on_the_amd64_and_arm64_nodes(lab):
     arm families. Its two replicas run one on the amd64 node and one on the arm64 machine, each
     pulled from the private registry, each server process machine code of its node (read on the
     node from the task's /proc/PID/exe); its Service answers a Pod with nginx's page."""
-    apps = json.dumps({"appstore_apps": [{"name": "nginx", "families": ["c86", "arm"]}]})
-    report, proc, took = playbook("appstore.yml", "-e", apps)
+    report, proc, took = playbook("appstore.yml", "-e", NGINX_RELEASE)
     TIMES["appstore.yml (nginx on c86, arm)"] = took
     assert_ok(report, proc)
     pods = kubectl_json("get", "pods", "-n", "appstore-nginx", "-l", "app.kubernetes.io/instance=nginx")["items"]
@@ -697,8 +700,7 @@ def test_the_app_store_again_changes_nothing_and_lists_what_the_lab_registry_hol
     """After the release above: a rerun changes nothing; appstore_list.yml reads the lab's
     registry and releases: nginx present and installed on C86 and ARM, present on MIPS, and
     MISSING on LoongArch (its loong64 child holds another version, under that version's tag)."""
-    apps = json.dumps({"appstore_apps": [{"name": "nginx", "families": ["c86", "arm"]}]})
-    report, proc, _took = playbook("appstore.yml", "-e", apps)
+    report, proc, _took = playbook("appstore.yml", "-e", NGINX_RELEASE)
     assert_converged(report, proc, "appstore.yml again")
 
     matrix = tmp_path / "appstore.md"

@@ -58,6 +58,14 @@ def test_the_tag_of_a_debian_version_is_its_upstream_part(debian, tag):
     assert app_images.upstream_version(debian) == tag
 
 
+@pytest.mark.parametrize("debian, upstream", [
+    ("1:1.6.7~rc0-1+b13", "1.6.7~rc0"), ("1.22.1-9+deb12u2", "1.22.1"), ("2.4.0+dfsg-1", "2.4.0"),
+    ("0.9-1-2", "0.9-1"), ("3.33", "3.33")])
+def test_the_upstream_part_a_program_prints_keeps_the_tilde(debian, upstream):
+    assert app_images.debian_upstream(debian) == upstream
+    assert app_images.upstream_version(debian) == upstream.replace("~", "-")
+
+
 def test_a_version_without_an_upstream_part_is_refused():
     with pytest.raises(ValueError, match="'1:-1'"):
         app_images.upstream_version("1:-1")

@@ -737,5 +737,5 @@ def test_containerd_runs_each_application_child_with_every_library_it_links(
     printed = out.stdout + out.stderr
     # A tag has "-" where Debian's upstream version has "~" (influxdb 1.6.7~rc0: tag 1.6.7-rc0).
     debian = proof.layout_config(layout)["config"]["Labels"]["org.opencontainers.image.source"].split()[-1]
-    upstream = debian.split(":", 1)[-1].rsplit("-", 1)[0].split("+", 1)[0]
+    upstream = app_images.debian_upstream(debian)
     assert tag in printed or upstream in printed, (app, goarch, tag, upstream, printed[-500:])
