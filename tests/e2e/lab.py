@@ -310,7 +310,15 @@ def _playbook_env(env_extra):
 
 
 def _result_text(res):
-    return res.get("msg") or res.get("stderr") or res
+    """A failed result's message; a command's "non-zero return code" alone says nothing, so
+    the last lines of its stderr (else stdout) follow it."""
+    msg = res.get("msg")
+    output = (res.get("stderr") or res.get("stdout") or "").strip()
+    if not msg:
+        return output or res
+    if output and "rc" in res:
+        return "%s (rc %s): %s" % (msg, res["rc"], " | ".join(output.splitlines()[-5:]))
+    return msg
 
 
 def failures(report):
