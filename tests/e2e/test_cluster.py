@@ -390,13 +390,22 @@ def http_get(pod, url):
     return proc.returncode, proc.stdout.strip()
 
 
-def test_pod_reaches_a_pod_on_the_arm64_node_by_pod_ip(lab):
-    amd, arm = pod_on(CONTROL_PLANE), pod_on("xc-lab-arm64")
-    assert amd["status"]["podIP"] != arm["status"]["podIP"]
-    rc, body = http_get(amd, "http://%s:8080/" % arm["status"]["podIP"])
-    assert (rc, body) == (0, "aarch64 xc-lab-arm64"), body
-    rc, body = http_get(arm, "http://%s:8080/" % amd["status"]["podIP"])
-    assert (rc, body) == (0, "x86_64 " + CONTROL_PLANE), body
+def fetches_the_page_of(client, server):
+    """CLIENT's family Pod fetches SERVER's page by Pod IP with wget: the body names the machine
+    and node that served it."""
+    rc, body = http_get(pod_on(client), "http://%s:8080/" % pod_on(server)["status"]["podIP"])
+    assert (rc, body) == (0, "%s %s" % (uname(server), server)), (client, server, rc, body)
+
+
+# A ring over the first rollout's nodes: each node's Pod fetches from the next one's, so every
+# node is a client and a server across nodes (gate: amd64 and arm64; full: loong64 too).
+RING = list(zip(FIRST, FIRST[1:] + FIRST[:1]))
+
+
+@pytest.mark.parametrize("client,server", RING, ids=["%s-to-%s" % pair for pair in RING])
+def test_a_pod_fetches_the_page_of_a_pod_on_the_next_node_by_pod_ip(lab, client, server):
+    assert pod_on(client)["status"]["podIP"] != pod_on(server)["status"]["podIP"]
+    fetches_the_page_of(client, server)
 
 
 def test_cluster_ip_service_answers_from_the_other_node(lab):
@@ -879,6 +888,11 @@ def test_a_pod_on_the_added_node_resolves_through_coredns_elsewhere(lab):
     assert rc == 0 and answers, out
 
 
+def test_a_pod_on_the_added_node_and_one_on_the_arm64_machine_fetch_each_others_page(lab):
+    fetches_the_page_of(WORKER, "xc-lab-arm64")
+    fetches_the_page_of("xc-lab-arm64", WORKER)
+
+
 # --- bad inputs, on the cluster of the first rollout ----------------------------------------------
 def test_control_plane_cannot_be_removed(lab):
     report, proc, _took = playbook("remove_node.yml", "-e", "node=" + CONTROL_PLANE)
@@ -974,11 +988,9 @@ def test_scale_adds_the_mips64el_machine(lab):
 @pytest.mark.timeout(1800)
 def test_family_pod_runs_on_the_added_foreign_machine(lab):
     PODS.pop(SCALED, None)
-    pod = pod_on(SCALED)
-    rc, body = http_get(pod_on(CONTROL_PLANE), "http://%s:8080/" % pod["status"]["podIP"])
-    assert (rc, body) == (0, "%s %s" % (uname(SCALED), SCALED)), body
-    rc, body = http_get(pod, "http://%s:8080/" % pod_on(CONTROL_PLANE)["status"]["podIP"])
-    assert (rc, body) == (0, "x86_64 " + CONTROL_PLANE), body
+    pod_on(SCALED)
+    fetches_the_page_of(CONTROL_PLANE, SCALED)
+    fetches_the_page_of(SCALED, CONTROL_PLANE)
 
 
 NFS_EXPORT = "/srv/nfs/lab"  # inventories/lab/group_vars/all/storage.yml
