@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help setup deps lab lab-down demo test test-full test-plan lint sanity unit build integration molecule e2e e2e-full testbed testbed-down clean
+.PHONY: help setup deps lab lab-down demo demo-cold test test-full test-plan lint sanity unit build integration molecule e2e e2e-full testbed testbed-down clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -25,6 +25,9 @@ lab-down: ## stop and remove the lab hosts
 
 demo: lab ## the main job: site.yml on inventories/lab, then a per-host summary
 	hack/demo.sh
+
+demo-cold: ## `make demo` from a fresh clone with an empty cache, as on a new machine (about an hour; the full tier's last stage)
+	hack/demo-cold.sh
 
 test: ## the gate (CI): every stage, the tests of the gate tier (tests/tiers.yml), each stage timed; at most 35 min warm
 	XC_TIER=gate hack/test.sh

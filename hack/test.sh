@@ -74,7 +74,12 @@ run_molecule()    { source hack/env.sh; hack/molecule.sh; }
 # The main job end to end: site.yml, scale.yml, remove_node.yml on the lab's cluster topology.
 run_e2e()         { source hack/env.sh; hack/e2e.sh --durations="$XC_SLOWEST" --junitxml="$XC_TEST_REPORTS/e2e.xml"; }
 
+# `make demo` from a fresh clone with an empty cache (the full tier's last stage: about an hour,
+# outside its 150-minute warm budget; docs/development.md).
+run_demo-cold()   { hack/demo-cold.sh; }
+
 all=(setup checks build lab binaries integration molecule e2e)
+[ "$XC_TIER" = full ] && all+=(demo-cold)
 # `hack/test.sh --run-one STAGE`: the stage's body alone (what the loop below runs, bounded).
 if [ "${1:-}" = --run-one ]; then
   "run_$2"

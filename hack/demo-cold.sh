@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# `make demo` as a new user runs it on a fresh machine: a fresh clone of HEAD and an empty cache
+# (XC_CACHE: the virtualenv's wheels, the Go toolchains, modules and builds, the Debian
+# packages, the lab's images and machines, the bundle, the images). The full tier's last stage
+# (docs/development.md, "Two tiers"): twice a fresh machine's `make demo` failed where a warm
+# one passed (issue 34, a race that only a cold first rollout loses).
+# Usage: hack/demo-cold.sh   (XC_DEMO_COLD_DIR: where the clone and the cache go, default a new
+# directory under /var/tmp; removed at the end unless XC_DEMO_COLD_KEEP=1)
+# shellcheck source=hack/common.sh
+source "$(dirname "$0")/common.sh"
+work="${XC_DEMO_COLD_DIR:-$(mktemp -d /var/tmp/xc-demo-cold.XXXXXX)}"
+[ -z "$(ls -A "$work" 2>/dev/null)" ] || xc_die "XC_DEMO_COLD_DIR=$work is not empty: give an empty or new directory"
+repo="$work/repo"
+cache="$work/cache"
+mkdir -p "$cache"
+# Nothing of this run's environment reaches the clone's (its own caches, venv and Go paths).
+clean_env=(env)
+for name in $(compgen -e | grep -E '^(XC_|GO|ANSIBLE_|VIRTUAL_ENV$)'); do clean_env+=(-u "$name"); done
+clean_env+=(XC_CACHE="$cache")
+cleanup() {
+  if [ -d "$repo" ]; then
+    (cd "$repo" && "${clean_env[@]}" hack/lab.sh down --topology cluster >/dev/null 2>&1) || true
+  fi
+  [ "${XC_DEMO_COLD_KEEP:-0}" = 1 ] || rm -rf "$work"
+}
+trap cleanup EXIT
+git clone -q "$XC_ROOT" "$repo"
+xc_log "make demo from a fresh clone of $(git -C "$repo" rev-parse --short HEAD) with an empty cache ($cache)"
+start=$(date +%s)
+rc=0
+(cd "$repo" && "${clean_env[@]}" make demo) 2>&1 | tee "$work/demo.log" || rc=$?
+took=$(( $(date +%s) - start ))
+reports="${XC_TEST_REPORTS:-$XC_ROOT/.test-reports}"
+mkdir -p "$reports" && cp "$work/demo.log" "$reports/demo-cold.log"
+# The play recap: every host ok, none failed or unreachable, and no play matched no host.
+recap="$(sed -n '/^PLAY RECAP/,/^$/p' "$work/demo.log")"
+echo "$recap"
+problems=()
+[ "$rc" -eq 0 ] || problems+=("make demo exited $rc")
+[ -n "$recap" ] || problems+=("no PLAY RECAP: site.yml did not run to its end")
+grep -Eq 'failed=[1-9]|unreachable=[1-9]' <<<"$recap" && problems+=("a host failed or was unreachable")
+grep -q 'no hosts matched' "$work/demo.log" && problems+=("a play matched no host")
+if [ "${#problems[@]}" -gt 0 ]; then
+  xc_log "cold make demo FAILED after ${took}s: ${problems[*]}"
+  grep -E '^(fatal|failed):|FAILED!' "$work/demo.log" | tail -n 20 >&2 || true
+  exit 1
+fi
+xc_log "cold make demo passed in ${took}s (cache $(du -sh "$cache" | cut -f1))"
