@@ -6,12 +6,27 @@
 # one passed (issue 34, a race that only a cold first rollout loses).
 # Usage: hack/demo-cold.sh   (XC_DEMO_COLD_DIR: where the clone and the cache go, default a new
 # directory under /var/tmp; removed at the end unless XC_DEMO_COLD_KEEP=1)
+# On a fresh machine, whose cache (XC_CACHE, default /var/cache/xinchuang) is missing or empty,
+# that cache is the cold one: the run fills it, and it stays for every later run (the cold
+# builds and the check in one). Otherwise the run gets an empty cache of its own under
+# XC_DEMO_COLD_DIR, which needs XC_DEMO_COLD_MIN_FREE_GB (default 45) free there: a cold bundle,
+# lab and image set with its Go build cache took 47 GB on 2026-12-05.
 # shellcheck source=hack/common.sh
 source "$(dirname "$0")/common.sh"
 work="${XC_DEMO_COLD_DIR:-$(mktemp -d /var/tmp/xc-demo-cold.XXXXXX)}"
 [ -z "$(ls -A "$work" 2>/dev/null)" ] || xc_die "XC_DEMO_COLD_DIR=$work is not empty: give an empty or new directory"
 repo="$work/repo"
-cache="$work/cache"
+if [ -z "$(ls -A "$XC_CACHE" 2>/dev/null)" ]; then
+  cache="$XC_CACHE"   # a fresh machine: its own cache is the empty one, and is kept
+else
+  cache="$work/cache"
+  need_gb="${XC_DEMO_COLD_MIN_FREE_GB:-45}"
+  free_gb=$(( $(df --output=avail -k "$work" | tail -n 1) / 1024 / 1024 ))
+  if [ "$free_gb" -lt "$need_gb" ]; then
+    rmdir "$work" 2>/dev/null || true
+    xc_die "a cold cache needs ${need_gb} GB free under $work, which has ${free_gb} GB: set XC_DEMO_COLD_DIR to a larger disk, or run this first on a fresh machine (its empty $XC_CACHE is then the cold cache)"
+  fi
+fi
 mkdir -p "$cache"
 # Nothing of this run's environment reaches the clone's (its own caches, venv and Go paths).
 clean_env=(env)
@@ -21,7 +36,7 @@ cleanup() {
   if [ -d "$repo" ]; then
     (cd "$repo" && "${clean_env[@]}" hack/lab.sh down --topology cluster >/dev/null 2>&1) || true
   fi
-  [ "${XC_DEMO_COLD_KEEP:-0}" = 1 ] || rm -rf "$work"
+  [ "${XC_DEMO_COLD_KEEP:-0}" = 1 ] || rm -rf "$work"   # the machine's own cache is not under it
 }
 trap cleanup EXIT
 git clone -q "$XC_ROOT" "$repo"
