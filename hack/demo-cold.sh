@@ -51,22 +51,36 @@ mkdir -p "$reports" && cp "$work/demo.log" "$reports/demo-cold.log"
 # last one, site.yml's, names every host of the lab inventory's cluster groups. (registry.yml's
 # Harbor play matches no host in the lab, which has no harbor group: "no hosts matched" there
 # is expected, so the hosts are counted instead.)
-recap="$(sed -n '/^PLAY RECAP/,/^$/p' "$work/demo.log")"
-echo "$recap"
+# Read with the e2e's own pattern of a recap line (tests/e2e/lab.py RECAP), by the clone's
+# virtualenv (PyYAML reads the inventory); the recaps go to stderr, each problem to a line.
 problems=()
 [ "$rc" -eq 0 ] || problems+=("make demo exited $rc")
-[ -n "$recap" ] || problems+=("no PLAY RECAP: site.yml did not run to its end")
-grep -Eq 'failed=[1-9]|unreachable=[1-9]' <<<"$recap" && problems+=("a host failed or was unreachable")
-last="$(awk '/^PLAY RECAP/ { block = "" } { block = block $0 "\n" } END { printf "%s", block }' "$work/demo.log")"
-# The clone's own virtualenv reads the inventory (PyYAML is one of its pinned packages).
-hosts="$("$repo/.venv/bin/python" -c 'import sys, yaml
-groups = yaml.safe_load(open(sys.argv[1]))["all"]["children"]
-print(" ".join(sorted(set(h for g in ("kube_control_plane", "kube_node") for h in groups[g]["hosts"]))))' \
-    "$repo/inventories/lab/hosts.yml" 2>/dev/null)" || true
-[ -n "$hosts" ] || problems+=("the cluster hosts of inventories/lab/hosts.yml could not be read")
-for host in $hosts; do
-  grep -Eq "^$host +: ok=[1-9]" <<<"$last" || problems+=("site.yml's recap has no run on $host")
-done
+judged="$(cd "$repo" && .venv/bin/python - "$work/demo.log" inventories/lab/hosts.yml <<'EOF'
+import sys
+
+import yaml
+
+from tests.e2e.lab import RECAP
+
+log, inventory = sys.argv[1:]
+with open(log) as fh:
+    blocks = fh.read().split("PLAY RECAP")[1:]
+for block in blocks:
+    sys.stderr.write("PLAY RECAP" + block.split("\n\n", 1)[0] + "\n\n")
+if not blocks:
+    print("no PLAY RECAP: site.yml did not run to its end")
+runs = [RECAP.findall(block) for block in blocks]
+if any(int(unreachable) or int(failed) for run in runs for _h, _o, _c, unreachable, failed in run):
+    print("a host failed or was unreachable")
+with open(inventory) as fh:
+    groups = yaml.safe_load(fh)["all"]["children"]
+last = dict((host, int(ok)) for host, ok, _c, _u, _f in (runs[-1] if runs else []))
+for host in sorted(set(h for g in ("kube_control_plane", "kube_node") for h in groups[g]["hosts"])):
+    if not last.get(host):
+        print("site.yml's recap has no run on %s" % host)
+EOF
+)" || judged="the recaps of $work/demo.log or the cluster hosts of inventories/lab/hosts.yml could not be read"
+[ -z "$judged" ] || mapfile -t -O "${#problems[@]}" problems <<<"$judged"
 if [ "${#problems[@]}" -gt 0 ]; then
   xc_log "cold make demo FAILED after ${took}s: ${problems[*]}"
   grep -E '^(fatal|failed):|FAILED!' "$work/demo.log" | tail -n 20 >&2 || true
