@@ -26,7 +26,7 @@ lab-down: ## stop and remove the lab hosts
 demo: lab ## the main job: site.yml on inventories/lab, then a per-host summary
 	hack/demo.sh
 
-demo-cold: ## `make demo` from a fresh clone with an empty cache, as on a new machine (about an hour; the full tier's last stage)
+demo-cold: ## `make demo` from a fresh clone with an empty cache, as on a new machine (75-111 min measured; the full tier's last stage)
 	hack/demo-cold.sh
 
 test: ## the gate (CI): every stage, the tests of the gate tier (tests/tiers.yml), each stage timed; at most 35 min warm

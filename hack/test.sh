@@ -74,7 +74,7 @@ run_molecule()    { source hack/env.sh; hack/molecule.sh; }
 # The main job end to end: site.yml, scale.yml, remove_node.yml on the lab's cluster topology.
 run_e2e()         { source hack/env.sh; hack/e2e.sh --durations="$XC_SLOWEST" --junitxml="$XC_TEST_REPORTS/e2e.xml"; }
 
-# `make demo` from a fresh clone with an empty cache (the full tier's last stage: about an hour,
+# `make demo` from a fresh clone with an empty cache (the full tier's last stage: 75-111 min measured,
 # outside its 150-minute warm budget; docs/development.md).
 run_demo-cold()   { hack/demo-cold.sh; }
 
