@@ -3,11 +3,10 @@
 # release page is reachable here; the Go module proxy is, and the zips carry the CRD YAML).
 #   hack/crds.sh fetch          download and cache both sets (idempotent, prints the dir)
 #   hack/crds.sh path gateway   print the cached file(s) of one provider (gateway|istio)
-# The cache is keyed by module version: $XC_CACHE/crds/<module>@<version>/...
+# The cache is keyed by module version: $XC_CACHE/crds/<module>@<version>/... (Istio) and
+# $XC_CACHE/manifests/gateway-api/<version>/ (the bundle's copy).
 source "$(dirname "$0")/common.sh"
 
-GATEWAY_API_MODULE="sigs.k8s.io/gateway-api"
-GATEWAY_API_VERSION="${XC_GATEWAY_API_VERSION:-v1.4.1}"   # v1.7.0 needs a newer Go than 1.26
 ISTIO_API_MODULE="istio.io/api"
 ISTIO_API_VERSION="${XC_ISTIO_API_VERSION:-v1.32.0}"
 export GOMODCACHE="${GOMODCACHE:-$XC_CACHE/go/mod}"
@@ -27,20 +26,9 @@ module_dir() {
   printf '%s\n' "$dir"
 }
 
-fetch_gateway() {
-  local dest="$CRD_CACHE/gateway-api@$GATEWAY_API_VERSION"
-  if [ ! -f "$dest/.complete" ]; then
-    local src; src="$(module_dir "$GATEWAY_API_MODULE" "$GATEWAY_API_VERSION")"
-    [ -d "$src/config/crd/standard" ] || xc_die "$GATEWAY_API_MODULE@$GATEWAY_API_VERSION has no config/crd/standard"
-    rm -rf "$dest.tmp"; mkdir -p "$dest.tmp"
-    cp "$src"/config/crd/standard/*.yaml "$dest.tmp/"
-    chmod -R u+w "$dest.tmp"
-    touch "$dest.tmp/.complete"
-    rm -rf "$dest"; mv "$dest.tmp" "$dest"
-    xc_log "cached Gateway API CRDs ($GATEWAY_API_VERSION standard channel) in $dest"
-  fi
-  printf '%s\n' "$dest"
-}
+# The Gateway API CRDs are the bundle's (plugins/module_utils/bundle_policy.py, MANIFESTS):
+# one version, one copy in the cache, for the tests and for the gateway role.
+fetch_gateway() { xc_cli bundle_build manifests gateway-api; }
 
 fetch_istio() {
   local dest="$CRD_CACHE/istio-api@$ISTIO_API_VERSION"

@@ -23,6 +23,8 @@
 #   sig-storage/csi-provisioner
 #                    the CSI sidecar of the component table (set csi), like upstream's image:
 #                    /csi-provisioner as entrypoint, root, CA certificates; tag = its version
+#   library/traefik  the Gateway API data plane (component traefik, set gateway): /traefik as
+#                    entrypoint, user 65532, ports 8000 and 8080, CA certificates
 #   sig-storage/nfsplugin
 #                    when the table has an nfsplugin row (today the module proxy serves none):
 #                    /nfsplugin with mount and mount.nfs of the architecture's Debian suite and
@@ -328,37 +330,49 @@ img_make_busybox() {
     --created-by "busybox $version of Debian $IMG_BUSYBOX_SUITE, its static configuration, $cc_id; a link per applet in /bin" >"$out/image.json"
 }
 
-# --- the NFS storage images (CSI) ---------------------------------------------------------------
+# --- static Go programs: the CSI sidecars, the Gateway API data plane -------------------------
 
-# Static Go programs of the component table (set csi), like upstream's images: the binary as
-# /<binary> and the entrypoint (their Dockerfiles: FROM gcr.io/distroless/static, no USER, so
-# root), with Debian's CA bundle as distroless carries one. Fields: image, component, binary.
+# Static Go programs of the component table, like upstream's images: the binary as /<binary>
+# and the entrypoint, with Debian's CA bundle as distroless carries one. Fields: image, set,
+# component, binary, user (root: no USER, as the CSI Dockerfiles: FROM gcr.io/distroless/static),
+# exposed ports (comma-separated, - for none).
 # Not here, because the Go module proxy serves none of their modules (403 for every version):
 # sig-storage/nfsplugin (github.com/kubernetes-csi/csi-driver-nfs), csi-node-driver-registrar
 # and livenessprobe; their go.mod paths lack the /v4, /v2 of their release tags, so only
 # pseudo-versions could name a release anyway. With a row for nfsplugin in the table,
 # img_build_nfsplugin makes its image (below).
-IMG_CSI_IMAGES=(
-  "sig-storage/csi-provisioner csi-provisioner csi-provisioner"
+# library/traefik: the gateway role's data plane (docs/roles/gateway.md), listening on
+# unprivileged ports (8000 traffic, 8080 metrics and health) as user 65532.
+IMG_STATIC_IMAGES=(
+  "sig-storage/csi-provisioner csi csi-provisioner csi-provisioner root -"
+  "library/traefik gateway traefik traefik 65532:65532 8000/tcp,8080/tcp"
 )
 
-img_build_csi() {
-  local name="$1" component="$2" binary="$3" goarch="$4" version bin certs recipe
+img_build_static() {
+  local name="$1" set="$2" component="$3" binary="$4" user="$5" ports="$6" goarch="$7"
+  local version bin certs recipe config
   version="$(img_matrix_version "$component")"
-  tb_build csi "$goarch"
-  bin="$(tb_row_path csi "$goarch" "$binary")"
-  [ -x "$bin" ] || xc_die "no $binary for $goarch in the build cache after building set csi ($bin)"
+  tb_build "$set" "$goarch"
+  bin="$(tb_row_path "$set" "$goarch" "$binary")"
+  [ -x "$bin" ] || xc_die "no $binary for $goarch in the build cache after building set $set ($bin)"
   certs=/etc/ssl/certs/ca-certificates.crt
   [ -f "$certs" ] || xc_die "$certs is missing: run hack/deps.sh (ca-certificates)"
-  recipe="$(printf 'image %s:%s %s\nbinary %s sha256:%s\nfile /etc/ssl/certs/ca-certificates.crt sha256:%s\nconfig entrypoint=/%s user=root\ntool oci.py sha256:%s\n' \
-    "$name" "$version" "$goarch" "$binary" "$(img_sha "$bin")" "$(img_sha "$certs")" "$binary" "$(img_sha "$IMG_OCI")")"
-  img_store "$name" "$version" "$goarch" "$recipe" img_make_csi
+  config="entrypoint=/$binary user=$user"
+  [ "$ports" = - ] || config+=" expose=$ports"
+  recipe="$(printf 'image %s:%s %s\nbinary %s sha256:%s\nfile /etc/ssl/certs/ca-certificates.crt sha256:%s\nconfig %s\ntool oci.py sha256:%s\n' \
+    "$name" "$version" "$goarch" "$binary" "$(img_sha "$bin")" "$(img_sha "$certs")" "$config" "$(img_sha "$IMG_OCI")")"
+  img_store "$name" "$version" "$goarch" "$recipe" img_make_static
 }
 
-img_make_csi() {
+img_make_static() {
+  local extra=() port
+  [ "$user" = root ] || extra+=(--user "$user")
+  if [ "$ports" != - ]; then
+    for port in ${ports//,/ }; do extra+=(--expose "$port"); done
+  fi
   img_oci build --goarch "$goarch" --tag "$version" --out "$1/oci" \
     --file "$binary=$bin:0755" --file "etc/ssl/certs/ca-certificates.crt=$certs:0644" \
-    --entrypoint "/$binary" \
+    --entrypoint "/$binary" "${extra[@]}" \
     --created-by "$component $version of the component table (bundle_policy.py)" >"$1/image.json"
 }
 
@@ -512,7 +526,7 @@ img_build() {
     return 0
   fi
   [ "${XC_IMAGES_SET:-cluster}" = cluster ] || xc_die "XC_IMAGES_SET=${XC_IMAGES_SET}: cluster or apps"
-  local g line spec name component binary lines nfsplugin=0
+  local g line spec name set component binary user ports lines nfsplugin=0
   if img_has_component nfsplugin; then
     nfsplugin=1
   else
@@ -523,9 +537,9 @@ img_build() {
     line="$(img_build_pause "$g")"; lines=("$line")
     line="$(img_build_coredns "$g")"; lines+=("$line")
     line="$(img_build_busybox "$g")"; lines+=("$line")
-    for spec in "${IMG_CSI_IMAGES[@]}"; do
-      read -r name component binary <<<"$spec"
-      line="$(img_build_csi "$name" "$component" "$binary" "$g")"; lines+=("$line")
+    for spec in "${IMG_STATIC_IMAGES[@]}"; do
+      read -r name set component binary user ports <<<"$spec"
+      line="$(img_build_static "$name" "$set" "$component" "$binary" "$user" "$ports" "$g")"; lines+=("$line")
     done
     if [ "$nfsplugin" = 1 ]; then line="$(img_build_nfsplugin "$g")"; lines+=("$line"); fi
     for line in "${lines[@]}"; do

@@ -180,6 +180,35 @@ class GoBuilder(object):
                                                                      out.stdout[-1500:]))
         return json.loads(out.stdout)["Dir"]
 
+    # -- manifests ------------------------------------------------------------------------
+    def manifest_folder(self, source):
+        return os.path.join(self.cache_dir, "manifests", source.component, source.version)
+
+    def manifests(self, source, fetch=True):
+        """The folder holding a manifest source's *.yaml, copied once from its module (never
+        linked: the module cache stays as Go unpacked it). None when it is not cached and
+        ``fetch`` is false (check mode)."""
+        folder = self.manifest_folder(source)
+        if os.path.exists(os.path.join(folder, ".complete")):
+            return folder
+        if not fetch:
+            return None
+        src = os.path.join(self.module_dir(source), source.folder)
+        names = sorted(n for n in os.listdir(src) if n.endswith(".yaml")) if os.path.isdir(src) else []
+        if not names:
+            raise BundleError("%s@%s has no *.yaml under %s: the table's folder for %s is wrong" % (
+                source.module, source.version, source.folder, source.component))
+        tmp = "%s.tmp.%d" % (folder, os.getpid())
+        shutil.rmtree(tmp, ignore_errors=True)
+        os.makedirs(tmp)
+        for name in names:
+            shutil.copyfile(os.path.join(src, name), os.path.join(tmp, name))
+        _write_atomic(os.path.join(tmp, ".complete"), "%s@%s %s\n" % (source.module, source.version, source.folder))
+        shutil.rmtree(folder, ignore_errors=True)
+        os.rename(tmp, folder)
+        self.log("cached %d manifests of %s@%s in %s" % (len(names), source.module, source.version, folder))
+        return folder
+
     def scratch_dir(self, module, version):
         return os.path.join(self.build_dir, ".src", "%s@%s" % (module.replace("/", "_"), version))
 
@@ -538,9 +567,12 @@ class Bundle(object):
         if not build:
             missing = ["%s (%s %s, %s)" % (r.binary, r.component, r.version, pl["goarch"])
                        for pl in plans for r in pl["missing"]]
+            missing += sorted({"%s (%s %s, manifests)" % (m.dest, m.module, m.version)
+                               for pl in plans for m in pl["manifests"]
+                               if pl["builder"].manifests(m, fetch=False) is None})
             if missing:
                 raise BundleError(
-                    "not built, or built by an older recipe: %s. Let the bundle build them "
+                    "not built (or fetched), or built by an older recipe: %s. Let the bundle build them "
                     "(build: true; needs Go and the module proxy), or build them first; nothing "
                     "was changed" % ", ".join(missing))
         for plan in plans:
@@ -567,7 +599,8 @@ class Bundle(object):
                                      "of the vendor toolchain (`go version` says linux/sw64)" % goarch)
                 return {"skip": "%s skipped: %s" % (goarch, report["skipped"]), "report": report}
         rows = policy.bundle_rows(report["sets"], goarch)
-        if not rows:
+        manifests = policy.bundle_manifests(report["sets"])
+        if not rows and not manifests:
             raise BundleError("no component of the sets %s builds for %s: pick other sets" % (
                 ", ".join(report["sets"]), goarch))
         builder = GoBuilder(self.cache_dir, go=self.p.get("go_binary") or "go", goroot=goroot,
@@ -575,7 +608,7 @@ class Bundle(object):
         missing = builder.missing(rows, goarch)
         report["missing"] = [r.binary for r in missing]
         return {"goarch": goarch, "rows": rows, "missing": missing, "goroot": goroot,
-                "builder": builder, "report": report}
+                "manifests": manifests, "builder": builder, "report": report}
 
     def _debian(self, goarch):
         """[(DebianBinary, folder, version, suite)] of the Debian programs this GOARCH gets."""
@@ -615,6 +648,17 @@ class Bundle(object):
             sha = sha256_of(src) if src else ""
             placements.append((src, item.file, policy.manifest_line(
                 item.file.split("/", 1)[1], version, "debian-" + suite, item.file, sha)))
+        for source in plan["manifests"]:
+            folder = builder.manifests(source, fetch=not self.check_mode)
+            if folder is None:  # check mode: the module is fetched by the real run
+                placements.append((None, source.dest + "/", policy.manifest_line(
+                    source.component, source.version + " (to fetch)", source.module, source.dest + "/", "")))
+                continue
+            for name in sorted(n for n in os.listdir(folder) if n.endswith(".yaml")):
+                src = os.path.join(folder, name)
+                placements.append((src, policy.manifest_file(source, name), policy.manifest_line(
+                    source.component, source.version, source.module,
+                    policy.manifest_file(source, name), sha256_of(src))))
         manifest_path = os.path.join(out, policy.MANIFEST)
         before = _read(manifest_path)
         fresh = set(p[1] for p in placements)
@@ -630,7 +674,7 @@ class Bundle(object):
                     "before": before or "", "after": after}
         if self.check_mode or not changed:
             return changed, diff
-        for sub in ("bin", "cni"):
+        for sub in {os.path.dirname(f) for _src, f in to_place} | {"bin", "cni"}:
             if not os.path.isdir(os.path.join(out, sub)):
                 os.makedirs(os.path.join(out, sub))
         for src, f in to_place:
@@ -656,6 +700,7 @@ def cli(argv=None):
         build SET GOARCH...    build the rows of SET for each GOARCH (progress on stderr)
         version [COMPONENT]    the bundle's default version, or a component's version
         source COMPONENT       the directory of that component's Go module, fetched when missing
+        manifests COMPONENT    the cached folder of a manifest source's *.yaml (fetched once)
         goarch NAME            the GOARCH of an architecture name
         suite NAME...          "NAME SUITE" lines: the Debian suite carrying each architecture
         debian SUITE DEB_ARCH PACKAGE
@@ -684,6 +729,12 @@ def cli(argv=None):
             _say(policy.component(argv[1]).version if len(argv) == 2 else policy.default_version())
         elif argv[:1] == ["source"] and len(argv) == 2:
             _say(builder.module_dir(policy.component(argv[1])))
+        elif argv[:1] == ["manifests"] and len(argv) == 2:
+            source = policy.component(argv[1])
+            if not isinstance(source, policy.ManifestSource):
+                raise BundleError("%s is a program, not a manifest source: the manifest sources are %s" % (
+                    argv[1], ", ".join(m.component for m in policy.MANIFESTS)))
+            _say(builder.manifests(source))
         elif argv[:1] == ["goarch"] and len(argv) == 2:
             _say(policy.goarches_of(argv[1:])[0])
         elif argv[:1] == ["suite"] and len(argv) >= 2:

@@ -50,6 +50,9 @@ _CTRD, _CTRD_MOD = "v2.4.2", "github.com/containerd/containerd/v2"
 _CNI, _CNI_MOD = "v1.10.0", "github.com/containernetworking/plugins"
 _ETCD = "v3.6.16"
 _HELM = "v3.22.0"
+# v3.7.x needs modules the Go module proxy here does not serve; v3.6 implements Gateway API
+# v1.4 (the CRDs of hack/crds.sh and of the bundle).
+_TRAEFIK = "v3.6.12"
 
 
 def _k8s(binary, sets):
@@ -104,18 +107,39 @@ COMPONENTS = (
     # goes with the rest of a cluster's tools.
     Component("helm", _HELM, "helm.sh/helm/v3", "helm.sh/helm/v3/cmd/helm", "helm", _ALL,
               ("cluster", "helm"), "helm"),
+    # The Gateway API data plane of the gateway role (hack/images.sh: traefik/traefik), an image
+    # like CoreDNS; not in any bundle.
+    Component("traefik", _TRAEFIK, "github.com/traefik/traefik/v3",
+              "github.com/traefik/traefik/v3/cmd/traefik", "traefik", _ALL, ("gateway",), "traefik"),
+)
+
+# Kubernetes manifests a role applies from the controller, taken as upstream publishes them in
+# its Go module zip (the module proxy carries the YAML; no release page is reachable offline):
+# the *.yaml files of `folder` go to `dest` in the bundle of every GOARCH whose sets include one
+# of `sets`, with a manifest line each like the binaries.
+ManifestSource = namedtuple("ManifestSource", ["component", "version", "module", "folder", "dest", "sets"])
+MANIFESTS = (
+    # The Gateway API CRDs, standard channel (GatewayClass, Gateway, HTTPRoute, GRPCRoute,
+    # ReferenceGrant, BackendTLSPolicy): the gateway role installs them, canary releases
+    # weight the HTTPRoutes. v1.7.0 needs a newer Go than the bundle's.
+    ManifestSource("gateway-api", "v1.4.1", "sigs.k8s.io/gateway-api", "config/crd/standard",
+                   "manifests/gateway-api", ("cluster", "gateway-api")),
 )
 
 # What each set is for (the docs and the errors list them).
 SETS = {
     "bundle": "what every node of every GOARCH runs: kubelet, kube-proxy, containerd, ctr, "
               "shim, CNI plugins, CoreDNS (runc and the registry come from Debian)",
-    "cluster": "the rest of a cluster: control plane, etcd, etcdctl, etcdutl, kubectl, helm",
+    "cluster": "the rest of a cluster: control plane, etcd, etcdctl, etcdutl, kubectl, helm, "
+               "the Gateway API CRDs",
     "testbed": "what the project's test bed runs (control plane, kwok, metrics-server)",
     "kubelet": "kubelet only", "kube-proxy": "kube-proxy only", "containerd": "containerd only",
     "cni": "the CNI plugins only", "coredns": "CoreDNS only",
     "csi": "the CSI programs of the NFS storage images (hack/images.sh), not in any bundle",
     "helm": "Helm only (the app store's charts, from the controller)",
+    "gateway-api": "the Gateway API CRDs only (manifests/gateway-api)",
+    "gateway": "the Gateway API data plane's program (Traefik: the gateway image of "
+               "hack/images.sh), not in any bundle",
 }
 
 # The sets every GOARCH's bundle holds, and those of the "full" GOARCHes.
@@ -183,6 +207,10 @@ PROFILES = {
     # which a module that requires them ignores: the scratch module copies them
     # (module_replaces).
     "csi": Profile("", lambda v, d: "-X main.version=" + v, False, True),
+    # Traefik's release build (.goreleaser.yml) sets its version without the v; its go.mod
+    # replaces three forks (containous/go-http-auth, mux, minheap), copied like the CSI ones.
+    "traefik": Profile("", lambda v, d: _version_vars(("github.com/traefik/traefik/v3/pkg/version",), (
+        ("Version", v.lstrip("v")), ("BuildDate", d))), False, True),
     # Helm's Makefile: its version, and the Kubernetes version `helm template` and `helm lint`
     # assume without a cluster, taken from its client-go (v0.37 -> 1.37; helm's default is 1.20).
     "helm": Profile("", lambda v, d: _version_vars(("helm.sh/helm/v3/internal/version",), (
@@ -260,8 +288,8 @@ def module_replaces(gomod_text):
 
 # --- rows and sets --------------------------------------------------------------------------
 
-def known_sets(components=COMPONENTS):
-    return sorted({s for row in components for s in row.sets})
+def known_sets(components=COMPONENTS, manifests=MANIFESTS):
+    return sorted({s for row in tuple(components) + tuple(manifests) for s in row.sets})
 
 
 def rows(set_name, goarch, components=COMPONENTS):
@@ -298,13 +326,24 @@ def bundle_rows(sets, goarch, components=COMPONENTS):
     return out
 
 
-def component(name, components=COMPONENTS):
-    """The first row of a component (its version and module are the component's)."""
-    for row in components:
+def bundle_manifests(sets, manifests=MANIFESTS):
+    """The manifest sources of any set in ``sets``, each once, in table order."""
+    return [m for m in manifests if set(m.sets) & set(sets)]
+
+
+def manifest_file(source, name):
+    """Where one of a manifest source's files goes in a GOARCH's bundle."""
+    return "%s/%s" % (source.dest, name)
+
+
+def component(name, components=COMPONENTS, manifests=MANIFESTS):
+    """The first row of a component, or its manifest source (version and module are the
+    component's)."""
+    for row in tuple(components) + tuple(manifests):
         if row.component == name:
             return row
     raise BundleError("no component %r in the table: the components are %s" % (
-        name, ", ".join(sorted({r.component for r in components}))))
+        name, ", ".join(sorted({r.component for r in tuple(components) + tuple(manifests)}))))
 
 
 def bundle_file(row):

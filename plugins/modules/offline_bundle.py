@@ -19,6 +19,9 @@ description:
     through the Go module proxy (C(CGO_ENABLED=0), C(-trimpath), stripped, the version variables
     of upstream's release builds). C(bin/runc), which needs cgo, and C(bin/registry) are the
     binaries of Debian's C(runc) and C(docker-registry) packages of that architecture.
+  - The Kubernetes manifests roles apply from the controller come with the C(cluster) set (or
+    their own set): the Gateway API CRDs (standard channel) of C(sigs.k8s.io/gateway-api), copied
+    from its module zip to C(manifests/gateway-api/), for the gateway role and canary releases.
   - Each GOARCH directory gets C(MANIFEST.tsv) (component, version, source, file, SHA-256) and
     C(SHA256SUMS) (for C(sha256sum -c)). The manifest is written last, and names only files
     in place; a run with fewer O(sets) keeps naming the files an earlier run left.
@@ -39,7 +42,8 @@ requirements:
   - apt-get and dpkg-deb (a Debian or Ubuntu machine), when Debian's runc or registry is to be fetched
 attributes:
   check_mode:
-    details: Says what would be built, fetched and placed; builds and fetches nothing.
+    details: Says what would be built, fetched and placed; builds and fetches nothing (a manifest
+      source not yet in the cache is listed as C(to fetch)).
   diff_mode:
     details: The manifest of each GOARCH before and after.
 options:
@@ -58,9 +62,11 @@ options:
   sets:
     description:
       - Sets of the component table every GOARCH gets (C(bundle), C(cluster), C(testbed),
-        C(kubelet), C(kube-proxy), C(containerd), C(cni), C(coredns), or C(all)).
+        C(kubelet), C(kube-proxy), C(containerd), C(cni), C(coredns), C(helm), C(gateway-api),
+        or C(all)).
       - Default is C(bundle) (what a node runs) for every GOARCH, plus C(cluster) (control plane,
-        etcd, etcdctl, etcdutl, kubectl) for the GOARCHes of O(full_goarches).
+        etcd, etcdctl, etcdutl, kubectl, helm, the Gateway API CRDs) for the GOARCHes of
+        O(full_goarches).
     type: list
     elements: str
   full_goarches:

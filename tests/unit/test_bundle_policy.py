@@ -29,6 +29,9 @@ RECIPES = {
         "-X helm.sh/helm/v3/internal/version.version=v3.22.0 -X helm.sh/helm/v3/internal/version.gitTreeState=clean "
         "-X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=37 "
         "-X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=37\n"),
+    ("traefik", "v3.6.12"): ("build CGO_ENABLED=0 go build -trimpath\nprofile traefik\ntags \nldflags -s -w "
+                             "-X github.com/traefik/traefik/v3/pkg/version.Version=3.6.12 "
+                             "-X github.com/traefik/traefik/v3/pkg/version.BuildDate=(build time)\n"),
     ("kubernetes", "v1.37.2"): (
         "build CGO_ENABLED=0 go build -trimpath\nprofile kubernetes\ntags \nldflags -s -w "
         + " ".join("-X %s.%s" % (pkg, kv) for pkg in ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version")
@@ -183,3 +186,25 @@ def test_a_four_column_manifest_of_the_old_builder_is_read_and_rewritten():
     merged = bp.merge_manifest([], old, lambda f: True)
     assert "runc\t1.1.5\tdebian-bookworm\tbin/runc" in merged
     assert bp.checksums_text(merged) == ""  # no checksum known: not claimed
+
+
+def test_traefik_builds_for_every_lab_goarch_reaches_no_bundle_and_copies_its_forks():
+    assert [r.binary for r in bp.rows("gateway", "mips64le")] == ["traefik"]
+    for goarch in bp.default_goarches():
+        assert "traefik" not in {r.binary for r in bp.bundle_rows(bp.FULL_SETS, goarch)}
+    row = bp.component("traefik")
+    assert row.package == row.module + "/cmd/traefik"
+    assert bp.PROFILES[row.profile].module_replaces  # containous/mux and the other forks
+
+
+def test_the_gateway_api_crds_go_with_the_cluster_tools_and_have_a_set_of_their_own():
+    source = bp.component("gateway-api")
+    assert isinstance(source, bp.ManifestSource) and source.module == "sigs.k8s.io/gateway-api"
+    assert bp.bundle_manifests(bp.FULL_SETS) == [source]
+    assert bp.bundle_manifests(bp.NODE_SETS) == []
+    assert bp.bundle_manifests(["gateway-api"]) == [source]
+    assert bp.bundle_rows(["gateway-api"], "amd64") == []  # no program: manifests only
+    assert bp.manifest_file(source, "gateway.networking.k8s.io_httproutes.yaml") == (
+        "manifests/gateway-api/gateway.networking.k8s.io_httproutes.yaml")
+    bp.check_sets(["gateway-api"])  # a known set
+    assert "gateway-api" in bp.known_sets() and "gateway-api" in bp.SETS

@@ -11,6 +11,7 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 
 from tests.integration.ansible_run import ansible_playbook
 from tests.proof import elf
@@ -156,3 +157,62 @@ def test_building_with_an_unreachable_proxy_says_which_and_how_to_fix(tmp_path, 
     assert stats["failures"] == 1
     assert message in result["msg"] and "GOPROXY" in result["msg"], result["msg"]
     assert not (tmp_path / "bundle").exists()
+
+
+GATEWAY_API = dict(goarches=["amd64"], sets=["gateway-api"], registry=False, runc=False)
+
+
+def crds_of(folder):
+    """{file name: the CRD's group, plural and channel} of a folder of CRD manifests (one a file)."""
+    out = {}
+    for path in sorted(folder.iterdir()):
+        doc = yaml.safe_load(path.read_text())
+        assert doc["kind"] == "CustomResourceDefinition", path
+        out[path.name] = (doc["spec"]["group"], doc["spec"]["names"]["plural"],
+                          doc["metadata"]["annotations"]["gateway.networking.k8s.io/channel"])
+    return out
+
+
+def test_the_gateway_api_crds_are_fetched_from_their_module_and_laid_out_as_copies(tmp_path):
+    dest, cache = tmp_path / "bundle", tmp_path / "cache"
+    first, stats, proc = bundle(dest, build=True, cache_dir=str(cache), **GATEWAY_API)
+    assert stats["failures"] == 0, proc.stdout[-3000:]
+    assert first["changed"] is True and first["built"] == []  # nothing to compile
+    root = dest / VERSION / "amd64"
+    crds = crds_of(root / "manifests" / "gateway-api")
+    assert {plural for _group, plural, _channel in crds.values()} >= {"gatewayclasses", "gateways", "httproutes"}
+    assert {(group, channel) for group, _plural, channel in crds.values()} == {("gateway.networking.k8s.io", "standard")}
+    listed = [line.split("\t") for line in (root / "MANIFEST.tsv").read_text().splitlines()
+              if not line.startswith("#")]
+    assert sorted(f[3] for f in listed) == sorted("manifests/gateway-api/" + n for n in crds)
+    assert {(f[0], f[1], f[2]) for f in listed} == {("gateway-api", "v1.4.1", "sigs.k8s.io/gateway-api")}
+    sums = subprocess.run(["sha256sum", "-c", "--strict", "SHA256SUMS"], cwd=str(root),
+                          capture_output=True, text=True, check=False)
+    assert sums.returncode == 0 and len(sums.stdout.splitlines()) == len(crds), sums.stdout + sums.stderr
+    # The module cache stays as Go unpacked it: the bundle's files are copies, nothing written there.
+    module = next((cache / "go" / "mod" / "sigs.k8s.io").glob("gateway-api@v1.4.1"))
+    for name in crds:
+        assert not os.path.samefile(str(root / "manifests" / "gateway-api" / name),
+                                    str(module / "config" / "crd" / "standard" / name))
+    assert not list(module.rglob("*.sha256"))
+
+    again, stats, _proc = bundle(dest, build=True, cache_dir=str(cache), **GATEWAY_API)
+    assert (again["changed"], stats["changed"]) == (False, 0)
+
+
+def test_check_mode_lists_a_manifest_source_to_fetch_and_fetches_nothing(tmp_path):
+    dest, cache = tmp_path / "bundle", tmp_path / "cache"
+    result, stats, proc = bundle(dest, check=True, diff=True, build=True, cache_dir=str(cache), **GATEWAY_API)
+    assert stats["failures"] == 0, proc.stdout[-3000:]
+    assert result["changed"] is True
+    after = result["diff"][0]["after"]
+    assert "gateway-api\tv1.4.1 (to fetch)\tsigs.k8s.io/gateway-api\tmanifests/gateway-api/" in after, after
+    assert not dest.exists() and not (cache / "manifests").exists()
+
+
+def test_without_build_a_manifest_source_not_in_the_cache_is_named(tmp_path):
+    dest = tmp_path / "bundle"
+    result, stats, _proc = bundle(dest, cache_dir=str(tmp_path / "empty-cache"), **GATEWAY_API)
+    assert stats["failures"] == 1
+    assert "manifests/gateway-api (sigs.k8s.io/gateway-api v1.4.1, manifests)" in result["msg"], result["msg"]
+    assert not dest.exists()
