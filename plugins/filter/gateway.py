@@ -1,0 +1,24 @@
+# -*- coding: utf-8 -*-
+# Copyright: xinchuang.cloud developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters over the Gateway API data plane's rules (plugins/module_utils/gateway.py), for the
+role xinchuang.cloud.gateway. Documentation: <filter>.yml beside this file."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.xinchuang.cloud.plugins.module_utils import gateway
+from ansible_collections.xinchuang.cloud.plugins.plugin_utils.filters import (
+    user_errors_as_filter_errors,
+)
+
+
+class FilterModule(object):
+    def filters(self):
+        return {
+            "gateway_problems": user_errors_as_filter_errors(gateway.problems),
+            "gateway_objects": user_errors_as_filter_errors(gateway.objects),
+            "gateway_node_goarches": user_errors_as_filter_errors(gateway.node_goarches),
+            "gateway_metrics_service": user_errors_as_filter_errors(gateway.metrics_service),
+        }
