@@ -46,6 +46,7 @@ DEFAULTS = {
     "node_arches": [],
     "service_type": "NodePort",
     "node_port": None,
+    "metrics_node_port": None,
     "route_namespaces": "All",
     "log_level": "INFO",
     "access_logs": False,
@@ -90,6 +91,14 @@ def problems(settings):
         elif not isinstance(port, int) or isinstance(port, bool) or not _NODE_PORTS[0] <= port <= _NODE_PORTS[1]:
             out.append("gateway_node_port %r is outside the cluster's NodePort range %d-%d: pick a "
                        "port in it, or leave it empty for any" % ((port,) + _NODE_PORTS))
+    metrics_port = s["metrics_node_port"]
+    if metrics_port is not None and (not isinstance(metrics_port, int) or isinstance(metrics_port, bool)
+                                     or not _NODE_PORTS[0] <= metrics_port <= _NODE_PORTS[1]):
+        out.append("gateway_metrics_node_port %r is outside the cluster's NodePort range %d-%d: pick "
+                   "a port in it, or leave it empty for a ClusterIP Service" % ((metrics_port,) + _NODE_PORTS))
+    elif metrics_port is not None and metrics_port == s["node_port"]:
+        out.append("gateway_metrics_node_port %r is gateway_node_port too: give them different ports"
+                   % (metrics_port,))
     if s["route_namespaces"] not in ROUTE_NAMESPACES:
         out.append("gateway_route_namespaces %r: All (routes of every namespace attach) or Same "
                    "(only the gateway's namespace)" % (s["route_namespaces"],))
@@ -150,7 +159,8 @@ def controller_args(s):
 def objects(settings):
     """The Kubernetes objects of the data plane, cluster-scoped first: Namespace, RBAC (as
     upstream's kubernetes-gateway-rbac.yml, without the OTel-only pods rule), the Deployment,
-    the Service publishing the Gateway (port 80 to the web entry point), the metrics Service,
+    the Service publishing the Gateway (port 80 to the web entry point), the metrics Service
+    (ClusterIP, or NodePort for a Prometheus outside the cluster),
     the GatewayClass and the Gateway (one HTTP listener on the web entry point's port)."""
     found = problems(settings)
     if found:
@@ -193,6 +203,9 @@ def objects(settings):
     web_port = {"name": "web", "port": 80, "targetPort": "web", "protocol": "TCP"}
     if s["node_port"] is not None:
         web_port["nodePort"] = s["node_port"]
+    metrics_port = {"name": "metrics", "port": ADMIN_PORT, "targetPort": "admin", "protocol": "TCP"}
+    if s["metrics_node_port"] is not None:
+        metrics_port["nodePort"] = s["metrics_node_port"]
     rbac_rules = [
         {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["list", "watch"]},
         {"apiGroups": [""], "resources": ["services", "secrets", "configmaps"], "verbs": ["get", "list", "watch"]},
@@ -225,8 +238,8 @@ def objects(settings):
         {"apiVersion": "v1", "kind": "Service", "metadata": meta(name, "data-plane"),
          "spec": {"type": s["service_type"], "selector": selector, "ports": [web_port]}},
         {"apiVersion": "v1", "kind": "Service", "metadata": meta(name + "-metrics", "metrics"),
-         "spec": {"type": "ClusterIP", "selector": selector,
-                  "ports": [{"name": "metrics", "port": ADMIN_PORT, "targetPort": "admin", "protocol": "TCP"}]}},
+         "spec": {"type": "ClusterIP" if s["metrics_node_port"] is None else "NodePort", "selector": selector,
+                  "ports": [metrics_port]}},
         {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway", "metadata": meta(name, "gateway"),
          "spec": {"gatewayClassName": s["class_name"],
                   "listeners": [{"name": "web", "protocol": "HTTP", "port": WEB_PORT,

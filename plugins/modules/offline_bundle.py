@@ -20,8 +20,9 @@ description:
     of upstream's release builds). C(bin/runc), which needs cgo, and C(bin/registry) are the
     binaries of Debian's C(runc) and C(docker-registry) packages of that architecture.
   - The Kubernetes manifests roles apply from the controller come with the C(cluster) set (or
-    their own set): the Gateway API CRDs (standard channel) of C(sigs.k8s.io/gateway-api), copied
-    from its module zip to C(manifests/gateway-api/), for the gateway role and canary releases.
+    their own set C(gateway-api)), namely the Gateway API CRDs (standard channel) of
+    C(sigs.k8s.io/gateway-api), copied from its module zip to C(manifests/gateway-api/), for the
+    gateway role and canary releases.
   - Each GOARCH directory gets C(MANIFEST.tsv) (component, version, source, file, SHA-256) and
     C(SHA256SUMS) (for C(sha256sum -c)). The manifest is written last, and names only files
     in place; a run with fewer O(sets) keeps naming the files an earlier run left.

@@ -39,6 +39,7 @@ import ssl
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -423,6 +424,124 @@ def test_cluster_ip_service_answers_from_the_other_node(lab):
     # ... and the same by the Service's DNS name, resolved by CoreDNS.
     rc, body = http_get(pod_on(CONTROL_PLANE), "http://%s.default.svc.cluster.local/" % name)
     assert (rc, body) == (0, "aarch64 xc-lab-arm64"), body
+
+
+# --- the Gateway API layer: Traefik and its Gateway (inventories/lab/group_vars/all/gateway.yml) --
+with open(os.path.join(ROOT, "inventories", "lab", "group_vars", "all", "gateway.yml")) as _fh:
+    GATEWAY = yaml.safe_load(_fh)
+SPLIT_NS = "gateway-split"
+SPLIT_REQUESTS = 1000
+
+
+def split_backend(name):
+    """A Deployment and its Service on the amd64 node answering with the Deployment's name: one
+    of the two stand-ins for two families (the full tier runs the real ones)."""
+    labels = {"app": name}
+    return [
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": SPLIT_NS},
+         "spec": {"replicas": 1, "selector": {"matchLabels": labels}, "template": {
+             "metadata": {"labels": labels},
+             "spec": {"nodeSelector": {"kubernetes.io/hostname": CONTROL_PLANE},
+                      "containers": [{"name": "web", "image": TOOLBOX,
+                                      "command": ["sh", "-c", "mkdir -p /www && echo %s >/www/index.html "
+                                                  "&& exec httpd -f -p 8080 -h /www" % name],
+                                      "ports": [{"containerPort": 8080}],
+                                      "readinessProbe": {"tcpSocket": {"port": 8080}, "periodSeconds": 2}}]}}}},
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": SPLIT_NS},
+         "spec": {"selector": labels, "ports": [{"name": "http", "port": 80, "targetPort": 8080}]}},
+    ]
+
+
+def gateway_get(path="/", timeout=10):
+    """GET through the Gateway from this machine, at the node port of the amd64 node."""
+    url = "http://%s:%d%s" % (HOSTS[CONTROL_PLANE]["address"], GATEWAY["gateway_node_port"], path)
+    with urllib.request.urlopen(url, timeout=timeout) as resp:
+        return resp.status, resp.read().decode().strip()
+
+
+@pytest.mark.timeout(900)
+def test_the_gateway_splits_requests_by_the_routes_weights_and_its_metrics_count_them(lab, tmp_path):
+    """The gateway role's data plane on the converged lab: two Deployments on the amd64 node
+    stand in for two families behind one HTTPRoute of the lab's Gateway; canary_weights sets
+    80/20, 1000 requests go through the Gateway from this machine, and the answers split within
+    four standard deviations of 80/20. A real Prometheus scraping the Gateway's metrics node port
+    counts the same requests per backend as the client did."""
+    from tests.integration.fixtures_prometheus import PrometheusProcess
+
+    stable, canary = "split-c86", "split-arm"
+    apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": SPLIT_NS}})
+    for name in (stable, canary):
+        for obj in split_backend(name):
+            apply(obj)
+    apply({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+           "metadata": {"name": "split", "namespace": SPLIT_NS},
+           "spec": {"parentRefs": [{"name": GATEWAY.get("gateway_name", "xinchuang"),
+                                    "namespace": GATEWAY.get("gateway_namespace", "xinchuang-gateway")}],
+                    "rules": [{"backendRefs": [{"name": stable, "port": 80, "weight": 1}]}]}})
+    for name in (stable, canary):
+        kubectl("rollout", "status", "-n", SPLIT_NS, "deployment/" + name, "--timeout=300s", timeout=330)
+    report, proc, took = playbook("../tests/e2e/playbooks/route_weights.yml", "-e", "route_namespace=" + SPLIT_NS,
+                                  "-e", "route_name=split", "-e", json.dumps({"route_weights": {stable: 80, canary: 20}}))
+    TIMES["canary_weights 80/20"] = took
+    assert_ok(report, proc)
+
+    # The data plane serves the split once Traefik has read the route: both answer.
+    def both_answer():
+        seen = set()
+        for _ in range(50):
+            try:
+                seen.add(gateway_get()[1])
+            except (urllib.error.URLError, OSError):
+                return None
+        return seen if seen == {stable, canary} else None
+    wait_for("the Gateway answering from %s and %s" % (stable, canary), both_answer, timeout=180, interval=2)
+
+    target = "%s:%d" % (HOSTS[CONTROL_PLANE]["address"], GATEWAY["gateway_metrics_node_port"])
+    workdir = str(tmp_path / "prometheus")
+    os.makedirs(workdir)
+    server = PrometheusProcess(workdir, type("Target", (), {"address": target})()).start()
+    try:
+        def served_per_backend():
+            query = 'sum by (service) (traefik_service_requests_total{service=~"%s-.*@kubernetesgateway"})' % SPLIT_NS
+            data = server._get("/api/v1/query?" + urllib.parse.urlencode({"query": query}))["data"]["result"]
+            return dict((r["metric"]["service"], int(float(r["value"][1]))) for r in data)
+        def scraped_as_served():
+            """Prometheus has scraped what Traefik's /metrics says now (no request in flight)."""
+            with urllib.request.urlopen("http://%s/metrics" % target, timeout=10) as resp:
+                text = resp.read().decode()
+            direct = {}
+            for line in text.splitlines():
+                found = re.match(r'traefik_service_requests_total\{(.*)\} (\S+)$', line)
+                service = found and re.search(r'service="(%s-[^"]*@kubernetesgateway)"' % SPLIT_NS, found.group(1))
+                if service:
+                    direct[service.group(1)] = direct.get(service.group(1), 0) + int(float(found.group(2)))
+            now = served_per_backend()
+            return now if direct and now == direct else None
+        before = wait_for("Prometheus scraping the Gateway's counters", scraped_as_served, timeout=60, interval=1)
+        counts = {stable: 0, canary: 0}
+        for _ in range(SPLIT_REQUESTS):
+            status, body = gateway_get()
+            assert status == 200 and body in counts, (status, body)
+            counts[body] += 1
+        log("gateway split of %d requests at 80/20: %s" % (SPLIT_REQUESTS, counts))
+        sigma = (SPLIT_REQUESTS * 0.8 * 0.2) ** 0.5
+        assert abs(counts[stable] - 0.8 * SPLIT_REQUESTS) <= 4 * sigma, counts
+
+        # Traefik's own counters, per backend Service, grew by what the client counted.
+        label = dict((name, "%s-%s-http-80@kubernetesgateway" % (SPLIT_NS, name)) for name in counts)
+
+        def counted():
+            now = served_per_backend()
+            grown = dict((name, now.get(label[name], 0) - before.get(label[name], 0)) for name in counts)
+            return grown if grown == counts else None
+        try:
+            wait_for("Prometheus counting %s" % counts, counted, timeout=60, interval=1)
+        except AssertionError:
+            raise AssertionError("Prometheus counted %s before and %s after; the client %s" % (
+                before, served_per_backend(), counts))
+    finally:
+        server.stop()
+    kubectl("delete", "namespace", SPLIT_NS, "--wait=false")
 
 
 ADDRESS = re.compile(r"^Address(?:\s+\d+)?:\s*([0-9.]+)", re.M)

@@ -119,3 +119,12 @@ def test_the_roles_defaults_name_the_tables_traefik_and_bundle_version():
         specs = yaml.safe_load(fh)["argument_specs"]["main"]["options"]
     for name, value in defaults.items():
         assert specs[name]["default"] == value, name
+
+
+def test_the_metrics_service_is_published_on_a_node_port_only_when_asked():
+    objects = by_kind(gw.objects({"image": IMAGE, "metrics_node_port": 30081}))
+    metrics = objects["Service/xinchuang-metrics"]["spec"]
+    assert metrics["type"] == "NodePort" and metrics["ports"][0]["nodePort"] == 30081
+    assert "gateway_metrics_node_port 30080 is gateway_node_port too" in "; ".join(
+        gw.problems({"image": IMAGE, "node_port": 30080, "metrics_node_port": 30080}))
+    assert "gateway_metrics_node_port 80" in "; ".join(gw.problems({"image": IMAGE, "metrics_node_port": 80}))

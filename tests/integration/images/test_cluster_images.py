@@ -47,9 +47,11 @@ PAUSE = "library/pause"
 COREDNS = "coredns/coredns"
 BUSYBOX = "library/busybox"
 PROVISIONER = "sig-storage/csi-provisioner"
-IMAGES = (PAUSE, COREDNS, BUSYBOX, PROVISIONER)
-# The static Go programs of the NFS storage images and their entrypoints (upstream's Dockerfiles).
-CSI_PROGRAMS = {PROVISIONER: "/csi-provisioner"}
+TRAEFIK = "library/traefik"
+IMAGES = (PAUSE, COREDNS, BUSYBOX, PROVISIONER, TRAEFIK)
+# The static Go programs of the NFS storage images and of the Gateway API data plane: their
+# entrypoints and users (the CSI ones root, as upstream's Dockerfiles; Traefik 65532).
+STATIC_PROGRAMS = {PROVISIONER: ("/csi-provisioner", None), TRAEFIK: ("/traefik", "65532:65532")}
 SANDBOX_TAG = "3.10.1"  # what the container_runtime role configures as sandbox image
 TOOLBOX_TAG = "1.37.0"  # what the lab's tests and users pull (busybox of Debian trixie's source)
 
@@ -492,14 +494,14 @@ def layout_layer(layout):
     return config, members
 
 
-@pytest.mark.parametrize("name", sorted(CSI_PROGRAMS))
-def test_csi_images_run_their_program_of_each_goarch_as_upstream(name, built, goarches, tmp_path):
+@pytest.mark.parametrize("name", sorted(STATIC_PROGRAMS))
+def test_static_program_images_run_their_program_of_each_goarch(name, built, goarches, tmp_path):
     for goarch in goarches:
         _tag, _digest, layout = built[(name, goarch)]
         config, members = layout_layer(layout)
-        entrypoint = CSI_PROGRAMS[name]
+        entrypoint, user = STATIC_PROGRAMS[name]
         assert config["config"]["Entrypoint"] == [entrypoint]
-        assert "User" not in config["config"]  # root, as upstream's distroless/static base
+        assert config["config"].get("User") == user  # None: root, as upstream's distroless/static base
         member, data = members[entrypoint.lstrip("/")]
         assert member.isreg() and member.mode == 0o755, (name, goarch)
         assert elf.goarch_of_bytes(data, "%s of %s" % (entrypoint, goarch)) == goarch
@@ -514,6 +516,14 @@ def test_containerd_runs_the_csi_provisioner_image(node, registry, built):
     ctr(node, "images", "pull", "--hosts-dir", node["certs_d"], ref)
     out = ctr(node, "run", "--rm", ref, "xc-csi-provisioner", "/csi-provisioner", "--version").stdout
     assert out.split() == ["/csi-provisioner", tag], out
+
+
+def test_containerd_runs_the_traefik_image_of_the_tables_version(node, registry, built):
+    tag = built[(TRAEFIK, host_goarch())][0]
+    ref = "%s/%s:%s" % (registry.host, TRAEFIK, tag)
+    ctr(node, "images", "pull", "--hosts-dir", node["certs_d"], ref)
+    out = ctr(node, "run", "--rm", ref, "xc-traefik", "/traefik", "version").stdout
+    assert re.search(r"^Version:\s+%s$" % re.escape(tag.lstrip("v")), out, re.M), out
 
 
 NFS_PROGRAMS = ("usr/bin/mount", "usr/sbin/mount.nfs")
