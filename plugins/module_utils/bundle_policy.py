@@ -50,8 +50,8 @@ _CTRD, _CTRD_MOD = "v2.4.2", "github.com/containerd/containerd/v2"
 _CNI, _CNI_MOD = "v1.10.0", "github.com/containernetworking/plugins"
 _ETCD = "v3.6.16"
 _HELM = "v3.22.0"
-# v3.7.x needs modules the Go module proxy here does not serve; v3.6 implements Gateway API
-# v1.4 (the CRDs of hack/crds.sh and of the bundle).
+# v3.7.13 needs modules the Go module proxy here refuses (403, 2026-12-05: lego's DNS providers'
+# huaweicloud, ucloud and akamai SDKs); v3.6 serves Gateway API v1.4 (the bundle's CRDs).
 _TRAEFIK = "v3.6.12"
 
 
@@ -107,7 +107,7 @@ COMPONENTS = (
     # goes with the rest of a cluster's tools.
     Component("helm", _HELM, "helm.sh/helm/v3", "helm.sh/helm/v3/cmd/helm", "helm", _ALL,
               ("cluster", "helm"), "helm"),
-    # The Gateway API data plane of the gateway role (hack/images.sh: traefik/traefik), an image
+    # The Gateway API data plane of the gateway role (hack/images.sh: library/traefik), an image
     # like CoreDNS; not in any bundle.
     Component("traefik", _TRAEFIK, "github.com/traefik/traefik/v3",
               "github.com/traefik/traefik/v3/cmd/traefik", "traefik", _ALL, ("gateway",), "traefik"),
