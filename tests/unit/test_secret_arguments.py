@@ -30,6 +30,7 @@ NOT_SECRETS = {
     ("harbor", "harbor_proxy_cache_registries.access_key"),
     # The name of a Kubernetes Secret of type dockerconfigjson, not its content.
     ("storage_nfs", "storage_nfs_image_pull_secret"),
+    ("gateway", "gateway_image_pull_secret"),
 }
 
 
