@@ -143,14 +143,17 @@ def controller_args(s):
         "--metrics.prometheus.addServicesLabels=true",
         "--metrics.prometheus.addEntryPointsLabels=true",
         "--providers.%s=true" % PROVIDER,
-        # The Gateway's status carries the address of the Service that publishes it.
-        "--providers.%s.statusAddress.service.name=%s" % (PROVIDER, s["name"]),
-        "--providers.%s.statusAddress.service.namespace=%s" % (PROVIDER, s["namespace"]),
         # Offline: no phone home to the vendor.
         "--global.checkNewVersion=false",
         "--global.sendAnonymousUsage=false",
         "--log.level=%s" % str(s["log_level"]).upper(),
     ]
+    if s["service_type"] == "LoadBalancer":
+        # The Gateway's status carries the load balancer's address of the Service. (Traefik reads
+        # only a LoadBalancer's ingress; with the other types the status has no address, and a
+        # failed read would drop the whole configuration: so only then.)
+        args += ["--providers.%s.statusAddress.service.name=%s" % (PROVIDER, s["name"]),
+                 "--providers.%s.statusAddress.service.namespace=%s" % (PROVIDER, s["namespace"])]
     if s["access_logs"]:
         args.append("--accessLog=true")
     return args

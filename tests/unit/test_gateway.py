@@ -128,3 +128,11 @@ def test_the_metrics_service_is_published_on_a_node_port_only_when_asked():
     assert "gateway_metrics_node_port 30080 is gateway_node_port too" in "; ".join(
         gw.problems({"image": IMAGE, "node_port": 30080, "metrics_node_port": 30080}))
     assert "gateway_metrics_node_port 80" in "; ".join(gw.problems({"image": IMAGE, "metrics_node_port": 80}))
+
+
+def test_the_gateways_status_address_is_asked_of_a_load_balancer_only():
+    def args(service_type):
+        return by_kind(gw.objects({"image": IMAGE, "service_type": service_type}))[
+            "Deployment/xinchuang"]["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--providers.kubernetesgateway.statusAddress.service.name=xinchuang" in args("LoadBalancer")
+    assert not [a for a in args("NodePort") if "statusAddress" in a]
