@@ -112,8 +112,8 @@ def problems(settings):
             bad_arches.append(str(name))
     if bad_arches:
         out.append("gateway_node_arches names no architecture the model knows: %s; give families "
-                   "(%s), GOARCHes or uname -m names" % (", ".join(repr(b) for b in bad_arches),
-                                                        ", ".join(arch.families())))
+                   "(%s), GOARCHes or uname -m names" % (
+                       ", ".join(repr(b) for b in bad_arches), ", ".join(arch.families())))
     return out
 
 

@@ -460,6 +460,31 @@ def gateway_get(path="/", timeout=10):
         return resp.status, resp.read().decode().strip()
 
 
+def gateway_metrics_target():
+    """Where Traefik serves its Prometheus metrics: the metrics node port of the amd64 node."""
+    return "%s:%d" % (HOSTS[CONTROL_PLANE]["address"], GATEWAY["gateway_metrics_node_port"])
+
+
+def requests_per_backend(server, namespace):
+    """{service label: requests} Prometheus holds for the backends of NAMESPACE's routes."""
+    query = 'sum by (service) (traefik_service_requests_total{service=~"%s-.*@kubernetesgateway"})' % namespace
+    data = server._get("/api/v1/query?" + urllib.parse.urlencode({"query": query}))["data"]["result"]
+    return dict((r["metric"]["service"], int(float(r["value"][1]))) for r in data)
+
+
+def requests_per_backend_served(namespace):
+    """The same, read from Traefik's own /metrics now."""
+    with urllib.request.urlopen("http://%s/metrics" % gateway_metrics_target(), timeout=10) as resp:
+        text = resp.read().decode()
+    out = {}
+    for line in text.splitlines():
+        found = re.match(r'traefik_service_requests_total\{(.*)\} (\S+)$', line)
+        service = found and re.search(r'service="(%s-[^"]*@kubernetesgateway)"' % namespace, found.group(1))
+        if service:
+            out[service.group(1)] = out.get(service.group(1), 0) + int(float(found.group(2)))
+    return out
+
+
 @pytest.mark.timeout(900)
 def test_the_gateway_splits_requests_by_the_routes_weights_and_its_metrics_count_them(lab, tmp_path):
     """The gateway role's data plane on the converged lab: two Deployments on the amd64 node
@@ -486,41 +511,28 @@ def test_the_gateway_splits_requests_by_the_routes_weights_and_its_metrics_count
     TIMES["canary_weights 80/20"] = took
     assert_ok(report, proc)
 
-    # The data plane serves the split once Traefik has read the route: both answer.
     def both_answer():
-        seen = set()
-        for _ in range(50):
-            try:
-                seen.add(gateway_get()[1])
-            except (urllib.error.URLError, OSError):
-                return None
+        """The data plane serves the split once Traefik has read the route: both answer."""
+        try:
+            seen = set(gateway_get()[1] for _attempt in range(50))
+        except (urllib.error.URLError, OSError):
+            return None
         return seen if seen == {stable, canary} else None
+
     wait_for("the Gateway answering from %s and %s" % (stable, canary), both_answer, timeout=180, interval=2)
 
-    target = "%s:%d" % (HOSTS[CONTROL_PLANE]["address"], GATEWAY["gateway_metrics_node_port"])
     workdir = str(tmp_path / "prometheus")
     os.makedirs(workdir)
-    server = PrometheusProcess(workdir, type("Target", (), {"address": target})()).start()
+    server = PrometheusProcess(workdir, type("Target", (), {"address": gateway_metrics_target()})()).start()
     try:
-        def served_per_backend():
-            query = 'sum by (service) (traefik_service_requests_total{service=~"%s-.*@kubernetesgateway"})' % SPLIT_NS
-            data = server._get("/api/v1/query?" + urllib.parse.urlencode({"query": query}))["data"]["result"]
-            return dict((r["metric"]["service"], int(float(r["value"][1]))) for r in data)
-        def scraped_as_served():
-            """Prometheus has scraped what Traefik's /metrics says now (no request in flight)."""
-            with urllib.request.urlopen("http://%s/metrics" % target, timeout=10) as resp:
-                text = resp.read().decode()
-            direct = {}
-            for line in text.splitlines():
-                found = re.match(r'traefik_service_requests_total\{(.*)\} (\S+)$', line)
-                service = found and re.search(r'service="(%s-[^"]*@kubernetesgateway)"' % SPLIT_NS, found.group(1))
-                if service:
-                    direct[service.group(1)] = direct.get(service.group(1), 0) + int(float(found.group(2)))
-            now = served_per_backend()
-            return now if direct and now == direct else None
-        before = wait_for("Prometheus scraping the Gateway's counters", scraped_as_served, timeout=60, interval=1)
+        def scraped():
+            """Prometheus holds what Traefik counts now (no request in flight)."""
+            now = requests_per_backend(server, SPLIT_NS)
+            return now if now and now == requests_per_backend_served(SPLIT_NS) else None
+
+        before = wait_for("Prometheus scraping the Gateway's counters", scraped, timeout=60, interval=1)
         counts = {stable: 0, canary: 0}
-        for _ in range(SPLIT_REQUESTS):
+        for _request in range(SPLIT_REQUESTS):
             status, body = gateway_get()
             assert status == 200 and body in counts, (status, body)
             counts[body] += 1
@@ -532,14 +544,15 @@ def test_the_gateway_splits_requests_by_the_routes_weights_and_its_metrics_count
         label = dict((name, "%s-%s-http-80@kubernetesgateway" % (SPLIT_NS, name)) for name in counts)
 
         def counted():
-            now = served_per_backend()
+            now = requests_per_backend(server, SPLIT_NS)
             grown = dict((name, now.get(label[name], 0) - before.get(label[name], 0)) for name in counts)
             return grown if grown == counts else None
+
         try:
             wait_for("Prometheus counting %s" % counts, counted, timeout=60, interval=1)
         except AssertionError:
             raise AssertionError("Prometheus counted %s before and %s after; the client %s" % (
-                before, served_per_backend(), counts))
+                before, requests_per_backend(server, SPLIT_NS), counts))
     finally:
         server.stop()
     kubectl("delete", "namespace", SPLIT_NS, "--wait=false")

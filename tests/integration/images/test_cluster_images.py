@@ -174,7 +174,7 @@ def test_push_again_writes_no_index(registry, built, pushed, goarches, tmp_path)
               "--password-file", str(pwfile), *goarches)
     index_tags = ["%s/manifests/%s " % (PAUSE, t)
                   for t in (built[(PAUSE, goarches[0])][0], SANDBOX_TAG)]
-    for name in (COREDNS, BUSYBOX) + tuple(CSI_PROGRAMS):
+    for name in (COREDNS, BUSYBOX) + tuple(sorted(STATIC_PROGRAMS)):
         index_tags.append("%s/manifests/%s " % (name, built[(name, goarches[0])][0]))
     lines = registry.tls.access_lines(since)
     assert lines, "the second push sent nothing"
