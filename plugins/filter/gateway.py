@@ -20,5 +20,6 @@ class FilterModule(object):
             "gateway_problems": user_errors_as_filter_errors(gateway.problems),
             "gateway_objects": user_errors_as_filter_errors(gateway.objects),
             "gateway_node_goarches": user_errors_as_filter_errors(gateway.node_goarches),
+            "gateway_image_check": user_errors_as_filter_errors(gateway.image_check),
             "gateway_metrics_service": user_errors_as_filter_errors(gateway.metrics_service),
         }

@@ -16,6 +16,7 @@ __metaclass__ = type
 import re
 
 from ansible_collections.xinchuang.cloud.plugins.module_utils import arch
+from ansible_collections.xinchuang.cloud.plugins.module_utils import manifest_index
 from ansible_collections.xinchuang.cloud.plugins.module_utils.errors import XinchuangError
 
 
@@ -255,6 +256,26 @@ def metrics_service(namespace, service, port):
     traefik_service_request_duration_seconds) for the backend Service ``namespace/service``
     port ``port`` of an HTTPRoute."""
     return "%s-%s-http-%s@%s" % (namespace, service, port, PROVIDER)
+
+
+def image_check(image, registry, endpoint=""):
+    """Where the controller reads ``image`` before applying it: ``{"registry": host[:port],
+    "reference": repository:tag}``. ``registry`` is the registry the nodes pull from (a URL or
+    host[:port]; the image must be in it), ``endpoint`` (empty: ``registry``) the host[:port]
+    the controller reaches that same registry at, when it does not resolve the nodes' name.
+    GatewayError names an image of another registry, and an endpoint with a scheme."""
+    host = manifest_index.strip_scheme(str(registry or ""))
+    if not host:
+        raise GatewayError("gateway_check_image needs gateway_registry.url (the registry the nodes "
+                           "pull from), or set gateway_check_image to false")
+    if endpoint and "://" in str(endpoint):
+        raise GatewayError("gateway_registry_endpoint %r must be the registry's host[:port] (no "
+                           "scheme), e.g. 10.20.0.5:5000" % (endpoint,))
+    try:
+        ref = manifest_index.parse_reference(str(image or ""), registry=host)
+    except manifest_index.InvalidReferenceError as exc:
+        raise GatewayError("gateway_image: %s (gateway_registry.url is %r)" % (exc, registry))
+    return {"registry": str(endpoint or host).rstrip("/"), "reference": ref.canonical()}
 
 
 def node_goarches(hosts, node_arches=None):

@@ -103,6 +103,29 @@ def test_the_backend_label_of_the_metrics():
     assert gw.metrics_service("shop", "shop-arm", 80) == "shop-shop-arm-http-80@kubernetesgateway"
 
 
+def test_the_image_is_read_where_the_controller_reaches_the_nodes_registry():
+    image = "xc-lab-registry:5000/library/traefik:v3.6.12"
+    assert gw.image_check(image, "https://xc-lab-registry:5000") == {
+        "registry": "xc-lab-registry:5000", "reference": "library/traefik:v3.6.12"}
+    assert gw.image_check(image, "https://xc-lab-registry:5000/", "172.29.0.5:5000") == {
+        "registry": "172.29.0.5:5000", "reference": "library/traefik:v3.6.12"}
+
+
+@pytest.mark.parametrize("image, registry, endpoint, words", [
+    ("other.example:5000/library/traefik:v3.6.12", "https://xc-lab-registry:5000", "",
+     ["other.example:5000", "xc-lab-registry:5000"]),
+    ("xc-lab-registry:5000/library/traefik", "https://xc-lab-registry:5000", "", ["neither a tag"]),
+    ("xc-lab-registry:5000/library/traefik:v3.6.12", "", "", ["gateway_registry.url"]),
+    ("xc-lab-registry:5000/library/traefik:v3.6.12", "https://xc-lab-registry:5000",
+     "https://172.29.0.5:5000", ["gateway_registry_endpoint", "no scheme"]),
+])
+def test_an_image_that_cannot_be_read_there_is_named(image, registry, endpoint, words):
+    with pytest.raises(gw.GatewayError) as err:
+        gw.image_check(image, registry, endpoint)
+    for word in words:
+        assert word in str(err.value)
+
+
 def test_the_nodes_the_data_plane_may_run_on():
     hosts = {"a": "amd64", "b": "arm64", "c": "mips64le"}
     assert gw.node_goarches(hosts, ["c86", "kunpeng"]) == {"a": "amd64", "b": "arm64"}
