@@ -21,7 +21,11 @@ esac
 xc_log "docs: antsibull-docs lint-collection-docs --plugin-docs"
 antsibull-docs lint-collection-docs --plugin-docs --skip-rstcheck "$XC_ROOT"
 
-# 2. The Sphinx project, made afresh (nothing from a previous build is kept).
+# 2. The Sphinx project, made afresh (nothing from a previous build is kept). One build of a
+# DEST at a time: a second one (another checkout's gate) would empty it under the first.
+mkdir -p "$(dirname "$dest")"
+exec 9>"$dest.lock"
+flock 9
 rm -rf "$dest"
 mkdir -p "$dest"
 antsibull-docs sphinx-init --use-current --squash-hierarchy --fail-on-error \
