@@ -15,6 +15,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import math
+import re
 from urllib.parse import quote
 
 from ansible_collections.xinchuang.cloud.plugins.module_utils import manifest_index
@@ -215,3 +216,82 @@ def metric_verdict(response, query, threshold, pass_when="below"):
             "" if (response or {}).get("status") == "success" else
             " (Prometheus answered %s)" % ((response or {}).get("error") or "no JSON"))
     return {"ok": ok, "value": value, "message": message}
+
+
+# ---------------------------------------------------------------------------
+# The data plane's own counters: per backend, what the Gateway served in a step
+# ---------------------------------------------------------------------------
+
+# The gateway role's Traefik counts every request per backend Service (its ``service`` label:
+# gateway.metrics_service) and times it in a histogram.
+REQUESTS_SERIES = "traefik_service_requests_total"
+DURATION_SERIES = "traefik_service_request_duration_seconds_bucket"
+_WINDOW = re.compile(r"^[1-9][0-9]*(ms|s|m|h)$")
+
+
+def data_plane_queries(label, window, quantile=0.95):
+    """The instant queries that judge one backend over the last ``window`` (a PromQL duration,
+    e.g. ``30s``): its requests, those answered with a 5xx code, and the ``quantile`` of its
+    request durations. ``label`` is the backend's ``service`` label."""
+    if not _WINDOW.match(str(window)):
+        raise CanaryPolicyError("the metric window %r is not a Prometheus duration such as 30s or "
+                                "2m: give one at least two scrape intervals long" % (window,))
+    if not 0 < float(quantile) < 1:
+        raise CanaryPolicyError("the latency quantile %r must be between 0 and 1, e.g. 0.95" % (quantile,))
+    selector = 'service="%s"' % label.replace("\\", "\\\\").replace('"', '\\"')
+    return {
+        "requests": "sum(increase(%s{%s}[%s]))" % (REQUESTS_SERIES, selector, window),
+        "errors": 'sum(increase(%s{%s,code=~"5.."}[%s]))' % (REQUESTS_SERIES, selector, window),
+        "latency": "histogram_quantile(%s, sum by (le) (rate(%s{%s}[%s])))" % (
+            quantile, DURATION_SERIES, selector, window),
+    }
+
+
+def _first_number(response):
+    """The first sample of an instant query's answer as a float; None without one (or NaN)."""
+    data = (response or {}).get("data") or {}
+    result = data.get("result")
+    sample = None
+    if (response or {}).get("status") == "success":
+        if data.get("resultType") == "scalar" and result:
+            sample = result
+        elif isinstance(result, list) and result and result[0].get("value"):
+            sample = result[0]["value"]
+    try:
+        value = float(sample[1]) if sample is not None else None
+    except (TypeError, ValueError, IndexError):
+        return None
+    return None if value is None or math.isnan(value) else value
+
+
+def data_plane_verdict(backend, answers, max_error_ratio, max_latency_seconds=0, min_requests=1):
+    """Judge one backend of a step from Prometheus's answers to ``data_plane_queries``.
+
+    ``answers``: {requests, errors, latency} (the JSON of /api/v1/query each). Fails when the
+    data plane served the backend fewer than ``min_requests`` requests in the window (a backend
+    nobody reached proves nothing), when its share of 5xx answers is above ``max_error_ratio``,
+    or, with ``max_latency_seconds`` above 0, when the quantile of its durations is above it.
+    No 5xx series at all is no error. Returns {ok, backend, requests, errors, error_ratio,
+    latency, message}; the message names the backend and the number."""
+    for name in ("requests", "errors", "latency"):
+        response = (answers or {}).get(name)
+        if response is not None and response.get("status") not in (None, "success"):
+            return {"ok": False, "backend": backend, "message": "Prometheus could not answer the %s of %s: %s" % (
+                name, backend, response.get("error") or response.get("status"))}
+    requests = _first_number((answers or {}).get("requests")) or 0.0
+    errors = _first_number((answers or {}).get("errors")) or 0.0
+    latency = _first_number((answers or {}).get("latency"))
+    ratio = errors / requests if requests else None
+    out = {"backend": backend, "requests": requests, "errors": errors, "error_ratio": ratio, "latency": latency}
+    if requests < float(min_requests):
+        out.update(ok=False, message="the data plane served %s %.0f requests in the window, fewer than %s: "
+                   "nothing proves it works (send traffic, or lengthen the pause)" % (backend, requests, min_requests))
+    elif ratio > float(max_error_ratio):
+        out.update(ok=False, message="%s answered %.0f of %.0f requests with 5xx: error ratio %.4f above %s" % (
+            backend, errors, requests, ratio, max_error_ratio))
+    elif float(max_latency_seconds or 0) > 0 and latency is not None and latency > float(max_latency_seconds):
+        out.update(ok=False, message="%s: latency quantile %.3f s above %s s" % (backend, latency, max_latency_seconds))
+    else:
+        out.update(ok=True, message="%s: %.0f requests, error ratio %.4f%s" % (
+            backend, requests, ratio, "" if latency is None else ", latency quantile %.3f s" % latency))
+    return out
