@@ -5,9 +5,9 @@
 canary_verify.py), for the canary_release role.
 
 Thin views: the steps, rollback weights, release id, resume index, annotations, backends of
-the cross-architecture preset, release window and the metric verdict are computed in
-module_utils, the same code the canary_weights module runs; the role never re-derives them
-in Jinja. Documentation: <filter>.yml beside this.
+the cross-architecture preset, release window, the metric verdict and the data plane's
+checks are computed in module_utils, the same code the canary_weights module runs; the role
+never re-derives them in Jinja. Documentation: <filter>.yml beside this.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -62,8 +62,24 @@ def canary_metric_verdict(response, query, threshold, pass_when="below"):
     return verify.metric_verdict(response, query, threshold, pass_when)
 
 
+def canary_data_plane_window(window, pause_seconds=0):
+    """The PromQL range a step's data plane check covers (``window``, else the pause)."""
+    return verify.data_plane_window(window, pause_seconds)
+
+
+def canary_data_plane_checks(route, weights, data_plane, window="", pause_seconds=0, quantile=0.95):
+    """[{backend, measure, query}]: the instant queries judging each backend with traffic."""
+    return verify.data_plane_checks(route, weights, data_plane, window, pause_seconds, quantile)
+
+
+def canary_data_plane_report(results, max_error_ratio, max_latency_seconds=0, min_requests=1):
+    """{ok, backends, message}: the data plane's counters per backend against the limits."""
+    return verify.data_plane_report(results, max_error_ratio, max_latency_seconds, min_requests)
+
+
 class FilterModule(object):
     def filters(self):
         return dict((f.__name__, user_errors_as_filter_errors(f)) for f in (
             canary_steps, canary_plan, canary_resume_index, canary_annotations, canary_backends,
-            canary_window, canary_query_url, canary_metric_verdict))
+            canary_window, canary_query_url, canary_metric_verdict, canary_data_plane_window,
+            canary_data_plane_checks, canary_data_plane_report))

@@ -7,7 +7,8 @@ Before a backend's weight rises (canary_weights' ``verify``): its Deployment is 
 at its latest generation, the Ready nodes it may run on have room (pods, CPU, memory
 requests) for its replicas, and which image references and node platforms the registry
 must be asked about. After a step (the canary_release role): the Prometheus instant query's
-answer against the threshold.
+answer against the threshold, and the data plane's own counters per backend (requests, 5xx
+answers, latency quantile) against the error ratio and latency limits.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -18,7 +19,7 @@ import math
 import re
 from urllib.parse import quote
 
-from ansible_collections.xinchuang.cloud.plugins.module_utils import manifest_index
+from ansible_collections.xinchuang.cloud.plugins.module_utils import gateway, manifest_index
 from ansible_collections.xinchuang.cloud.plugins.module_utils.canary_plan import CanaryPolicyError
 from ansible_collections.xinchuang.cloud.plugins.module_utils.quantity import (
     cpu_millis,
@@ -190,22 +191,8 @@ def metric_verdict(response, query, threshold, pass_when="below"):
     if pass_when not in PASS_WHEN:
         raise CanaryPolicyError("pass_when %r must be below or above" % (pass_when,))
     limit = float(threshold)
-    data = (response or {}).get("data") or {}
-    result = data.get("result")
-    sample = None
-    if (response or {}).get("status") == "success":
-        if data.get("resultType") == "scalar" and result:
-            sample = result
-        elif isinstance(result, list) and result and result[0].get("value"):
-            sample = result[0]["value"]
-    value = None
-    if sample is not None:
-        try:
-            value = float(sample[1])
-        except (TypeError, ValueError, IndexError):
-            value = None
-        if value is not None and math.isnan(value):
-            value = None
+    sample = _first_sample(response)
+    value = _sample_number(sample)
     shown = sample[1] if sample is not None else "no result"
     ok = value is not None and (value < limit if pass_when == "below" else value > limit)
     if ok:
@@ -218,50 +205,131 @@ def metric_verdict(response, query, threshold, pass_when="below"):
     return {"ok": ok, "value": value, "message": message}
 
 
-# ---------------------------------------------------------------------------
-# The data plane's own counters: per backend, what the Gateway served in a step
-# ---------------------------------------------------------------------------
-
-# The gateway role's Traefik counts every request per backend Service (its ``service`` label:
-# gateway.metrics_service) and times it in a histogram.
-REQUESTS_SERIES = "traefik_service_requests_total"
-DURATION_SERIES = "traefik_service_request_duration_seconds_bucket"
-_WINDOW = re.compile(r"^[1-9][0-9]*(ms|s|m|h)$")
-
-
-def data_plane_queries(label, window, quantile=0.95):
-    """The instant queries that judge one backend over the last ``window`` (a PromQL duration,
-    e.g. ``30s``): its requests, those answered with a 5xx code, and the ``quantile`` of its
-    request durations. ``label`` is the backend's ``service`` label."""
-    if not _WINDOW.match(str(window)):
-        raise CanaryPolicyError("the metric window %r is not a Prometheus duration such as 30s or "
-                                "2m: give one at least two scrape intervals long" % (window,))
-    if not 0 < float(quantile) < 1:
-        raise CanaryPolicyError("the latency quantile %r must be between 0 and 1, e.g. 0.95" % (quantile,))
-    selector = 'service="%s"' % label.replace("\\", "\\\\").replace('"', '\\"')
-    return {
-        "requests": "sum(increase(%s{%s}[%s]))" % (REQUESTS_SERIES, selector, window),
-        "errors": 'sum(increase(%s{%s,code=~"5.."}[%s]))' % (REQUESTS_SERIES, selector, window),
-        "latency": "histogram_quantile(%s, sum by (le) (rate(%s{%s}[%s])))" % (
-            quantile, DURATION_SERIES, selector, window),
-    }
-
-
-def _first_number(response):
-    """The first sample of an instant query's answer as a float; None without one (or NaN)."""
+def _first_sample(response):
+    """The first sample (``[time, "value"]``) of an instant query's answer: of a vector, or
+    the scalar; None for an error status or no result."""
     data = (response or {}).get("data") or {}
     result = data.get("result")
-    sample = None
-    if (response or {}).get("status") == "success":
-        if data.get("resultType") == "scalar" and result:
-            sample = result
-        elif isinstance(result, list) and result and result[0].get("value"):
-            sample = result[0]["value"]
+    if (response or {}).get("status") != "success":
+        return None
+    if data.get("resultType") == "scalar" and result:
+        return result
+    if isinstance(result, list) and result and result[0].get("value"):
+        return result[0]["value"]
+    return None
+
+
+def _sample_number(sample):
+    """A sample's value as a float; None without one, or NaN."""
     try:
         value = float(sample[1]) if sample is not None else None
     except (TypeError, ValueError, IndexError):
         return None
     return None if value is None or math.isnan(value) else value
+
+
+def _first_number(response):
+    """The first sample of an instant query's answer as a float; None without one (or NaN)."""
+    return _sample_number(_first_sample(response))
+
+
+# ---------------------------------------------------------------------------
+# The data plane's own counters: per backend, what the Gateway served in a step
+# ---------------------------------------------------------------------------
+
+# The series of each data plane, and how it names a route's backend in their ``service`` label.
+# traefik: the gateway role's Traefik counts every request per backend (with its HTTP code) and
+# times it in a histogram (gateway.metrics_service).
+DATA_PLANES = {
+    "traefik": {
+        "requests": "traefik_service_requests_total",
+        "duration": "traefik_service_request_duration_seconds_bucket",
+        "service_label": gateway.metrics_service,
+    },
+}
+MEASURES = ("requests", "errors", "latency")
+_WINDOW = re.compile(r"^[1-9][0-9]*(ms|s|m|h)$")
+
+
+def data_plane_window(window, pause_seconds):
+    """The PromQL range a step is judged over: ``window`` when given, else the step's pause
+    (``<pause>s``), so that the counters cover the traffic the step itself served."""
+    if window:
+        if not _WINDOW.match(str(window)):
+            raise CanaryPolicyError(
+                "the data plane window %r is not a Prometheus duration such as 30s or 2m: give "
+                "one at least two scrape intervals long" % (window,))
+        return str(window)
+    try:
+        pause = int(pause_seconds)
+    except (TypeError, ValueError):
+        pause = 0
+    if pause <= 0:
+        raise CanaryPolicyError(
+            "the data plane check judges the traffic of the pause after each step, and the pause "
+            "is %r: set canary_release_pause_seconds above 0 (at least two scrape intervals), or "
+            "canary_release_data_plane_window" % (pause_seconds,))
+    return "%ds" % pause
+
+
+def data_plane_queries(data_plane, label, window, quantile=0.95):
+    """The instant queries that judge one backend over the last ``window`` (a PromQL
+    duration): its requests, those answered with a 5xx code, and the ``quantile`` of its
+    request durations. ``label`` is the backend's ``service`` label."""
+    series = _data_plane(data_plane)
+    window = data_plane_window(window, 0)
+    try:
+        quantile_ok = 0 < float(quantile) < 1
+    except (TypeError, ValueError):
+        quantile_ok = False
+    if not quantile_ok:
+        raise CanaryPolicyError("the latency quantile %r must be between 0 and 1, e.g. 0.95" % (quantile,))
+    selector = 'service="%s"' % label.replace("\\", "\\\\").replace('"', '\\"')
+    return {
+        "requests": "sum(increase(%s{%s}[%s]))" % (series["requests"], selector, window),
+        "errors": 'sum(increase(%s{%s,code=~"5.."}[%s]))' % (series["requests"], selector, window),
+        "latency": "histogram_quantile(%s, sum by (le) (rate(%s{%s}[%s])))" % (
+            float(quantile), series["duration"], selector, window),
+    }
+
+
+def _data_plane(data_plane):
+    if data_plane not in DATA_PLANES:
+        raise CanaryPolicyError("data plane %r: the checks know %s (the gateway role installs traefik)" % (
+            data_plane, ", ".join(sorted(DATA_PLANES))))
+    return DATA_PLANES[data_plane]
+
+
+def route_backend_ports(route):
+    """{Service: port} of an HTTPRoute's backendRefs (a Service's first port named)."""
+    ports = {}
+    for rule in (route.get("spec") or {}).get("rules") or []:
+        for ref in rule.get("backendRefs") or []:
+            if ref.get("kind", "Service") == "Service" and ref.get("port") is not None:
+                ports.setdefault(ref.get("name"), int(ref["port"]))
+    return ports
+
+
+def data_plane_checks(route, weights, data_plane, window, pause_seconds=0, quantile=0.95):
+    """The queries of one step's check: for each backend of ``weights`` with traffic (weight
+    above 0), its requests, 5xx answers and latency quantile over the window, as
+    [{backend, measure, query}], sorted by backend (the canary_release role runs each through
+    Prometheus and gives the answers to ``data_plane_report``). ``route`` is the HTTPRoute
+    (its namespace and the ports its backendRefs name)."""
+    namespace = (route.get("metadata") or {}).get("namespace")
+    ports = route_backend_ports(route)
+    window = data_plane_window(window, pause_seconds)
+    label_of = _data_plane(data_plane)["service_label"]
+    out = []
+    for backend in sorted(name for name, weight in (weights or {}).items() if int(weight) > 0):
+        if backend not in ports:
+            raise CanaryPolicyError(
+                "HTTPRoute %s/%s names no port for backend %s, and %s counts a backend by its port: "
+                "give its backendRef a port" % (namespace, (route.get("metadata") or {}).get("name"),
+                                                 backend, data_plane))
+        queries = data_plane_queries(data_plane, label_of(namespace, backend, ports[backend]), window, quantile)
+        out.extend({"backend": backend, "measure": m, "query": queries[m]} for m in MEASURES)
+    return out
 
 
 def data_plane_verdict(backend, answers, max_error_ratio, max_latency_seconds=0, min_requests=1):
@@ -273,14 +341,14 @@ def data_plane_verdict(backend, answers, max_error_ratio, max_latency_seconds=0,
     or, with ``max_latency_seconds`` above 0, when the quantile of its durations is above it.
     No 5xx series at all is no error. Returns {ok, backend, requests, errors, error_ratio,
     latency, message}; the message names the backend and the number."""
-    for name in ("requests", "errors", "latency"):
+    for name in MEASURES:
         response = (answers or {}).get(name)
-        if response is not None and response.get("status") not in (None, "success"):
-            return {"ok": False, "backend": backend, "message": "Prometheus could not answer the %s of %s: %s" % (
-                name, backend, response.get("error") or response.get("status"))}
-    requests = _first_number((answers or {}).get("requests")) or 0.0
-    errors = _first_number((answers or {}).get("errors")) or 0.0
-    latency = _first_number((answers or {}).get("latency"))
+        if response is None or response.get("status") != "success":
+            return {"ok": False, "backend": backend, "message": "Prometheus gave no answer to the %s of %s: %s" % (
+                name, backend, (response or {}).get("error") or (response or {}).get("status") or "no JSON")}
+    requests = _first_number(answers["requests"]) or 0.0
+    errors = _first_number(answers["errors"]) or 0.0
+    latency = _first_number(answers["latency"])
     ratio = errors / requests if requests else None
     out = {"backend": backend, "requests": requests, "errors": errors, "error_ratio": ratio, "latency": latency}
     if requests < float(min_requests):
@@ -295,3 +363,21 @@ def data_plane_verdict(backend, answers, max_error_ratio, max_latency_seconds=0,
         out.update(ok=True, message="%s: %.0f requests, error ratio %.4f%s" % (
             backend, requests, ratio, "" if latency is None else ", latency quantile %.3f s" % latency))
     return out
+
+
+def data_plane_report(results, max_error_ratio, max_latency_seconds=0, min_requests=1):
+    """The step's verdict from the answers to ``data_plane_checks``: ``results`` are the
+    canary_release role's query results, each with its check (``item``: backend, measure) and
+    Prometheus's JSON (``json``). Returns {ok, backends: [data_plane_verdict per backend],
+    message}: the failing backends' messages (which backend, which number), or all of them."""
+    answers = {}
+    for result in results or []:
+        item = result.get("item") or {}
+        answers.setdefault(item.get("backend"), {})[item.get("measure")] = result.get("json")
+    verdicts = [data_plane_verdict(backend, answers[backend], max_error_ratio, max_latency_seconds,
+                                   min_requests) for backend in sorted(answers)]
+    failed = [v for v in verdicts if not v["ok"]]
+    if not verdicts:
+        return {"ok": False, "backends": [], "message": "no backend with traffic was checked"}
+    return {"ok": not failed, "backends": verdicts,
+            "message": "; ".join(v["message"] for v in (failed or verdicts))}

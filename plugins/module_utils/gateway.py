@@ -17,7 +17,10 @@ import re
 
 from ansible_collections.xinchuang.cloud.plugins.module_utils import arch
 from ansible_collections.xinchuang.cloud.plugins.module_utils import manifest_index
-from ansible_collections.xinchuang.cloud.plugins.module_utils.errors import XinchuangError
+from ansible_collections.xinchuang.cloud.plugins.module_utils.errors import (
+    UnknownArchitectureError,
+    XinchuangError,
+)
 
 
 class GatewayError(XinchuangError, ValueError):
@@ -283,3 +286,135 @@ def node_goarches(hosts, node_arches=None):
     (``{host: GOARCH}``), or those of the architectures ``node_arches`` (any names)."""
     wanted = set(arch.goarch(str(a)) for a in node_arches or [])
     return dict((host, goarch) for host, goarch in (hosts or {}).items() if not wanted or goarch in wanted)
+
+
+# ---------------------------------------------------------------------------
+# The sample application: one Deployment per CPU family behind one HTTPRoute
+# ---------------------------------------------------------------------------
+
+SAMPLE_PORT = 8080
+# busybox httpd (the project's library/busybox, built for every GOARCH) serves "/" from a CGI
+# script that answers the machine (uname -m) and node that served it; with XC_SAMPLE_FAIL set
+# the script answers 500 while the static /healthz, the readiness probe's, still answers 200:
+# a backend that is Ready and fails its requests, as a bad release does.
+SAMPLE_SCRIPT = (
+    "mkdir -p /www/cgi-bin && echo ok >/www/healthz && "
+    "printf '%s\\n' '#!/bin/sh' "
+    "'[ -z \"$XC_SAMPLE_FAIL\" ] || printf \"HTTP/1.0 500 Internal Server Error\\r\\n\"' "
+    "'printf \"Content-Type: text/plain\\r\\n\\r\\n%s %s\\n\" \"$(uname -m)\" \"$XC_SAMPLE_NODE\"' "
+    ">/www/cgi-bin/index.cgi && chmod 755 /www/cgi-bin/index.cgi && "
+    "exec httpd -f -p " + str(SAMPLE_PORT) + " -h /www")
+
+SAMPLE_DEFAULTS = {
+    "name": "hello-arch",
+    "namespace": "xinchuang-sample",
+    "image": None,
+    "version": "1",
+    "families": ["c86", "arm"],
+    "failing": [],
+    "replicas": 1,
+    "gateway_name": DEFAULTS["name"],
+    "gateway_namespace": DEFAULTS["namespace"],
+}
+
+
+def sample_app_settings(settings):
+    """The sample application's settings, defaults filled in and checked; raises GatewayError
+    naming every bad value."""
+    s = dict(SAMPLE_DEFAULTS)
+    s.update(dict((k, v) for k, v in (settings or {}).items() if v is not None and v != ""))
+    out = []
+    unknown = sorted(set(settings or {}) - set(SAMPLE_DEFAULTS))
+    if unknown:
+        out.append("unknown sample application settings %s: known are %s" % (
+            ", ".join(unknown), ", ".join(sorted(SAMPLE_DEFAULTS))))
+    for key in ("name", "namespace", "gateway_name", "gateway_namespace"):
+        if not _DNS_LABEL.match(str(s[key])):
+            out.append("sample_app_%s %r: a DNS label (lower case letters, digits, '-')" % (key, s[key]))
+    if not s["image"]:
+        out.append("sample_app_image is empty: give the busybox image of the private registry, "
+                   "e.g. registry.local/library/busybox:1.37.0 (hack/images.sh builds it)")
+    families = []
+    for name in s["families"] or []:
+        try:
+            families.append(arch.family_of(str(name)))
+        except UnknownArchitectureError as exc:
+            out.append("sample_app_families: %s" % exc)
+    if len(families) < 2 or len(set(families)) != len(families):
+        out.append("sample_app_families %r: two or more different CPU families (e.g. [c86, arm]); "
+                   "the first one takes the traffic until a release moves it" % (s["families"],))
+    failing = []
+    for name in s["failing"] or []:
+        try:
+            failing.append(arch.family_of(str(name)))
+        except UnknownArchitectureError as exc:
+            out.append("sample_app_failing: %s" % exc)
+    if set(failing) - set(families):
+        out.append("sample_app_failing %r names families without a Deployment (%s)" % (
+            s["failing"], ", ".join(families)))
+    try:
+        replicas = int(s["replicas"])
+    except (TypeError, ValueError):
+        replicas = 0
+    if replicas < 1:
+        out.append("sample_app_replicas %r: a whole number of at least 1" % (s["replicas"],))
+    if out:
+        raise GatewayError("; ".join(out))
+    s.update(families=families, failing=failing, replicas=replicas, version=str(s["version"]))
+    return s
+
+
+def sample_app_objects(settings):
+    """The sample application's Namespace, and per family a Deployment pinned to the family's
+    nodes (nodeSelector kubernetes.io/arch: what the cross_arch preset of canary_release reads)
+    with its own Service. The HTTPRoute is sample_app_route's: created once, its weights then
+    belong to the releases."""
+    s = sample_app_settings(settings)
+    objs = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": s["namespace"]}}]
+    for family in s["families"]:
+        name = "%s-%s" % (s["name"], family)
+        labels = {"app.kubernetes.io/name": s["name"], "app.kubernetes.io/version": s["version"],
+                  "app.kubernetes.io/instance": name, "app.kubernetes.io/managed-by": "xinchuang.cloud"}
+        env = [{"name": "XC_SAMPLE_NODE", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}]
+        if family in s["failing"]:
+            env.append({"name": "XC_SAMPLE_FAIL", "value": "1"})
+        container = {
+            "name": "http", "image": s["image"], "command": ["sh", "-c", SAMPLE_SCRIPT], "env": env,
+            "ports": [{"name": "http", "containerPort": SAMPLE_PORT}],
+            "readinessProbe": {"httpGet": {"path": "/healthz", "port": SAMPLE_PORT}, "periodSeconds": 2},
+            "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"memory": "64Mi"}},
+            "securityContext": {"runAsUser": USER, "runAsNonRoot": True, "allowPrivilegeEscalation": False},
+            # The pages are written at start into a volume of the Pod's own (the image's root
+            # file system is not the user's to write).
+            "volumeMounts": [{"name": "www", "mountPath": "/www"}],
+        }
+        objs.append({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": name, "namespace": s["namespace"], "labels": labels},
+            "spec": {"replicas": s["replicas"],
+                     "selector": {"matchLabels": {"app.kubernetes.io/instance": name}},
+                     "template": {"metadata": {"labels": labels},
+                                  "spec": {"nodeSelector": {"kubernetes.io/arch": arch.goarch(family)},
+                                           "containers": [container],
+                                           "volumes": [{"name": "www", "emptyDir": {}}]}}}})
+        objs.append({
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": name, "namespace": s["namespace"], "labels": labels},
+            "spec": {"selector": {"app.kubernetes.io/instance": name},
+                     "ports": [{"name": "http", "port": 80, "targetPort": SAMPLE_PORT}]}})
+    return objs
+
+
+def sample_app_route(settings):
+    """The sample application's HTTPRoute on the Gateway: every request to the first family's
+    backend (weight 100, the others 0) until a release moves it."""
+    s = sample_app_settings(settings)
+    refs = [{"kind": "Service", "name": "%s-%s" % (s["name"], family), "port": 80,
+             "weight": 100 if i == 0 else 0} for i, family in enumerate(s["families"])]
+    return {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+            "metadata": {"name": s["name"], "namespace": s["namespace"],
+                         "labels": {"app.kubernetes.io/name": s["name"],
+                                    "app.kubernetes.io/managed-by": "xinchuang.cloud"}},
+            "spec": {"parentRefs": [{"name": s["gateway_name"], "namespace": s["gateway_namespace"]}],
+                     "rules": [{"matches": [{"path": {"type": "PathPrefix", "value": "/"}}],
+                                "backendRefs": refs}]}}

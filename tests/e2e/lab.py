@@ -337,6 +337,14 @@ def failures(report):
     return out
 
 
+def task_results(report, name):
+    """[(host, result)] of every run of the task called NAME (a role's tasks: the part after
+    its "Role | " prefix will do)."""
+    return [(host, res) for play in report.get("plays", []) for task in play["tasks"]
+            if task["task"]["name"] == name or task["task"]["name"].endswith("| " + name)
+            for host, res in task["hosts"].items()]
+
+
 def changed_tasks(report):
     """Every changed task as 'host: task' (for messages when a run should change nothing)."""
     out = []

@@ -28,6 +28,7 @@ node (a wrong CHAP secret does not) -> remove_node.yml removes the arm64 machine
 """
 
 import base64
+import collections
 import csv
 import datetime
 import glob
@@ -50,7 +51,7 @@ from tests.e2e.lab import (
     AESCBC_NAME, CACHE, HOSTS, INVENTORIES, KUBERNETES_VERSION, LAB_STATE, ROOT, STARTED,
     apply, assert_converged, assert_ok, bring_up, changed_tasks, failures, is_machine, kubectl,
     kubectl_bytes, kubectl_json, lab_secrets, log, on_host, playbook, recap, registry_secret,
-    runner_playbook, sh, start_hosts, stop_hosts, wait_for)
+    runner_playbook, sh, start_hosts, stop_hosts, task_results, wait_for)
 from tests.proof.elf import machine_mismatch
 from ansible_collections.xinchuang.cloud.plugins.module_utils import appstore, arch
 
@@ -558,6 +559,153 @@ def test_the_gateway_splits_requests_by_the_routes_weights_and_its_metrics_count
     kubectl("delete", "namespace", SPLIT_NS, "--wait=false")
 
 
+# --- the release C86 -> ARM through the Gateway (full tier): playbooks/sample_app.yml, then
+# playbooks/canary.yml with the data plane's own counters as its check ------------------------
+SAMPLE_NS, SAMPLE_APP = "xinchuang-sample", "hello-arch"
+SAMPLE_BACKENDS = {"c86": SAMPLE_APP + "-c86", "arm": SAMPLE_APP + "-arm"}
+# 100/0 -> 90/10 -> 50/50 -> 0/100; each step's pause is the window the data plane is judged over.
+RELEASE_STEPS, RELEASE_PAUSE, STEP_REQUESTS = [10, 50, 100], 60, 200
+RELEASE_VARS = {"canary_release_namespace": SAMPLE_NS, "canary_release_route": SAMPLE_APP,
+                "canary_release_preset": "cross_arch", "canary_release_app": SAMPLE_APP,
+                "canary_release_from_arch": "c86", "canary_release_to_arch": "arm",
+                "canary_release_steps": RELEASE_STEPS, "canary_release_pause_seconds": RELEASE_PAUSE,
+                "canary_release_data_plane": "traefik", "canary_release_max_error_ratio": 0.01}
+
+
+def answer_through_gateway(timeout=10):
+    """(HTTP status, machine) of one request to the sample application through the Gateway."""
+    try:
+        status, body = gateway_get("/", timeout=timeout)
+    except urllib.error.HTTPError as exc:
+        status, body = exc.code, exc.read().decode().strip()
+    return status, (body.split() or [""])[0]
+
+
+def sample_route_weights():
+    route = kubectl_json("get", "httproute", "-n", SAMPLE_NS, SAMPLE_APP)
+    return dict((ref["name"], ref.get("weight", 1)) for rule in route["spec"]["rules"]
+                for ref in rule.get("backendRefs") or [])
+
+
+class StepObserver(threading.Thread):
+    """While a release runs: at each new split of the route, wait until the data plane serves it
+    (every backend with weight has answered, and the last 20 answers came only from those), then
+    send STEP_REQUESTS requests and count them by status and answering machine. The requests are
+    also the traffic the role's data plane check judges."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.steps, self.error, self.done = [], None, threading.Event()
+
+    def run(self):
+        try:
+            seen = None
+            while not self.done.is_set():
+                weights = sample_route_weights()
+                if weights != seen:
+                    seen = weights
+                    self.steps.append(self.observe(weights))
+                time.sleep(1)
+        except Exception as exc:  # reported by the test, not lost in the thread
+            self.error = exc
+
+    def observe(self, weights):
+        start = time.time()
+        served = set(("x86_64" if name == SAMPLE_BACKENDS["c86"] else "aarch64")
+                     for name, weight in weights.items() if weight > 0)
+        answered, recent = set(), []
+        while not (answered >= served and len(recent) >= 20 and set(recent) <= served):
+            if time.time() - start > 120:
+                raise AssertionError("the data plane did not serve %s within 120 s: last answers %s" % (weights, recent))
+            machine = answer_through_gateway()[1]
+            answered.add(machine)
+            recent = (recent + [machine])[-20:]
+        settled = time.time() - start
+        counts = collections.Counter(answer_through_gateway() for _request in range(STEP_REQUESTS))
+        unchanged = sample_route_weights() == weights
+        log("release step %s: served in %.1f s, %d requests: %s" % (weights, settled, STEP_REQUESTS, counts))
+        return {"weights": weights, "settled": settled, "counts": counts, "unchanged": unchanged}
+
+
+def within_bounds(counts, weights):
+    """The answers by machine lie within 4 standard deviations of the weights' split."""
+    total = sum(counts.values())
+    arm = sum(n for (_status, machine), n in counts.items() if machine == "aarch64")
+    share = weights[SAMPLE_BACKENDS["arm"]] / float(sum(weights.values()))
+    sigma = (total * share * (1 - share)) ** 0.5
+    return abs(arm - share * total) <= 4 * sigma
+
+
+def run_release(observer, prometheus_url, **extra):
+    observer.start()
+    try:
+        return playbook("canary.yml", "-e", json.dumps(dict(RELEASE_VARS, canary_release_prometheus_url=prometheus_url,
+                                                            **extra)), timeout=1800)
+    finally:
+        observer.done.set()
+        observer.join(timeout=300)
+        assert observer.error is None, observer.error
+
+
+@pytest.mark.timeout(3600)
+def test_the_release_from_c86_to_arm_moves_the_requests_and_rolls_back_when_arm_fails(lab, tmp_path):
+    """playbooks/sample_app.yml runs one Deployment per family (the amd64 node, the arm64
+    machine) behind an HTTPRoute of the lab's Gateway; canary.yml (cross_arch preset) releases
+    it 100/0 -> 90/10 -> 50/50 -> 0/100, judging each step by Traefik's own per-backend counters
+    in a real Prometheus scraping the Gateway. At each step the requests through the Gateway are
+    answered by x86_64 and aarch64 within 4 standard deviations of the step's split. The release
+    run again changes nothing. Then the arm Deployment answers 500 while Ready: the release stops
+    at its first step with traffic on arm64, names the backend and its error ratio, rolls back to
+    100/0, and the next 200 requests are all answered by x86_64."""
+    from tests.integration.fixtures_prometheus import PrometheusProcess
+
+    report, proc, _took = playbook("sample_app.yml")
+    assert_ok(report, proc)
+    for name in SAMPLE_BACKENDS.values():
+        kubectl("rollout", "status", "-n", SAMPLE_NS, "deployment/" + name, "--timeout=600s", timeout=630)
+    wait_for("the Gateway serving the sample application", lambda: answer_through_gateway() == (200, "x86_64"),
+             timeout=180, interval=2)
+    workdir = str(tmp_path / "prometheus")
+    os.makedirs(workdir)
+    server = PrometheusProcess(workdir, type("Target", (), {"address": gateway_metrics_target()})()).start()
+    try:
+        observer = StepObserver()
+        report, proc, took = run_release(observer, server.url)
+        TIMES["canary.yml C86 -> ARM, %d steps" % len(RELEASE_STEPS)] = took
+        assert_ok(report, proc)
+        splits = [(step["weights"][SAMPLE_BACKENDS["c86"]], step["weights"][SAMPLE_BACKENDS["arm"]])
+                  for step in observer.steps]
+        assert splits == [(100, 0), (90, 10), (50, 50), (0, 100)], splits
+        for step in observer.steps:
+            assert step["unchanged"], "the step moved on while its requests were counted: %s" % step
+            assert all(status == 200 for status, _machine in step["counts"]), step
+            assert within_bounds(step["counts"], step["weights"]), step
+        judged = [r["msg"] for n, r in task_results(report, "Compare the data plane's counters with the limits")]
+        assert len(judged) == len(RELEASE_STEPS) and all("error ratio 0.0000" in m for m in judged), judged
+
+        report, proc, _took = playbook("canary.yml", "-e", json.dumps(dict(RELEASE_VARS, canary_release_prometheus_url=server.url)))
+        assert_converged(report, proc, "canary.yml of a release already promoted")
+
+        # A bad release: the arm backend Ready but answering 500, from a route at 100/0 again.
+        kubectl("delete", "httproute", "-n", SAMPLE_NS, SAMPLE_APP)
+        report, proc, _took = playbook("sample_app.yml", "-e", json.dumps({"sample_app_failing": ["arm"]}))
+        assert_ok(report, proc)
+        kubectl("rollout", "status", "-n", SAMPLE_NS, "deployment/" + SAMPLE_BACKENDS["arm"], "--timeout=600s", timeout=630)
+        observer = StepObserver()
+        report, proc, _took = run_release(observer, server.url)
+        assert proc.returncode != 0, "the release of a failing arm backend passed"
+        failures_text = "\n".join(failures(report))
+        assert re.search(r"%s answered \d+ of \d+ requests with 5xx: error ratio 1\.0000 above 0\.01"
+                         % SAMPLE_BACKENDS["arm"], failures_text), failures_text
+        assert "Step 1 (10% to " + SAMPLE_BACKENDS["arm"] in failures_text, failures_text
+        assert sample_route_weights() == {SAMPLE_BACKENDS["c86"]: 100, SAMPLE_BACKENDS["arm"]: 0}
+        after = [answer_through_gateway() for _request in range(200)]
+        assert after == [(200, "x86_64")] * 200, collections.Counter(after)
+    finally:
+        server.stop()
+    kubectl("delete", "namespace", SAMPLE_NS, "--wait=false")
+
+
 ADDRESS = re.compile(r"^Address(?:\s+\d+)?:\s*([0-9.]+)", re.M)
 
 
@@ -953,10 +1101,6 @@ def test_database_yml_again_changes_nothing(lab):
 # Playbooks no e2e test runs, each with why. Every other playbook of playbooks/ is run on the
 # lab by a test of one of the tiers (read from the tests' own calls below).
 NOT_RUN_ON_THE_LAB = {
-    "canary.yml": "the release across architectures through the lab's Gateway is issue 35's next part; "
-                  "canary_weights weights a route of the lab's Gateway here (the split test), and "
-                  "canary_release runs against the test bed's API server and a real Prometheus "
-                  "(tests/integration/canary)",
 }
 # Playbooks the gate runs in check mode only, here (a real run is a full-tier test or too slow),
 # each with its extra variables ("{tmp}": the test's own directory).

@@ -153,3 +153,92 @@ def test_metric_verdict_says_why_there_is_no_number():
         {"status": "error", "error": "parse error"}, "q", 1)["message"]
     with pytest.raises(policy.CanaryPolicyError, match="below or above"):
         policy.metric_verdict(vector("1"), "q", 1, "equal")
+
+
+# ---------------------------------------------------------------------------
+# the data plane's own counters after a step (the queries and the verdict; the e2e's full tier
+# runs them against Traefik's series in a real Prometheus on the lab)
+# ---------------------------------------------------------------------------
+
+ROUTE = {"metadata": {"name": "hello", "namespace": "shop"},
+         "spec": {"rules": [{"backendRefs": [{"name": "web-c86", "port": 80, "weight": 90},
+                                             {"name": "web-arm", "port": 8080, "weight": 10}]}]}}
+
+
+def test_data_plane_checks_ask_about_each_backend_with_traffic_by_its_traefik_name():
+    checks = policy.data_plane_checks(ROUTE, {"web-c86": 90, "web-arm": 10}, "traefik", "", 45)
+    assert [(c["backend"], c["measure"]) for c in checks] == [
+        ("web-arm", "requests"), ("web-arm", "errors"), ("web-arm", "latency"),
+        ("web-c86", "requests"), ("web-c86", "errors"), ("web-c86", "latency")]
+    queries = dict(((c["backend"], c["measure"]), c["query"]) for c in checks)
+    assert queries[("web-arm", "requests")] == (
+        'sum(increase(traefik_service_requests_total{service="shop-web-arm-http-8080@kubernetesgateway"}[45s]))')
+    assert queries[("web-c86", "errors")] == (
+        'sum(increase(traefik_service_requests_total{service="shop-web-c86-http-80@kubernetesgateway",'
+        'code=~"5.."}[45s]))')
+    assert queries[("web-c86", "latency")] == (
+        'histogram_quantile(0.95, sum by (le) (rate(traefik_service_request_duration_seconds_bucket'
+        '{service="shop-web-c86-http-80@kubernetesgateway"}[45s])))')
+    # A backend without traffic is not asked about; a window given wins over the pause.
+    only = policy.data_plane_checks(ROUTE, {"web-c86": 0, "web-arm": 100}, "traefik", "2m", 45, 0.99)
+    assert set(c["backend"] for c in only) == {"web-arm"}
+    assert all("[2m]" in c["query"] for c in only) and only[2]["query"].startswith("histogram_quantile(0.99,")
+
+
+@pytest.mark.parametrize("args,message", [
+    ((ROUTE, {"web-c86": 90}, "envoy", "", 45), "data plane 'envoy': the checks know traefik"),
+    ((ROUTE, {"web-x": 10}, "traefik", "", 45), "names no port for backend web-x"),
+    ((ROUTE, {"web-c86": 90}, "traefik", "30", 45), "window '30' is not a Prometheus duration"),
+    ((ROUTE, {"web-c86": 90}, "traefik", "", 0), "set canary_release_pause_seconds above 0"),
+    ((ROUTE, {"web-c86": 90}, "traefik", "", 45, 1.5), "quantile 1.5 must be between 0 and 1"),
+])
+def test_data_plane_checks_refuse_what_cannot_be_asked_naming_it(args, message):
+    with pytest.raises(policy.CanaryPolicyError, match=message.replace("(", r"\(")):
+        policy.data_plane_checks(*args)
+
+
+def results(**by_backend):
+    """The role's registered loop results: per backend (requests, errors, latency) answers."""
+    out = []
+    for backend, (requests, errors, latency) in by_backend.items():
+        for measure, value in (("requests", requests), ("errors", errors), ("latency", latency)):
+            out.append({"item": {"backend": backend.replace("_", "-"), "measure": measure},
+                        "json": vector(*([] if value is None else [str(value)]))})
+    return out
+
+
+def test_data_plane_report_passes_backends_that_were_served_without_errors():
+    report = policy.data_plane_report(results(web_c86=(412, None, 0.004), web_arm=(46, 0, 0.006)), 0.01, 0.5)
+    assert report["ok"] is True
+    assert [(b["backend"], b["requests"], b["errors"]) for b in report["backends"]] == [
+        ("web-arm", 46.0, 0.0), ("web-c86", 412.0, 0.0)]
+    assert report["message"] == ("web-arm: 46 requests, error ratio 0.0000, latency quantile 0.006 s; "
+                                 "web-c86: 412 requests, error ratio 0.0000, latency quantile 0.004 s")
+
+
+@pytest.mark.parametrize("answers,limits,message", [
+    # The failing backend and its number, not the healthy one's.
+    (dict(web_c86=(412, 0, 0.004), web_arm=(46, 46, 0.006)), (0.01,),
+     "web-arm answered 46 of 46 requests with 5xx: error ratio 1.0000 above 0.01"),
+    (dict(web_arm=(100, 2, 0.01)), (0.01,), "error ratio 0.0200 above 0.01"),
+    (dict(web_arm=(100, 0, 1.7)), (0.01, 0.5), "web-arm: latency quantile 1.700 s above 0.5 s"),
+    # Nobody reached the canary: nothing proves it works.
+    (dict(web_arm=(0, None, None)), (0.01,), "served web-arm 0 requests in the window, fewer than 1"),
+    (dict(web_arm=(None, None, None)), (0.01,), "served web-arm 0 requests"),
+    (dict(web_arm=(8, 0, 0.01)), (0.01, 0, 10), "served web-arm 8 requests in the window, fewer than 10"),
+])
+def test_data_plane_report_fails_a_step_naming_the_backend_and_the_number(answers, limits, message):
+    report = policy.data_plane_report(results(**answers), *limits)
+    assert report["ok"] is False and report["message"] == next(
+        b["message"] for b in report["backends"] if not b["ok"])
+    assert message in report["message"]
+
+
+def test_data_plane_report_fails_when_prometheus_cannot_answer():
+    answers = results(web_arm=(10, 0, 0.01))
+    answers[1]["json"] = {"status": "error", "error": "bad_data: parse error"}
+    report = policy.data_plane_report(answers, 0.01)
+    assert report["ok"] is False
+    assert report["message"] == "Prometheus gave no answer to the errors of web-arm: bad_data: parse error"
+    assert policy.data_plane_report([], 0.01) == {
+        "ok": False, "backends": [], "message": "no backend with traffic was checked"}

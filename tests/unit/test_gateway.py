@@ -159,3 +159,63 @@ def test_the_gateways_status_address_is_asked_of_a_load_balancer_only():
             "Deployment/xinchuang"]["spec"]["template"]["spec"]["containers"][0]["args"]
     assert "--providers.kubernetesgateway.statusAddress.service.name=xinchuang" in args("LoadBalancer")
     assert not [a for a in args("NodePort") if "statusAddress" in a]
+
+
+# --- the sample application -------------------------------------------------------------------
+
+SAMPLE = {"image": "registry.local/library/busybox:1.37.0", "families": ["c86", "aarch64"]}
+
+
+def test_the_sample_application_has_a_pinned_deployment_and_a_service_per_family():
+    objects = by_kind(gw.sample_app_objects(SAMPLE))
+    assert sorted(objects) == ["Deployment/hello-arch-arm", "Deployment/hello-arch-c86", "Namespace/xinchuang-sample",
+                               "Service/hello-arch-arm", "Service/hello-arch-c86"]
+    arm = objects["Deployment/hello-arch-arm"]
+    pod = arm["spec"]["template"]["spec"]
+    assert pod["nodeSelector"] == {"kubernetes.io/arch": "arm64"}
+    assert objects["Deployment/hello-arch-c86"]["spec"]["template"]["spec"]["nodeSelector"] == {
+        "kubernetes.io/arch": "amd64"}
+    container = pod["containers"][0]
+    assert container["image"] == SAMPLE["image"] and container["command"][:2] == ["sh", "-c"]
+    assert "uname -m" in container["command"][2] and "httpd -f -p 8080 -h /www" in container["command"][2]
+    assert container["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": 8080}
+    assert [e["name"] for e in container["env"]] == ["XC_SAMPLE_NODE"]
+    # What the cross_arch preset of canary_release reads: the app label, one version, one
+    # Service selecting each Deployment's Pods.
+    labels = arm["spec"]["template"]["metadata"]["labels"]
+    assert labels["app.kubernetes.io/name"] == "hello-arch" and labels["app.kubernetes.io/version"] == "1"
+    service = objects["Service/hello-arch-arm"]["spec"]
+    assert all(labels[k] == v for k, v in service["selector"].items())
+    assert service["ports"] == [{"name": "http", "port": 80, "targetPort": 8080}]
+    assert service["selector"] != objects["Service/hello-arch-c86"]["spec"]["selector"]
+
+
+def test_a_failing_family_answers_500_but_stays_ready():
+    objects = by_kind(gw.sample_app_objects(dict(SAMPLE, failing=["arm64"])))
+    env = objects["Deployment/hello-arch-arm"]["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert {"name": "XC_SAMPLE_FAIL", "value": "1"} in env
+    c86 = objects["Deployment/hello-arch-c86"]["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert all(e["name"] != "XC_SAMPLE_FAIL" for e in c86)
+
+
+def test_the_sample_route_sends_everything_to_the_first_family_on_the_gateway():
+    route = gw.sample_app_route(dict(SAMPLE, gateway_name="gw", gateway_namespace="edge"))
+    assert route["spec"]["parentRefs"] == [{"name": "gw", "namespace": "edge"}]
+    assert route["spec"]["rules"][0]["backendRefs"] == [
+        {"kind": "Service", "name": "hello-arch-c86", "port": 80, "weight": 100},
+        {"kind": "Service", "name": "hello-arch-arm", "port": 80, "weight": 0}]
+
+
+@pytest.mark.parametrize("settings,message", [
+    ({"families": ["c86", "arm"]}, "sample_app_image is empty"),
+    (dict(SAMPLE, families=["c86"]), "two or more different CPU families"),
+    (dict(SAMPLE, families=["c86", "x86_64"]), "two or more different CPU families"),
+    (dict(SAMPLE, families=["c86", "sparc"]), "unknown architecture 'sparc'"),
+    (dict(SAMPLE, failing=["mips"]), "sample_app_failing ['mips'] names families without a Deployment"),
+    (dict(SAMPLE, name="Hello"), "sample_app_name 'Hello': a DNS label"),
+    (dict(SAMPLE, replicas=0), "sample_app_replicas 0"),
+    (dict(SAMPLE, colour="red"), "unknown sample application settings colour"),
+])
+def test_bad_sample_settings_are_refused_naming_the_value(settings, message):
+    with pytest.raises(gw.GatewayError, match=message.replace("[", r"\[").replace("(", r"\(")):
+        gw.sample_app_objects(settings)
