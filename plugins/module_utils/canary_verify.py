@@ -323,10 +323,10 @@ def data_plane_checks(route, weights, data_plane, window, pause_seconds=0, quant
     out = []
     for backend in sorted(name for name, weight in (weights or {}).items() if int(weight) > 0):
         if backend not in ports:
+            route_name = (route.get("metadata") or {}).get("name")
             raise CanaryPolicyError(
                 "HTTPRoute %s/%s names no port for backend %s, and %s counts a backend by its port: "
-                "give its backendRef a port" % (namespace, (route.get("metadata") or {}).get("name"),
-                                                 backend, data_plane))
+                "give its backendRef a port" % (namespace, route_name, backend, data_plane))
         queries = data_plane_queries(data_plane, label_of(namespace, backend, ports[backend]), window, quantile)
         out.extend({"backend": backend, "measure": m, "query": queries[m]} for m in MEASURES)
     return out
@@ -349,7 +349,7 @@ def data_plane_verdict(backend, answers, max_error_ratio, max_latency_seconds=0,
     requests = _first_number(answers["requests"]) or 0.0
     errors = _first_number(answers["errors"]) or 0.0
     latency = _first_number(answers["latency"])
-    ratio = errors / requests if requests else None
+    ratio = errors / requests if requests else 0.0
     out = {"backend": backend, "requests": requests, "errors": errors, "error_ratio": ratio, "latency": latency}
     if requests < float(min_requests):
         out.update(ok=False, message="the data plane served %s %.0f requests in the window, fewer than %s: "
