@@ -318,6 +318,18 @@ SAMPLE_DEFAULTS = {
 }
 
 
+def _families_of(names, option, problems):
+    """The CPU families of ``names`` (any architecture names); an unknown one is added to
+    ``problems`` under ``option``."""
+    out = []
+    for name in names or []:
+        try:
+            out.append(arch.family_of(str(name)))
+        except UnknownArchitectureError as exc:
+            problems.append("%s: %s" % (option, exc))
+    return out
+
+
 def sample_app_settings(settings):
     """The sample application's settings, defaults filled in and checked; raises GatewayError
     naming every bad value."""
@@ -334,21 +346,11 @@ def sample_app_settings(settings):
     if not s["image"]:
         out.append("sample_app_image is empty: give the busybox image of the private registry, "
                    "e.g. registry.local/library/busybox:1.37.0 (hack/images.sh builds it)")
-    families = []
-    for name in s["families"] or []:
-        try:
-            families.append(arch.family_of(str(name)))
-        except UnknownArchitectureError as exc:
-            out.append("sample_app_families: %s" % exc)
+    families = _families_of(s["families"], "sample_app_families", out)
     if len(families) < 2 or len(set(families)) != len(families):
         out.append("sample_app_families %r: two or more different CPU families (e.g. [c86, arm]); "
                    "the first one takes the traffic until a release moves it" % (s["families"],))
-    failing = []
-    for name in s["failing"] or []:
-        try:
-            failing.append(arch.family_of(str(name)))
-        except UnknownArchitectureError as exc:
-            out.append("sample_app_failing: %s" % exc)
+    failing = _families_of(s["failing"], "sample_app_failing", out)
     if set(failing) - set(families):
         out.append("sample_app_failing %r names families without a Deployment (%s)" % (
             s["failing"], ", ".join(families)))
