@@ -564,7 +564,9 @@ def test_the_gateway_splits_requests_by_the_routes_weights_and_its_metrics_count
 SAMPLE_NS, SAMPLE_APP = "xinchuang-sample", "hello-arch"
 SAMPLE_BACKENDS = {"c86": SAMPLE_APP + "-c86", "arm": SAMPLE_APP + "-arm"}
 # 100/0 -> 90/10 -> 50/50 -> 0/100; each step's pause is the window the data plane is judged over.
-RELEASE_STEPS, RELEASE_PAUSE, STEP_REQUESTS = [10, 50, 100], 60, 200
+# The pause leaves room for a step's 200 requests, half of them answered by the emulated arm64
+# machine (a CGI script forked under emulation), before the next step moves the split.
+RELEASE_STEPS, RELEASE_PAUSE, STEP_REQUESTS = [10, 50, 100], 90, 200
 RELEASE_VARS = {"canary_release_namespace": SAMPLE_NS, "canary_release_route": SAMPLE_APP,
                 "canary_release_preset": "cross_arch", "canary_release_app": SAMPLE_APP,
                 "canary_release_from_arch": "c86", "canary_release_to_arch": "arm",
@@ -596,10 +598,13 @@ class StepObserver(threading.Thread):
     def __init__(self):
         super().__init__(daemon=True)
         self.steps, self.error, self.done = [], None, threading.Event()
+        # The split before the release, counted before it starts (the release's first step
+        # must not come in the middle of it).
+        self.steps.append(self.observe(sample_route_weights()))
 
     def run(self):
         try:
-            seen = None
+            seen = self.steps[-1]["weights"]
             while not self.done.is_set():
                 weights = sample_route_weights()
                 if weights != seen:
