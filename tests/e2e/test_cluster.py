@@ -657,7 +657,7 @@ def test_the_release_from_c86_to_arm_moves_the_requests_and_rolls_back_when_arm_
     """playbooks/sample_app.yml runs one Deployment per family (the amd64 node, the arm64
     machine) behind an HTTPRoute of the lab's Gateway; canary.yml (cross_arch preset) releases
     it 100/0 -> 90/10 -> 50/50 -> 0/100, judging each step by Traefik's own per-backend counters
-    in a real Prometheus scraping the Gateway. At each step the requests through the Gateway are
+    in a real Prometheus scraping the Gateway; in check mode first, which moves no weight. At each step the requests through the Gateway are
     answered by x86_64 and aarch64 within 4 standard deviations of the step's split. The release
     run again changes nothing. Then the arm Deployment answers 500 while Ready: the release stops
     at its first step with traffic on arm64, names the backend and its error ratio, rolls back to
@@ -674,6 +674,18 @@ def test_the_release_from_c86_to_arm_moves_the_requests_and_rolls_back_when_arm_
     os.makedirs(workdir)
     server = PrometheusProcess(workdir, type("Target", (), {"address": gateway_metrics_target()})()).start()
     try:
+        # Check mode walks the steps and moves no weight (no pause worth waiting for).
+        before = kubectl_json("get", "httproute", "-n", SAMPLE_NS, SAMPLE_APP)["metadata"]
+        report, proc, _took = playbook("canary.yml", "--check", "-e", json.dumps(dict(
+            RELEASE_VARS, canary_release_prometheus_url=server.url, canary_release_pause_seconds=1)))
+        assert_ok(report, proc)
+        assert sample_route_weights() == {SAMPLE_BACKENDS["c86"]: 100, SAMPLE_BACKENDS["arm"]: 0}
+        after_check = kubectl_json("get", "httproute", "-n", SAMPLE_NS, SAMPLE_APP)["metadata"]
+        assert after_check["resourceVersion"] == before["resourceVersion"], (before, after_check)
+        steps_set = [task["task"]["name"] for play in report["plays"] for task in play["tasks"]
+                     if "| Set the weights of step" in task["task"]["name"]]
+        assert len(steps_set) == len(RELEASE_STEPS), steps_set
+
         observer = StepObserver()
         report, proc, took = run_release(observer, server.url)
         TIMES["canary.yml C86 -> ARM, %d steps" % len(RELEASE_STEPS)] = took
