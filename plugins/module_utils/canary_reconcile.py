@@ -183,7 +183,8 @@ class CanaryReconciler(object):
             try:
                 host, ref = checks.image_location(image)
                 client = oci_registry.client_for_image_registry(
-                    host, self.p["registry_auth"], timeout=IMAGE_CHECK_TIMEOUT,
+                    checks.registry_endpoint(host, self.p.get("registry_endpoints")),
+                    self.p["registry_auth"], timeout=IMAGE_CHECK_TIMEOUT,
                     retries=IMAGE_CHECK_RETRIES)
                 client.add_scope(ref.repository, "pull")
                 info = oci_registry.inspect_reference(client, ref, platforms)

@@ -116,6 +116,20 @@ def image_location(image):
     return host, ref
 
 
+def registry_endpoint(host, endpoints=None):
+    """The host[:port] the controller reads an image of registry ``host`` at: ``endpoints[host]``
+    (option registry_endpoints: {name the nodes pull by: address the controller reaches}) when
+    given, else ``host``. CanaryPolicyError names an endpoint with a scheme or a path."""
+    endpoint = (endpoints or {}).get(host)
+    if endpoint is None:
+        return host
+    value = str(endpoint).strip()
+    if not value or "://" in value or "/" in value:
+        raise CanaryPolicyError("registry_endpoints[%r] %r must be the registry's host[:port] (no "
+                                "scheme, no path), e.g. 10.20.0.5:5000" % (host, endpoint))
+    return value
+
+
 def node_room(deployment, nodes, pods):
     """(ok, reason): the Ready nodes matching the Deployment's nodeSelector can hold its replicas.
 

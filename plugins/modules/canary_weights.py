@@ -136,6 +136,14 @@ options:
         managers and fields.
     type: bool
     default: true
+  registry_endpoints:
+    description:
+      - Where the controller reaches a registry of the Pods' images, for O(verify_image), when it
+        cannot resolve the name the nodes pull by, as C({name the Pods use: host[:port]}), for
+        example C({"registry.local:5000": "10.20.0.5:5000"}). A registry not named is read by
+        its own name.
+    type: dict
+    default: {}
   registry_auth:
     description:
       - Credentials for the registry of the Pods' images, for O(verify_image).
@@ -286,6 +294,7 @@ def argument_spec():
         annotations=dict(type="dict"),
         verify=dict(type="bool", default=False),
         verify_image=dict(type="bool", default=True),
+        registry_endpoints=dict(type="dict", default={}),
         registry_auth=dict(type="dict", options=oci_registry.registry_credentials_argument_spec()),
     )
     # Moving the split of a route its authors wrote is what this module is asked to do, so it

@@ -242,3 +242,17 @@ def test_data_plane_report_fails_when_prometheus_cannot_answer():
     assert report["message"] == "Prometheus gave no answer to the errors of web-arm: bad_data: parse error"
     assert policy.data_plane_report([], 0.01) == {
         "ok": False, "backends": [], "message": "no backend with traffic was checked"}
+
+
+def test_an_image_registry_is_read_where_the_controller_reaches_it():
+    endpoints = {"xc-lab-registry:5000": "172.29.0.5:5000"}
+    assert policy.registry_endpoint("xc-lab-registry:5000", endpoints) == "172.29.0.5:5000"
+    assert policy.registry_endpoint("registry.local:5000", endpoints) == "registry.local:5000"
+    assert policy.registry_endpoint("docker.io", None) == "docker.io"
+
+
+@pytest.mark.parametrize("endpoint", ["https://172.29.0.5:5000", "172.29.0.5:5000/v2", ""])
+def test_an_endpoint_that_is_not_a_host_is_named(endpoint):
+    with pytest.raises(policy.CanaryPolicyError) as err:
+        policy.registry_endpoint("xc-lab-registry:5000", {"xc-lab-registry:5000": endpoint})
+    assert "registry_endpoints['xc-lab-registry:5000']" in str(err.value) and "host[:port]" in str(err.value)
