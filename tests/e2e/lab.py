@@ -135,6 +135,16 @@ def apply(obj):
     kubectl("apply", "-f", "-", stdin=json.dumps(obj))
 
 
+def json_report(stdout):
+    """The JSON callback's report from ansible-playbook's output: what ansible.builtin.pause
+    prints to the terminal ("Pausing for 90 seconds ...") comes before it."""
+    text = stdout.lstrip()
+    if not text.startswith("{"):
+        start = text.find("\n{\n")
+        text = text[start + 1:] if start >= 0 else text
+    return json.loads(text)
+
+
 def playbook(name, *args, timeout=3600, inventories=None, callback="ansible.posix.json",
              env_extra=None):
     """ansible-playbook on the lab inventory; returns (report or None, process, seconds).
@@ -155,7 +165,7 @@ def playbook(name, *args, timeout=3600, inventories=None, callback="ansible.posi
     report = None
     if callback == "ansible.posix.json":
         try:
-            report = json.loads(proc.stdout)
+            report = json_report(proc.stdout)
         except ValueError:
             raise AssertionError("ansible-playbook %s printed no JSON (exit %s):\n%s\n%s"
                                  % (name, proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:]))
