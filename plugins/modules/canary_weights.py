@@ -139,9 +139,9 @@ options:
   registry_endpoints:
     description:
       - Where the controller reaches a registry of the Pods' images, for O(verify_image), when it
-        cannot resolve the name the nodes pull by, as C({name the Pods use: host[:port]}), for
-        example C({"registry.local:5000": "10.20.0.5:5000"}). A registry not named is read by
-        its own name.
+        cannot resolve the name the nodes pull by, as a dict from the registry's name in the
+        Pods' images to the host[:port] the controller reaches it at, for example
+        C(registry.local:5000) to C(10.20.0.5:5000). A registry not named is read by its own name.
     type: dict
     default: {}
   registry_auth:
