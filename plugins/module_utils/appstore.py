@@ -21,6 +21,7 @@ import re
 
 from ansible_collections.xinchuang.cloud.plugins.module_utils import app_images
 from ansible_collections.xinchuang.cloud.plugins.module_utils import arch
+from ansible_collections.xinchuang.cloud.plugins.module_utils import manifest_index
 from ansible_collections.xinchuang.cloud.plugins.module_utils.errors import XinchuangError
 
 
@@ -254,12 +255,9 @@ def _merge(base, over):
 
 
 def _registry_host(value, option):
-    """``value`` as a registry's host[:port], or AppstoreError naming ``option``."""
-    host = str(value).rstrip("/")
-    if not host or "://" in host:
-        raise AppstoreError("%s %r must be the registry's host[:port] (no scheme), "
-                            "e.g. registry.local:5000" % (option, value))
-    return host
+    """``value`` as a registry's host[:port] (a path too: charts and images live under it), or
+    AppstoreError naming ``option``."""
+    return manifest_index.registry_host(value, option, AppstoreError, allow_path=True)
 
 
 def registry_endpoint(registry, endpoint=""):

@@ -123,11 +123,8 @@ def registry_endpoint(host, endpoints=None):
     endpoint = (endpoints or {}).get(host)
     if endpoint is None:
         return host
-    value = str(endpoint).strip()
-    if not value or "://" in value or "/" in value:
-        raise CanaryPolicyError("registry_endpoints[%r] %r must be the registry's host[:port] (no "
-                                "scheme, no path), e.g. 10.20.0.5:5000" % (host, endpoint))
-    return value
+    return manifest_index.registry_host(endpoint, "registry_endpoints[%r]" % (host,), CanaryPolicyError,
+                                        example="10.20.0.5:5000")
 
 
 def node_room(deployment, nodes, pods):
@@ -286,24 +283,26 @@ def data_plane_window(window, pause_seconds):
     return "%ds" % pause
 
 
-def data_plane_queries(data_plane, label, window, quantile=0.95):
-    """The instant queries that judge one backend over the last ``window`` (a PromQL
-    duration): its requests, those answered with a 5xx code, and the ``quantile`` of its
-    request durations. ``label`` is the backend's ``service`` label."""
-    series = _data_plane(data_plane)
-    window = data_plane_window(window, 0)
+def _latency_quantile(quantile):
     try:
-        quantile_ok = 0 < float(quantile) < 1
+        value = float(quantile)
     except (TypeError, ValueError):
-        quantile_ok = False
-    if not quantile_ok:
+        value = 0.0
+    if not 0 < value < 1:
         raise CanaryPolicyError("the latency quantile %r must be between 0 and 1, e.g. 0.95" % (quantile,))
+    return value
+
+
+def _backend_queries(series, label, window, quantile):
+    """The instant queries that judge one backend over the last ``window`` (a checked PromQL
+    duration): its requests, those answered with a 5xx code, and the ``quantile`` (checked) of
+    its request durations. ``label`` is the backend's ``service`` label."""
     selector = 'service="%s"' % label.replace("\\", "\\\\").replace('"', '\\"')
     return {
         "requests": "sum(increase(%s{%s}[%s]))" % (series["requests"], selector, window),
         "errors": 'sum(increase(%s{%s,code=~"5.."}[%s]))' % (series["requests"], selector, window),
         "latency": "histogram_quantile(%s, sum by (le) (rate(%s{%s}[%s])))" % (
-            float(quantile), series["duration"], selector, window),
+            quantile, series["duration"], selector, window),
     }
 
 
@@ -333,7 +332,9 @@ def data_plane_checks(route, weights, data_plane, window, pause_seconds=0, quant
     namespace = (route.get("metadata") or {}).get("namespace")
     ports = route_backend_ports(route)
     window = data_plane_window(window, pause_seconds)
-    label_of = _data_plane(data_plane)["service_label"]
+    quantile = _latency_quantile(quantile)
+    series = _data_plane(data_plane)
+    label_of = series["service_label"]
     out = []
     for backend in sorted(name for name, weight in (weights or {}).items() if int(weight) > 0):
         if backend not in ports:
@@ -341,13 +342,13 @@ def data_plane_checks(route, weights, data_plane, window, pause_seconds=0, quant
             raise CanaryPolicyError(
                 "HTTPRoute %s/%s names no port for backend %s, and %s counts a backend by its port: "
                 "give its backendRef a port" % (namespace, route_name, backend, data_plane))
-        queries = data_plane_queries(data_plane, label_of(namespace, backend, ports[backend]), window, quantile)
+        queries = _backend_queries(series, label_of(namespace, backend, ports[backend]), window, quantile)
         out.extend({"backend": backend, "measure": m, "query": queries[m]} for m in MEASURES)
     return out
 
 
 def data_plane_verdict(backend, answers, max_error_ratio, max_latency_seconds=0, min_requests=1):
-    """Judge one backend of a step from Prometheus's answers to ``data_plane_queries``.
+    """Judge one backend of a step from Prometheus's answers to the queries of ``data_plane_checks``.
 
     ``answers``: {requests, errors, latency} (the JSON of /api/v1/query each). Fails when the
     data plane served the backend fewer than ``min_requests`` requests in the window (a backend

@@ -266,19 +266,19 @@ def image_check(image, registry, endpoint=""):
     "reference": repository:tag}``. ``registry`` is the registry the nodes pull from (a URL or
     host[:port]; the image must be in it), ``endpoint`` (empty: ``registry``) the host[:port]
     the controller reaches that same registry at, when it does not resolve the nodes' name.
-    GatewayError names an image of another registry, and an endpoint with a scheme."""
+    GatewayError names an image of another registry, and an endpoint that is not a host[:port]."""
     host = manifest_index.strip_scheme(str(registry or ""))
     if not host:
         raise GatewayError("gateway_check_image needs gateway_registry.url (the registry the nodes "
                            "pull from), or set gateway_check_image to false")
-    if endpoint and "://" in str(endpoint):
-        raise GatewayError("gateway_registry_endpoint %r must be the registry's host[:port] (no "
-                           "scheme), e.g. 10.20.0.5:5000" % (endpoint,))
+    if endpoint:
+        endpoint = manifest_index.registry_host(endpoint, "gateway_registry_endpoint", GatewayError,
+                                                example="10.20.0.5:5000")
     try:
         ref = manifest_index.parse_reference(str(image or ""), registry=host)
     except manifest_index.InvalidReferenceError as exc:
         raise GatewayError("gateway_image: %s (gateway_registry.url is %r)" % (exc, registry))
-    return {"registry": str(endpoint or host).rstrip("/"), "reference": ref.canonical()}
+    return {"registry": endpoint or host, "reference": ref.canonical()}
 
 
 def node_goarches(hosts, node_arches=None):

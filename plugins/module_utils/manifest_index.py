@@ -115,6 +115,18 @@ def strip_scheme(registry):
     return value.rstrip("/")
 
 
+def registry_host(value, option, error, allow_path=False, example="registry.local:5000"):
+    """``value`` as a registry's host[:port], the one check of every option that names where
+    a registry is reached (appstore_registry, gateway_registry_endpoint, canary_weights'
+    registry_endpoints, ...). A trailing ``/`` is dropped; an empty value, a scheme, or (unless
+    ``allow_path``) a path raises ``error`` naming ``option``, the value and an example."""
+    host = str(value if value is not None else "").strip().rstrip("/")
+    if not host or "://" in host or (not allow_path and "/" in host):
+        raise error("%s %r must be the registry's host[:port] (no scheme%s), e.g. %s"
+                    % (option, value, "" if allow_path else ", no path", example))
+    return host
+
+
 def parse_reference(text, default_repository=None, registry=None):
     """Parse ``tag``, ``sha256:...``, ``repo:tag``, ``repo@digest`` or ``host/repo:tag``.
 

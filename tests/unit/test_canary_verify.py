@@ -191,6 +191,8 @@ def test_data_plane_checks_ask_about_each_backend_with_traffic_by_its_traefik_na
     ((ROUTE, {"web-c86": 90}, "traefik", "30", 45), "window '30' is not a Prometheus duration"),
     ((ROUTE, {"web-c86": 90}, "traefik", "", 0), "set canary_release_pause_seconds above 0"),
     ((ROUTE, {"web-c86": 90}, "traefik", "", 45, 1.5), "quantile 1.5 must be between 0 and 1"),
+    # Checked once per step, before any backend: also when none has traffic.
+    ((ROUTE, {"web-c86": 0}, "traefik", "", 45, 1.5), "quantile 1.5 must be between 0 and 1"),
 ])
 def test_data_plane_checks_refuse_what_cannot_be_asked_naming_it(args, message):
     with pytest.raises(policy.CanaryPolicyError, match=message.replace("(", r"\(")):

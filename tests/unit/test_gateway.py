@@ -118,6 +118,8 @@ def test_the_image_is_read_where_the_controller_reaches_the_nodes_registry():
     ("xc-lab-registry:5000/library/traefik:v3.6.12", "", "", ["gateway_registry.url"]),
     ("xc-lab-registry:5000/library/traefik:v3.6.12", "https://xc-lab-registry:5000",
      "https://172.29.0.5:5000", ["gateway_registry_endpoint", "no scheme"]),
+    ("xc-lab-registry:5000/library/traefik:v3.6.12", "https://xc-lab-registry:5000",
+     "172.29.0.5:5000/v2", ["gateway_registry_endpoint '172.29.0.5:5000/v2'", "no path"]),
 ])
 def test_an_image_that_cannot_be_read_there_is_named(image, registry, endpoint, words):
     with pytest.raises(gw.GatewayError) as err:

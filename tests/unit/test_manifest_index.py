@@ -201,3 +201,31 @@ def test_a_child_without_the_label_is_named():
         mi.check_same_label("x/y:1.0", VERSION, values)
     with pytest.raises(mi.MixedLabelError, match="no label"):
         mi.check_same_label("x/y:1.0", VERSION, [("linux/amd64", "a", None)])
+
+
+class _SiteError(Exception):
+    pass
+
+
+@pytest.mark.parametrize("value, allow_path, expected", [
+    ("registry.local:5000", False, "registry.local:5000"),
+    (" 10.20.0.5:5000/ ", False, "10.20.0.5:5000"),
+    ("harbor.site/xinchuang", True, "harbor.site/xinchuang"),
+])
+def test_a_registry_host_is_its_host_and_port(value, allow_path, expected):
+    assert mi.registry_host(value, "some_option", _SiteError, allow_path=allow_path) == expected
+
+
+@pytest.mark.parametrize("value, allow_path, words", [
+    ("https://registry.local:5000", True, ["no scheme)"]),
+    ("registry.local:5000/v2", False, ["no scheme, no path"]),
+    ("", False, ["''"]),
+    (None, True, ["None"]),
+])
+def test_a_registry_host_that_is_not_one_is_named_with_the_option_and_the_fix(value, allow_path, words):
+    """The one check behind appstore_registry(_endpoint), gateway_registry_endpoint and
+    canary_weights' registry_endpoints: the caller's error, its option, the value, an example."""
+    with pytest.raises(_SiteError) as err:
+        mi.registry_host(value, "some_option", _SiteError, allow_path=allow_path, example="10.0.0.1:5000")
+    for word in ["some_option %r" % (value,), "must be the registry's host[:port]", "e.g. 10.0.0.1:5000"] + words:
+        assert word in str(err.value)
