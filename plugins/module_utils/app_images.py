@@ -162,8 +162,8 @@ APPS = {
         "expose": ["5432/tcp"],
         "version_args": ["--version"],
     },
-    # fio with every engine Debian links, for measuring the storage layer (the storage issue's
-    # benchmark is not written yet: no bench/ script uses it today).
+    # fio with every engine Debian links, for measuring the storage layer (bench/storage.py:
+    # local-storage beside nfs-lab on one node).
     "fio": {
         "repository": "xinchuang/fio",
         "version_of": "fio",
