@@ -118,7 +118,8 @@ def run_fio(storage_class, image, args, need):
         "get", "pv", pv["metadata"]["name"], "-o", "jsonpath={.status.phase}").stdout == "Released",
         timeout=120, interval=2)
     release(pv["metadata"]["name"])
-    return json.loads(out[out.index("{"):]), pv
+    # fio's warnings share the log with its report: the report is the JSON object in it.
+    return json.JSONDecoder().raw_decode(out[out.index("{"):])[0], pv
 
 
 def measures(report):
