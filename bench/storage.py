@@ -7,7 +7,9 @@ Runs on the converged lab (`make demo`, or the e2e's first rollout, kept with XC
 The node is the NFS server's (the arm64 machine: the amd64 nodes are containers on this
 machine's kernel, which has no NFS client), so its NFS traffic crosses no wire: the table
 compares the two storage paths of one node, not a network. The machine is emulated (QEMU
-TCG), so absolute numbers are the emulator's; the ratio is what the database issue uses.
+TCG) and its disks are files of this machine opened with cache=unsafe (hack/lab/machines.sh),
+so O_DIRECT in the guest still ends in this machine's page cache: absolute numbers are the
+emulator's; the NAS/local ratio is what the database issue compares.
 
     source hack/env.sh && python bench/storage.py [--runtime 20] [--size-mib 64]
 
