@@ -11,7 +11,8 @@ first rollout (amd64 node + arm64 machine) -> nodes Ready, real kubelets of each
 installed binaries are machine code of each host -> per-family Pods (uname -m, ELF of their
 binary) -> Pod to Pod and Service across amd64 and arm64 -> the Gateway (gateway role, Traefik)
 splits 1000 requests 80/20 and its metrics in Prometheus count them -> DNS answers -> upstream names
-pulled through the private registry -> local volumes mounted on the arm64 node -> a second run
+pulled through the private registry -> local volumes mounted on the arm64 node, and an NFS claim
+written there through the kernel mount -> a second run
 (-vvv) changes nothing and prints no secret, and check mode (ansible-runner, side by side with
 the second run: both only read the converged lab) changes nothing -> a tenant is held
 to its project -> the app store installs nginx on the amd64 and arm64 nodes -> database.yml
@@ -841,6 +842,71 @@ def test_local_pvcs_bind_to_the_directory_and_the_disk_of_the_node_their_pod_lan
         assert on_host(host, "cat", path + "/proof").stdout.strip() == uname(host)
 
 
+NFS_EXPORT = "/srv/nfs/lab"  # inventories/lab/group_vars/all/storage.yml
+
+
+def claim_pod(name, host, claim_name, volume, script):
+    """A Pod on HOST that runs SCRIPT once with the claim mounted at /VOLUME."""
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "default"},
+            "spec": {"nodeSelector": {"kubernetes.io/hostname": host}, "restartPolicy": "Never",
+                     "containers": [{"name": "c", "image": TOOLBOX, "command": ["sh", "-c", script],
+                                     "volumeMounts": [{"name": volume, "mountPath": "/" + volume}]}],
+                     "volumes": [{"name": volume, "persistentVolumeClaim": {"claimName": claim_name}}]}}
+
+
+def pod_succeeded(name):
+    phase = kubectl("get", "pod", name, "-o", "jsonpath={.status.phase}").stdout
+    assert phase != "Failed", kubectl("logs", name, check=False).stdout + kubectl("describe", "pod", name).stdout[-3000:]
+    return phase == "Succeeded"
+
+
+def nfs_claim_written_on_the_server_node(nfs_claim, writer):
+    """A claim of class nfs-lab (the static volumes of the arm64 machine's export) that a Pod on
+    the arm64 node wrote through the kubelet's NFS mount: the mount is nfs4 from the server's
+    export and root was squashed (the file belongs to nobody). Returns the PersistentVolume and
+    its directory on the export."""
+    sc = kubectl_json("get", "storageclass", "nfs-lab")
+    assert (sc["provisioner"], sc["reclaimPolicy"]) == ("kubernetes.io/no-provisioner", "Retain")
+    apply(claim(nfs_claim, "100Mi", storage_class="nfs-lab", access="ReadWriteMany"))
+    wait_for("PVC %s Bound" % nfs_claim,
+             lambda: kubectl("get", "pvc", nfs_claim, "-o", "jsonpath={.status.phase}").stdout == "Bound", timeout=120)
+    pv = kubectl_json("get", "pv", kubectl_json("get", "pvc", nfs_claim)["spec"]["volumeName"])
+    directory = pv["spec"]["nfs"]["path"]
+    assert pv["spec"]["nfs"]["server"] == HOSTS[NFS_SERVER]["address"] and directory.startswith(NFS_EXPORT + "/")
+    apply(claim_pod(writer, NFS_SERVER, nfs_claim, "nas",
+                    "uname -m >/nas/proof && grep ' /nas ' /proc/mounts >/nas/mount && ls -ln /nas/proof"))
+    wait_for("Pod %s Succeeded" % writer, lambda: pod_succeeded(writer), timeout=900, interval=5)
+    mount = on_host(NFS_SERVER, "cat", directory + "/mount").stdout
+    assert " nfs4 " in mount and "%s:%s" % (HOSTS[NFS_SERVER]["address"], directory) in mount, mount
+    assert on_host(NFS_SERVER, "cat", directory + "/proof").stdout.strip() == uname(NFS_SERVER)
+    assert on_host(NFS_SERVER, "stat", "-c", "%u", directory + "/proof").stdout.strip() == "65534"
+    return pv, directory
+
+
+def nfs_claim_released_keeps_its_file(nfs_claim, pods, pv, directory):
+    """Delete the Pods and the claim: Retain releases the volume, the file stays on the export."""
+    kubectl("delete", "pod", *pods, "--wait=true")
+    kubectl("delete", "pvc", nfs_claim, "--wait=true")
+    wait_for("PV %s Released" % pv["metadata"]["name"],
+             lambda: kubectl("get", "pv", pv["metadata"]["name"], "-o", "jsonpath={.status.phase}").stdout == "Released",
+             timeout=120, interval=3)
+    assert on_host(NFS_SERVER, "cat", directory + "/proof").stdout.strip() == uname(NFS_SERVER)
+
+
+@pytest.mark.timeout(1800)
+def test_an_nfs_claim_is_written_through_the_kernel_mount_of_the_arm64_node_and_kept_after_deletion(lab):
+    """NAS in the gate: a claim of class nfs-lab binds a static volume of the arm64 machine's
+    kernel NFS server (site.yml's storage layer); a Pod on the arm64 node writes through an nfs4
+    mount, root squashed, and the file outlives the claim (Retain). The full tier reads it on
+    another architecture (the mips64el node); the amd64 nodes are containers on this machine's
+    kernel, which has no NFS client."""
+    writer, nfs_claim = "e2e-nfs-gate", "e2e-nfs-gate"
+    for kind, obj in (("pod", writer), ("pvc", nfs_claim)):
+        kubectl("delete", kind, obj, "--ignore-not-found", "--wait=true")
+    pv, directory = nfs_claim_written_on_the_server_node(nfs_claim, writer)
+    nfs_claim_released_keeps_its_file(nfs_claim, [writer], pv, directory)
+
+
 @pytest.mark.timeout(1800)
 def test_the_wipe_guard_refuses_a_disk_holding_a_partition_table(lab, tmp_path):
     host = "xc-lab-arm64"
@@ -1289,60 +1355,19 @@ def test_family_pod_runs_on_the_added_foreign_machine(lab):
     fetches_the_page_of(SCALED, CONTROL_PLANE)
 
 
-NFS_EXPORT = "/srv/nfs/lab"  # inventories/lab/group_vars/all/storage.yml
-
-
-def claim_pod(name, host, claim_name, volume, script):
-    """A Pod on HOST that runs SCRIPT once with the claim mounted at /VOLUME."""
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "default"},
-            "spec": {"nodeSelector": {"kubernetes.io/hostname": host}, "restartPolicy": "Never",
-                     "containers": [{"name": "c", "image": TOOLBOX, "command": ["sh", "-c", script],
-                                     "volumeMounts": [{"name": volume, "mountPath": "/" + volume}]}],
-                     "volumes": [{"name": volume, "persistentVolumeClaim": {"claimName": claim_name}}]}}
-
-
-def pod_succeeded(name):
-    phase = kubectl("get", "pod", name, "-o", "jsonpath={.status.phase}").stdout
-    assert phase != "Failed", kubectl("logs", name, check=False).stdout + kubectl("describe", "pod", name).stdout[-3000:]
-    return phase == "Succeeded"
-
-
 @pytest.mark.timeout(1800)
 def test_an_nfs_claim_written_on_arm64_is_read_on_mips64el_and_kept_after_deletion(lab):
-    """NAS: the export of the arm64 machine's kernel NFS server (site.yml's storage layer) as
-    static volumes of class nfs-lab; a Pod on the arm64 node writes, a Pod on the mips64el node
-    reads the same file over NFS, and the file is on the server's export, squashed to nobody.
-    (The amd64 nodes are containers on this machine's kernel, which has no NFS client.)"""
+    """NAS across architectures: the arm64 node writes a claim of class nfs-lab (as in the
+    gate), a Pod on the mips64el node reads the same file over NFS, and the file outlives the
+    claim. (The amd64 nodes are containers on this machine's kernel, which has no NFS client.)"""
     writer, reader, nfs_claim = "e2e-nfs-writer", "e2e-nfs-reader", "e2e-nfs"
     for kind, obj in (("pod", writer), ("pod", reader), ("pvc", nfs_claim)):
         kubectl("delete", kind, obj, "--ignore-not-found", "--wait=true")
-    sc = kubectl_json("get", "storageclass", "nfs-lab")
-    assert (sc["provisioner"], sc["reclaimPolicy"]) == ("kubernetes.io/no-provisioner", "Retain")
-    apply(claim(nfs_claim, "100Mi", storage_class="nfs-lab", access="ReadWriteMany"))
-    wait_for("PVC %s Bound" % nfs_claim,
-             lambda: kubectl("get", "pvc", nfs_claim, "-o", "jsonpath={.status.phase}").stdout == "Bound", timeout=120)
-    pvc = kubectl_json("get", "pvc", nfs_claim)
-    pv = kubectl_json("get", "pv", pvc["spec"]["volumeName"])
-    directory = pv["spec"]["nfs"]["path"]
-    assert pv["spec"]["nfs"]["server"] == HOSTS[NFS_SERVER]["address"] and directory.startswith(NFS_EXPORT + "/")
-    apply(claim_pod(writer, NFS_SERVER, nfs_claim, "nas",
-                    "uname -m >/nas/proof && grep ' /nas ' /proc/mounts >/nas/mount && ls -ln /nas/proof"))
-    wait_for("Pod %s Succeeded" % writer, lambda: pod_succeeded(writer), timeout=900, interval=5)
-    # The mount was NFS, and root was squashed: the file on the export belongs to nobody.
-    mount = on_host(NFS_SERVER, "cat", directory + "/mount").stdout
-    assert " nfs4 " in mount and "%s:%s" % (HOSTS[NFS_SERVER]["address"], directory) in mount, mount
-    assert on_host(NFS_SERVER, "cat", directory + "/proof").stdout.strip() == uname(NFS_SERVER)
-    assert on_host(NFS_SERVER, "stat", "-c", "%u", directory + "/proof").stdout.strip() == "65534"
+    pv, directory = nfs_claim_written_on_the_server_node(nfs_claim, writer)
     apply(claim_pod(reader, SCALED, nfs_claim, "nas", "cat /nas/proof; uname -m"))
     wait_for("Pod %s Succeeded" % reader, lambda: pod_succeeded(reader), timeout=900, interval=5)
     assert kubectl("logs", reader).stdout.split() == [uname(NFS_SERVER), uname(SCALED)]
-    kubectl("delete", "pod", writer, reader, "--wait=true")
-    kubectl("delete", "pvc", nfs_claim, "--wait=true")
-    # Retain: the volume is released, not wiped; the file stays on the export.
-    wait_for("PV %s Released" % pv["metadata"]["name"],
-             lambda: kubectl("get", "pv", pv["metadata"]["name"], "-o", "jsonpath={.status.phase}").stdout == "Released",
-             timeout=120, interval=3)
-    assert on_host(NFS_SERVER, "cat", directory + "/proof").stdout.strip() == uname(NFS_SERVER)
+    nfs_claim_released_keeps_its_file(nfs_claim, [writer, reader], pv, directory)
 
 
 def pod_events(name):
