@@ -38,15 +38,17 @@ declare -A LAB_MACHINE_CONSOLE=([arm64]=ttyAMA0 [mips64el]=ttyS0 [loong64]=ttyS0
 #   1: systemd, sshd, python3, node tools, seed unit, initramfs with the virtio drivers only
 #   2: the machine's storage packages (LAB_MACHINE_EXTRA: arm64, mips64el)
 #   3: the arm64 machine's database server (postgresql-15, without a cluster of the packages' own)
-declare -A LAB_MACHINE_RECIPE=([arm64]=3 [mips64el]=2 [loong64]=1 [amd64]=1)
+#   4: the arm64 machine's iSCSI initiator (open-iscsi): the gate mounts its own target's LUN
+declare -A LAB_MACHINE_RECIPE=([arm64]=4 [mips64el]=2 [loong64]=1 [amd64]=1)
 # Packages one architecture's machine adds, for the cluster topology's storage: the arm64
 # machine is the lab's NFS server (nfs-kernel-server, with the client) and iSCSI target (LIO:
-# targetcli-fb), the mips64el machine an NFS client (mount.nfs) and iSCSI initiator
-# (open-iscsi), which the kubelet's nfs and iscsi volumes call. The arm64 machine is also the
+# targetcli-fb), both machines NFS clients (mount.nfs) and iSCSI initiators (open-iscsi), which
+# the kubelet's nfs and iscsi volumes call (the gate has only the arm64 machine: it mounts its
+# own target's LUN; the full tier's mips64el machine mounts it across architectures). The arm64 machine is also the
 # lab's database host (group database: playbooks/database.yml, engine postgresql, and tpcc.yml).
 # The lab hosts are offline, so what the roles would install from the site's mirror is in the
 # image (inventories/lab).
-declare -A LAB_MACHINE_EXTRA=([arm64]="nfs-kernel-server,targetcli-fb,postgresql-15" [mips64el]="nfs-common,open-iscsi"
+declare -A LAB_MACHINE_EXTRA=([arm64]="nfs-kernel-server,targetcli-fb,open-iscsi,postgresql-15" [mips64el]="nfs-common,open-iscsi"
   [loong64]="" [amd64]="")
 # Node tools as in the container images (hack/lab/archs.sh) plus what a real machine needs
 # to boot and be reached: kernel, initramfs, udev, sshd; util-linux for mount/blkid.
