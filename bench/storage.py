@@ -75,17 +75,10 @@ def volume_of(storage_class, need):
         nodes = node_of(pv)
         if (nodes is not None and NODE not in nodes) or memory_bytes(spec["capacity"]["storage"]) < need:
             continue
-        if phase == "Released":
-            release(pv["metadata"]["name"])
+        e2e.pv_available_again(pv["metadata"]["name"], timeout=60)
         return pv
     raise SystemExit("no PersistentVolume of class %s that %s can mount, of %d bytes or more, is Available "
                      "or Released: delete a claim of one, or run playbooks/storage.yml" % (storage_class, NODE, need))
-
-
-def release(pv_name):
-    lab.kubectl("patch", "pv", pv_name, "--type", "json", "-p", '[{"op": "remove", "path": "/spec/claimRef"}]')
-    lab.wait_for("PV %s Available" % pv_name, lambda: lab.kubectl(
-        "get", "pv", pv_name, "-o", "jsonpath={.status.phase}").stdout == "Available", timeout=60, interval=2)
 
 
 def fio_args(runtime, size_mib):
@@ -116,19 +109,17 @@ def run_fio(storage_class, image, args, need):
     finally:
         lab.kubectl("delete", "pod", name, "--ignore-not-found", "--wait=true")
         lab.kubectl("delete", "pvc", name, "--ignore-not-found", "--wait=true")
-    lab.wait_for("PV %s Released" % pv["metadata"]["name"], lambda: lab.kubectl(
-        "get", "pv", pv["metadata"]["name"], "-o", "jsonpath={.status.phase}").stdout == "Released",
-        timeout=120, interval=2)
-    release(pv["metadata"]["name"])
+    e2e.wait_for_pv_phase(pv["metadata"]["name"], "Released")
+    e2e.pv_available_again(pv["metadata"]["name"], timeout=60)
     # fio's warnings share the log with its report: the report is the JSON object in it.
     return json.JSONDecoder().raw_decode(out[out.index("{"):])[0], pv
 
 
 def measures(report):
     """{job: (IOPS, MiB/s, mean latency ms, p95 completion latency ms)} of a fio JSON report."""
-    rows = {}
+    rows, rw_of = {}, dict((j, r) for j, r, _b in JOBS)
     for job in report["jobs"]:
-        rw = dict((j, r) for j, r, _b in JOBS)[job["jobname"]]
+        rw = rw_of[job["jobname"]]
         side = job["write" if "write" in rw else "read"]
         p95 = (side["clat_ns"].get("percentile") or {}).get("95.000000", 0)
         rows[job["jobname"]] = (side["iops"], side["bw"] / 1024.0, side["lat_ns"]["mean"] / 1e6, p95 / 1e6)

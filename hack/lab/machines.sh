@@ -44,8 +44,8 @@ declare -A LAB_MACHINE_RECIPE=([arm64]=4 [mips64el]=2 [loong64]=1 [amd64]=1)
 # machine is the lab's NFS server (nfs-kernel-server, with the client) and iSCSI target (LIO:
 # targetcli-fb), both machines NFS clients (mount.nfs) and iSCSI initiators (open-iscsi), which
 # the kubelet's nfs and iscsi volumes call (the gate has only the arm64 machine: it mounts its
-# own target's LUN; the full tier's mips64el machine mounts it across architectures). The arm64 machine is also the
-# lab's database host (group database: playbooks/database.yml, engine postgresql, and tpcc.yml).
+# own target's LUN; the full tier's mips64el machine mounts it across architectures). The arm64
+# machine is also the lab's database host (group database: playbooks/database.yml, engine postgresql, and tpcc.yml).
 # The lab hosts are offline, so what the roles would install from the site's mirror is in the
 # image (inventories/lab).
 declare -A LAB_MACHINE_EXTRA=([arm64]="nfs-kernel-server,targetcli-fb,open-iscsi,postgresql-15" [mips64el]="nfs-common,open-iscsi"

@@ -783,6 +783,22 @@ LOCAL_DISK = ("/var/lib/xinchuang/local/disk0", "/dev/disk/by-id/virtio-xc-data0
 GUARDED_DISK = "/dev/disk/by-id/virtio-xc-data1"  # a DOS partition table (hack/lab/machines.sh)
 
 
+def pv_phase(name):
+    return kubectl("get", "pv", name, "-o", "jsonpath={.status.phase}").stdout
+
+
+def wait_for_pv_phase(name, phase, timeout=120):
+    wait_for("PV %s %s" % (name, phase), lambda: pv_phase(name) == phase, timeout=timeout, interval=3)
+
+
+def pv_available_again(name, timeout=120):
+    """A retained volume reused, as an operator does when its data is wanted: a Released one's
+    claim reference is cleared, and the volume is Available again (its data kept)."""
+    if pv_phase(name) == "Released":
+        kubectl("patch", "pv", name, "--type=json", "-p", '[{"op": "remove", "path": "/spec/claimRef"}]')
+    wait_for_pv_phase(name, "Available", timeout)
+
+
 def claim(name, size, volume=None, storage_class="local-storage", access="ReadWriteOnce", volume_name=None):
     """A claim in default: of a local volume by its label (VOLUME), or of STORAGE_CLASS, or of
     the PersistentVolume VOLUME_NAME (with storage_class "")."""
@@ -836,9 +852,7 @@ def test_local_pvcs_bind_to_the_directory_and_the_disk_of_the_node_their_pod_lan
     kubectl("delete", "pvc", name + "-dir", name + "-disk", "--wait=true")
     # Retain: the volumes are released, not wiped; the data stays on the node.
     for pv in bound.values():
-        wait_for("PV %s Released" % pv,
-                 lambda pv=pv: kubectl("get", "pv", pv, "-o", "jsonpath={.status.phase}").stdout == "Released",
-                 timeout=120, interval=3)
+        wait_for_pv_phase(pv, "Released")
     for path in (LOCAL_DIR, LOCAL_DISK[0]):
         assert on_host(host, "cat", path + "/proof").stdout.strip() == uname(host)
 
@@ -888,9 +902,7 @@ def nfs_claim_released_keeps_its_file(nfs_claim, pods, pv, directory):
     """Delete the Pods and the claim: Retain releases the volume, the file stays on the export."""
     kubectl("delete", "pod", *pods, "--wait=true")
     kubectl("delete", "pvc", nfs_claim, "--wait=true")
-    wait_for("PV %s Released" % pv["metadata"]["name"],
-             lambda: kubectl("get", "pv", pv["metadata"]["name"], "-o", "jsonpath={.status.phase}").stdout == "Released",
-             timeout=120, interval=3)
+    wait_for_pv_phase(pv["metadata"]["name"], "Released")
     assert on_host(NFS_SERVER, "cat", directory + "/proof").stdout.strip() == uname(NFS_SERVER)
 
 
@@ -913,17 +925,6 @@ def pod_events(name):
                    "-o", "jsonpath={range .items[*]}{.reason}: {.message}{\"\\n\"}{end}").stdout
 
 
-def the_lab_lun_available_again():
-    """The lab's LUN is one static volume (Retain): a claim an earlier test deleted left it
-    Released. As an operator reuses a retained volume whose data is wanted, the claim reference
-    is cleared, and the volume is Available again (its filesystem and files kept)."""
-    if kubectl("get", "pv", ISCSI_PV, "-o", "jsonpath={.status.phase}").stdout == "Released":
-        kubectl("patch", "pv", ISCSI_PV, "--type=json", "-p", '[{"op": "remove", "path": "/spec/claimRef"}]')
-    wait_for("PV %s Available" % ISCSI_PV,
-             lambda: kubectl("get", "pv", ISCSI_PV, "-o", "jsonpath={.status.phase}").stdout == "Available",
-             timeout=120, interval=3)
-
-
 def an_iscsi_volume_mounts_with_chap_and_a_wrong_secret_is_refused(host):
     """site.yml made the arm64 machine's LIO target (CHAP) and published its LUN as the static
     PersistentVolume iscsi-lab-1 with the target's CHAP Secret; HOST is an initiator (group
@@ -934,7 +935,8 @@ def an_iscsi_volume_mounts_with_chap_and_a_wrong_secret_is_refused(host):
     for kind, obj in (("pod", pod), ("pod", bad_pod), ("pvc", iscsi_claim), ("pvc", bad_claim), ("secret", bad_secret)):
         kubectl("delete", kind, obj, "--ignore-not-found", "--wait=true")
     kubectl("delete", "pv", bad_pv, "--ignore-not-found", "--wait=true")
-    the_lab_lun_available_again()
+    # The lab's LUN is one static volume: a claim an earlier test deleted left it Released.
+    pv_available_again(ISCSI_PV)
     pv = kubectl_json("get", "pv", ISCSI_PV)
     source = pv["spec"]["iscsi"]
     assert (source["iqn"], source["lun"], source["chapAuthSession"]) == (ISCSI_IQN, 1, True)
