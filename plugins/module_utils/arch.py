@@ -164,6 +164,28 @@ def goarch(name, byteorder=None):
     return lookup(name, byteorder).goarch
 
 
+# The node label that carries a node's architecture (its value: the OCI architecture).
+NODE_ARCH_LABEL = "kubernetes.io/arch"
+
+
+def node_arches(names):
+    """Any known names -> their node labels ``kubernetes.io/arch`` (the OCI architecture), each
+    once, in the order given."""
+    out = []
+    for name in names or []:
+        label = lookup(name).oci_arch
+        if label not in out:
+            out.append(label)
+    return out
+
+
+def node_affinity(names):
+    """A required node affinity to the nodes whose ``kubernetes.io/arch`` is one of ``names``'
+    (a Pod template's ``affinity``)."""
+    return {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+        {"matchExpressions": [{"key": NODE_ARCH_LABEL, "operator": "In", "values": node_arches(names)}]}]}}}
+
+
 def oci_platform(name, os_name="linux", with_variant=True):
     """Any known name -> OCI platform string, e.g. ``linux/arm64/v8`` or ``linux/loong64``."""
     fam = lookup(name)

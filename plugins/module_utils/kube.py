@@ -376,6 +376,59 @@ def server_version(client):
     return request_json(client, "GET", "/version")[1] or {}
 
 
+def pod_exec(client, namespace, pod, container, argv, stdin=None, timeout=120):
+    """Run ``argv`` in a container of a running Pod (the exec subresource, as ``kubectl exec``);
+    ``stdin`` (text) is written to its input, which is then closed (the v5 stream protocol,
+    Kubernetes >= 1.30). Returns (exit code, stdout, stderr). The command goes into the
+    request's URL (and so the API server's audit log): secrets go through ``stdin`` only."""
+    from kubernetes import client as k8s_client_module  # pylint: disable=import-outside-toplevel
+    from kubernetes.stream import stream  # pylint: disable=import-outside-toplevel
+    from kubernetes.stream.ws_client import ERROR_CHANNEL, STDIN_CHANNEL  # pylint: disable=import-outside-toplevel
+
+    core = k8s_client_module.CoreV1Api(client)
+    try:
+        resp = stream(core.connect_get_namespaced_pod_exec, pod, namespace, container=container,
+                      command=list(argv), stdin=stdin is not None, stdout=True, stderr=True, tty=False,
+                      _preload_content=False, _request_timeout=timeout)
+    except Exception as exc:  # the client raises ApiException or websocket errors
+        raise KubeApiError("exec in pod %s/%s (container %s) failed: %s; check that the Pod runs and that "
+                           "these credentials may create pods/exec" % (namespace, pod, container, exc),
+                           status=getattr(exc, "status", None))
+    try:
+        if stdin is not None:
+            resp.write_stdin(stdin)
+            resp.close_channel(STDIN_CHANNEL)
+        resp.run_forever(timeout=timeout)
+        still_running = resp.is_open()
+        out, err = resp.read_stdout() or "", resp.read_stderr() or ""
+        status = resp.read_channel(ERROR_CHANNEL) or ""
+    finally:
+        resp.close()
+    if still_running or not status:
+        raise KubeApiError("exec in pod %s/%s (container %s) gave no exit status within %ss"
+                           % (namespace, pod, container, timeout))
+    code, message = exec_status(status)
+    return code, out, (err + message) if message else err
+
+
+def exec_status(text):
+    """The exec stream's status (a metav1.Status, as JSON) -> (exit code, message): 0 on Success,
+    the code of a NonZeroExitCode, else 126 (the command did not run) with the server's message."""
+    try:
+        status = _json.loads(text)
+    except ValueError:
+        return 126, text
+    if status.get("status") == "Success":
+        return 0, ""
+    for cause in (status.get("details") or {}).get("causes") or []:
+        if cause.get("reason") == "ExitCode":
+            try:
+                return int(cause.get("message")), ""
+            except (TypeError, ValueError):
+                break
+    return 126, status.get("message") or text
+
+
 # ---------------------------------------------------------------------------
 # Apply configurations. An apply sends the fields its manager sets, and the server drops
 # the fields that manager set before and no longer sends (when nobody else set them). So a

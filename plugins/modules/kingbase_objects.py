@@ -17,6 +17,11 @@ description:
   - Talks through the engine's own client (C(ksql) for Kingbase, C(psql) for PostgreSQL) on the
     server's Unix socket, run as the OS user O(os_user); the host needs no Python database
     driver.
+  - With O(pod), the client runs in that Pod instead (the exec subresource, as C(kubectl exec),
+    with the connection options of the other Kubernetes modules), as the kubernetes form of the
+    role xinchuang.cloud.kingbase does; its server admits the container's own user on its socket.
+    The statements go to the client's input, never into the request's URL (the API server's
+    audit log).
   - A password is compared with the stored SCRAM-SHA-256 or MD5 verifier, so a rerun changes
     nothing; a new one is sent as a SCRAM-SHA-256 verifier made here, so the clear text never
     reaches the server or its logs.
@@ -25,15 +30,29 @@ author:
   - xinchuang.cloud developers (@xinchuang-cloud)
 extends_documentation_fragment:
   - xinchuang.cloud.attributes
+  - xinchuang.cloud.kube_auth
 options:
   client:
-    description: The client binary (C(psql), C(ksql)).
+    description: The client binary (C(psql), C(ksql)), on the host or, with O(pod), in the container.
     type: path
     required: true
   os_user:
-    description: The OS user the client runs as (peer authentication on the socket).
+    description:
+      - The OS user the client runs as (peer authentication on the socket). Not used with O(pod)
+        (the client runs as the container's user).
     type: str
     default: postgres
+  pod:
+    description:
+      - A Pod whose container runs the server; the client runs there. Unset - on this host.
+    type: str
+  namespace:
+    description: The namespace of O(pod).
+    type: str
+    default: default
+  container:
+    description: The container of O(pod) that holds the client; unset - the Pod's only one.
+    type: str
   socket_dir:
     description: The directory of the server's Unix socket.
     type: path
@@ -108,6 +127,21 @@ options:
 """
 
 EXAMPLES = r"""
+- name: The same in the Pod of the role's kubernetes form
+  xinchuang.cloud.kingbase_objects:
+    pod: postgresql-0
+    namespace: xinchuang-db
+    container: database
+    kubeconfig: /etc/xinchuang/admin.kubeconfig
+    client: /usr/bin/psql
+    socket_dir: /tmp
+    port: 5432
+    users:
+      - {name: app, password: "{{ app_password }}"}
+    databases:
+      - {name: appdb, owner: app}
+  no_log: true
+
 - name: An application's user and database on Debian's PostgreSQL
   xinchuang.cloud.kingbase_objects:
     client: /usr/lib/postgresql/15/bin/psql
@@ -135,13 +169,19 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.xinchuang.cloud.plugins.module_utils import db_engine
+from ansible_collections.xinchuang.cloud.plugins.module_utils import db_engine, kube
 from ansible_collections.xinchuang.cloud.plugins.module_utils.errors import XinchuangError
 
 
 def argument_spec():
     state = dict(type="str", choices=["present", "absent"], default="present")
-    return dict(
+    spec = kube.kube_auth_argument_spec()
+    spec.update(
+        pod=dict(type="str"),
+        namespace=dict(type="str", default="default"),
+        container=dict(type="str"),
+    )
+    spec.update(
         client=dict(type="path", required=True),
         os_user=dict(type="str", default="postgres"),
         socket_dir=dict(type="path", required=True),
@@ -158,28 +198,41 @@ def argument_spec():
             name=dict(type="str", required=True), owner=dict(type="str"), encoding=dict(type="str"),
             state=state)),
     )
+    return spec
 
 
-def run_sql(module, sql):
-    """The statements through the client as the OS user, stopping at the first error."""
+def run_sql(module, sql, kube_client=None):
+    """The statements through the client (as the OS user here, or in the Pod), stopping at the
+    first error."""
     params = module.params
-    argv = ["runuser", "-u", params["os_user"], "--", params["client"], "-X", "-q", "-A", "-t",
-            "-v", "ON_ERROR_STOP=1", "-h", params["socket_dir"], "-p", str(params["port"]),
-            "-U", params["login_user"], "-d", params["login_db"], "-f", "-"]
-    env = {params["password_env"]: params["login_password"]} if params["login_password"] else {}
-    rc, out, err = module.run_command(argv, data=sql, environ_update=env)
+    argv = [params["client"], "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", params["socket_dir"],
+            "-p", str(params["port"]), "-U", params["login_user"], "-d", params["login_db"], "-f", "-"]
+    if params["pod"]:
+        if params["login_password"]:
+            # A password in a Pod would have to travel in the command line (the audit log).
+            raise XinchuangError("login_password is not used with pod: the role's server admits the "
+                                 "container's user on its socket; remove login_password")
+        where = "pod %s/%s" % (params["namespace"], params["pod"])
+        rc, out, err = kube.pod_exec(kube_client, params["namespace"], params["pod"],
+                                     params["container"], argv, stdin=sql)
+        hint = "check that the Pod is Ready and that its server admits the container's user on the socket"
+    else:
+        where = "%s:%s" % (params["socket_dir"], params["port"])
+        env = {params["password_env"]: params["login_password"]} if params["login_password"] else {}
+        rc, out, err = module.run_command(["runuser", "-u", params["os_user"], "--"] + argv, data=sql,
+                                          environ_update=env)
+        hint = "check that the server runs and that os_user may log in as login_user"
     if rc != 0:
-        raise XinchuangError(
-            "%s on %s:%s failed (exit %d): %s; check that the server runs and that os_user may log in "
-            "as login_user" % (os.path.basename(params["client"]), params["socket_dir"], params["port"],
-                               rc, err.strip()))
+        raise XinchuangError("%s on %s failed (exit %d): %s; %s"
+                             % (os.path.basename(params["client"]), where, rc, err.strip(), hint))
     return out
 
 
-def reconcile(module):
+def reconcile(module, kube_client=None):
     """Read once, plan, run the plan's statements (one per line, outside a transaction block:
     CREATE DATABASE cannot run in one) unless in check mode."""
-    current = json.loads(run_sql(module, db_engine.objects_query(module.params["catalog_prefix"]) + ";\n"))
+    current = json.loads(run_sql(module, db_engine.objects_query(module.params["catalog_prefix"]) + ";\n",
+                                 kube_client))
     plan = db_engine.objects_plan(current, module.params["users"], module.params["databases"], os.urandom(16))
     result = dict(changed=bool(plan["statements"]), changes=plan["changes"])
     if module._diff:
@@ -187,14 +240,14 @@ def reconcile(module):
                                                  ", ".join(sorted(current["databases"])))
         result["diff"] = dict(before=before, after=before + "".join(c + "\n" for c in plan["changes"]))
     if plan["statements"] and not module.check_mode:
-        run_sql(module, "".join(s + ";\n" for s in plan["statements"]))
+        run_sql(module, "".join(s + ";\n" for s in plan["statements"]), kube_client)
     return result
 
 
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     try:
-        result = reconcile(module)
+        result = reconcile(module, kube.api_client(module.params) if module.params["pod"] else None)
     except XinchuangError as exc:
         module.fail_json(msg=str(exc))
     module.exit_json(**result)

@@ -162,3 +162,12 @@ def _not_a_known_name(text):
 def test_anything_else_is_refused(name):
     with pytest.raises(UnknownArchitectureError):
         arch.goarch(name)
+
+
+def test_node_arches_and_affinity_name_each_kubernetes_arch_once_in_order():
+    # Any name of the model; two names of one architecture give one label.
+    assert arch.node_arches(["mips", "kunpeng", "aarch64", "c86"]) == ["mips64le", "arm64", "amd64"]
+    term = arch.node_affinity(["loongarch", "x86_64"])["nodeAffinity"][
+        "requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+    assert term == [{"matchExpressions": [{"key": "kubernetes.io/arch", "operator": "In",
+                                           "values": ["loong64", "amd64"]}]}]

@@ -206,3 +206,15 @@ def test_apply_options_are_one_spec_with_the_modules_defaults():
         "field_manager": {"type": "str", "default": "m"},
         "force_conflicts": {"type": "bool", "default": False}}
     assert kube.apply_argument_spec("m", force_conflicts=True)["force_conflicts"]["default"] is True
+
+
+# --- exec ------------------------------------------------------------------------------------
+
+def test_the_exec_streams_status_gives_the_exit_code_and_the_servers_message():
+    assert kube.exec_status('{"metadata": {}, "status": "Success"}') == (0, "")
+    failed = ('{"status": "Failure", "message": "command terminated with non-zero exit code", '
+              '"reason": "NonZeroExitCode", "details": {"causes": [{"reason": "ExitCode", "message": "3"}]}}')
+    assert kube.exec_status(failed) == (3, "")
+    not_found = '{"status": "Failure", "message": "exec: \\"psql\\": executable file not found in $PATH"}'
+    assert kube.exec_status(not_found) == (126, 'exec: "psql": executable file not found in $PATH')
+    assert kube.exec_status("garbage") == (126, "garbage")
