@@ -135,9 +135,10 @@ APPS = {
     },
     # PostgreSQL 15, the engine Kingbase KES derives from: initdb and the server with their
     # modules and data files (not the LLVM JIT: no LLVM in the image, so jit is off), the time
-    # zones and the C.UTF-8 locale they read, and a shell (dash as /bin/sh) for the chart's
-    # first-start script and initdb's own commands. Sid (loong64) has no PostgreSQL 15: a
-    # loong64 child comes from the site.
+    # zones and the C.UTF-8 locale they read, a shell (dash as /bin/sh) for the chart's
+    # first-start script and initdb's own commands, and psql (the kingbase role's kubernetes
+    # form: its readiness probe is select 1 through the client, its SQL goes through it in the
+    # Pod). Sid (loong64) has no PostgreSQL 15: a loong64 child comes from the site.
     "postgresql": {
         "repository": "appstore/postgresql",
         "families": ["c86", "arm", "mips"],
@@ -148,6 +149,9 @@ APPS = {
                   "usr/share/postgresql/15/"
                   ":libc6,libgcc-s1,libgssapi-krb5,libicu,libldap,liblz4,libpam0g,libpq5,libselinux1,libssl,"
                   "libstdc++6,libsystemd0,libuuid1,libxml2,libxslt1,libzstd1,zlib1g",
+                  # The client alone (no pg_wrapper, no Perl): the binary, not /usr/bin/psql's link.
+                  "postgresql-client-15:usr/lib/postgresql/15/bin/psql"
+                  ":libc6,liblz4,libpq5,libreadline,libssl,libzstd1,zlib1g",
                   "tzdata:usr/share/zoneinfo/",
                   # initdb --locale=C.UTF-8 (the chart's): glibc's compiled C.UTF-8.
                   "libc-bin:usr/lib/locale/C.utf8/",

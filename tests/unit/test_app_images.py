@@ -91,6 +91,9 @@ def test_what_an_image_provides_is_what_its_takes_links_and_files_give():
     assert app_images.provides("postgresql", "/bin/sh") and app_images.provides("postgresql", "/usr/bin/dash")
     assert app_images.provides("postgresql", "/usr/lib/postgresql/15/lib/plpgsql.so")
     assert app_images.provides("postgresql", "/etc/passwd")
+    # The client the kingbase role's kubernetes form probes and talks through, not Debian's wrapper.
+    assert app_images.provides("postgresql", "/usr/lib/postgresql/15/bin/psql")
+    assert not app_images.provides("postgresql", "/usr/bin/psql")
     # Left out: the JIT, whose LLVM the image does not carry.
     assert not app_images.provides("postgresql", "/usr/lib/postgresql/15/lib/llvmjit.so")
     assert not app_images.provides("postgresql", "/usr/lib/postgresql/15/lib/bitcode/postgres.index.bc")
