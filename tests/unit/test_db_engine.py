@@ -85,10 +85,11 @@ def test_a_license_path_missing_on_the_controller_is_named():
     assert "kingbase_license_files.amd64 /b/license.dat does not exist on the controller" in problem
 
 
-def test_bad_form_and_engine_are_named_and_kubernetes_is_not_yet():
+def test_bad_form_and_engine_are_named_and_both_forms_are_taken():
     text = " | ".join(db.input_problems("vm", "oracle"))
     assert "kingbase_deploy 'vm'" in text and "kingbase_engine 'oracle'" in text
-    assert "not yet" in db.input_problems("kubernetes", "postgresql")[0]
+    assert db.choice_problems("kubernetes", "postgresql") == db.choice_problems("host", "postgresql") == []
+    assert "rendered only" in db.choice_problems("kubernetes", "dameng")[0]
 
 
 @pytest.mark.parametrize("engine", ["dameng", "gbase"])
