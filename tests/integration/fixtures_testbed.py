@@ -15,9 +15,12 @@ import fcntl
 import json
 import os
 import subprocess
+import uuid
 
 import pytest
 import yaml
+
+from ansible_collections.xinchuang.cloud.plugins.module_utils import storage_local
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRIPT = os.path.join(ROOT, "hack", "testbed.sh")
@@ -170,3 +173,23 @@ def testbed_metrics(testbed):
             _fail("up --metrics", up)
     testbed.metrics = True
     return testbed
+
+
+@contextlib.contextmanager
+def local_site(testbed, prefix, nodes, capacity="10Gi"):
+    """One test's own place on the test bed, for a role that claims storage: a namespace name, a
+    StorageClass and a local PV (storage_local's objects, as the storage_local role makes them) on
+    each of nodes, all named after prefix and a random tag; deleted afterwards, the namespace with
+    whatever the role made in it. Yields {"namespace", "class", "pvs" (node: PV name), "tag"}."""
+    tag = uuid.uuid4().hex[:6]
+    namespace, klass, volume = "%s-%s" % (prefix, tag), "local-%s-%s" % (prefix, tag), "%s-%s" % (prefix, tag)
+    objects = storage_local.cluster_objects(
+        dict((node, [{"name": volume, "path": "/srv/" + volume, "capacity": capacity}]) for node in nodes), klass)
+    testbed.apply({"apiVersion": "v1", "kind": "List", "items": objects})
+    pvs = dict((node, storage_local.pv_name(node, volume)) for node in nodes)
+    try:
+        yield {"namespace": namespace, "class": klass, "pvs": pvs, "tag": tag}
+    finally:
+        testbed.kubectl("delete", "namespace", namespace, "--ignore-not-found", "--wait=false")
+        testbed.kubectl("delete", "pv", *pvs.values(), "--ignore-not-found", "--wait=false")
+        testbed.kubectl("delete", "storageclass", klass, "--ignore-not-found")
