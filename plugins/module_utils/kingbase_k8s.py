@@ -153,10 +153,11 @@ def input_problems(spec, password="", license_files=None, missing_paths=None):
     if spec.get("service_type", "ClusterIP") not in SERVICE_TYPES:
         problems.append("kingbase_service_type %r is not one of %s"
                         % (spec.get("service_type"), ", ".join(SERVICE_TYPES)))
-    try:
-        image_reference(spec)
-    except XinchuangError as exc:
-        problems.append(str(exc))
+    for check in (image_reference, index_registry):
+        try:
+            check(spec)
+        except XinchuangError as exc:
+            problems.append(str(exc))
     conf = spec.get("conf") or {}
     taken = sorted(set(conf) & set(ROLE_KEYS))
     if taken:
@@ -224,6 +225,17 @@ def image_reference(spec):
                                "the registry in kingbase_registry" % ("kingbase_image" if given else "the engine's image",
                                                                       exc))
     return registry, ref.canonical()
+
+
+def index_registry(spec):
+    """Where the preflight reads the image's index: ``registry_endpoint``
+    (kingbase_registry_endpoint: the same registry as the controller reaches it, when its name in
+    kingbase_registry resolves only on the nodes; its certificate must name it), else the
+    registry the Pods pull from. Raises KingbaseK8sError naming the variable and the fix."""
+    if not str(spec.get("registry_endpoint") or "").strip():
+        return image_reference(spec)[0]
+    return manifest_index.registry_host(spec.get("registry_endpoint"), "kingbase_registry_endpoint", KingbaseK8sError,
+                                        example="172.29.0.5:5000 (or leave it empty: kingbase_registry)")
 
 
 # --- the cluster ----------------------------------------------------------------------------
@@ -665,8 +677,8 @@ def plan(spec):
         "socket_dir": k8s["socket_dir"],
         "port": int(k8s["port"]),
         "platforms": required_platforms(spec["families"]),
-        # image_manifest_info's registry and reference (the Pod pulls registry/reference).
-        "registry": image_reference(spec)[0],
+        # image_manifest_info's registry and reference (the Pod pulls kingbase_registry/reference).
+        "registry": index_registry(spec),
         "image_ref": image_reference(spec)[1],
         "arches": arch.node_arches(spec["families"]),
         # The licenses the Pod may need (engine kingbase): one per GOARCH of the families.

@@ -55,7 +55,7 @@ from tests.e2e.lab import (
     kubectl_bytes, kubectl_json, lab_secrets, log, on_host, playbook, recap, registry_secret,
     runner_playbook, sh, start_hosts, stop_hosts, task_results, wait_for)
 from tests.proof.elf import machine_mismatch
-from ansible_collections.xinchuang.cloud.plugins.module_utils import appstore, arch
+from ansible_collections.xinchuang.cloud.plugins.module_utils import appstore, arch, kingbase_k8s
 
 CONTROL_PLANE = "xc-lab-amd64"
 WORKER = "xc-lab-amd64-w1"
@@ -1249,6 +1249,106 @@ def test_the_database_host_runs_its_server_on_local_disk_with_its_nas_mounted(la
 def test_database_yml_again_changes_nothing(lab):
     report, proc, _took = playbook("database.yml")
     assert_converged(report, proc, "database.yml again")
+
+
+# The kingbase role's kubernetes form (kingbase_deploy: kubernetes) on the lab: its engine
+# PostgreSQL, the app store's image, one StatefulSet per family in a namespace of its own.
+KINGBASE_ENGINE = lab_yaml("roles", "kingbase", "vars", "engine_postgresql.yml")["_kingbase_engine"]
+
+
+def kingbase_run_vars(tmp_path, family):
+    """database.yml's extra variables for the kubernetes form on FAMILY, as a file: its
+    superuser's password is a lookup of the lab's state, so neither the file nor a command line
+    holds it. The arm64 machine has 2 GiB and runs the host form's server too: small requests."""
+    path = tmp_path / ("kingbase-%s.json" % family)
+    path.write_text(json.dumps({
+        "kingbase_deploy": "kubernetes", "kingbase_name": "e2e-kb-" + family,
+        "kingbase_namespace": "e2e-db-" + family, "kingbase_families": [family],
+        "kingbase_storage_size": "1Gi",
+        "kingbase_resources": {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}},
+        "kingbase_rollout_timeout": 1200,
+        "kingbase_system_password": "{{ lookup('ansible.builtin.password', xinchuang_lab_state ~ "
+                                    "'/database/kubernetes-superuser', length=24, chars=['ascii_letters', 'digits']) }}",
+        "storage_nfs_host_mounts": []}))
+    return "@" + str(path)
+
+
+def kingbase_pod_sql(namespace, name, sql):
+    """SQL through the engine's client in the database's Pod, on its socket as the superuser
+    (the role's ident map: no password), as the role's own statements run."""
+    names = kingbase_k8s.names(name)
+    return kubectl("exec", "-n", namespace, names["pod"], "-c", names["container"], "--",
+                   *kingbase_k8s.client_argv(KINGBASE_ENGINE, sql), timeout=300).stdout.strip()
+
+
+def ready_pod(namespace, name, not_uid=None):
+    """The Pod NAME once Ready (and, with NOT_UID, another one than that)."""
+    def probe():
+        got = kubectl("get", "pod", "-n", namespace, name, "-o", "json", check=False)
+        if got.returncode != 0:
+            return None
+        pod = json.loads(got.stdout)
+        ready = [c for c in pod["status"].get("conditions", []) if c["type"] == "Ready" and c["status"] == "True"]
+        return pod if ready and pod["metadata"]["uid"] != not_uid else None
+    return wait_for("Pod %s/%s Ready" % (namespace, name), probe, timeout=1200, interval=5)
+
+
+@pytest.mark.timeout(3600)
+@pytest.mark.parametrize("family", ["c86", "arm"])
+def test_the_database_runs_as_a_statefulset_on_a_node_of_the_family_and_keeps_its_data(lab, tmp_path, family):
+    """The kingbase role's kubernetes form, engine PostgreSQL (no Kingbase image can be had
+    here), through playbooks/database.yml: the StatefulSet's Pod is Ready on a node of the
+    family (c86: the amd64 node; arm: the emulated arm64 machine), its server machine code of
+    that node, pulled from the private registry; its data on a local volume of that node, kept
+    with Retain. A rerun changes nothing; a row written survives the Pod's deletion; deleting
+    the StatefulSet keeps the claim, and deleting the claim leaves the volume Released with the
+    cluster's files on the node."""
+    name, namespace = "e2e-kb-" + family, "e2e-db-" + family
+    names = kingbase_k8s.names(name)
+    run_vars = kingbase_run_vars(tmp_path, family)
+    try:
+        report, proc, took = playbook("database.yml", "-e", run_vars)
+        TIMES["database.yml (kubernetes form, %s)" % family] = took
+        assert_ok(report, proc)
+        pod = ready_pod(namespace, names["pod"])
+        host = pod["spec"]["nodeName"]
+        assert arch.family_of(goarch(host)) == family, host
+        (status,) = [c for c in pod["status"]["containerStatuses"] if c["name"] == names["container"]]
+        assert status["imageID"].startswith("%s/appstore/postgresql@sha256:" % REGISTRY), status
+        pid = task_pid(host, status["containerID"].split("://", 1)[1])
+        assert machine_problems(host, ["/proc/%s/exe" % pid], goarch(host)) == [], host
+        # The data: a local volume of that very node, kept with Retain.
+        claim_name = names["claim"]
+        volume = kubectl_json("get", "pvc", "-n", namespace, claim_name)["spec"]["volumeName"]
+        pv = kubectl_json("get", "pv", volume)
+        assert (pv["spec"]["storageClassName"], pv["spec"]["persistentVolumeReclaimPolicy"]) == ("local-storage", "Retain")
+        pinned = [value for term in pv["spec"]["nodeAffinity"]["required"]["nodeSelectorTerms"]
+                  for expr in term["matchExpressions"] if expr["key"] == "kubernetes.io/hostname"
+                  for value in expr["values"]]
+        assert pinned == [host], pinned
+        version_file = pv["spec"]["local"]["path"] + "/pgdata/PG_VERSION"
+        assert on_host(host, "cat", version_file).stdout.strip() == "15"
+
+        report, proc, _took = playbook("database.yml", "-e", run_vars)
+        assert_converged(report, proc, "database.yml again (kubernetes form, %s)" % family)
+
+        kingbase_pod_sql(namespace, name, "create table e2e_proof (machine text); "
+                                          "insert into e2e_proof values ('%s')" % uname(host))
+        kubectl("delete", "pod", "-n", namespace, names["pod"], "--wait=true")
+        again = ready_pod(namespace, names["pod"], not_uid=pod["metadata"]["uid"])
+        assert again["spec"]["nodeName"] == host
+        assert kingbase_pod_sql(namespace, name, "select machine from e2e_proof") == uname(host)
+
+        kubectl("delete", "statefulset", "-n", namespace, name, "--wait=true")
+        wait_for("Pod %s gone" % names["pod"], lambda: kubectl(
+            "get", "pod", "-n", namespace, names["pod"], check=False).returncode != 0, timeout=300)
+        claim = kubectl_json("get", "pvc", "-n", namespace, claim_name)
+        assert (claim["status"]["phase"], claim["spec"]["volumeName"]) == ("Bound", volume)
+        kubectl("delete", "pvc", "-n", namespace, claim_name, "--wait=true")
+        wait_for_pv_phase(volume, "Released")
+        assert on_host(host, "cat", version_file).stdout.strip() == "15"
+    finally:
+        kubectl("delete", "namespace", namespace, "--ignore-not-found", "--wait=true", timeout=600, check=False)
 
 
 # Playbooks no e2e test runs, each with why. Every other playbook of playbooks/ is run on the

@@ -277,6 +277,8 @@ def test_good_input_has_no_problem():
     ({"service_type": "Ingress"}, "pw", ["kingbase_service_type 'Ingress'"]),
     ({"registry": "https://registry.local"}, "pw", ["kingbase_registry 'https://registry.local'", "host[:port]"]),
     ({"registry": ""}, "pw", ["kingbase_registry ''", "xinchuang_registry"]),
+    ({"registry_endpoint": "https://172.29.0.5:5000"}, "pw",
+     ["kingbase_registry_endpoint 'https://172.29.0.5:5000'", "host[:port]"]),
     ({"image": "appstore/postgresql"}, "pw", ["kingbase_image: image reference 'appstore/postgresql' has neither",
                                               "repository:tag"]),
     ({"image": "other.local:5000/appstore/postgresql:15"}, "pw", ["names registry 'other.local:5000'"]),
@@ -416,3 +418,11 @@ def test_the_image_is_the_engines_in_the_registry_unless_given():
     assert (plan["registry"], plan["image_ref"]) == ("registry.local:5000", "appstore/postgresql:15.14")
     (sts,) = by_kind(k8s.objects(spec(registry="registry.local:5000/")), "StatefulSet")
     assert sts["spec"]["template"]["spec"]["containers"][0]["image"] == "registry.local:5000/appstore/postgresql:15.14"
+
+
+def test_the_index_is_read_at_the_controllers_endpoint_and_the_pod_pulls_by_the_registrys_name():
+    given = spec(registry="xc-lab-registry:5000", registry_endpoint="172.29.0.5:5000")
+    assert k8s.plan(given)["registry"] == "172.29.0.5:5000"
+    (sts,) = by_kind(k8s.objects(given), "StatefulSet")
+    assert sts["spec"]["template"]["spec"]["containers"][0]["image"].startswith("xc-lab-registry:5000/appstore/")
+    assert k8s.plan(spec(registry="xc-lab-registry:5000", registry_endpoint=""))["registry"] == "xc-lab-registry:5000"
