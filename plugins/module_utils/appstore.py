@@ -21,6 +21,7 @@ import re
 
 from ansible_collections.xinchuang.cloud.plugins.module_utils import app_images
 from ansible_collections.xinchuang.cloud.plugins.module_utils import arch
+from ansible_collections.xinchuang.cloud.plugins.module_utils import k8s_names
 from ansible_collections.xinchuang.cloud.plugins.module_utils import manifest_index
 from ansible_collections.xinchuang.cloud.plugins.module_utils.errors import XinchuangError
 
@@ -37,7 +38,6 @@ _ENTRY_KEYS = {"kind": str, "chart": str, "chart_version": str, "families": list
                "images": dict, "debian_package": str, "values": dict}
 _ENTRY_REQUIRED = ("chart", "chart_version", "families", "image")
 _APP_KEYS = {"name": str, "families": list, "values": dict, "namespace": str}
-_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _SEMVER = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.+-]+)?$")
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _REPOSITORY = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$")
@@ -80,10 +80,10 @@ def catalogue_problems(catalogue):
     for name in sorted(catalogue):
         entry = catalogue[name]
         where = "appstore_catalogue.%s" % name
-        if not isinstance(name, str) or not _LABEL.match(name) or len(name) > 63 - len(NAMESPACE_PREFIX):
+        if not k8s_names.is_rfc1123_label(name, max_length=k8s_names.LABEL_MAX - len(NAMESPACE_PREFIX)):
             problems.append("application name %r is not a DNS label of at most %d characters (it names the "
                             "Helm release and the namespace %s<name>)" % (
-                                name, 63 - len(NAMESPACE_PREFIX), NAMESPACE_PREFIX))
+                                name, k8s_names.LABEL_MAX - len(NAMESPACE_PREFIX), NAMESPACE_PREFIX))
         if not isinstance(entry, dict):
             problems.append("%s must be a mapping, got %r" % (where, entry))
             continue
@@ -207,7 +207,7 @@ def apps_problems(apps, catalogue):
             elif family not in catalogue[name].get("families", []):
                 problems.append(not_adapted_message(name, family, catalogue[name]))
         namespace = app.get("namespace") or NAMESPACE_PREFIX + name
-        if not _LABEL.match(str(namespace)) or len(str(namespace)) > 63:
+        if not k8s_names.is_rfc1123_label(str(namespace)):
             problems.append("%s: namespace %r is not a DNS label (lower case letters, digits and '-', at most "
                             "63 characters)" % (where, namespace))
         key = (namespace, name)

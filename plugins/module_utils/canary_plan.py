@@ -26,6 +26,7 @@ import re
 from fractions import Fraction
 
 from ansible_collections.xinchuang.cloud.plugins.module_utils import arch
+from ansible_collections.xinchuang.cloud.plugins.module_utils import k8s_names
 from ansible_collections.xinchuang.cloud.plugins.module_utils.errors import XinchuangError
 
 
@@ -52,7 +53,6 @@ ARCH_LABEL = "kubernetes.io/arch"
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
-_SERVICE_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 _HHMM = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 
 
@@ -93,7 +93,7 @@ def validate_weights(weights, provider="gateway"):
             "got %r" % (weights,))
     out = {}
     for name, value in weights.items():
-        if not isinstance(name, str) or not _SERVICE_NAME.match(name):
+        if not k8s_names.is_rfc1035_label(name):
             raise CanaryPolicyError(
                 "weights: %r is not a Service name (lower-case letters, digits and '-', starting "
                 "with a letter, at most 63 characters)" % (name,))

@@ -13,9 +13,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import re
-
 from ansible_collections.xinchuang.cloud.plugins.module_utils import arch
+from ansible_collections.xinchuang.cloud.plugins.module_utils import k8s_names
 from ansible_collections.xinchuang.cloud.plugins.module_utils import manifest_index
 from ansible_collections.xinchuang.cloud.plugins.module_utils.errors import (
     UnknownArchitectureError,
@@ -38,7 +37,6 @@ PROVIDER = "kubernetesgateway"
 SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer")
 ROUTE_NAMESPACES = ("All", "Same")
 LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL", "PANIC")
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _NODE_PORTS = (30000, 32767)
 
 DEFAULTS = {
@@ -76,7 +74,7 @@ def problems(settings):
         out.append("unknown gateway setting(s) %s: the settings are %s" % (
             ", ".join(unknown), ", ".join(sorted(DEFAULTS))))
     for key in ("namespace", "name", "class_name"):
-        if not _DNS_LABEL.match(str(s[key])):
+        if not k8s_names.is_rfc1123_label(str(s[key])):
             out.append("gateway_%s %r is not a DNS label (lower-case letters, digits and '-', at most "
                        "63 characters): pick another name" % (key, s[key]))
     image = str(s["image"] or "")
@@ -341,7 +339,7 @@ def sample_app_settings(settings):
         out.append("unknown sample application settings %s: known are %s" % (
             ", ".join(unknown), ", ".join(sorted(SAMPLE_DEFAULTS))))
     for key in ("name", "namespace", "gateway_name", "gateway_namespace"):
-        if not _DNS_LABEL.match(str(s[key])):
+        if not k8s_names.is_rfc1123_label(str(s[key])):
             out.append("sample_app_%s %r: a DNS label (lower case letters, digits, '-')" % (key, s[key]))
     if not s["image"]:
         out.append("sample_app_image is empty: give the busybox image of the private registry, "

@@ -20,6 +20,7 @@ import ipaddress
 import json
 import re
 
+from ansible_collections.xinchuang.cloud.plugins.module_utils import k8s_names
 from ansible_collections.xinchuang.cloud.plugins.module_utils import storage_class
 from ansible_collections.xinchuang.cloud.plugins.module_utils.errors import XinchuangError
 
@@ -30,8 +31,6 @@ MSGR2_PORT = 3300
 IMAGE_ROLES = ("cephcsi", "provisioner", "attacher", "resizer", "registrar")
 LABEL = "xinchuang.cloud/storage"
 
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_DNS_NAME = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)*$")
 _CEPH_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 _CLUSTER_ID = re.compile(r"^[A-Za-z0-9][-A-Za-z0-9_.]{0,62}$")
@@ -166,13 +165,13 @@ def settings_problems(settings):
         problems.append("storage_ceph_cephfs_fs_name %r is not a file system name (ceph fs ls), or set "
                         "storage_ceph_cephfs_enabled: false" % (s.get("cephfs_fs_name"),))
     namespace = s.get("namespace")
-    if not isinstance(namespace, str) or not _DNS_LABEL.match(namespace) or len(namespace) > 63:
+    if not k8s_names.is_rfc1123_label(namespace):
         problems.append("storage_ceph_namespace %r must be a DNS label (lower case letters, digits, '-')"
                         % (namespace,))
     classes = [("rbd_storage_class", True), ("cephfs_storage_class", bool(s.get("cephfs_enabled")))]
     for var, enabled in classes:
         name = s.get(var)
-        if enabled and (not isinstance(name, str) or not _DNS_NAME.match(name)):
+        if enabled and not k8s_names.is_rfc1123_subdomain(name):
             problems.append("storage_ceph_%s %r must be a DNS name (lower case letters, digits, '-', '.')"
                             % (var, name))
     if s.get("cephfs_enabled") and s.get("rbd_storage_class") == s.get("cephfs_storage_class"):

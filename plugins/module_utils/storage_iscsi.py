@@ -33,6 +33,7 @@ __metaclass__ = type
 import hashlib
 import re
 
+from ansible_collections.xinchuang.cloud.plugins.module_utils import k8s_names
 from ansible_collections.xinchuang.cloud.plugins.module_utils.errors import XinchuangError
 from ansible_collections.xinchuang.cloud.plugins.module_utils.quantity import memory_bytes
 
@@ -50,8 +51,6 @@ _IQN = re.compile(r"^iqn\.(\d{4})-(\d{2})\.[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0
 _EUI = re.compile(r"^eui\.[0-9A-F]{16}$")
 _CHAP_USER = re.compile(r"^[A-Za-z0-9._@:-]{1,64}$")
 _CHAP_SECRET = re.compile(r"^[A-Za-z0-9_.@:+=%^~!,-]+$")
-_DNS_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _TARGET_KEYS = {"iqn", "chap_user", "chap_secret", "initiators", "luns"}
 _LUN_KEYS = {"lun", "backing", "path", "size", "capacity", "pv_name", "fs_type", "read_only"}
 
@@ -141,7 +140,7 @@ def _lun_problems(lun, where, backend):
     if backing == "block" and "size" in lun:
         problems.append("%s: size is for file LUNs; a block LUN has the device's size (give capacity)" % where)
     pv_name = lun.get("pv_name")
-    if pv_name is not None and (not isinstance(pv_name, str) or len(pv_name) > 253 or not _DNS_NAME.match(pv_name)):
+    if pv_name is not None and not k8s_names.is_rfc1123_subdomain(pv_name):
         problems.append("%s: pv_name %r must be a DNS name (lower case, digits, '-', '.')" % (where, pv_name))
     if lun.get("fs_type", "ext4") not in FILESYSTEMS:
         problems.append("%s: fs_type %r must be one of %s" % (where, lun.get("fs_type"), ", ".join(FILESYSTEMS)))
@@ -435,7 +434,7 @@ def cluster_objects(targets, portal, namespace="kube-system", storage_class="", 
     if not isinstance(portal, str) or not portal or " " in portal:
         raise IscsiError("storage_iscsi_portal %r must be the target's address or host name as the nodes "
                          "reach it" % (portal,))
-    if not isinstance(namespace, str) or not _DNS_LABEL.match(namespace):
+    if not k8s_names.is_rfc1123_label(namespace):
         raise IscsiError("storage_iscsi_secret_namespace %r is not a namespace name" % (namespace,))
     target_portal = _target_portal(portal, port)
     secrets, pvs = [], []

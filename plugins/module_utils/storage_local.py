@@ -14,8 +14,8 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
-import re
 
+from ansible_collections.xinchuang.cloud.plugins.module_utils import k8s_names
 from ansible_collections.xinchuang.cloud.plugins.module_utils import storage_class as classes_rule
 from ansible_collections.xinchuang.cloud.plugins.module_utils.errors import XinchuangError
 from ansible_collections.xinchuang.cloud.plugins.module_utils.quantity import memory_bytes
@@ -23,8 +23,6 @@ from ansible_collections.xinchuang.cloud.plugins.module_utils.quantity import me
 BY_ID = "/dev/disk/by-id/"
 FILESYSTEMS = ("ext4", "xfs")
 DEFAULT_CLASS = "local-storage"
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_DNS_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 
 
 class StorageError(XinchuangError, ValueError):
@@ -116,7 +114,7 @@ def volume_problems(volumes, node, wipe=None):
             problems.append("%s: unknown key(s) %s; known: name, path, capacity, device, fstype, "
                             "mount_options, storage_class, owner, mode" % (where, ", ".join(unknown)))
         name = vol.get("name")
-        if not isinstance(name, str) or not _DNS_LABEL.match(name) or len(pv_name(node, name)) > 253:
+        if not k8s_names.is_rfc1123_label(name) or len(pv_name(node, name)) > k8s_names.SUBDOMAIN_MAX:
             problems.append("%s: name %r must be a DNS label (lower case letters, digits, '-')"
                             % (where, name))
         elif name in seen_names:
@@ -146,7 +144,7 @@ def volume_problems(volumes, node, wipe=None):
             problems.append("%s: fstype and mount_options need a device; a volume without one is a "
                             "directory" % where)
         klass = vol.get("storage_class", DEFAULT_CLASS)
-        if not isinstance(klass, str) or not _DNS_NAME.match(klass):
+        if not k8s_names.is_rfc1123_subdomain(klass):
             problems.append("%s: storage_class %r is not a valid name" % (where, klass))
     return problems
 

@@ -20,7 +20,7 @@ __metaclass__ = type
 import ipaddress
 import re
 
-from ansible_collections.xinchuang.cloud.plugins.module_utils import arch, quantity, storage_class
+from ansible_collections.xinchuang.cloud.plugins.module_utils import arch, k8s_names, quantity, storage_class
 from ansible_collections.xinchuang.cloud.plugins.module_utils.errors import XinchuangError
 
 DRIVER = "nfs.csi.k8s.io"
@@ -56,7 +56,6 @@ _FLAG_OPTIONS = {
 _VALUE_OPTIONS = ("anonuid", "anongid", "fsid", "sec")
 _PAIRS = (("rw", "ro"), ("sync", "async"), ("root_squash", "no_root_squash"),
           ("subtree_check", "no_subtree_check"))
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _HOSTNAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?$")
 _SQUASH = {"root_squash": "Root_Squash", "no_root_squash": "No_Root_Squash", "all_squash": "All_Squash"}
 
@@ -168,9 +167,9 @@ def export_problems(exports, backend="kernel", default_options=DEFAULT_OPTIONS, 
     seen_names, seen_paths = {}, {}
     for i, export in enumerate(exports or []):
         name = export.get("name")
-        if not isinstance(name, str) or not _DNS_LABEL.match(name) or len(CLASS_PREFIX + name) > 63:
+        if not k8s_names.is_rfc1123_label(name, max_length=k8s_names.LABEL_MAX - len(CLASS_PREFIX)):
             problems.append("export #%d: name %r must be a DNS label of at most %d characters (its "
-                            "StorageClass is %s<name>)" % (i + 1, name, 63 - len(CLASS_PREFIX), CLASS_PREFIX))
+                            "StorageClass is %s<name>)" % (i + 1, name, k8s_names.LABEL_MAX - len(CLASS_PREFIX), CLASS_PREFIX))
             continue
         if name in seen_names:
             problems.append("export %r is given twice: export names must be unique" % name)

@@ -31,6 +31,7 @@ import base64
 import re
 
 from ansible_collections.xinchuang.cloud.plugins.module_utils import arch
+from ansible_collections.xinchuang.cloud.plugins.module_utils import k8s_names
 from ansible_collections.xinchuang.cloud.plugins.module_utils.errors import XinchuangError
 from ansible_collections.xinchuang.cloud.plugins.module_utils.hpa_policy import FAMILY_LABEL
 from ansible_collections.xinchuang.cloud.plugins.module_utils.kube_components import kubeconfig
@@ -65,7 +66,6 @@ MIN_EXPIRATION_SECONDS = 600
 NAMESPACED_KINDS = (("rbac.authorization.k8s.io/v1", "RoleBinding"), ("v1", "ResourceQuota"),
                     ("v1", "LimitRange"), ("networking.k8s.io/v1", "NetworkPolicy"))
 
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$")
 
 
@@ -173,11 +173,11 @@ def _project_problems(project, name, cluster_roles, namespaces):
     if unknown:
         problems.append("%s: unknown field(s) %s; the fields are %s"
                         % (where, ", ".join(unknown), ", ".join(PROJECT_KEYS)))
-    if not isinstance(project.get("name"), str) or not _DNS_LABEL.match(project.get("name") or ""):
+    if not k8s_names.is_rfc1123_label(project.get("name")):
         problems.append("%s: name %r must be a DNS label (lower case letters, digits and '-', at "
                         "most 63)" % (where, project.get("name")))
     namespace = _namespace_of(project)
-    if not isinstance(namespace, str) or not _DNS_LABEL.match(namespace or ""):
+    if not k8s_names.is_rfc1123_label(namespace):
         problems.append("%s: namespace %r must be a DNS label (lower case letters, digits and '-')"
                         % (where, namespace))
     elif namespace in SYSTEM_NAMESPACES or namespace.startswith("kube-"):
@@ -278,11 +278,11 @@ def _project_problems(project, name, cluster_roles, namespaces):
         if not isinstance(service, dict):
             problems.append("%s: %s must be {name, namespace, selector, ports}" % (where, label))
             continue
-        if not _DNS_LABEL.match(str(service.get("name") or "")) or service.get("name") in names:
+        if not k8s_names.is_rfc1123_label(str(service.get("name") or "")) or service.get("name") in names:
             problems.append("%s: %s: name %r must be a DNS label, unique in the project"
                             % (where, label, service.get("name")))
         names.add(service.get("name"))
-        if not _DNS_LABEL.match(str(service.get("namespace") or "")):
+        if not k8s_names.is_rfc1123_label(str(service.get("namespace") or "")):
             problems.append("%s: %s: namespace %r must be a namespace name"
                             % (where, label, service.get("namespace")))
         if not isinstance(service.get("selector", {}), dict):

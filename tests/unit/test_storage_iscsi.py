@@ -87,6 +87,8 @@ def test_a_good_target_has_no_problems_and_passes_the_check():
     ([target(lun={"path": "/dev/sdb"})], ["use backing 'block'"]),
     ([target(lun={"size": "lots"})], ["size 'lots' is not a size"]),
     ([target(lun={"pv_name": "Big_PV"})], ["pv_name 'Big_PV'"]),
+    ([target(lun={"pv_name": "iscsi..a"})], ["pv_name 'iscsi..a'"]),
+    ([target(lun={"pv_name": "iscsi.-a"})], ["pv_name 'iscsi.-a'"]),
     ([target(lun={"fs_type": "btrfs"})], ["fs_type 'btrfs'"]),
     ([target(lun={"colour": "red"})], ["unknown key(s) colour"]),
     ([target(initiators=["InitiatorOne"])], ["initiator 'InitiatorOne' is not an iSCSI name"]),
@@ -248,6 +250,12 @@ def test_iscsid_settings_with_and_without_chap():
     with pytest.raises(si.IscsiError) as err:
         si.iscsid_settings("node", "short")
     assert "short" not in str(err.value).split("chap_secret", maxsplit=1)[0] and "5 characters" in str(err.value)
+
+
+@pytest.mark.parametrize("namespace", ["Kube_System", "k" * 64, None])
+def test_a_secret_namespace_that_is_no_namespace_name_is_refused(namespace):
+    with pytest.raises(si.IscsiError, match="storage_iscsi_secret_namespace .* is not a namespace name"):
+        si.cluster_objects([target()], "192.0.2.10", namespace)
 
 
 def test_objects_are_a_chap_secret_then_retained_iscsi_pvs():

@@ -26,6 +26,8 @@ def test_good_volumes_have_no_problems():
     ({"name": "Db_1", "path": "/d", "capacity": "1Gi"}, "name 'Db_1'"),
     ({"name": "db", "path": "/d", "capacity": "1Gi", "size": "1Gi"}, "unknown key(s) size"),
     ({"name": "db", "path": "/d", "capacity": "1Gi", "storage_class": "Local Storage"}, "storage_class 'Local Storage'"),
+    ({"name": "db", "path": "/d", "capacity": "1Gi", "storage_class": "fast..local"}, "storage_class 'fast..local'"),
+    ({"name": "d" * 64, "path": "/d", "capacity": "1Gi"}, "name '%s'" % ("d" * 64)),
     ("db", "must be a dict"),
 ])
 def test_each_bad_volume_is_named(volume, word):
