@@ -30,15 +30,15 @@ _RFC1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 
 def is_rfc1123_label(value, max_length=LABEL_MAX):
     """Whether value is an RFC 1123 label (a Namespace's name) of at most max_length characters."""
-    return isinstance(value, str) and len(value) <= max_length and bool(_RFC1123_LABEL.match(value))
+    return isinstance(value, str) and len(value) <= max_length and bool(_RFC1123_LABEL.fullmatch(value))
 
 
 def is_rfc1035_label(value, max_length=LABEL_MAX):
     """Whether value is an RFC 1035 label (a Service's name) of at most max_length characters."""
-    return isinstance(value, str) and len(value) <= max_length and bool(_RFC1035_LABEL.match(value))
+    return isinstance(value, str) and len(value) <= max_length and bool(_RFC1035_LABEL.fullmatch(value))
 
 
 def is_rfc1123_subdomain(value, max_length=SUBDOMAIN_MAX):
     """Whether value is an RFC 1123 subdomain (a PersistentVolume's or StorageClass's name)."""
     return (isinstance(value, str) and 0 < len(value) <= max_length
-            and all(_RFC1123_LABEL.match(part) for part in value.split(".")))
+            and all(_RFC1123_LABEL.fullmatch(part) for part in value.split(".")))

@@ -11,7 +11,7 @@ from ansible_collections.xinchuang.cloud.plugins.module_utils import k8s_names
 LABELS = ["a", "ab", "abc", "a1", "a-1", "a--1--2--b", "0", "01", "012", "1a", "1-a", "1--a--b--2", "a" * 63]
 NOT_LABELS = ["", "A", "ABC", "aBc", "A1", "A-1", "1-A", "-", "a-", "-a", "1-", "-1", "_", "a_", "_a", "a_b",
               "1_", "_1", "1_2", ".", "a.", ".a", "a.b", "1.", ".1", "1.2", " ", "a ", " a", "a b", "1 ",
-              " 1", "1 2", "a" * 64, None, 7, ["a"]]
+              " 1", "1 2", "a" * 64, "a\n", "a.b\n", None, 7, ["a"]]
 
 
 @pytest.mark.parametrize("value", LABELS)
@@ -51,6 +51,6 @@ def test_rfc1123_subdomains_the_api_accepts(value):
                                    "a ", " a", "a b", "1 ", " 1", "1 2", "A.a", "aB.a", "ab.A", "A1.a", "a1.A", "A.1",
                                    "aB.1", "A1.1", "1A.1", "0.A", "01.A", "012.A", "1A.a", "1a.A", "A.B.C.D.E",
                                    "AA.BB.CC.DD.EE", "a.B.c.d.e", "aa.bB.cc.dd.ee", "a@b", "a,b", "a_b", "a;b", "a:b",
-                                   "a%b", "a?b", "a$b", "a" * 254, None, 7])
+                                   "a%b", "a?b", "a$b", "a" * 254, "a.b\n", None, 7])
 def test_rfc1123_subdomains_the_api_refuses(value):
     assert not k8s_names.is_rfc1123_subdomain(value)
