@@ -18,6 +18,8 @@ CHAP (a wrong secret is refused) -> a second run
 the second run: both only read the converged lab) changes nothing -> a tenant is held
 to its project -> the app store installs nginx on the amd64 and arm64 nodes -> database.yml
 runs PostgreSQL on the arm64 machine (the group database) with its NAS mounted over NFS ->
+its kubernetes form runs PostgreSQL as a StatefulSet on the amd64 node and on the arm64 machine,
+each on a local volume of its node, its data kept through Pod and StatefulSet deletion ->
 every playbook runs on the lab in some tier (tpcc.yml and bundle.yml here in check mode) ->
 bad inputs stop in preflight, naming host and fix.
 The full tier (`make test-full`, tests/tiers.yml) adds, after those: the app store's rerun and
