@@ -396,7 +396,7 @@ def test_the_engines_image_is_built_here_with_what_the_pod_runs():
     bin_dir = "%s/%s" % (pg["install_dir"], pg["bin_subdir"])
     for path in ("/bin/sh", bin_dir + "/initdb", bin_dir + "/postgres", pg["kubernetes"]["client"]):
         assert app_images.provides(recipe, path), path
-    assert pg["kubernetes"]["run_as"] == int(app_images.NONROOT.split(":")[0])
+    assert pg["kubernetes"]["run_as"] == int(app_images.NONROOT.split(":", maxsplit=1)[0])
     env = dict(e.split("=", 1) for e in app_images.APPS[recipe]["env"])
     assert env["PGDATA"] == pg["kubernetes"]["data_dir"]
 
