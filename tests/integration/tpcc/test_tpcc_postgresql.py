@@ -6,6 +6,8 @@ difference between local and NAS storage.
 
 - both rows reach tpcc.csv and tpcc.md with tpmC > 0, the ratio and the paper's 0.72 (read from
   docs/paper-tables.yml), consistency conditions 1-4 pass, each database sits in its tablespace;
+- the loader ran for local only and nas is the server's copy of it (tpcc_load_once); with
+  tpcc_load_once false each is loaded (their random rows differ; full tier);
 - a district whose D_YTD was changed by hand fails the consistency check, naming condition 1,
   the warehouse, and the district (condition 9);
 - a run whose clients connect slowly (1 s each) is measured from pgbench's start, not from its
@@ -306,6 +308,20 @@ def test_each_storage_has_its_database_in_its_tablespace(postgres, tpcc_run):
     assert counts == "1 10 100000 100000 30000"
 
 
+# The items' random names and data, which no transaction changes: equal in two databases only
+# when one is a copy of the other (the loader draws them anew each time).
+ITEMS_DIGEST = "SELECT md5(string_agg(i_name || i_data, ',' ORDER BY i_id)) FROM item"
+
+
+def test_the_nas_database_is_the_servers_copy_of_the_loaded_local_one(postgres, tpcc_run):
+    """tpcc_load_once (the default): the loader ran for local only, and nas is its copy."""
+    report, _seconds = tpcc_run
+    tasks = [r for r in results(report) if "cmd" in r]
+    assert len([r for r in tasks if "/tpcc_load.sql" in " ".join(r["cmd"])]) == 1
+    assert postgres.value("tpcc_nas", ITEMS_DIGEST) == postgres.value("tpcc_local", ITEMS_DIGEST)
+
+
+
 def check_consistency(server, storage):
     tasks = [{"name": "consistency", "ansible.builtin.include_role": {
         "name": "xinchuang.cloud.tpcc", "tasks_from": "consistency"}}]
@@ -365,3 +381,13 @@ def test_a_run_whose_clients_connect_slowly_is_measured_from_pgbench_start():
     moved = counted_from_first["window"]["start"] - measured["window"]["start"]
     assert 1.5 < moved < 3.5, (moved, done.stdout)
     assert measured["logged"] > 0
+
+
+def test_without_load_once_each_storage_is_loaded_by_the_loader(postgres):
+    """tpcc_load_once: false loads each storage's database with the loader: their random rows
+    differ, and each passes the consistency conditions (full tier)."""
+    report, proc = run_tpcc(postgres, tpcc_load_once=False, tpcc_duration=5, tpcc_rampup=0)
+    assert proc.returncode == 0, proc.stdout[-6000:]
+    loads = [r for r in results(report) if "/tpcc_load.sql" in " ".join(r.get("cmd") or [])]
+    assert len(loads) == 2, loads
+    assert postgres.value("tpcc_nas", ITEMS_DIGEST) != postgres.value("tpcc_local", ITEMS_DIGEST)
