@@ -321,7 +321,6 @@ def test_the_nas_database_is_the_servers_copy_of_the_loaded_local_one(postgres, 
     assert postgres.value("tpcc_nas", ITEMS_DIGEST) == postgres.value("tpcc_local", ITEMS_DIGEST)
 
 
-
 def check_consistency(server, storage):
     tasks = [{"name": "consistency", "ansible.builtin.include_role": {
         "name": "xinchuang.cloud.tpcc", "tasks_from": "consistency"}}]
