@@ -21,9 +21,10 @@ runs PostgreSQL on the arm64 machine (the group database) with its NAS mounted o
 its kubernetes form runs PostgreSQL as a StatefulSet on the amd64 node and on the arm64 machine,
 each on a local volume of its node, its data kept through Pod and StatefulSet deletion ->
 every playbook runs on the lab in some tier (tpcc.yml and bundle.yml here in check mode) ->
-bad inputs stop in preflight, naming host and fix.
+bad inputs stop in preflight, naming host and fix -> TPC-C on that database (tpcc.yml, local
+versus NAS at the inventory's two warehouses and a minute each).
 The full tier (`make test-full`, tests/tiers.yml) adds, after those: the app store's rerun and
-list on the lab -> TPC-C on that database (local versus NAS, tpcc.yml) -> scale.yml adds the
+list on the lab -> scale.yml adds the
 second amd64 node (again: nothing changes) -> the mips64el machine,
 started only then, joins through scale.yml -> Pods there -> an NFS claim written on the arm64
 node is read on the mips64el node -> an iSCSI volume of the arm64 target mounts on the mips64el
