@@ -42,8 +42,8 @@ ENGINES = ("kingbase", "postgresql", "dameng", "gbase")
 RUNNABLE = ("kingbase", "postgresql")
 # What the collection proved of each engine (docs/roles/kingbase.md says the same).
 ENGINE_PROOF = {
-    # The kubernetes form's tests (tests/integration/kingbase/test_kingbase_kubernetes*.py) are
-    # written but have not run on this image recipe yet: docs/roles/kingbase.md.
+    # Of the host form; the kubernetes form's proof (the lab cluster, a kubelet of the test
+    # machine) is in docs/roles/kingbase.md.
     "postgresql": "tested on a systemd host",
     "kingbase": "rendered only (no installer, image or license can be had here)",
     "dameng": "rendered only",
