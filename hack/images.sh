@@ -489,7 +489,7 @@ img_make_app() {
   local layer=() config=() own
   own="$1/files"; mkdir -p "$own"
   mapfile -t layer < <(img_layer_args "$tools")
-  mapfile -t config < <(img_apps oci-args "$app" "$own")
+  mapfile -t config < <(img_apps oci-args "$app" "$suite" "$own")
   img_oci build --goarch "$goarch" --tag "$tag" --out "$1/oci" "${layer[@]}" "${config[@]}" \
     --label "org.opencontainers.image.version=$tag" \
     --label "org.opencontainers.image.source=Debian $suite $main $version" \

@@ -6,9 +6,11 @@ tools. The files of the packages and the libraries they link are gathered by deb
 PYTHONPATH=$XC_ROOT/.collections.
 
     python3 hack/images/debian_apps.py list                  NAME REPOSITORY VERSION-PACKAGE
-    python3 hack/images/debian_apps.py oci-args NAME DIR     oci.py's arguments of the config and
-                                                             the added files (written under DIR)
-    python3 hack/images/debian_apps.py recipe NAME           what makes the image, for its cache key
+    python3 hack/images/debian_apps.py oci-args NAME SUITE DIR
+                                                             oci.py's arguments of the config and
+                                                             the added files of the SUITE child
+                                                             (written under DIR)
+    python3 hack/images/debian_apps.py recipe NAME [SUITE]   what makes the image, for its cache key
     python3 hack/images/debian_apps.py upstream VERSION      the tag of a Debian VERSION (1.22.1-9 -> 1.22.1)
     python3 hack/images/debian_apps.py plan GOARCH SUITE DEB_ARCH DIR
                                                              every recipe's child for GOARCH in one
@@ -42,10 +44,11 @@ def app(name):
     return APPS[name]
 
 
-def oci_args(name, out_dir):
-    """oci.py's arguments for the configuration and the project's own files (written under
-    ``out_dir``), one per line."""
-    spec, args = app(name), []
+def oci_args(name, suite, out_dir):
+    """oci.py's arguments for the configuration and the project's own files of the child of
+    Debian ``suite`` (written under ``out_dir``), one per line."""
+    app(name)
+    spec, args = app_images.recipe(name, suite), []
     for dest, text in sorted(spec.get("files", {}).items()):
         path = os.path.join(out_dir, dest.replace("/", "_"))
         with open(path, "w") as fh:
@@ -67,9 +70,12 @@ def oci_args(name, out_dir):
     return args
 
 
-def recipe(name):
-    """What makes the image besides the packages and the tools (a cache key)."""
-    return json.dumps({"app": name, "spec": app(name), "user": NONROOT}, sort_keys=True)
+def recipe(name, suite=None):
+    """What makes the image (its child of Debian ``suite``) besides the packages and the tools
+    (a cache key)."""
+    app(name)
+    spec = app_images.recipe(name, suite) if suite else app_images.recipe(name)
+    return json.dumps({"app": name, "spec": spec, "user": NONROOT}, sort_keys=True)
 
 
 def builds(name, goarch):
@@ -88,13 +94,16 @@ def plan(goarch, suite, deb_arch, out_dir):
         if not builds(name, goarch):
             print("%s\t-" % name)
             continue
-        spec = APPS[name]
+        try:
+            spec = app_images.recipe(name, suite)
+        except ValueError as err:
+            raise SystemExit(str(err))
         tools = io.StringIO()
         if debian_tree.tree(suite, deb_arch, spec["takes"], tools) != 0:
             raise SystemExit("the files of %s of Debian %s (%s) could not be gathered (above); set "
                              "XC_IMAGES_MIRROR" % (name, suite, deb_arch))
         text = tools.getvalue()
-        main_package = app_images.main_package(name)
+        main_package = spec["version_of"]
         versions = [line.split("\t")[2] for line in text.splitlines()
                     if line.split("\t")[:2] == ["package", main_package]]
         if not versions:
@@ -103,7 +112,7 @@ def plan(goarch, suite, deb_arch, out_dir):
         with open(os.path.join(out_dir, name + ".tools"), "w") as fh:
             fh.write(text)
         with open(os.path.join(out_dir, name + ".recipe"), "w") as fh:
-            fh.write(recipe(name) + "\n")
+            fh.write(recipe(name, suite) + "\n")
         print("\t".join([name, spec["repository"], main_package, versions[0],
                          app_images.upstream_version(versions[0])]))
 
@@ -115,10 +124,10 @@ def main(argv):
     if cmd == "list":
         for name in sorted(APPS):
             print("%s\t%s\t%s" % (name, APPS[name]["repository"], app_images.main_package(name)))
-    elif cmd == "oci-args" and len(rest) == 2:
-        print("\n".join(oci_args(rest[0], rest[1])))
-    elif cmd == "recipe" and len(rest) == 1:
-        print(recipe(rest[0]))
+    elif cmd == "oci-args" and len(rest) == 3:
+        print("\n".join(oci_args(*rest)))
+    elif cmd == "recipe" and len(rest) in (1, 2):
+        print(recipe(*rest))
     elif cmd == "upstream" and len(rest) == 1:
         print(app_images.upstream_version(rest[0]))
     elif cmd == "plan" and len(rest) == 4:

@@ -19,7 +19,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.xinchuang.cloud.plugins.module_utils import debian_closure
+import posixpath
+
+from ansible_collections.xinchuang.cloud.plugins.module_utils import bundle_policy, debian_closure
 
 # The families a recipe builds a child for: Debian builds its archive for them (loong64 in the
 # ports archive, sid), and hack/images.sh builds for their GOARCHes (amd64, arm64, loong64,
@@ -69,7 +71,11 @@ GROUP = "root:x:0:\n%s:x:65532:\n"
 #   repository    where hack/images.sh pushes it (an index with a child per family it builds)
 #   families      the families it builds a child for (default FAMILIES): those whose Debian
 #                 suite has its main package
-#   version_of    the main package: its upstream version of bookworm tags the image
+#   suites        for a program Debian ships one major of per release (PostgreSQL): per suite,
+#                 the values of the {name} fields below (the major, the libraries of its
+#                 dependencies), filled in by ``recipe``
+#   version_of    the main package: its upstream version tags the image (bookworm's: the
+#                 catalogue's tags; a suite's child of another version gets that version's tag)
 #   takes         debian_tree.py's PACKAGE:PATH[,PATH...][:LIBRARY,...] arguments (a path that
 #                 starts with ! leaves that file or directory out)
 #   files, dirs   what the project adds (path: text; path:mode)
@@ -133,24 +139,33 @@ APPS = {
         "expose": ["8086/tcp"],
         "version_args": ["version"],
     },
-    # PostgreSQL 15, the engine Kingbase KES derives from: initdb and the server with their
-    # modules and data files (not the LLVM JIT: no LLVM in the image, so jit is off), the time
-    # zones and the C.UTF-8 locale they read, a shell (dash as /bin/sh) for the chart's
-    # first-start script and initdb's own commands, and psql (the kingbase role's kubernetes
-    # form: its readiness probe is select 1 through the client, its SQL goes through it in the
-    # Pod). Sid (loong64) has no PostgreSQL 15: a loong64 child comes from the site.
+    # PostgreSQL, the engine Kingbase KES derives from, of the major each suite ships (suites:
+    # bookworm's 15 for c86, arm and mips, sid's 18 for loong64 - another version, so the loong64
+    # child has a tag of its own): initdb and the server with their modules and data files (not
+    # the LLVM JIT: no LLVM in the image, so jit is off), the time zones and the C.UTF-8 locale
+    # they read, a shell (dash as /bin/sh) for the chart's first-start script and initdb's own
+    # commands, and psql (the kingbase role's kubernetes form: its readiness probe is select 1
+    # through the client, its SQL goes through it in the Pod). /usr/bin/initdb, postgres and
+    # psql are links into the major's directory, so the chart and the role name one path for
+    # every tag (PostgreSQL finds its libraries and data from the resolved link).
     "postgresql": {
         "repository": "appstore/postgresql",
-        "families": ["c86", "arm", "mips"],
-        "version_of": "postgresql-15",
-        "takes": ["postgresql-15:usr/lib/postgresql/15/bin/initdb,usr/lib/postgresql/15/bin/postgres,"
-                  "usr/lib/postgresql/15/lib/,!usr/lib/postgresql/15/lib/llvmjit.so,"
-                  "!usr/lib/postgresql/15/lib/llvmjit_types.bc,!usr/lib/postgresql/15/lib/bitcode/,"
-                  "usr/share/postgresql/15/"
-                  ":libc6,libgcc-s1,libgssapi-krb5,libicu,libldap,liblz4,libpam0g,libpq5,libselinux1,libssl,"
-                  "libstdc++6,libsystemd0,libuuid1,libxml2,libxslt1,libzstd1,zlib1g",
-                  # The client alone (no pg_wrapper, no Perl): the binary, not /usr/bin/psql's link.
-                  "postgresql-client-15:usr/lib/postgresql/15/bin/psql"
+        # What differs between the suites: the major, and the libraries its server depends on.
+        "suites": {
+            "bookworm": {"major": "15", "server_libs": "libc6,libgcc-s1,libgssapi-krb5,libicu,libldap,liblz4,libpam0g,"
+                                                       "libpq5,libselinux1,libssl,libstdc++6,libsystemd0,libuuid1,"
+                                                       "libxml2,libxslt1,libzstd1,zlib1g"},
+            "sid": {"major": "18", "server_libs": "libc6,libgssapi-krb5,libicu,libldap,liblz4,libnuma,libpam0g,libpq5,"
+                                                  "libselinux1,libssl,libsystemd0,liburing,libuuid1,libxml2,libxslt1,"
+                                                  "libzstd1,zlib1g"},
+        },
+        "version_of": "postgresql-{major}",
+        "takes": ["postgresql-{major}:usr/lib/postgresql/{major}/bin/initdb,usr/lib/postgresql/{major}/bin/postgres,"
+                  "usr/lib/postgresql/{major}/lib/,!usr/lib/postgresql/{major}/lib/llvmjit.so,"
+                  "!usr/lib/postgresql/{major}/lib/llvmjit_types.bc,!usr/lib/postgresql/{major}/lib/bitcode/,"
+                  "usr/share/postgresql/{major}/:{server_libs}",
+                  # The client alone (no pg_wrapper, no Perl): the binary, not Debian's /usr/bin/psql.
+                  "postgresql-client-{major}:usr/lib/postgresql/{major}/bin/psql"
                   ":libc6,liblz4,libpq5,libreadline,libssl,libzstd1,zlib1g",
                   "tzdata:usr/share/zoneinfo/",
                   # initdb --locale=C.UTF-8 (the chart's): glibc's compiled C.UTF-8.
@@ -158,10 +173,13 @@ APPS = {
                   "dash:usr/bin/dash:libc6"],
         "files": {"etc/passwd": PASSWD % ("postgres", "PostgreSQL", "/var/lib/postgresql"),
                   "etc/group": GROUP % "postgres"},
-        "links": {"usr/bin/sh": "dash"},
+        "links": {"usr/bin/sh": "dash",
+                  "usr/bin/initdb": "../lib/postgresql/{major}/bin/initdb",
+                  "usr/bin/postgres": "../lib/postgresql/{major}/bin/postgres",
+                  "usr/bin/psql": "../lib/postgresql/{major}/bin/psql"},
         "dirs": ["tmp:1777", "var/lib/postgresql:1777"],
-        "env": ["PATH=/usr/lib/postgresql/15/bin:/usr/bin", "PGDATA=/var/lib/postgresql/data/pgdata"],
-        "entrypoint": ["/usr/lib/postgresql/15/bin/postgres"],
+        "env": ["PATH=/usr/lib/postgresql/{major}/bin:/usr/bin", "PGDATA=/var/lib/postgresql/data/pgdata"],
+        "entrypoint": ["/usr/lib/postgresql/{major}/bin/postgres"],
         "cmd": ["-c", "jit=off", "-c", "unix_socket_directories=/tmp"],
         "expose": ["5432/tcp"],
         "version_args": ["--version"],
@@ -218,16 +236,50 @@ def families_of(name):
     return [f for f in FAMILIES if f in wanted]
 
 
-def provides(name, path):
-    """Whether the image of recipe ``name`` has the file ``path`` (absolute; /bin is /usr/bin,
-    merged /usr): a file or a link the project adds, or a file one of its takes asks for (the
-    rule debian_tree.py gathers the files by)."""
-    spec, path = APPS[name], debian_closure.merged_path(path)
-    if path in spec.get("files", {}) or path in spec.get("links", {}):
+def _fill(value, values):
+    if isinstance(value, str):
+        for key, text in values.items():
+            value = value.replace("{%s}" % key, text)
+        return value
+    if isinstance(value, list):
+        return [_fill(v, values) for v in value]
+    if isinstance(value, dict):
+        return dict((_fill(k, values), _fill(v, values)) for k, v in value.items())
+    return value
+
+
+def recipe(name, suite=bundle_policy.DEFAULT_DEBIAN_SUITE):
+    """Recipe ``name`` as it builds the child of Debian ``suite`` (default: bookworm, whose
+    versions tag the catalogue's images): its ``{name}`` fields filled in with the suite's
+    values when the recipe has ``suites``. A suite it has no values for is refused, with the fix."""
+    spec = APPS[name]
+    suites = spec.get("suites")
+    if not suites:
+        return spec
+    if suite not in suites:
+        raise ValueError("recipe %s has no values for Debian %s (it has %s): add that suite's major and libraries "
+                         "to its suites in plugins/module_utils/app_images.py" % (name, suite, ", ".join(sorted(suites))))
+    return dict((k, _fill(v, suites[suite])) for k, v in spec.items() if k != "suites")
+
+
+def provides(name, path, suite=bundle_policy.DEFAULT_DEBIAN_SUITE):
+    """Whether the image of recipe ``name`` (its child of ``suite``) has the file ``path``
+    (absolute; /bin is /usr/bin, merged /usr): a file or a link the project adds, or a file one
+    of its takes asks for (the rule debian_tree.py gathers the files by)."""
+    spec, path = recipe(name, suite), debian_closure.merged_path(path)
+    links = spec.get("links", {})
+    seen = set()
+    while path in links and path not in seen:  # a link provides the file only if its target is there
+        seen.add(path)
+        target = links[path]
+        path = debian_closure.merged_path(target if target.startswith("/") else
+                                          posixpath.normpath(posixpath.join(posixpath.dirname(path), target)))
+    if path in spec.get("files", {}):
         return True
     return any(debian_closure.wanted(path, debian_closure.parse_take(take)) for take in spec["takes"])
 
 
-def main_package(name):
-    """The Debian package recipe ``name`` builds its image from (its version tags the image)."""
-    return APPS[name]["version_of"]
+def main_package(name, suite=bundle_policy.DEFAULT_DEBIAN_SUITE):
+    """The Debian package recipe ``name`` builds its child of ``suite`` from (its version tags
+    the image)."""
+    return recipe(name, suite)["version_of"]

@@ -530,7 +530,7 @@ def statefulset(spec):
     n = names(spec["name"])
     values = {"conf_dir": CONF_DIR, "auth_dir": AUTH_DIR, "license_dir": LICENSE_DIR, "conf_file": engine["conf_file"],
               "superuser": engine["superuser"], "data_dir": k8s["data_dir"], "port": k8s["port"],
-              "bin_dir": "%s/%s" % (engine["install_dir"], engine["bin_subdir"]),
+              "bin_dir": k8s.get("bin_dir") or "%s/%s" % (engine["install_dir"], engine["bin_subdir"]),
               "license_file": "%s/%s" % (engine["install_dir"], engine.get("license_path") or "")}
     uid = int(k8s["run_as"])
     container = {

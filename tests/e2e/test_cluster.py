@@ -1259,12 +1259,28 @@ def test_database_yml_again_changes_nothing(lab):
 KINGBASE_ENGINE = lab_yaml("roles", "kingbase", "vars", "engine_postgresql.yml")["_kingbase_engine"]
 
 
-def kingbase_run_vars(tmp_path, family):
+def built_app_tag(repository, goarch):
+    """The tag of REPOSITORY's GOARCH child as hack/images.sh built (and the lab pushed) it: the
+    upstream version of its suite's package (appstore/postgresql: bookworm's 15.x, sid's 18.x
+    for loong64)."""
+    out = sh([os.path.join(ROOT, "hack", "images.sh"), "list", goarch],
+             env=dict(os.environ, XC_IMAGES_SET="apps"), timeout=900).stdout
+    (tag,) = [line.split("\t")[1] for line in out.splitlines() if line.split("\t")[:1] == [repository]]
+    return tag
+
+
+# The family whose PostgreSQL is another major than the engine's default image (sid's, for
+# loong64): the kubernetes form names its own tag in kingbase_image.
+KINGBASE_OWN_TAG = ["loongarch"]
+
+
+def kingbase_run_vars(tmp_path, family, image=None):
     """database.yml's extra variables for the kubernetes form on FAMILY, as a file: its
     superuser's password is a lookup of the lab's state, so neither the file nor a command line
-    holds it. The arm64 machine has 2 GiB and runs the host form's server too: small requests."""
+    holds it. The arm64 machine has 2 GiB and runs the host form's server too: small requests.
+    IMAGE: kingbase_image (default: the engine's)."""
     path = tmp_path / ("kingbase-%s.json" % family)
-    path.write_text(json.dumps({
+    path.write_text(json.dumps(dict({} if image is None else {"kingbase_image": image}, **{
         "kingbase_deploy": "kubernetes", "kingbase_name": "e2e-kb-" + family,
         "kingbase_namespace": "e2e-db-" + family, "kingbase_families": [family],
         "kingbase_storage_size": "1Gi",
@@ -1272,7 +1288,7 @@ def kingbase_run_vars(tmp_path, family):
         "kingbase_rollout_timeout": 1200,
         "kingbase_system_password": "{{ lookup('ansible.builtin.password', xinchuang_lab_state ~ "
                                     "'/database/kubernetes-superuser', length=24, chars=['ascii_letters', 'digits']) }}",
-        "storage_nfs_host_mounts": []}))
+        "storage_nfs_host_mounts": []})))
     return "@" + str(path)
 
 
@@ -1297,18 +1313,24 @@ def ready_pod(namespace, name, not_uid=None):
 
 
 @pytest.mark.timeout(3600)
-@pytest.mark.parametrize("family", ["c86", "arm"])
+@pytest.mark.parametrize("family", ["c86", "arm", "loongarch"])
 def test_the_database_runs_as_a_statefulset_on_a_node_of_the_family_and_keeps_its_data(lab, tmp_path, family):
     """The kingbase role's kubernetes form, engine PostgreSQL (no Kingbase image can be had
     here), through playbooks/database.yml: the StatefulSet's Pod is Ready on a node of the
-    family (c86: the amd64 node; arm: the emulated arm64 machine), its server machine code of
-    that node, pulled from the private registry; its data on a local volume of that node, kept
-    with Retain. A rerun changes nothing; a row written survives the Pod's deletion; deleting
-    the StatefulSet keeps the claim, and deleting the claim leaves the volume Released with the
-    cluster's files on the node."""
+    family (c86: the amd64 node; arm: the emulated arm64 machine; loongarch, full tier: the
+    emulated loong64 machine, with sid's PostgreSQL 18 under its own tag), its server machine
+    code of that node, pulled from the private registry; its data on a local volume of that
+    node, kept with Retain. A rerun changes nothing; a row written survives the Pod's deletion;
+    deleting the StatefulSet keeps the claim, and deleting the claim leaves the volume Released
+    with the cluster's files on the node."""
     name, namespace = "e2e-kb-" + family, "e2e-db-" + family
     names = kingbase_k8s.names(name)
-    run_vars = kingbase_run_vars(tmp_path, family)
+    image = KINGBASE_ENGINE["kubernetes"]["image"]
+    if family in KINGBASE_OWN_TAG:
+        image = "appstore/postgresql:" + built_app_tag("appstore/postgresql", arch.goarch(family))
+        assert image != KINGBASE_ENGINE["kubernetes"]["image"], image
+    major = image.rsplit(":", 1)[1].split(".")[0]  # PostgreSQL's major: the tag's first number
+    run_vars = kingbase_run_vars(tmp_path, family, image if family in KINGBASE_OWN_TAG else None)
     try:
         report, proc, took = playbook("database.yml", "-e", run_vars)
         TIMES["database.yml (kubernetes form, %s)" % family] = took
@@ -1330,7 +1352,8 @@ def test_the_database_runs_as_a_statefulset_on_a_node_of_the_family_and_keeps_it
                   for value in expr["values"]]
         assert pinned == [host], pinned
         version_file = pv["spec"]["local"]["path"] + "/pgdata/PG_VERSION"
-        assert on_host(host, "cat", version_file).stdout.strip() == "15"
+        assert on_host(host, "cat", version_file).stdout.strip() == major
+        assert kingbase_pod_sql(namespace, name, "show server_version").startswith(major + "."), major
 
         report, proc, _took = playbook("database.yml", "-e", run_vars)
         assert_converged(report, proc, "database.yml again (kubernetes form, %s)" % family)
@@ -1349,7 +1372,7 @@ def test_the_database_runs_as_a_statefulset_on_a_node_of_the_family_and_keeps_it
         assert (claim["status"]["phase"], claim["spec"]["volumeName"]) == ("Bound", volume)
         kubectl("delete", "pvc", "-n", namespace, claim_name, "--wait=true")
         wait_for_pv_phase(volume, "Released")
-        assert on_host(host, "cat", version_file).stdout.strip() == "15"
+        assert on_host(host, "cat", version_file).stdout.strip() == major
     finally:
         kubectl("delete", "namespace", namespace, "--ignore-not-found", "--wait=true", timeout=600, check=False)
 

@@ -10,7 +10,7 @@ import os
 import pytest
 
 from ansible_collections.xinchuang.cloud.plugins.module_utils import app_images
-from ansible_collections.xinchuang.cloud.plugins.module_utils import arch
+from ansible_collections.xinchuang.cloud.plugins.module_utils import arch, bundle_policy
 
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
 
@@ -35,7 +35,9 @@ def test_each_repository_has_one_recipe_and_each_recipe_takes_its_main_package()
     assert app_images.built_repositories() == sorted(repositories)
     for name, spec in app_images.APPS.items():
         assert app_images.recipe_of(spec["repository"]) == name
-        assert any(take.split(":", maxsplit=1)[0] == app_images.main_package(name) for take in spec["takes"]), name
+        for suite in spec.get("suites") or [bundle_policy.DEFAULT_DEBIAN_SUITE]:
+            assert any(take.split(":", maxsplit=1)[0] == app_images.main_package(name, suite)
+                       for take in app_images.recipe(name, suite)["takes"]), (name, suite)
     assert app_images.recipe_of("appstore/nope") is None
     assert set(app_images.FAMILIES) < set(arch.families()) and "sw64" not in app_images.FAMILIES
 
@@ -48,6 +50,9 @@ def test_the_image_build_reads_the_recipes_from_here():
         for n in sorted(app_images.APPS)]
     recipe = json.loads(run(module, "recipe", "nginx"))
     assert recipe == {"app": "nginx", "spec": app_images.APPS["nginx"], "user": app_images.NONROOT}
+    # The cache key of a child is its suite's recipe: another major, another key.
+    sid = json.loads(run(module, "recipe", "postgresql", "sid"))
+    assert sid["spec"] == app_images.recipe("postgresql", "sid") != app_images.recipe("postgresql")
 
 
 @pytest.mark.parametrize("debian, tag", [
@@ -73,16 +78,36 @@ def test_a_version_without_an_upstream_part_is_refused():
 
 def test_a_recipe_builds_the_families_whose_suite_has_its_package():
     assert app_images.families_of("nginx") == list(app_images.FAMILIES)
-    # Sid (loong64) has no PostgreSQL 15.
-    assert app_images.families_of("postgresql") == ["c86", "arm", "mips"]
+    # PostgreSQL too: sid (loong64) ships another major, under a tag of its own.
+    assert app_images.families_of("postgresql") == list(app_images.FAMILIES)
     for name, spec in app_images.APPS.items():
         assert set(spec.get("families", app_images.FAMILIES)) <= set(app_images.FAMILIES), name
     module = debian_apps()
-    assert module.builds("postgresql", "arm64") and module.builds("postgresql", "mips64le")
-    assert not module.builds("postgresql", "loong64")
+    assert all(module.builds("postgresql", g) for g in ("amd64", "arm64", "loong64", "mips64le"))
     assert module.builds("nginx", "loong64")
     with pytest.raises(SystemExit, match="'nope'"):
         module.builds("nope", "amd64")
+
+
+def test_a_recipe_of_suites_takes_the_suites_major_everywhere():
+    bookworm, sid = app_images.recipe("postgresql", "bookworm"), app_images.recipe("postgresql", "sid")
+    assert (bookworm["version_of"], sid["version_of"]) == ("postgresql-15", "postgresql-18")
+    assert app_images.main_package("postgresql") == "postgresql-15"  # the catalogue's tags: bookworm's
+    assert app_images.main_package("postgresql", "sid") == "postgresql-18"
+    filled = json.dumps([sid["takes"], bookworm["takes"], sid["links"], sid["env"], sid["entrypoint"]])
+    assert "suites" not in sid and "{major}" not in filled and "{server_libs}" not in filled
+    assert "libnuma" in sid["takes"][0] and "libnuma" not in bookworm["takes"][0]
+    assert sid["links"]["usr/bin/psql"] == "../lib/postgresql/18/bin/psql"
+    assert sid["entrypoint"] == ["/usr/lib/postgresql/18/bin/postgres"]
+    # A recipe without suites is the same for every suite.
+    assert app_images.recipe("nginx", "sid") is app_images.APPS["nginx"]
+
+
+def test_every_suite_of_the_lab_has_its_values_and_another_is_refused_with_the_fix():
+    suites = set(bundle_policy.DEBIAN_SUITES.values()) | {bundle_policy.DEFAULT_DEBIAN_SUITE}
+    assert suites <= set(app_images.APPS["postgresql"]["suites"])
+    with pytest.raises(ValueError, match=r"recipe postgresql has no values for Debian trixie .*add that suite's major"):
+        app_images.recipe("postgresql", "trixie")
 
 
 def test_what_an_image_provides_is_what_its_takes_links_and_files_give():
@@ -90,19 +115,33 @@ def test_what_an_image_provides_is_what_its_takes_links_and_files_give():
     # The shell the postgresql chart starts: a link to dash; /bin is /usr/bin (merged /usr).
     assert app_images.provides("postgresql", "/bin/sh") and app_images.provides("postgresql", "/usr/bin/dash")
     assert app_images.provides("postgresql", "/usr/lib/postgresql/15/lib/plpgsql.so")
+    assert app_images.provides("postgresql", "/usr/lib/postgresql/18/lib/plpgsql.so", "sid")
+    assert not app_images.provides("postgresql", "/usr/lib/postgresql/15/lib/plpgsql.so", "sid")
     assert app_images.provides("postgresql", "/etc/passwd")
-    # The client the kingbase role's kubernetes form probes and talks through, not Debian's wrapper.
+    # The client the kingbase role's kubernetes form probes and talks through, not Debian's
+    # wrapper: /usr/bin/psql is the image's link to the major's binary, which it takes.
     assert app_images.provides("postgresql", "/usr/lib/postgresql/15/bin/psql")
-    assert not app_images.provides("postgresql", "/usr/bin/psql")
+    assert app_images.provides("postgresql", "/usr/bin/psql")
+    assert app_images.provides("postgresql", "/usr/bin/psql", "sid")
     # Left out: the JIT, whose LLVM the image does not carry.
     assert not app_images.provides("postgresql", "/usr/lib/postgresql/15/lib/llvmjit.so")
     assert not app_images.provides("postgresql", "/usr/lib/postgresql/15/lib/bitcode/postgres.index.bc")
     assert not app_images.provides("nginx", "/bin/sh")
 
 
+def test_a_link_provides_a_file_only_when_its_target_is_in_the_image(monkeypatch):
+    monkeypatch.setitem(app_images.APPS, "dangling", {
+        "repository": "x/dangling", "version_of": "dash", "takes": ["dash:usr/bin/dash:libc6"],
+        "links": {"usr/bin/sh": "dash", "usr/bin/psql": "../lib/postgresql/15/bin/psql", "usr/bin/a": "b", "usr/bin/b": "a"}})
+    assert app_images.provides("dangling", "/bin/sh")
+    assert not app_images.provides("dangling", "/usr/bin/psql")
+    assert not app_images.provides("dangling", "/usr/bin/a")  # a loop of links provides nothing
+
+
 def test_the_image_build_adds_the_recipes_links_and_environment(tmp_path):
-    args = debian_apps().oci_args("postgresql", str(tmp_path))
-    assert args[args.index("--symlink") + 1] == "usr/bin/sh=dash"
+    args = debian_apps().oci_args("postgresql", "sid", str(tmp_path))
+    links = [args[i + 1] for i, a in enumerate(args) if a == "--symlink"]
+    assert "usr/bin/sh=dash" in links and "usr/bin/initdb=../lib/postgresql/18/bin/initdb" in links
     assert "PGDATA=/var/lib/postgresql/data/pgdata" in [args[i + 1] for i, a in enumerate(args) if a == "--env"]
     passwd = [a for a in args if a.startswith("etc/passwd=")][0].split("=", 1)[1].rsplit(":", 1)[0]
     assert "postgres:x:65532:65532:" in open(passwd).read()

@@ -77,9 +77,9 @@ def test_one_pod_on_the_families_arches_from_the_model_with_the_images_entry_and
     assert container["command"][:2] == ["/bin/sh", "-ec"] and container["command"][3] == "postgresql-first-start"
     script = container["command"][2]
     assert 'if [ ! -s "/var/lib/postgresql/data/pgdata/PG_VERSION" ]; then' in script
-    assert '"/usr/lib/postgresql/15/bin/initdb" -D "/var/lib/postgresql/data/pgdata" --username="postgres" ' \
+    assert '"/usr/bin/initdb" -D "/var/lib/postgresql/data/pgdata" --username="postgres" ' \
            '--pwfile="/etc/xinchuang-db-auth/password"' in script
-    assert 'exec "/usr/lib/postgresql/15/bin/postgres" -D "/var/lib/postgresql/data/pgdata"' in script
+    assert 'exec "/usr/bin/postgres" -D "/var/lib/postgresql/data/pgdata"' in script
     assert script.rstrip().endswith('"$@"')
     assert container["args"] == ["-c", "config_file=/etc/xinchuang-db/postgresql.conf"]
     env = dict((e["name"], e["value"]) for e in container["env"])
@@ -92,7 +92,7 @@ def test_one_pod_on_the_families_arches_from_the_model_with_the_images_entry_and
 def test_readiness_is_select_1_through_the_client_on_the_socket_without_a_password():
     (sts,) = by_kind(k8s.objects(spec()), "StatefulSet")
     probe = sts["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["exec"]["command"]
-    assert probe[0] == "/usr/lib/postgresql/15/bin/psql" and probe[-2:] == ["-c", "select 1"]
+    assert probe[0] == "/usr/bin/psql" and probe[-2:] == ["-c", "select 1"]
     assert probe[probe.index("-h") + 1] == "/tmp" and probe[probe.index("-U") + 1] == "postgres"
     assert not any("PASSWORD" in p.upper() for p in probe)
 
@@ -256,7 +256,7 @@ def test_the_plan_gives_commands_that_split_back_and_the_digest_the_pod_answers(
     assert plan["files_digest"] == " ".join(
         hashlib.md5(data[f].encode()).hexdigest() for f in ("postgresql.conf", "pg_hba.conf", "pg_ident.conf"))
     assert plan["platforms"] == sorted([arch.oci_platform("c86"), arch.oci_platform("arm")])
-    assert (plan["client"], plan["socket_dir"], plan["port"]) == ("/usr/lib/postgresql/15/bin/psql", "/tmp", 5432)
+    assert (plan["client"], plan["socket_dir"], plan["port"]) == ("/usr/bin/psql", "/tmp", 5432)
 
 
 # --- inputs ----------------------------------------------------------------------------------
@@ -388,14 +388,20 @@ def test_the_engines_image_is_the_app_stores_postgresql():
 
 def test_the_engines_image_is_built_here_with_what_the_pod_runs():
     # The recipe that builds the engine's image (app_images.py) has the programs the Pod starts,
-    # the shell of the first-start script and the client of the probe and the role's SQL.
+    # the shell of the first-start script and the client of the probe and the role's SQL, at
+    # the same paths in the child of every suite (bookworm's PostgreSQL 15, sid's 18).
     pg = engine("postgresql")
     repository = pg["kubernetes"]["image"].rsplit(":", 1)[0]
     recipe = app_images.recipe_of(repository)
     assert recipe == "postgresql"
-    bin_dir = "%s/%s" % (pg["install_dir"], pg["bin_subdir"])
-    for path in ("/bin/sh", bin_dir + "/initdb", bin_dir + "/postgres", pg["kubernetes"]["client"]):
-        assert app_images.provides(recipe, path), path
+    (sts,) = by_kind(k8s.objects(spec()), "StatefulSet")
+    script = sts["spec"]["template"]["spec"]["containers"][0]["command"][2]
+    bin_dir = pg["kubernetes"]["bin_dir"]
+    assert '"%s/initdb"' % bin_dir in script and '"%s/postgres"' % bin_dir in script
+    assert len(app_images.APPS[recipe]["suites"]) > 1
+    for suite in app_images.APPS[recipe]["suites"]:
+        for path in ("/bin/sh", bin_dir + "/initdb", bin_dir + "/postgres", pg["kubernetes"]["client"]):
+            assert app_images.provides(recipe, path, suite), (suite, path)
     assert pg["kubernetes"]["run_as"] == int(app_images.NONROOT.split(":", maxsplit=1)[0])
     env = dict(e.split("=", 1) for e in app_images.APPS[recipe]["env"])
     assert env["PGDATA"] == pg["kubernetes"]["data_dir"]
