@@ -659,7 +659,7 @@ PY
       source "$XC_ROOT/hack/env.sh"
       unset REQUESTS_CA_BUNDLE CURL_CA_BUNDLE
       ANSIBLE_STDOUT_CALLBACK=ansible.posix.json ansible-playbook -i localhost, -c local \
-        "$XC_ROOT/hack/images/publish.yml" -e "@$tmp/vars.json" 2>"$tmp/publish.err")"; then
+        "$XC_ROOT/hack/images/publish.yml" -e "@$tmp/vars.json" 2>"$tmp/publish.err" </dev/null)"; then
     printf '%s\n' "$out" | python3 -c 'import json, sys
 try:
     for t in json.load(sys.stdin)["plays"][0]["tasks"]:
