@@ -15,7 +15,9 @@ topology=cluster
 [ "${XC_E2E_FULL:-0}" = 1 ] && topology=cluster-full
 hack/lab.sh down --topology "$topology" >/dev/null 2>&1 || true
 rc=0
-pytest -q -p no:cacheprovider -s tests/e2e "$@" || rc=$?
+# No test reads standard input; without -s capture every ansible-playbook would inherit the
+# caller's, which ansible refuses when another process left it non-blocking (a background job).
+pytest -q -p no:cacheprovider -s tests/e2e "$@" </dev/null || rc=$?
 # A failed run keeps each machine's serial console beside the test reports (a machine that
 # stopped answering SSH shows why there: a panic, the OOM killer, a hung task).
 if [ "$rc" -ne 0 ] && [ -n "${XC_TEST_REPORTS:-}" ]; then

@@ -1325,12 +1325,15 @@ def test_the_database_runs_as_a_statefulset_on_a_node_of_the_family_and_keeps_it
     with the cluster's files on the node."""
     name, namespace = "e2e-kb-" + family, "e2e-db-" + family
     names = kingbase_k8s.names(name)
-    image = KINGBASE_ENGINE["kubernetes"]["image"]
+    default = KINGBASE_ENGINE["kubernetes"]["image"]
+    repository, tag = default.rsplit(":", 1)
+    own_image = None
     if family in KINGBASE_OWN_TAG:
-        image = "appstore/postgresql:" + built_app_tag("appstore/postgresql", arch.goarch(family))
-        assert image != KINGBASE_ENGINE["kubernetes"]["image"], image
-    major = image.rsplit(":", 1)[1].split(".")[0]  # PostgreSQL's major: the tag's first number
-    run_vars = kingbase_run_vars(tmp_path, family, image if family in KINGBASE_OWN_TAG else None)
+        tag = built_app_tag(repository, arch.goarch(family))
+        own_image = "%s:%s" % (repository, tag)
+        assert own_image != default, own_image
+    major = tag.split(".")[0]  # PostgreSQL's major: the tag's first number
+    run_vars = kingbase_run_vars(tmp_path, family, own_image)
     try:
         report, proc, took = playbook("database.yml", "-e", run_vars)
         TIMES["database.yml (kubernetes form, %s)" % family] = took
