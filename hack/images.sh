@@ -485,11 +485,12 @@ tool oci.py sha256:%s debian_tree.py sha256:%s debian_closure.py sha256:%s
   img_store "$repo" "$tag" "$goarch" "$recipe" img_make_app
 }
 
+# deb_arch: the Debian architecture of the child img_build is making (its loop variable).
 img_make_app() {
   local layer=() config=() own
   own="$1/files"; mkdir -p "$own"
   mapfile -t layer < <(img_layer_args "$tools")
-  mapfile -t config < <(img_apps oci-args "$app" "$suite" "$own")
+  mapfile -t config < <(img_apps oci-args "$app" "$suite" "${deb_arch:?}" "$own")
   img_oci build --goarch "$goarch" --tag "$tag" --out "$1/oci" "${layer[@]}" "${config[@]}" \
     --label "org.opencontainers.image.version=$tag" \
     --label "org.opencontainers.image.source=Debian $suite $main $version" \

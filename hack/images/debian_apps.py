@@ -6,11 +6,12 @@ tools. The files of the packages and the libraries they link are gathered by deb
 PYTHONPATH=$XC_ROOT/.collections.
 
     python3 hack/images/debian_apps.py list                  NAME REPOSITORY VERSION-PACKAGE
-    python3 hack/images/debian_apps.py oci-args NAME SUITE DIR
+    python3 hack/images/debian_apps.py oci-args NAME SUITE DEB_ARCH DIR
                                                              oci.py's arguments of the config and
                                                              the added files of the SUITE child
-                                                             (written under DIR)
-    python3 hack/images/debian_apps.py recipe NAME [SUITE]   what makes the image, for its cache key
+                                                             for DEB_ARCH (written under DIR)
+    python3 hack/images/debian_apps.py recipe NAME [SUITE [DEB_ARCH]]
+                                                             what makes the image, for its cache key
     python3 hack/images/debian_apps.py upstream VERSION      the tag of a Debian VERSION (1.22.1-9 -> 1.22.1)
     python3 hack/images/debian_apps.py plan GOARCH SUITE DEB_ARCH DIR
                                                              every recipe's child for GOARCH in one
@@ -32,7 +33,7 @@ import json
 import os
 import sys
 
-from ansible_collections.xinchuang.cloud.plugins.module_utils import app_images, arch
+from ansible_collections.xinchuang.cloud.plugins.module_utils import app_images, arch, bundle_policy
 
 APPS = app_images.APPS
 NONROOT = app_images.NONROOT
@@ -44,11 +45,11 @@ def app(name):
     return APPS[name]
 
 
-def oci_args(name, suite, out_dir):
+def oci_args(name, suite, deb_arch, out_dir):
     """oci.py's arguments for the configuration and the project's own files of the child of
-    Debian ``suite`` (written under ``out_dir``), one per line."""
+    Debian ``suite`` for ``deb_arch`` (written under ``out_dir``), one per line."""
     app(name)
-    spec, args = app_images.recipe(name, suite), []
+    spec, args = app_images.recipe(name, suite, deb_arch), []
     for dest, text in sorted(spec.get("files", {}).items()):
         path = os.path.join(out_dir, dest.replace("/", "_"))
         with open(path, "w") as fh:
@@ -70,11 +71,11 @@ def oci_args(name, suite, out_dir):
     return args
 
 
-def recipe(name, suite=None):
-    """What makes the image (its child of Debian ``suite``) besides the packages and the tools
-    (a cache key)."""
+def recipe(name, suite=None, deb_arch=None):
+    """What makes the image (its child of Debian ``suite`` for ``deb_arch``) besides the
+    packages and the tools (a cache key)."""
     app(name)
-    spec = app_images.recipe(name, suite) if suite else app_images.recipe(name)
+    spec = app_images.recipe(name, suite or bundle_policy.DEFAULT_DEBIAN_SUITE, deb_arch)
     return json.dumps({"app": name, "spec": spec, "user": NONROOT}, sort_keys=True)
 
 
@@ -95,7 +96,7 @@ def plan(goarch, suite, deb_arch, out_dir):
             print("%s\t-" % name)
             continue
         try:
-            spec = app_images.recipe(name, suite)
+            spec = app_images.recipe(name, suite, deb_arch)
         except ValueError as err:
             raise SystemExit(str(err))
         tools = io.StringIO()
@@ -112,7 +113,7 @@ def plan(goarch, suite, deb_arch, out_dir):
         with open(os.path.join(out_dir, name + ".tools"), "w") as fh:
             fh.write(text)
         with open(os.path.join(out_dir, name + ".recipe"), "w") as fh:
-            fh.write(recipe(name, suite) + "\n")
+            fh.write(recipe(name, suite, deb_arch) + "\n")
         print("\t".join([name, spec["repository"], main_package, versions[0],
                          app_images.upstream_version(versions[0])]))
 
@@ -124,9 +125,9 @@ def main(argv):
     if cmd == "list":
         for name in sorted(APPS):
             print("%s\t%s\t%s" % (name, APPS[name]["repository"], app_images.main_package(name)))
-    elif cmd == "oci-args" and len(rest) == 3:
+    elif cmd == "oci-args" and len(rest) == 4:
         print("\n".join(oci_args(*rest)))
-    elif cmd == "recipe" and len(rest) in (1, 2):
+    elif cmd == "recipe" and len(rest) in (1, 2, 3):
         print(recipe(*rest))
     elif cmd == "upstream" and len(rest) == 1:
         print(app_images.upstream_version(rest[0]))

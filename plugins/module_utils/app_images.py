@@ -67,13 +67,111 @@ NGINX_DEFAULT_SITE = """server {
 PASSWD = "root:x:0:0:root:/root:/usr/sbin/nologin\n%s:x:65532:65532:%s:%s:/usr/sbin/nologin\n"
 GROUP = "root:x:0:\n%s:x:65532:\n"
 
+# Tomcat 10 as Debian's libtomcat10-java ships it (bookworm 10.1.55, sid 10.1.60: sid has no
+# tomcat10 package around it, so the image lays Tomcat out itself, the same way on every suite):
+# its jars linked into /usr/share/tomcat/lib under the names Tomcat and Debian's tomcat10-common
+# give them, and run by the java launcher with no shell (catalina.sh would need one).
+TOMCAT_HOME, TOMCAT_BASE = "/usr/share/tomcat", "/var/lib/tomcat"
+# lib/NAME.jar -> /usr/share/java/tomcat10-JAR.jar (catalina-ant, the Ant tasks, and the
+# translations are left out), and Jasper's JSP compiler, which its manifest names beside it
+# (eclipse-jdt-core-compiler-batch.jar: sid's package of the batch compiler, which bookworm's
+# eclipse-jdt-core.jar holds itself; {jdt_batch} of the recipe's suites).
+TOMCAT_JARS = dict([(name, "tomcat10-" + jar) for name, jar in (
+    ("annotations-api", "annotations-api"), ("catalina", "catalina"), ("catalina-ha", "catalina-ha"),
+    ("catalina-storeconfig", "storeconfig"), ("catalina-tribes", "tribes"), ("el-api", "el-api"),
+    ("jasper", "jasper"), ("jasper-el", "jasper-el"), ("jaspic-api", "jaspic-api"), ("jsp-api", "jsp-api"),
+    ("servlet-api", "servlet-api"), ("tomcat-api", "api"), ("tomcat-coyote", "coyote"), ("tomcat-dbcp", "dbcp"),
+    ("tomcat-jdbc", "jdbc"), ("tomcat-jni", "jni"), ("tomcat-juli", "juli"), ("tomcat-util", "util"),
+    ("tomcat-util-scan", "util-scan"), ("tomcat-websocket", "websocket"), ("websocket-api", "websocket-api"),
+    ("websocket-client-api", "websocket-client-api"))]
+    + [("eclipse-jdt-core", "eclipse-jdt-core"), ("eclipse-jdt-core-compiler-batch", "{jdt_batch}")])
+
+# One connector on 8080, no shutdown port; WARs run where they are (no unpacking into the
+# image's read-only tree), deployed at start only.
+TOMCAT_SERVER_XML = """<?xml version="1.0" encoding="UTF-8"?>
+<Server port="-1" shutdown="SHUTDOWN">
+  <Listener className="org.apache.catalina.startup.VersionLoggerListener" />
+  <Listener className="org.apache.catalina.core.JreMemoryLeakPreventionListener" />
+  <Listener className="org.apache.catalina.core.ThreadLocalLeakPreventionListener" />
+  <Service name="Catalina">
+    <Connector port="8080" protocol="HTTP/1.1" connectionTimeout="20000" />
+    <Engine name="Catalina" defaultHost="localhost">
+      <Host name="localhost" appBase="webapps" unpackWARs="false" autoDeploy="false" />
+    </Engine>
+  </Service>
+</Server>
+"""
+
+# The defaults every web application inherits (conf/web.xml): static files, JSP, the welcome
+# files and the MIME types of a web page's own files.
+TOMCAT_MIME = (("css", "text/css"), ("gif", "image/gif"), ("htm", "text/html"), ("html", "text/html"),
+               ("ico", "image/x-icon"), ("jpeg", "image/jpeg"), ("jpg", "image/jpeg"), ("js", "text/javascript"),
+               ("json", "application/json"), ("mjs", "text/javascript"), ("pdf", "application/pdf"),
+               ("png", "image/png"), ("svg", "image/svg+xml"), ("txt", "text/plain"), ("wasm", "application/wasm"),
+               ("woff", "font/woff"), ("woff2", "font/woff2"), ("xml", "application/xml"))
+TOMCAT_WEB_XML = """<?xml version="1.0" encoding="UTF-8"?>
+<web-app xmlns="https://jakarta.ee/xml/ns/jakartaee" version="6.0">
+  <servlet>
+    <servlet-name>default</servlet-name>
+    <servlet-class>org.apache.catalina.servlets.DefaultServlet</servlet-class>
+    <init-param><param-name>listings</param-name><param-value>false</param-value></init-param>
+    <load-on-startup>1</load-on-startup>
+  </servlet>
+  <servlet>
+    <servlet-name>jsp</servlet-name>
+    <servlet-class>org.apache.jasper.servlet.JspServlet</servlet-class>
+    <init-param><param-name>fork</param-name><param-value>false</param-value></init-param>
+    <load-on-startup>3</load-on-startup>
+  </servlet>
+  <servlet-mapping><servlet-name>default</servlet-name><url-pattern>/</url-pattern></servlet-mapping>
+  <servlet-mapping><servlet-name>jsp</servlet-name><url-pattern>*.jsp</url-pattern><url-pattern>*.jspx</url-pattern></servlet-mapping>
+  <session-config><session-timeout>30</session-timeout></session-config>
+%s
+  <welcome-file-list>
+    <welcome-file>index.html</welcome-file>
+    <welcome-file>index.htm</welcome-file>
+    <welcome-file>index.jsp</welcome-file>
+  </welcome-file-list>
+</web-app>
+""" % "\n".join("  <mime-mapping><extension>%s</extension><mime-type>%s</mime-type></mime-mapping>" % pair
+                for pair in TOMCAT_MIME)
+
+TOMCAT_INDEX = """<!DOCTYPE html>
+<html><head><title>Apache Tomcat</title></head>
+<body><h1>Apache Tomcat</h1><p>Debian's Tomcat of the xinchuang.cloud app store.</p></body></html>
+"""
+
+# What catalina.sh would run: its system properties, the opens Tomcat's leak prevention needs on
+# Java 17, Bootstrap. The JVM's own options (heap) come from JDK_JAVA_OPTIONS (the chart's).
+TOMCAT_JAVA = [
+    "/usr/bin/java",
+    "-Dcatalina.home=" + TOMCAT_HOME, "-Dcatalina.base=" + TOMCAT_BASE, "-Djava.io.tmpdir=/tmp",
+    "-Djava.util.logging.manager=org.apache.juli.ClassLoaderLogManager",
+    "-Djava.protocol.handler.pkgs=org.apache.catalina.webresources",
+    "-Djdk.tls.ephemeralDHKeySize=2048", "-Dorg.apache.catalina.security.SecurityListener.UMASK=0027",
+    "--add-opens=java.base/java.lang=ALL-UNNAMED", "--add-opens=java.base/java.io=ALL-UNNAMED",
+    "--add-opens=java.base/java.util=ALL-UNNAMED", "--add-opens=java.base/java.util.concurrent=ALL-UNNAMED",
+    "--add-opens=java.rmi/sun.rmi.transport=ALL-UNNAMED",
+    "-classpath", TOMCAT_HOME + "/lib/*", "org.apache.catalina.startup.Bootstrap",
+]
+
+# The headless JRE of Debian's OpenJDK 17 (both suites), its directory named after the Debian
+# architecture. Left out: the libraries a server never loads that link what the image does not
+# hold (fonts, JPEG, colour, sound, smart cards), the compiler's symbol table, the packaging
+# tool, and the trust store link (ca-certificates-java makes it at install: a WAR that calls out
+# over TLS brings its own).
+JRE = "usr/lib/jvm/java-17-openjdk-{deb_arch}/"
+JRE_LEFT_OUT = ["lib/libfontmanager.so", "lib/libjavajpeg.so", "lib/liblcms.so", "lib/libjsound.so",
+                "lib/libj2pcsc.so", "lib/ct.sym", "bin/jpackage", "lib/security/cacerts"]
+
 # One recipe per image:
 #   repository    where hack/images.sh pushes it (an index with a child per family it builds)
 #   families      the families it builds a child for (default FAMILIES): those whose Debian
 #                 suite has its main package
-#   suites        for a program Debian ships one major of per release (PostgreSQL): per suite,
-#                 the values of the {name} fields below (the major, the libraries of its
-#                 dependencies), filled in by ``recipe``
+#   suites        for a program Debian ships one major of per release (PostgreSQL), or packages
+#                 differently per release (Tomcat's JSP compiler): per suite, the values of the
+#                 {name} fields below (the major, the libraries of its dependencies), filled in
+#                 by ``recipe``; {deb_arch}, the child's Debian architecture, is filled in too
 #   version_of    the main package: its upstream version tags the image (bookworm's: the
 #                 catalogue's tags; a suite's child of another version gets that version's tag)
 #   takes         debian_tree.py's PACKAGE:PATH[,PATH...][:LIBRARY,...] arguments (a path that
@@ -167,7 +265,8 @@ APPS = {
                   # The client alone (no pg_wrapper, no Perl): the binary, not Debian's /usr/bin/psql.
                   "postgresql-client-{major}:usr/lib/postgresql/{major}/bin/psql"
                   ":libc6,liblz4,libpq5,libreadline,libssl,libzstd1,zlib1g",
-                  "tzdata:usr/share/zoneinfo/",
+                  # Not its localtime, a link to the /etc/localtime the image has none of.
+                  "tzdata:usr/share/zoneinfo/,!usr/share/zoneinfo/localtime",
                   # initdb --locale=C.UTF-8 (the chart's): glibc's compiled C.UTF-8.
                   "libc-bin:usr/lib/locale/C.utf8/",
                   "dash:usr/bin/dash:libc6"],
@@ -183,6 +282,35 @@ APPS = {
         "cmd": ["-c", "jit=off", "-c", "unix_socket_directories=/tmp"],
         "expose": ["5432/tcp"],
         "version_args": ["--version"],
+    },
+    # Tomcat 10 on OpenJDK 17 (the layout above): one major on every suite, so a WAR meets the
+    # same Servlet API (6.0, jakarta.*) on every family; the loong64 child (sid, 10.1.60) has a
+    # tag of its own. A WAR goes to /var/lib/tomcat/webapps (NAME.war: context path /NAME).
+    "tomcat": {
+        "repository": "appstore/tomcat",
+        "suites": {"bookworm": {"jdt_batch": "eclipse-jdt-core"}, "sid": {"jdt_batch": "eclipse-jdt-core-compiler-batch"}},
+        "version_of": "libtomcat10-java",
+        "takes": ["libtomcat10-java:usr/share/java/:libeclipse-jdt-core",
+                  "openjdk-17-jre-headless:" + JRE + "bin/,"
+                  + JRE + "lib/," + JRE + "conf/," + JRE + "release,"
+                  + ",".join("!" + JRE + path for path in JRE_LEFT_OUT)
+                  + ",etc/java-17-openjdk/:libc6,libgcc-s1,libstdc++6,zlib1g"],
+        "links": dict([("usr/bin/java", "../lib/jvm/java-17-openjdk-{deb_arch}/bin/java")]
+                      + [("usr/share/tomcat/lib/%s.jar" % name, "../../java/%s.jar" % jar)
+                         for name, jar in TOMCAT_JARS.items()]),
+        "files": {"var/lib/tomcat/conf/server.xml": TOMCAT_SERVER_XML,
+                  "var/lib/tomcat/conf/web.xml": TOMCAT_WEB_XML,
+                  "var/lib/tomcat/webapps/ROOT/index.html": TOMCAT_INDEX},
+        # lib: the site's own jars (empty); work and logs: Tomcat writes there (the chart mounts
+        # emptyDirs on them); conf/Catalina/localhost: where it looks for context files.
+        "dirs": ["tmp:1777", "var/lib/tomcat/lib:0755", "var/lib/tomcat/work:1777", "var/lib/tomcat/logs:1777",
+                 "var/lib/tomcat/conf/Catalina/localhost:0755"],
+        "workdir": TOMCAT_BASE,
+        "entrypoint": TOMCAT_JAVA,
+        "cmd": ["start"],
+        "expose": ["8080/tcp"],
+        # What version.sh runs: Tomcat's ServerInfo on the image's JVM.
+        "version_args": ["-classpath", TOMCAT_HOME + "/lib/*", "org.apache.catalina.util.ServerInfo"],
     },
     # fio with every engine Debian links, for measuring the storage layer (bench/storage.py:
     # local-storage beside nfs-lab on one node).
@@ -248,25 +376,36 @@ def _fill(value, values):
     return value
 
 
-def recipe(name, suite=bundle_policy.DEFAULT_DEBIAN_SUITE):
-    """Recipe ``name`` as it builds the child of Debian ``suite`` (default: bookworm, whose
-    versions tag the catalogue's images): its ``{name}`` fields filled in with the suite's
-    values when the recipe has ``suites``. A suite it has no values for is refused, with the fix."""
-    spec = APPS[name]
-    suites = spec.get("suites")
+def _suite_values(name, suite):
+    suites = APPS[name].get("suites")
     if not suites:
-        return spec
+        return {}
     if suite not in suites:
         raise ValueError("recipe %s has no values for Debian %s (it has %s): add that suite's major and libraries "
                          "to its suites in plugins/module_utils/app_images.py" % (name, suite, ", ".join(sorted(suites))))
-    return dict((k, _fill(v, suites[suite])) for k, v in spec.items() if k != "suites")
+    return suites[suite]
 
 
-def provides(name, path, suite=bundle_policy.DEFAULT_DEBIAN_SUITE):
-    """Whether the image of recipe ``name`` (its child of ``suite``) has the file ``path``
-    (absolute; /bin is /usr/bin, merged /usr): a file or a link the project adds, or a file one
-    of its takes asks for (the rule debian_tree.py gathers the files by)."""
-    spec, path = recipe(name, suite), debian_closure.merged_path(path)
+def recipe(name, suite=bundle_policy.DEFAULT_DEBIAN_SUITE, deb_arch=None):
+    """Recipe ``name`` as it builds the child of Debian ``suite`` (default: bookworm, whose
+    versions tag the catalogue's images) for Debian architecture ``deb_arch``: its ``{name}``
+    fields filled in with the suite's values when the recipe has ``suites``, and ``{deb_arch}``
+    with ``deb_arch`` (the JRE's directory is named after it). A suite it has no values for, or
+    a recipe that names the architecture asked without one, is refused, with the fix."""
+    spec = APPS[name]
+    values = dict(_suite_values(name, suite), **({"deb_arch": deb_arch} if deb_arch else {}))
+    filled = dict((k, _fill(v, values)) for k, v in spec.items() if k != "suites") if values else spec
+    if not deb_arch and "{deb_arch}" in repr(filled):
+        raise ValueError("recipe %s names the Debian architecture ({deb_arch}): ask for it with deb_arch "
+                         "(amd64, arm64, loong64, mips64el)" % name)
+    return filled
+
+
+def provides(name, path, suite=bundle_policy.DEFAULT_DEBIAN_SUITE, deb_arch=None):
+    """Whether the image of recipe ``name`` (its child of ``suite`` for ``deb_arch``) has the
+    file ``path`` (absolute; /bin is /usr/bin, merged /usr): a file or a link the project adds,
+    or a file one of its takes asks for (the rule debian_tree.py gathers the files by)."""
+    spec, path = recipe(name, suite, deb_arch), debian_closure.merged_path(path)
     links = spec.get("links", {})
     seen = set()
     while path in links and path not in seen:  # a link provides the file only if its target is there
@@ -282,4 +421,4 @@ def provides(name, path, suite=bundle_policy.DEFAULT_DEBIAN_SUITE):
 def main_package(name, suite=bundle_policy.DEFAULT_DEBIAN_SUITE):
     """The Debian package recipe ``name`` builds its child of ``suite`` from (its version tags
     the image)."""
-    return recipe(name, suite)["version_of"]
+    return _fill(APPS[name]["version_of"], _suite_values(name, suite))

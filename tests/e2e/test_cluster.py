@@ -1171,17 +1171,45 @@ def built_applications(family):
             if name != "nginx" and appstore.recipe_of(entry) and appstore.image_source(entry, family) == "recipe"]
 
 
+# What a client sends to each application's Service, as a user checks it from a Pod with the
+# toolbox's nc and wget, and the answer only that server gives (a regular expression): (port,
+# bytes sent with nc, answer) or (port, HTTP path, answer). redis asks for its password first
+# (the chart sets one): its refusal is its answer too. PostgreSQL answers an SSLRequest with
+# one byte, N or S. nc waits while the server keeps the connection open: `timeout` ends it.
+SERVICE_ANSWERS = {
+    "redis": (6379, r"PING\r\n", r"^(\+PONG|-NOAUTH)"),
+    "memcached": (11211, r"version\r\n", r"^VERSION \d"),
+    "postgresql": (5432, r"\000\000\000\010\004\322\026\057", r"^[NS]$"),
+    "etcd": (2379, "/health", r'"health":\s*"true"'),
+    "influxdb": (8086, "/ping?verbose=true", r'"version"'),
+    "tomcat": (8080, "/", r"<h1>Apache Tomcat</h1>"),
+}
+
+
+def service_answer(pod, name, namespace):
+    """What application NAME's Service answers a client inside POD (the body or the bytes)."""
+    port, ask, _answer = SERVICE_ANSWERS[name]
+    host = "%s.%s.svc.cluster.local" % (name, namespace)
+    if ask.startswith("/"):
+        return http_get(pod, "http://%s:%d%s" % (host, port, ask))[1]
+    return kubectl("exec", pod["metadata"]["name"], "--", "timeout", "10", "sh", "-c",
+                   "printf '%s' | nc %s %d" % (ask, host, port), check=False, timeout=120).stdout
+
+
 @pytest.mark.timeout(2400)
 @pytest.mark.parametrize("family", ["c86", "arm"])
 def test_every_application_built_here_runs_through_its_chart_on_a_node_of_the_family(lab, family):
-    """Each application whose image a recipe builds (redis, memcached, etcd, influxdb, postgresql
-    on c86 and arm) installed by playbooks/appstore.yml for one family, in one run: its Pod
-    becomes Ready (the chart's probes: PostgreSQL after initdb, etcd's /health, InfluxDB's
-    /ping) on a node of that family, from the private registry, its server process machine
-    code of that node: c86 on the amd64 nodes, arm on the arm64 machine (full tier, both). The
-    releases are removed afterwards (namespace appstore-<name>-<family>)."""
+    """Each application whose image a recipe builds (redis, memcached, etcd, influxdb,
+    postgresql, tomcat on c86 and arm) installed by playbooks/appstore.yml for one family, in
+    one run: its Pod becomes Ready (the chart's probes: PostgreSQL after initdb, etcd's /health,
+    InfluxDB's /ping, Tomcat's page) on a node of that family, from the private registry, its
+    server process machine code of that node (Tomcat's: the image's java), and its Service
+    answers a Pod on the control plane with the server's own reply: c86 on the amd64 nodes, arm
+    on the arm64 machine (full tier, both). The releases are removed afterwards (namespace
+    appstore-<name>-<family>)."""
     names = built_applications(family)
-    assert {"redis", "memcached", "etcd", "influxdb", "postgresql"} <= set(names), names
+    assert {"redis", "memcached", "etcd", "influxdb", "postgresql", "tomcat"} <= set(names), names
+    assert set(names) <= set(SERVICE_ANSWERS), names
     namespaces = dict((name, "appstore-%s-%s" % (name, family)) for name in names)
     apps = [{"name": name, "families": [family], "namespace": namespaces[name]} for name in names]
     try:
@@ -1198,6 +1226,8 @@ def test_every_application_built_here_runs_through_its_chart_on_a_node_of_the_fa
             assert status["imageID"].startswith("%s/appstore/%s@sha256:" % (REGISTRY, name)), (name, status)
             pid = task_pid(host, status["containerID"].split("://", 1)[1])
             assert machine_problems(host, ["/proc/%s/exe" % pid], goarch(host)) == [], (name, host)
+            answer = service_answer(pod_on(CONTROL_PLANE), name, namespaces[name])
+            assert re.search(SERVICE_ANSWERS[name][2], answer), (name, answer[:300])
     finally:
         for namespace in namespaces.values():
             kubectl("delete", "namespace", namespace, "--ignore-not-found", "--wait=true", timeout=600, check=False)

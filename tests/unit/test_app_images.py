@@ -6,6 +6,7 @@ import importlib.util
 import io
 import json
 import os
+import posixpath
 
 import pytest
 
@@ -37,7 +38,7 @@ def test_each_repository_has_one_recipe_and_each_recipe_takes_its_main_package()
         assert app_images.recipe_of(spec["repository"]) == name
         for suite in spec.get("suites") or [bundle_policy.DEFAULT_DEBIAN_SUITE]:
             assert any(take.split(":", maxsplit=1)[0] == app_images.main_package(name, suite)
-                       for take in app_images.recipe(name, suite)["takes"]), (name, suite)
+                       for take in app_images.recipe(name, suite, "amd64")["takes"]), (name, suite)
     assert app_images.recipe_of("appstore/nope") is None
     assert set(app_images.FAMILIES) < set(arch.families()) and "sw64" not in app_images.FAMILIES
 
@@ -139,9 +140,66 @@ def test_a_link_provides_a_file_only_when_its_target_is_in_the_image(monkeypatch
 
 
 def test_the_image_build_adds_the_recipes_links_and_environment(tmp_path):
-    args = debian_apps().oci_args("postgresql", "sid", str(tmp_path))
+    args = debian_apps().oci_args("postgresql", "sid", "loong64", str(tmp_path))
     links = [args[i + 1] for i, a in enumerate(args) if a == "--symlink"]
     assert "usr/bin/sh=dash" in links and "usr/bin/initdb=../lib/postgresql/18/bin/initdb" in links
     assert "PGDATA=/var/lib/postgresql/data/pgdata" in [args[i + 1] for i, a in enumerate(args) if a == "--env"]
     passwd = [a for a in args if a.startswith("etc/passwd=")][0].split("=", 1)[1].rsplit(":", 1)[0]
     assert "postgres:x:65532:65532:" in open(passwd).read()
+
+
+# The Debian architectures of the lab's children, by suite (hack/lab/archs.sh: loong64 from sid).
+LAB_CHILDREN = [("bookworm", "amd64"), ("bookworm", "arm64"), ("bookworm", "mips64el"), ("sid", "loong64")]
+
+
+@pytest.mark.parametrize("suite, deb_arch", LAB_CHILDREN)
+def test_tomcat_runs_on_the_jre_and_the_jars_its_child_takes(suite, deb_arch):
+    """What the entrypoint starts is in each child: java (the link into the JRE of the child's
+    architecture), and every jar of Tomcat's lib/ is a link to a jar the child takes; the JSP
+    compiler's batch jar is sid's own package and bookworm's core jar."""
+    spec = app_images.recipe("tomcat", suite, deb_arch)
+    java = spec["entrypoint"][0]
+    assert java == "/usr/bin/java" and spec["links"]["usr/bin/java"] == "../lib/jvm/java-17-openjdk-%s/bin/java" % deb_arch
+    assert app_images.provides("tomcat", java, suite, deb_arch)
+    other = "arm64" if deb_arch != "arm64" else "amd64"  # another architecture's JRE is not taken
+    assert not app_images.provides("tomcat", "/usr/lib/jvm/java-17-openjdk-%s/bin/java" % other, suite, deb_arch)
+    lib = [path for path in spec["links"] if path.startswith("usr/share/tomcat/lib/")]
+    assert len(lib) == len(app_images.TOMCAT_JARS)
+    for path in lib:
+        assert app_images.provides("tomcat", "/" + path, suite, deb_arch), path
+    batch = posixpath.basename(spec["links"]["usr/share/tomcat/lib/eclipse-jdt-core-compiler-batch.jar"])
+    assert batch == {"bookworm": "eclipse-jdt-core.jar", "sid": "eclipse-jdt-core-compiler-batch.jar"}[suite]
+    classpath = spec["entrypoint"][spec["entrypoint"].index("-classpath") + 1]
+    assert classpath == "/usr/share/tomcat/lib/*" and spec["entrypoint"][-1] == "org.apache.catalina.startup.Bootstrap"
+    for path in ("/var/lib/tomcat/conf/server.xml", "/var/lib/tomcat/conf/web.xml",
+                 "/var/lib/tomcat/webapps/ROOT/index.html", "/etc/java-17-openjdk/security/java.security"):
+        assert app_images.provides("tomcat", path, suite, deb_arch), path
+    # Left out: what links libraries the image does not hold, and the trust store's dangling link.
+    jre = "/usr/lib/jvm/java-17-openjdk-%s/" % deb_arch
+    for path in ("lib/libfontmanager.so", "lib/libjsound.so", "lib/security/cacerts"):
+        assert not app_images.provides("tomcat", jre + path, suite, deb_arch), path
+    assert app_images.provides("tomcat", jre + "lib/server/libjvm.so", suite, deb_arch)
+    assert app_images.main_package("tomcat", suite) == "libtomcat10-java"
+
+
+def test_a_recipe_that_names_the_architecture_is_refused_without_one():
+    with pytest.raises(ValueError, match=r"recipe tomcat names the Debian architecture .*deb_arch"):
+        app_images.recipe("tomcat")
+    with pytest.raises(ValueError, match="recipe tomcat names the Debian architecture"):
+        app_images.provides("tomcat", "/usr/bin/java")
+    # Recipes that do not name it are the same without one.
+    assert app_images.recipe("nginx") is app_images.APPS["nginx"]
+    assert app_images.recipe("postgresql", "sid") == app_images.recipe("postgresql", "sid", "loong64")
+
+
+def test_tomcats_server_xml_and_web_xml_are_well_formed_and_serve_8080():
+    import xml.etree.ElementTree as ET
+    server = ET.fromstring(app_images.TOMCAT_SERVER_XML.split("?>", 1)[1])
+    (connector,) = server.iter("Connector")
+    assert connector.get("port") == "8080" and server.get("port") == "-1"
+    assert "8080/tcp" in app_images.APPS["tomcat"]["expose"]
+    web = ET.fromstring(app_images.TOMCAT_WEB_XML.split("?>", 1)[1])
+    ns = "{https://jakarta.ee/xml/ns/jakartaee}"
+    classes = sorted(s.find(ns + "servlet-class").text for s in web.iter(ns + "servlet"))
+    assert classes == ["org.apache.catalina.servlets.DefaultServlet", "org.apache.jasper.servlet.JspServlet"]
+    assert {m.find(ns + "extension").text for m in web.iter(ns + "mime-mapping")} >= {"html", "css", "js", "json"}

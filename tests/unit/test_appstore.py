@@ -79,7 +79,7 @@ def test_a_chart_whose_image_a_recipe_builds_runs_it_as_its_user_and_starts_what
         assert user == app_images.NONROOT, (name, user)
         for program in chart_commands(entry["chart"]):
             assert app_images.provides(recipe, program), (name, program)
-    assert built == 6
+    assert built == 7
     assert chart_commands("postgresql") == ["/bin/sh"] and chart_commands("etcd") == ["/usr/bin/etcd"]
 
 

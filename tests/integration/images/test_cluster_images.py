@@ -545,6 +545,25 @@ def nfs_tools(goarches, tmp_path_factory):
 def resolve(members, path):
     """The regular file a path of the layer names, through its symbolic links (absolute ones
     from the layer's root, as in a container), or None."""
+    final = follow(members, path)
+    member = members.get(final, (None, None))[0]
+    return final if member is not None and member.isreg() else None
+
+
+def dangling_links(members):
+    """The symbolic links of the layer whose target (through further links) is neither a file
+    nor a directory of the layer."""
+    dirs = set()
+    for name in members:
+        while "/" in name:
+            name = name.rsplit("/", 1)[0]
+            dirs.add(name)
+    return sorted(path for path, (member, _data) in members.items()
+                  if member.issym() and follow(members, path) not in set(members) | dirs)
+
+
+def follow(members, path):
+    """The path of the layer a path names once its symbolic links are followed, or None (a loop)."""
     parts, seen = path.strip("/").split("/"), 0
     done = []
     while parts:
@@ -561,9 +580,7 @@ def resolve(members, path):
             done = []
             continue
         done.append(part)
-    final = "/".join(done)
-    member = members.get(final, (None, None))[0]
-    return final if member is not None and member.isreg() else None
+    return "/".join(done)
 
 
 def readelf(data, tmp_path, runpath=False):
@@ -591,9 +608,12 @@ def library_dirs(goarch):
     return ["lib/" + triplet, "usr/lib/" + triplet, "lib", "usr/lib", "lib64", "usr/lib64"]
 
 
-def missing_libraries(members, goarch, tmp_path):
-    """[(file, what is missing)] over every ELF file of the layer, and its program interpreter."""
+def missing_libraries(members, goarch, tmp_path, preloaded=()):
+    """[(file, what is missing)] over every ELF file of the layer, and its program interpreter.
+    ``preloaded``: paths of the layer a program loads by path before the libraries that need
+    them (the java launcher's lib/server/libjvm.so), which the loader then finds by soname."""
     dirs, problems = library_dirs(goarch), []
+    loaded = set(posixpath.basename(path) for path in preloaded if resolve(members, path))
     for path, (member, data) in sorted(members.items()):
         if not member.isreg() or not data.startswith(b"\x7fELF"):
             continue
@@ -601,9 +621,9 @@ def missing_libraries(members, goarch, tmp_path):
         if interp and not resolve(members, interp):
             problems.append((path, "interpreter " + interp))
         # glibc's gconv modules find their helpers through RUNPATH $ORIGIN.
-        own = [d.replace("$ORIGIN", posixpath.dirname(path)).lstrip("/") for d in runpath]
+        own = [posixpath.normpath(d.replace("$ORIGIN", posixpath.dirname(path))).lstrip("/") for d in runpath]
         for lib in needed:
-            if not any(resolve(members, d + "/" + lib) for d in own + dirs):
+            if lib not in loaded and not any(resolve(members, d + "/" + lib) for d in own + dirs):
                 problems.append((path, lib))
     return problems
 
@@ -655,8 +675,15 @@ APPS = {
     # Through the image's link, which the chart and the kingbase role start it by (any major).
     "postgresql": ("appstore/postgresql", ["/usr/bin/postgres", "--version"]),
     "fio": ("xinchuang/fio", ["/usr/bin/fio", "--version"]),
+    # What Tomcat's version.sh runs: its ServerInfo on the image's JVM.
+    "tomcat": ("appstore/tomcat", ["/usr/bin/java", "-classpath", "/usr/share/tomcat/lib/*",
+                                   "org.apache.catalina.util.ServerInfo"]),
 }
 APP_USER = "65532:65532"
+# The library a program of the image loads by its path before the libraries that need it: the
+# java launcher dlopens the JVM of lib/server (the JRE's other libraries name libjvm.so, with
+# no RUNPATH that finds it).
+PRELOADED = {"tomcat": r"^usr/lib/jvm/java-17-openjdk-[^/]+/lib/server/libjvm\.so$"}
 
 
 @pytest.fixture(scope="module")
@@ -721,9 +748,18 @@ APP_CHILDREN = [(app, goarch) for app in sorted(APPS) for goarch in LAB_GOARCHES
 @pytest.mark.parametrize("app, goarch", APP_CHILDREN)
 def test_each_application_child_holds_every_library_its_programs_and_modules_link(apps_built, app, goarch, tmp_path):
     """Every ELF file of the child (PostgreSQL's modules too, which the server loads later)
-    finds each library it needs, and its interpreter, in the image."""
+    finds each library it needs, and its interpreter, in the image; its program (through the
+    image's links: Tomcat's /usr/bin/java) is machine code of the child's architecture, and no
+    link of the image points at nothing."""
     _config, members = layout_layer(apps_built[(APPS[app][0], goarch)][2])
-    assert missing_libraries(members, goarch, tmp_path) == []
+    preloaded = [path for path in members if re.match(PRELOADED.get(app, "^$"), path)]
+    assert len(preloaded) == (1 if app in PRELOADED else 0), (app, goarch, preloaded)
+    assert missing_libraries(members, goarch, tmp_path, preloaded) == []
+    program = APPS[app][1][0]
+    real = resolve(members, program)
+    assert real, "%s %s: no %s in the layer" % (app, goarch, program)
+    assert elf.goarch_of_bytes(members[real][1], "%s of %s %s" % (program, app, goarch)) == goarch
+    assert dangling_links(members) == []
 
 
 @pytest.mark.parametrize("app, goarch", APP_CHILDREN)
@@ -742,3 +778,60 @@ def test_containerd_runs_each_application_child_with_every_library_it_links(
     debian = proof.layout_config(layout)["config"]["Labels"]["org.opencontainers.image.source"].split()[-1]
     upstream = app_images.debian_upstream(debian)
     assert tag in printed or upstream in printed, (app, goarch, tag, upstream, printed[-500:])
+
+
+HELLO_JSP = '<%@ page contentType="text/plain" %>six times seven is <%= 6 * 7 %> on <%= System.getProperty("os.arch") %>\n'
+
+
+def test_the_tomcat_child_of_this_machine_serves_its_page_and_compiles_a_jsp(
+        node, registry, apps_built, apps_pushed, workdir):
+    """Tomcat of the image, as its entrypoint starts it (user 65532, no shell), under containerd
+    in a network namespace of its own: its ROOT page answers on 8080, and a JSP mounted into
+    webapps/ is compiled by Jasper with the image's JDT and run on the image's JVM (read from
+    inside the task's namespace: nothing listens on the host)."""
+    goarch = host_goarch()
+    tag, _digest, _layout = apps_built[("appstore/tomcat", goarch)]
+    ref = "%s/appstore/tomcat:%s" % (registry.host, tag)
+    webapp = os.path.join(workdir, "hello")
+    os.makedirs(webapp, exist_ok=True)
+    with open(os.path.join(webapp, "index.jsp"), "w") as fh:
+        fh.write(HELLO_JSP)
+    ctr(node, "images", "pull", "--hosts-dir", node["certs_d"], ref)
+    name = "xc-tomcat-serves"
+    ctr(node, "run", "--detach", "--mount",
+        "type=bind,src=%s,dst=/var/lib/tomcat/webapps/hello,options=rbind:ro" % webapp, ref, name)
+    try:
+        pid = None
+        for _attempt in range(50):
+            rows = [line.split() for line in ctr(node, "tasks", "ls").stdout.splitlines() if line.startswith(name)]
+            if rows and rows[0][2] == "RUNNING":
+                pid = rows[0][1]
+                break
+            time.sleep(0.2)
+        assert pid, ctr(node, "tasks", "ls").stdout
+
+        def get(path):
+            return subprocess.run(["nsenter", "-t", pid, "-n", "curl", "-sS", "--max-time", "10",
+                                   "-o", "-", "-w", "\n%{http_code}", "http://127.0.0.1:8080" + path],
+                                  capture_output=True, text=True, timeout=30, check=False)
+
+        page = None
+        for _attempt in range(120):  # the JVM starts in a few seconds; JSP compilation on first use
+            page = get("/")
+            if page.returncode == 0 and page.stdout.endswith("\n200"):
+                break
+            time.sleep(0.5)
+        assert page.stdout.endswith("\n200") and "Apache Tomcat" in page.stdout, (page.stdout, page.stderr)
+        hello = get("/hello/")
+        expected = "six times seven is 42 on %s" % {"amd64": "amd64", "arm64": "aarch64"}.get(goarch, goarch)
+        assert hello.stdout.endswith("\n200") and expected in hello.stdout, (hello.stdout, hello.stderr)
+        with open("/proc/%s/status" % pid) as fh:
+            uid = [line.split()[1] for line in fh if line.startswith("Uid:")][0]
+        assert uid == "65532"
+    finally:
+        ctr(node, "tasks", "kill", "--signal", "SIGKILL", name, check=False)
+        for _attempt in range(50):
+            if ctr(node, "tasks", "rm", name, check=False).returncode == 0:
+                break
+            time.sleep(0.2)
+        ctr(node, "containers", "rm", name, check=False)
