@@ -1174,14 +1174,15 @@ def built_applications(family):
 # What a client sends to each application's Service, as a user checks it from a Pod with the
 # toolbox's nc and wget, and the answer only that server gives (a regular expression): (port,
 # bytes sent with nc, answer) or (port, HTTP path, answer). redis asks for its password first
-# (the chart sets one): its refusal is its answer too. PostgreSQL answers an SSLRequest with
-# one byte, N or S. nc waits while the server keeps the connection open: `timeout` ends it.
+# (the chart sets one): its refusal is its answer too. InfluxDB 1.6 answers a query (its /ping
+# has no body). PostgreSQL answers an SSLRequest with one byte, N or S. nc waits while the
+# server keeps the connection open: `timeout` ends it.
 SERVICE_ANSWERS = {
     "redis": (6379, r"PING\r\n", r"^(\+PONG|-NOAUTH)"),
     "memcached": (11211, r"version\r\n", r"^VERSION \d"),
     "postgresql": (5432, r"\000\000\000\010\004\322\026\057", r"^[NS]$"),
     "etcd": (2379, "/health", r'"health":\s*"true"'),
-    "influxdb": (8086, "/ping?verbose=true", r'"version"'),
+    "influxdb": (8086, "/query?q=SHOW+DATABASES", r'"results":\s*\['),
     "tomcat": (8080, "/", r"<h1>Apache Tomcat</h1>"),
 }
 
@@ -1220,12 +1221,14 @@ def test_every_application_built_here_runs_through_its_chart_on_a_node_of_the_fa
             selector = "app.kubernetes.io/instance=" + name
             kubectl("wait", "--for=condition=Ready", "pod", "-l", selector, "-n", namespaces[name],
                     "--timeout=900s", timeout=960)
-            (pod,) = kubectl_json("get", "pods", "-n", namespaces[name], "-l", selector)["items"]
-            host, status = pod["spec"]["nodeName"], pod["status"]["containerStatuses"][0]
-            assert arch.family_of(goarch(host)) == family, (name, host)
-            assert status["imageID"].startswith("%s/appstore/%s@sha256:" % (REGISTRY, name)), (name, status)
-            pid = task_pid(host, status["containerID"].split("://", 1)[1])
-            assert machine_problems(host, ["/proc/%s/exe" % pid], goarch(host)) == [], (name, host)
+            pods = kubectl_json("get", "pods", "-n", namespaces[name], "-l", selector)["items"]
+            assert pods, name  # one, or Tomcat's two replicas
+            for pod in pods:
+                host, status = pod["spec"]["nodeName"], pod["status"]["containerStatuses"][0]
+                assert arch.family_of(goarch(host)) == family, (name, host)
+                assert status["imageID"].startswith("%s/appstore/%s@sha256:" % (REGISTRY, name)), (name, status)
+                pid = task_pid(host, status["containerID"].split("://", 1)[1])
+                assert machine_problems(host, ["/proc/%s/exe" % pid], goarch(host)) == [], (name, host)
             answer = service_answer(pod_on(CONTROL_PLANE), name, namespaces[name])
             assert re.search(SERVICE_ANSWERS[name][2], answer), (name, answer[:300])
     finally:
