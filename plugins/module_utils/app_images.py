@@ -312,6 +312,40 @@ APPS = {
         # What version.sh runs: Tomcat's ServerInfo on the image's JVM.
         "version_args": ["-classpath", TOMCAT_HOME + "/lib/*", "org.apache.catalina.util.ServerInfo"],
     },
+    # RabbitMQ on Debian's Erlang (bookworm 3.10.8 on OTP 25, sid 4.3.6 on OTP 29: the loong64
+    # child under its own tag): the server, the Erlang runtime and the OTP applications its
+    # Depends name (with eunit and parsetools, which one suite or the other asks for). Its
+    # launcher and Erlang's erl are shell scripts: busybox's sh runs them, with the commands they
+    # call (readlink, dirname, basename, expr, date; df for the free disk monitor).
+    "rabbitmq": {
+        "repository": "appstore/rabbitmq",
+        "version_of": "rabbitmq-server",
+        "takes": ["rabbitmq-server:usr/lib/rabbitmq/",
+                  "erlang-base:usr/lib/erlang/,usr/bin/erl,usr/bin/epmd:lib,zlib1g",
+                  "erlang-asn1:usr/lib/erlang/lib/:libc6", "erlang-crypto:usr/lib/erlang/lib/:libc6,libssl",
+                  "erlang-os-mon:usr/lib/erlang/lib/:libc6", "erlang-runtime-tools:usr/lib/erlang/lib/:libc6"]
+                 + ["erlang-%s:usr/lib/erlang/lib/" % app for app in (
+                     "eldap", "eunit", "inets", "mnesia", "parsetools", "public-key", "ssl", "syntax-tools",
+                     "tools", "xmerl")]
+                 + ["busybox-static:usr/bin/busybox"],
+        "links": dict(("usr/bin/" + applet, "busybox")
+                      for applet in ("sh", "basename", "date", "df", "dirname", "expr", "readlink")),
+        # The node is rabbit@localhost: Erlang resolves localhost through /etc/hosts (Kubernetes
+        # writes its own over it; a bare container runtime does not).
+        "files": {"etc/hosts": "127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n"},
+        "dirs": ["tmp:1777", "var/lib/rabbitmq:1777", "var/log/rabbitmq:1777"],
+        # Logs to the container's output; the cookie and the database under /var/lib/rabbitmq.
+        "env": ["HOME=/var/lib/rabbitmq", "RABBITMQ_MNESIA_BASE=/var/lib/rabbitmq/mnesia", "RABBITMQ_LOGS=-",
+                "RABBITMQ_NODENAME=rabbit@localhost"],
+        "workdir": "/var/lib/rabbitmq",
+        # sh named first: the program an image's entrypoint names is machine code of its
+        # architecture (the publisher's check of a true child), not a script.
+        "entrypoint": ["/usr/bin/sh", "/usr/lib/rabbitmq/bin/rabbitmq-server"],
+        "expose": ["5672/tcp"],
+        # The emulator's version (+V stops before BEAM's JIT starts: it crashes under qemu-user),
+        # and the server's version by its directory.
+        "version_args": ["/bin/sh", "-c", "erl +V && echo /usr/lib/rabbitmq/lib/rabbitmq_server-*"],
+    },
     # fio with every engine Debian links, for measuring the storage layer (bench/storage.py:
     # local-storage beside nfs-lab on one node).
     "fio": {

@@ -1175,8 +1175,9 @@ def built_applications(family):
 # toolbox's nc and wget, and the answer only that server gives (a regular expression): (port,
 # bytes sent with nc, answer) or (port, HTTP path, answer). redis asks for its password first
 # (the chart sets one): its refusal is its answer too. InfluxDB 1.6 answers a query (its /ping
-# has no body). PostgreSQL answers an SSLRequest with one byte, N or S. nc waits while the
-# server keeps the connection open: `timeout` ends it.
+# has no body). PostgreSQL answers an SSLRequest with one byte, N or S; RabbitMQ an AMQP protocol
+# header with connection.start, naming its product (binary: tr keeps the printable part). nc
+# waits while the server keeps the connection open: `timeout` ends it.
 SERVICE_ANSWERS = {
     "redis": (6379, r"PING\r\n", r"^(\+PONG|-NOAUTH)"),
     "memcached": (11211, r"version\r\n", r"^VERSION \d"),
@@ -1184,6 +1185,7 @@ SERVICE_ANSWERS = {
     "etcd": (2379, "/health", r'"health":\s*"true"'),
     "influxdb": (8086, "/query?q=SHOW+DATABASES", r'"results":\s*\['),
     "tomcat": (8080, "/", r"<h1>Apache Tomcat</h1>"),
+    "rabbitmq": (5672, r"AMQP\000\000\011\001", r"RabbitMQ"),
 }
 
 
@@ -1194,14 +1196,15 @@ def service_answer(pod, name, namespace):
     if ask.startswith("/"):
         return http_get(pod, "http://%s:%d%s" % (host, port, ask))[1]
     return kubectl("exec", pod["metadata"]["name"], "--", "timeout", "10", "sh", "-c",
-                   "printf '%s' | nc %s %d" % (ask, host, port), check=False, timeout=120).stdout
+                   "printf '%s' | nc %s %d | tr -c 'A-Za-z0-9 .+-' '?'" % (ask, host, port),
+                   check=False, timeout=120).stdout
 
 
 @pytest.mark.timeout(2400)
 @pytest.mark.parametrize("family", ["c86", "arm"])
 def test_every_application_built_here_runs_through_its_chart_on_a_node_of_the_family(lab, family):
     """Each application whose image a recipe builds (redis, memcached, etcd, influxdb,
-    postgresql, tomcat on c86 and arm) installed by playbooks/appstore.yml for one family, in
+    postgresql, tomcat, rabbitmq on c86 and arm) installed by playbooks/appstore.yml for one family, in
     one run: its Pod becomes Ready (the chart's probes: PostgreSQL after initdb, etcd's /health,
     InfluxDB's /ping, Tomcat's page) on a node of that family, from the private registry, its
     server process machine code of that node (Tomcat's: the image's java), and its Service
@@ -1209,7 +1212,7 @@ def test_every_application_built_here_runs_through_its_chart_on_a_node_of_the_fa
     on the arm64 machine (full tier, both). The releases are removed afterwards (namespace
     appstore-<name>-<family>)."""
     names = built_applications(family)
-    assert {"redis", "memcached", "etcd", "influxdb", "postgresql", "tomcat"} <= set(names), names
+    assert {"redis", "memcached", "etcd", "influxdb", "postgresql", "tomcat", "rabbitmq"} <= set(names), names
     assert set(names) <= set(SERVICE_ANSWERS), names
     namespaces = dict((name, "appstore-%s-%s" % (name, family)) for name in names)
     apps = [{"name": name, "families": [family], "namespace": namespaces[name]} for name in names]

@@ -79,21 +79,21 @@ def test_a_chart_whose_image_a_recipe_builds_runs_it_as_its_user_and_starts_what
         assert user == app_images.NONROOT, (name, user)
         for program in chart_commands(entry["chart"]):
             assert app_images.provides(recipe, program), (name, program)
-    assert built == 7
+    assert built == 8
     assert chart_commands("postgresql") == ["/bin/sh"] and chart_commands("etcd") == ["/usr/bin/etcd"]
 
 
 def test_a_debian_package_without_a_recipe_is_refused_naming_the_fix():
-    """A Debian package for rabbitmq, whose image no recipe builds."""
+    """A Debian package for jenkins, whose image no recipe builds."""
     catalogue = copy.deepcopy(CATALOGUE)
-    catalogue["rabbitmq"]["debian_package"] = "rabbitmq-server"
+    catalogue["jenkins"]["debian_package"] = "jenkins"
     assert appstore.catalogue_problems(catalogue) == [
-        "appstore_catalogue.rabbitmq sets debian_package 'rabbitmq-server', but no recipe builds its image "
-        "appstore/rabbitmq (the recipes build %s): set debian_package to \"\" (the site's registry provides the "
+        "appstore_catalogue.jenkins sets debian_package 'jenkins', but no recipe builds its image "
+        "appstore/jenkins (the recipes build %s): set debian_package to \"\" (the site's registry provides the "
         "image) or add a recipe in plugins/module_utils/app_images.py" % ", ".join(app_images.built_repositories())]
-    with pytest.raises(appstore.AppstoreError, match="appstore_catalogue.rabbitmq sets debian_package"):
+    with pytest.raises(appstore.AppstoreError, match="appstore_catalogue.jenkins sets debian_package"):
         appstore.install_plan([{"name": "redis", "families": ["c86"]}], catalogue, REGISTRY)
-    with pytest.raises(appstore.AppstoreError, match="appstore_catalogue.rabbitmq sets debian_package"):
+    with pytest.raises(appstore.AppstoreError, match="appstore_catalogue.jenkins sets debian_package"):
         appstore.matrix(catalogue)
     # A site's own application with a package but no recipe, and one with the wrong package.
     catalogue = copy.deepcopy(CATALOGUE)

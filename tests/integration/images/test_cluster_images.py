@@ -675,6 +675,9 @@ APPS = {
     # Through the image's link, which the chart and the kingbase role start it by (any major).
     "postgresql": ("appstore/postgresql", ["/usr/bin/postgres", "--version"]),
     "fio": ("xinchuang/fio", ["/usr/bin/fio", "--version"]),
+    # Erlang's emulator (+V: its version, before BEAM's JIT, which crashes under qemu-user), then
+    # the server's directory, named with its version.
+    "rabbitmq": ("appstore/rabbitmq", ["/bin/sh", "-c", "erl +V && echo /usr/lib/rabbitmq/lib/rabbitmq_server-*"]),
     # What Tomcat's version.sh runs: its ServerInfo on the image's JVM.
     "tomcat": ("appstore/tomcat", ["/usr/bin/java", "-classpath", "/usr/share/tomcat/lib/*",
                                    "org.apache.catalina.util.ServerInfo"]),
@@ -783,6 +786,63 @@ def test_containerd_runs_each_application_child_with_every_library_it_links(
 HELLO_JSP = '<%@ page contentType="text/plain" %>six times seven is <%= 6 * 7 %> on <%= System.getProperty("os.arch") %>\n'
 
 
+def running_task(node, name):
+    """The host PID of container NAME's task once it runs."""
+    for _attempt in range(50):
+        rows = [line.split() for line in ctr(node, "tasks", "ls").stdout.splitlines() if line.startswith(name)]
+        if rows and rows[0][2] == "RUNNING":
+            return rows[0][1]
+        time.sleep(0.2)
+    raise AssertionError("no running task %s: %s" % (name, ctr(node, "tasks", "ls").stdout))
+
+
+def remove_task(node, name):
+    ctr(node, "tasks", "kill", "--signal", "SIGKILL", name, check=False)
+    for _attempt in range(50):
+        if ctr(node, "tasks", "rm", name, check=False).returncode == 0:
+            break
+        time.sleep(0.2)
+    ctr(node, "containers", "rm", name, check=False)
+
+
+# AMQP 0-9-1's protocol header: a server answers it with connection.start (class 10, method 10),
+# whose server-properties name the product and its version.
+AMQP_HEADER = b"AMQP\x00\x00\x09\x01"
+AMQP_ASK = ("import socket,sys\ns=socket.create_connection(('127.0.0.1',5672),5)\ns.sendall(%r)\ns.settimeout(5)\n"
+            "data=b''\ntry:\n    while len(data)<8 or len(data)<int.from_bytes(data[3:7],'big')+8:\n"
+            "        chunk=s.recv(4096)\n        if not chunk: break\n        data+=chunk\nexcept OSError: pass\n"
+            "sys.stdout.buffer.write(data)\n" % AMQP_HEADER)
+
+
+def test_the_rabbitmq_child_of_this_machine_answers_an_amqp_client(node, registry, apps_built, apps_pushed):
+    """RabbitMQ of the image, as its entrypoint starts it (busybox's sh runs the launcher and
+    erl; user 65532), under containerd in a network namespace of its own: an AMQP client's
+    protocol header gets connection.start from the server, naming RabbitMQ and the tag's version
+    (read from inside the task's namespace: nothing listens on the host)."""
+    tag, _digest, _layout = apps_built[("appstore/rabbitmq", host_goarch())]
+    ref = "%s/appstore/rabbitmq:%s" % (registry.host, tag)
+    ctr(node, "images", "pull", "--hosts-dir", node["certs_d"], ref)
+    name = "xc-rabbitmq-answers"
+    ctr(node, "run", "--detach", ref, name)
+    try:
+        pid = running_task(node, name)
+        reply = b""
+        for _attempt in range(120):  # the node boots in a few seconds here
+            proc = subprocess.run(["nsenter", "-t", pid, "-n", sys.executable, "-c", AMQP_ASK],
+                                  capture_output=True, timeout=30, check=False)
+            reply = proc.stdout
+            if reply:
+                break
+            time.sleep(0.5)
+        # A method frame (type 1) on channel 0 carrying connection.start (class 10, method 10).
+        assert reply[:3] == b"\x01\x00\x00" and reply[7:11] == b"\x00\x0a\x00\x0a", reply[:64]
+        assert b"RabbitMQ" in reply and tag.encode() in reply, reply
+        with open("/proc/%s/status" % pid) as fh:
+            assert [line.split()[1] for line in fh if line.startswith("Uid:")] == ["65532"]
+    finally:
+        remove_task(node, name)
+
+
 def test_the_tomcat_child_of_this_machine_serves_its_page_and_compiles_a_jsp(
         node, registry, apps_built, apps_pushed, workdir):
     """Tomcat of the image, as its entrypoint starts it (user 65532, no shell), under containerd
@@ -801,14 +861,7 @@ def test_the_tomcat_child_of_this_machine_serves_its_page_and_compiles_a_jsp(
     ctr(node, "run", "--detach", "--mount",
         "type=bind,src=%s,dst=/var/lib/tomcat/webapps/hello,options=rbind:ro" % webapp, ref, name)
     try:
-        pid = None
-        for _attempt in range(50):
-            rows = [line.split() for line in ctr(node, "tasks", "ls").stdout.splitlines() if line.startswith(name)]
-            if rows and rows[0][2] == "RUNNING":
-                pid = rows[0][1]
-                break
-            time.sleep(0.2)
-        assert pid, ctr(node, "tasks", "ls").stdout
+        pid = running_task(node, name)
 
         def get(path):
             return subprocess.run(["nsenter", "-t", pid, "-n", "curl", "-sS", "--max-time", "10",
@@ -829,9 +882,4 @@ def test_the_tomcat_child_of_this_machine_serves_its_page_and_compiles_a_jsp(
             uid = [line.split()[1] for line in fh if line.startswith("Uid:")][0]
         assert uid == "65532"
     finally:
-        ctr(node, "tasks", "kill", "--signal", "SIGKILL", name, check=False)
-        for _attempt in range(50):
-            if ctr(node, "tasks", "rm", name, check=False).returncode == 0:
-                break
-            time.sleep(0.2)
-        ctr(node, "containers", "rm", name, check=False)
+        remove_task(node, name)
