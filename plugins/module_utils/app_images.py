@@ -164,6 +164,11 @@ JRE = "usr/lib/jvm/java-17-openjdk-{deb_arch}/"
 JRE_LEFT_OUT = ["lib/libfontmanager.so", "lib/libjavajpeg.so", "lib/liblcms.so", "lib/libjsound.so",
                 "lib/libj2pcsc.so", "lib/ct.sym", "bin/jpackage", "lib/security/cacerts"]
 
+# The OTP applications of Erlang's own packages RabbitMQ runs beside those with NIFs (its
+# recipe's takes): those its Depends name in either suite.
+RABBITMQ_OTP_APPS = ("eldap", "eunit", "inets", "mnesia", "parsetools", "public-key", "ssl", "syntax-tools", "tools",
+                     "xmerl")
+
 # One recipe per image:
 #   repository    where hack/images.sh pushes it (an index with a child per family it builds)
 #   families      the families it builds a child for (default FAMILIES): those whose Debian
@@ -320,14 +325,12 @@ APPS = {
     "rabbitmq": {
         "repository": "appstore/rabbitmq",
         "version_of": "rabbitmq-server",
-        "takes": ["rabbitmq-server:usr/lib/rabbitmq/",
-                  "erlang-base:usr/lib/erlang/,usr/bin/erl,usr/bin/epmd:lib,zlib1g",
-                  "erlang-asn1:usr/lib/erlang/lib/:libc6", "erlang-crypto:usr/lib/erlang/lib/:libc6,libssl",
-                  "erlang-os-mon:usr/lib/erlang/lib/:libc6", "erlang-runtime-tools:usr/lib/erlang/lib/:libc6"]
-                 + ["erlang-%s:usr/lib/erlang/lib/" % app for app in (
-                     "eldap", "eunit", "inets", "mnesia", "parsetools", "public-key", "ssl", "syntax-tools",
-                     "tools", "xmerl")]
-                 + ["busybox-static:usr/bin/busybox"],
+        "takes": (["rabbitmq-server:usr/lib/rabbitmq/",
+                   "erlang-base:usr/lib/erlang/,usr/bin/erl,usr/bin/epmd:lib,zlib1g",
+                   "erlang-asn1:usr/lib/erlang/lib/:libc6", "erlang-crypto:usr/lib/erlang/lib/:libc6,libssl",
+                   "erlang-os-mon:usr/lib/erlang/lib/:libc6", "erlang-runtime-tools:usr/lib/erlang/lib/:libc6"]
+                  + ["erlang-%s:usr/lib/erlang/lib/" % app for app in RABBITMQ_OTP_APPS]
+                  + ["busybox-static:usr/bin/busybox"]),
         "links": dict(("usr/bin/" + applet, "busybox")
                       for applet in ("sh", "basename", "date", "df", "dirname", "expr", "readlink")),
         # The node is rabbit@localhost: Erlang resolves localhost through /etc/hosts (Kubernetes
