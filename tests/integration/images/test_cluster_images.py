@@ -342,6 +342,31 @@ def ctr(node, *args, check=True, timeout=300):
     return proc
 
 
+def running_task(node, name):
+    """The host PID of container NAME's task once it runs."""
+    for _attempt in range(50):
+        rows = [line.split() for line in ctr(node, "tasks", "ls").stdout.splitlines() if line.startswith(name)]
+        if rows and rows[0][2] == "RUNNING":
+            return rows[0][1]
+        time.sleep(0.2)
+    raise AssertionError("no running task %s: %s" % (name, ctr(node, "tasks", "ls").stdout))
+
+
+def remove_task(node, name):
+    ctr(node, "tasks", "kill", "--signal", "SIGKILL", name, check=False)
+    for _attempt in range(50):
+        if ctr(node, "tasks", "rm", name, check=False).returncode == 0:
+            break
+        time.sleep(0.2)
+    ctr(node, "containers", "rm", name, check=False)
+
+
+def task_uid(pid):
+    """The real user ID of the task whose host PID is PID (its /proc status)."""
+    with open("/proc/%s/status" % pid) as fh:
+        return [line.split()[1] for line in fh if line.startswith("Uid:")][0]
+
+
 def test_containerd_pulls_and_runs_pause_from_the_registry(node, registry, built):
     ref = "%s/%s:%s" % (registry.host, PAUSE, SANDBOX_TAG)
     since = registry.tls.log_size()
@@ -353,28 +378,13 @@ def test_containerd_pulls_and_runs_pause_from_the_registry(node, registry, built
 
     ctr(node, "run", "--detach", ref, "xc-pause")
     try:
-        status = ""
-        for _attempt in range(50):
-            tasks = ctr(node, "tasks", "ls").stdout
-            status = [line for line in tasks.splitlines() if line.startswith("xc-pause")]
-            if status and "RUNNING" in status[0]:
-                break
-            time.sleep(0.2)
-        assert status and "RUNNING" in status[0], tasks
+        pid = running_task(node, "xc-pause")
         # Still running a moment later: pause waits for a signal, it does not exit.
         time.sleep(1)
         assert "RUNNING" in ctr(node, "tasks", "ls").stdout
-        pid = status[0].split()[1]
-        with open("/proc/%s/status" % pid) as fh:
-            uid_line = [line for line in fh if line.startswith("Uid:")][0]
-        assert uid_line.split()[1] == "65535", uid_line  # the image's USER
+        assert task_uid(pid) == "65535"  # the image's USER
     finally:
-        ctr(node, "tasks", "kill", "--signal", "SIGKILL", "xc-pause", check=False)
-        for _attempt in range(50):
-            if ctr(node, "tasks", "rm", "xc-pause", check=False).returncode == 0:
-                break
-            time.sleep(0.2)
-        ctr(node, "containers", "rm", "xc-pause", check=False)
+        remove_task(node, "xc-pause")
 
 
 def test_containerd_runs_the_coredns_image(node, registry, built):
@@ -786,25 +796,6 @@ def test_containerd_runs_each_application_child_with_every_library_it_links(
 HELLO_JSP = '<%@ page contentType="text/plain" %>six times seven is <%= 6 * 7 %> on <%= System.getProperty("os.arch") %>\n'
 
 
-def running_task(node, name):
-    """The host PID of container NAME's task once it runs."""
-    for _attempt in range(50):
-        rows = [line.split() for line in ctr(node, "tasks", "ls").stdout.splitlines() if line.startswith(name)]
-        if rows and rows[0][2] == "RUNNING":
-            return rows[0][1]
-        time.sleep(0.2)
-    raise AssertionError("no running task %s: %s" % (name, ctr(node, "tasks", "ls").stdout))
-
-
-def remove_task(node, name):
-    ctr(node, "tasks", "kill", "--signal", "SIGKILL", name, check=False)
-    for _attempt in range(50):
-        if ctr(node, "tasks", "rm", name, check=False).returncode == 0:
-            break
-        time.sleep(0.2)
-    ctr(node, "containers", "rm", name, check=False)
-
-
 # AMQP 0-9-1's protocol header: a server answers it with connection.start (class 10, method 10),
 # whose server-properties name the product and its version.
 AMQP_HEADER = b"AMQP\x00\x00\x09\x01"
@@ -837,8 +828,7 @@ def test_the_rabbitmq_child_of_this_machine_answers_an_amqp_client(node, registr
         # A method frame (type 1) on channel 0 carrying connection.start (class 10, method 10).
         assert reply[:3] == b"\x01\x00\x00" and reply[7:11] == b"\x00\x0a\x00\x0a", reply[:64]
         assert b"RabbitMQ" in reply and tag.encode() in reply, reply
-        with open("/proc/%s/status" % pid) as fh:
-            assert [line.split()[1] for line in fh if line.startswith("Uid:")] == ["65532"]
+        assert task_uid(pid) == "65532"
     finally:
         remove_task(node, name)
 
@@ -878,8 +868,6 @@ def test_the_tomcat_child_of_this_machine_serves_its_page_and_compiles_a_jsp(
         hello = get("/hello/")
         expected = "six times seven is 42 on %s" % {"amd64": "amd64", "arm64": "aarch64"}.get(goarch, goarch)
         assert hello.stdout.endswith("\n200") and expected in hello.stdout, (hello.stdout, hello.stderr)
-        with open("/proc/%s/status" % pid) as fh:
-            uid = [line.split()[1] for line in fh if line.startswith("Uid:")][0]
-        assert uid == "65532"
+        assert task_uid(pid) == "65532"
     finally:
         remove_task(node, name)
