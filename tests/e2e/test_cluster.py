@@ -16,15 +16,17 @@ written there through the kernel mount, and an iSCSI volume of its own LIO targe
 CHAP (a wrong secret is refused) -> a second run
 (-vvv) changes nothing and prints no secret, and check mode (ansible-runner, side by side with
 the second run: both only read the converged lab) changes nothing -> a tenant is held
-to its project -> the app store installs nginx on the amd64 and arm64 nodes -> database.yml
+to its project -> the app store installs nginx, redis, PostgreSQL and Tomcat on the amd64
+and arm64 nodes, each Pod and Service answering; a rerun changes nothing, helm lists them ->
+database.yml
 runs PostgreSQL on the arm64 machine (the group database) with its NAS mounted over NFS ->
 its kubernetes form runs PostgreSQL as a StatefulSet on the amd64 node and on the arm64 machine,
 each on a local volume of its node, its data kept through Pod and StatefulSet deletion ->
 every playbook runs on the lab in some tier (tpcc.yml and bundle.yml here in check mode) ->
 bad inputs stop in preflight, naming host and fix -> TPC-C on that database (tpcc.yml, local
 versus NAS at the inventory's two warehouses and a minute each).
-The full tier (`make test-full`, tests/tiers.yml) adds, after those: the app store's rerun and
-list on the lab -> scale.yml adds the
+The full tier (`make test-full`, tests/tiers.yml) adds, after those: the app store's other
+applications built here on each family -> scale.yml adds the
 second amd64 node (again: nothing changes) -> the mips64el machine,
 started only then, joins through scale.yml -> Pods there -> an NFS claim written on the arm64
 node is read on the mips64el node -> an iSCSI volume of the arm64 target mounts on the mips64el
@@ -53,7 +55,7 @@ import pytest
 import yaml
 
 from tests.e2e.lab import (
-    AESCBC_NAME, CACHE, HOSTS, INVENTORIES, KUBERNETES_VERSION, LAB_STATE, ROOT, STARTED,
+    AESCBC_NAME, CACHE, HOSTS, INVENTORIES, KUBECONFIG, KUBERNETES_VERSION, LAB_STATE, ROOT, STARTED,
     apply, assert_converged, assert_ok, bring_up, changed_tasks, failures, is_machine, kubectl,
     kubectl_bytes, kubectl_json, lab_secrets, log, on_host, playbook, recap, registry_secret,
     runner_playbook, sh, start_hosts, stop_hosts, task_results, wait_for)
@@ -1113,49 +1115,74 @@ def task_pid(host, container_id):
     return pids[0]
 
 
-# The app store's smoke release: nginx, built here, on the c86 and arm families.
-NGINX_RELEASE = json.dumps({"appstore_apps": [{"name": "nginx", "families": ["c86", "arm"]}]})
+# The app store's release in the gate (issue 21): the four applications the paper's cluster
+# starts with, built here, each on the c86 and arm families with two replicas, so one runs on the
+# amd64 node and one on the arm64 machine (the role's affinity spreads them by architecture).
+GATE_APPS = ["nginx", "redis", "postgresql", "tomcat"]
+GATE_RELEASE = json.dumps({"appstore_apps": [
+    {"name": name, "families": ["c86", "arm"], "values": {"replicaCount": 2}} for name in GATE_APPS]})
+HELM = os.path.join(CACHE, "bundle", KUBERNETES_VERSION, "amd64", "bin", "helm")
 
 
 @pytest.mark.timeout(1800)
-def test_an_app_store_release_runs_on_the_amd64_and_arm64_nodes(lab):
+def test_the_app_store_runs_nginx_redis_postgresql_and_tomcat_on_the_amd64_and_arm64_nodes(lab):
     """The app store layer on the converged lab, as a newcomer runs it after `make demo`:
     playbooks/appstore.yml with the lab inventory's settings (the bundle's helm, the registry
-    reached at its address) installs nginx, whose image hack/images.sh built here, on the c86 and
-    arm families. Its two replicas run one on the amd64 node and one on the arm64 machine, each
-    pulled from the private registry, each server process machine code of its node (read on the
-    node from the task's /proc/PID/exe); its Service answers a Pod with nginx's page."""
-    report, proc, took = playbook("appstore.yml", "-e", NGINX_RELEASE)
-    TIMES["appstore.yml (nginx on c86, arm)"] = took
+    reached at its address) installs nginx, redis, PostgreSQL and Tomcat, whose images
+    hack/images.sh built here, on the c86 and arm families in one run. Each has two Pods Ready,
+    one on the amd64 node and one on the arm64 machine, each pulled from the private registry,
+    its server process machine code of its node (read on the node from the task's
+    /proc/PID/exe: nginx, redis-server, postgres, Tomcat's java); each Pod answers a client by
+    its Pod IP with its server's own reply, and so does the application's Service."""
+    report, proc, took = playbook("appstore.yml", "-e", GATE_RELEASE)
+    TIMES["appstore.yml (%s on c86, arm)" % ", ".join(GATE_APPS)] = took
     assert_ok(report, proc)
-    pods = kubectl_json("get", "pods", "-n", "appstore-nginx", "-l", "app.kubernetes.io/instance=nginx")["items"]
-    running = {p["spec"]["nodeName"]: p for p in pods if p["status"].get("phase") == "Running"}
-    assert sorted(running) == sorted([CONTROL_PLANE, "xc-lab-arm64"]), [
-        (p["metadata"]["name"], p["spec"].get("nodeName"), p["status"].get("phase")) for p in pods]
-    for host, pod in running.items():
-        status = pod["status"]["containerStatuses"][0]
-        assert status["imageID"].startswith(REGISTRY + "/appstore/nginx@sha256:"), status
-        pid = task_pid(host, status["containerID"].split("://", 1)[1])
-        assert machine_problems(host, ["/proc/%s/exe" % pid], goarch(host)) == []
-    rc, body = http_get(pod_on(CONTROL_PLANE), "http://nginx.appstore-nginx.svc.cluster.local/")
-    assert rc == 0 and "Welcome to nginx!" in body, (rc, body[:500])
+    client = pod_on(CONTROL_PLANE)
+    for name in GATE_APPS:
+        namespace, selector = "appstore-" + name, "app.kubernetes.io/instance=" + name
+        kubectl("wait", "--for=condition=Ready", "pod", "-l", selector, "-n", namespace,
+                "--timeout=900s", timeout=960)
+        pods = kubectl_json("get", "pods", "-n", namespace, "-l", selector)["items"]
+        assert sorted(arch.family_of(goarch(p["spec"]["nodeName"])) for p in pods) == ["arm", "c86"], [
+            (p["metadata"]["name"], p["spec"].get("nodeName"), p["status"].get("phase")) for p in pods]
+        for pod in pods:
+            host, status = pod["spec"]["nodeName"], pod["status"]["containerStatuses"][0]
+            assert status["imageID"].startswith("%s/appstore/%s@sha256:" % (REGISTRY, name)), (name, status)
+            pid = task_pid(host, status["containerID"].split("://", 1)[1])
+            assert machine_problems(host, ["/proc/%s/exe" % pid], goarch(host)) == [], (name, host)
+            port = pod["spec"]["containers"][0]["ports"][0]["containerPort"]
+            answer = application_answer(client, name, pod["status"]["podIP"], port)
+            assert re.search(SERVICE_ANSWERS[name][2], answer), (name, host, answer[:300])
+        answer = application_answer(client, name, "%s.%s.svc.cluster.local" % (name, namespace))
+        assert re.search(SERVICE_ANSWERS[name][2], answer), (name, "Service", answer[:300])
 
 
 @pytest.mark.timeout(1800)
 def test_the_app_store_again_changes_nothing_and_lists_what_the_lab_registry_holds(lab, tmp_path):
-    """After the release above: a rerun changes nothing; appstore_list.yml reads the lab's
-    registry and releases: nginx present and installed on C86 and ARM, present on MIPS, and
-    MISSING on LoongArch (its loong64 child holds another version, under that version's tag)."""
-    report, proc, _took = playbook("appstore.yml", "-e", NGINX_RELEASE)
-    assert_converged(report, proc, "appstore.yml again")
+    """After the release above: a rerun changes nothing; `helm list` shows the four releases
+    deployed; appstore_list.yml reads the lab's registry and releases: nginx present and
+    installed on C86 and ARM, present on MIPS, and MISSING on LoongArch (its loong64 child
+    holds another version, under that version's tag). The releases are removed afterwards, so
+    the arm64 machine's memory is the database tests' again."""
+    try:
+        report, proc, _took = playbook("appstore.yml", "-e", GATE_RELEASE)
+        assert_converged(report, proc, "appstore.yml again")
 
-    matrix = tmp_path / "appstore.md"
-    report, proc, _took = playbook("appstore_list.yml", "-e", json.dumps({
-        "appstore_list_path": str(matrix), "appstore_list_images": True, "appstore_list_installed": True}))
-    assert_ok(report, proc)
-    nginx = [line for line in matrix.read_text().splitlines() if line.startswith("| nginx |")]
-    assert nginx == ["| nginx | recipe nginx: C86, ARM, LoongArch, MIPS | adapted, present, installed "
-                     "| adapted, present, installed | adapted, MISSING | adapted, MISSING | adapted, present |"], nginx
+        releases = json.loads(sh([HELM, "--kubeconfig", KUBECONFIG, "list", "--all-namespaces", "--output", "json"]).stdout)
+        listed = dict((r["name"], (r["namespace"], r["status"])) for r in releases)
+        for name in GATE_APPS:
+            assert listed.get(name) == ("appstore-" + name, "deployed"), (name, releases)
+
+        matrix = tmp_path / "appstore.md"
+        report, proc, _took = playbook("appstore_list.yml", "-e", json.dumps({
+            "appstore_list_path": str(matrix), "appstore_list_images": True, "appstore_list_installed": True}))
+        assert_ok(report, proc)
+        nginx = [line for line in matrix.read_text().splitlines() if line.startswith("| nginx |")]
+        assert nginx == ["| nginx | recipe nginx: C86, ARM, LoongArch, MIPS | adapted, present, installed "
+                         "| adapted, present, installed | adapted, MISSING | adapted, MISSING | adapted, present |"], nginx
+    finally:
+        for name in GATE_APPS:
+            kubectl("delete", "namespace", "appstore-" + name, "--ignore-not-found", "--wait=true", timeout=600, check=False)
 
 
 def lab_yaml(*path):
@@ -1164,11 +1191,11 @@ def lab_yaml(*path):
 
 
 def built_applications(family):
-    """The catalogue's applications other than nginx (the test above) whose image a recipe
-    builds for FAMILY (roles/appstore/defaults/main.yml, plugins/module_utils/app_images.py)."""
+    """The catalogue's applications other than the gate's (the test above) whose image a
+    recipe builds for FAMILY (roles/appstore/defaults/main.yml, plugins/module_utils/app_images.py)."""
     catalogue = lab_yaml("roles", "appstore", "defaults", "main.yml")["appstore_catalogue"]
     return [name for name, entry in catalogue.items()
-            if name != "nginx" and appstore.recipe_of(entry) and appstore.image_source(entry, family) == "recipe"]
+            if name not in GATE_APPS and appstore.recipe_of(entry) and appstore.image_source(entry, family) == "recipe"]
 
 
 # What a client sends to each application's Service, as a user checks it from a Pod with the
@@ -1179,6 +1206,7 @@ def built_applications(family):
 # header with connection.start, naming its product (binary: tr keeps the printable part). nc
 # waits while the server keeps the connection open: `timeout` ends it.
 SERVICE_ANSWERS = {
+    "nginx": (80, "/", r"Welcome to nginx!"),
     "redis": (6379, r"PING\r\n", r"^(\+PONG|-NOAUTH)"),
     "memcached": (11211, r"version\r\n", r"^VERSION \d"),
     "postgresql": (5432, r"\000\000\000\010\004\322\026\057", r"^[NS]$"),
@@ -1189,10 +1217,11 @@ SERVICE_ANSWERS = {
 }
 
 
-def service_answer(pod, name, namespace):
-    """What application NAME's Service answers a client inside POD (the body or the bytes)."""
-    port, ask, _answer = SERVICE_ANSWERS[name]
-    host = "%s.%s.svc.cluster.local" % (name, namespace)
+def application_answer(pod, name, host, port=None):
+    """What application NAME at HOST (its Service's name, or a Pod's IP and PORT) answers a
+    client inside POD (the body or the bytes)."""
+    service_port, ask, _answer = SERVICE_ANSWERS[name]
+    port = port or service_port
     if ask.startswith("/"):
         return http_get(pod, "http://%s:%d%s" % (host, port, ask))[1]
     return kubectl("exec", pod["metadata"]["name"], "--", "timeout", "10", "sh", "-c",
@@ -1203,16 +1232,16 @@ def service_answer(pod, name, namespace):
 @pytest.mark.timeout(2400)
 @pytest.mark.parametrize("family", ["c86", "arm"])
 def test_every_application_built_here_runs_through_its_chart_on_a_node_of_the_family(lab, family):
-    """Each application whose image a recipe builds (redis, memcached, etcd, influxdb,
-    postgresql, tomcat, rabbitmq on c86 and arm) installed by playbooks/appstore.yml for one family, in
-    one run: its Pod becomes Ready (the chart's probes: PostgreSQL after initdb, etcd's /health,
-    InfluxDB's /ping, Tomcat's page) on a node of that family, from the private registry, its
-    server process machine code of that node (Tomcat's: the image's java), and its Service
-    answers a Pod on the control plane with the server's own reply: c86 on the amd64 nodes, arm
-    on the arm64 machine (full tier, both). The releases are removed afterwards (namespace
+    """Each application whose image a recipe builds beyond the gate's four (memcached, etcd,
+    influxdb, rabbitmq on c86 and arm) installed by playbooks/appstore.yml for one family, in
+    one run: its Pod becomes Ready (the chart's probes: etcd's /health, InfluxDB's /ping,
+    RabbitMQ's port) on a node of that family, from the private registry, its container's first
+    process machine code of that node, and its Service answers a Pod
+    on the control plane with the server's own reply: c86 on the amd64 nodes, arm on the arm64
+    machine (full tier, both). The releases are removed afterwards (namespace
     appstore-<name>-<family>)."""
     names = built_applications(family)
-    assert {"redis", "memcached", "etcd", "influxdb", "postgresql", "tomcat", "rabbitmq"} <= set(names), names
+    assert {"memcached", "etcd", "influxdb", "rabbitmq"} <= set(names), names
     assert set(names) <= set(SERVICE_ANSWERS), names
     namespaces = dict((name, "appstore-%s-%s" % (name, family)) for name in names)
     apps = [{"name": name, "families": [family], "namespace": namespaces[name]} for name in names]
@@ -1232,7 +1261,7 @@ def test_every_application_built_here_runs_through_its_chart_on_a_node_of_the_fa
                 assert status["imageID"].startswith("%s/appstore/%s@sha256:" % (REGISTRY, name)), (name, status)
                 pid = task_pid(host, status["containerID"].split("://", 1)[1])
                 assert machine_problems(host, ["/proc/%s/exe" % pid], goarch(host)) == [], (name, host)
-            answer = service_answer(pod_on(CONTROL_PLANE), name, namespaces[name])
+            answer = application_answer(pod_on(CONTROL_PLANE), name, "%s.%s.svc.cluster.local" % (name, namespaces[name]))
             assert re.search(SERVICE_ANSWERS[name][2], answer), (name, answer[:300])
     finally:
         for namespace in namespaces.values():
