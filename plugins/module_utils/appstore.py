@@ -323,6 +323,21 @@ def install_plan(apps, catalogue, registry, chart_repository="charts", endpoint=
     return plan
 
 
+CHART_KEYS = ("chart", "chart_version", "chart_ref", "chart_repository_ref")
+
+
+def plan_charts(plan):
+    """The charts of PLAN, each once, in the plan's order, and nothing of the releases: the
+    tasks that look for, package, push and pull charts loop over these, so their results (which
+    show each loop item) never show a release's values (a password given there)."""
+    out = []
+    for entry in plan or []:
+        chart = dict((key, entry[key]) for key in CHART_KEYS)
+        if chart not in out:
+            out.append(chart)
+    return out
+
+
 def _in_registry(ref):
     """``host[:port]/repo:tag`` -> ``repo:tag``: image_manifest_info names references without
     their registry."""
@@ -471,4 +486,21 @@ def installed_families(releases):
                     for value in expr.get("values") or []:
                         if value in by_arch and by_arch[value] not in fams:
                             fams.append(by_arch[value])
+    return out
+
+
+def helm_outcome(results):
+    """What a looped kubernetes.core.helm or helm_info task did, from its registered RESULTS (the
+    task is no_log: a release's values and manifest hold the applications' passwords, so the
+    role names what changed and what failed from here): {"changed": [release], "failed":
+    ["release: Helm's message"]}. A loop item is the install plan's entry (its ``release``) or
+    an application's name."""
+    out = {"changed": [], "failed": []}
+    for result in results or []:
+        item = result.get(result.get("ansible_loop_var") or "item")
+        release = item.get("release") if isinstance(item, dict) else item
+        if result.get("failed"):
+            out["failed"].append("%s: %s" % (release, result.get("msg") or "Helm failed without a message"))
+        elif result.get("changed"):
+            out["changed"].append(release)
     return out

@@ -305,3 +305,30 @@ def test_a_family_without_nodes_is_named_with_the_nodes_architectures():
         "amd64): join such a node or leave loongarch out of its families"]
     nodes.append({"metadata": {"labels": {"kubernetes.io/arch": "loong64"}}})
     assert appstore.plan_node_problems(plan, nodes) == []
+
+
+def test_the_plans_charts_are_each_once_and_hold_no_values():
+    plan = appstore.install_plan([
+        {"name": "redis", "families": ["c86"], "values": {"password": "s3cret-value"}},
+        {"name": "redis", "families": ["arm"], "namespace": "redis-arm"},
+        {"name": "nginx", "families": ["c86"]}], CATALOGUE, REGISTRY)
+    charts = appstore.plan_charts(plan)
+    assert [c["chart"] for c in charts] == ["redis", "nginx"]
+    assert all(sorted(c) == sorted(appstore.CHART_KEYS) for c in charts), charts
+    assert "s3cret-value" not in repr(charts)
+    assert charts[0]["chart_ref"] == plan[0]["chart_ref"] and charts[0]["chart_version"] == plan[0]["chart_version"]
+
+
+def test_the_helm_outcome_names_the_releases_changed_and_each_failure_with_helms_message():
+    results = [
+        {"ansible_loop_var": "__appstore_item", "__appstore_item": {"release": "nginx", "values": {}}, "changed": True},
+        {"ansible_loop_var": "__appstore_item", "__appstore_item": {"release": "redis"}, "changed": False},
+        {"ansible_loop_var": "__appstore_item", "__appstore_item": {"release": "tomcat"}, "changed": False,
+         "failed": True, "msg": "Failure when executing Helm command. Exited 1."},
+        {"item": "postgresql", "failed": True},
+        {"item": "etcd", "skipped": True, "changed": False}]
+    assert appstore.helm_outcome(results) == {
+        "changed": ["nginx"],
+        "failed": ["tomcat: Failure when executing Helm command. Exited 1.",
+                   "postgresql: Helm failed without a message"]}
+    assert appstore.helm_outcome(None) == {"changed": [], "failed": []}

@@ -10,9 +10,11 @@ built from upstream source (the bundle's helm row).
 - nginx on c86 and arm: check mode changes nothing; then the chart is pushed as an OCI artifact
   and the release installed into appstore-nginx, its Pods Running on the amd64 and arm64 nodes
   only; a second run changes nothing (no push, no upgrade); appstore_list.yml prints and writes
-  the 15 x 5 matrix with the image's presence and the installation.
+  the 15 x 5 matrix with the image's presence and the installation;
+- a password in redis's values is printed by neither the install nor the list.
 """
 
+import base64
 import json
 import os
 import subprocess
@@ -25,6 +27,7 @@ import pytest
 from ansible_collections.xinchuang.cloud.plugins.module_utils import arch
 from tests.integration.ansible_run import ROOT, ansible_playbook
 from tests.integration.fixtures_registry import make_image, push_index
+from tests.proof import secrets as secrets_proof
 
 pytestmark = pytest.mark.slow
 
@@ -68,12 +71,22 @@ def play(playbook, variables, check=False):
 
 
 def changed_releases(results):
-    """The releases the role's install task changed (or, in check mode, would change)."""
-    out = []
+    """The releases the role's install task changed (or, in check mode, would change), as the
+    role names them after that task (whose results are hidden), checked against the number of
+    items the hidden task itself reports changed."""
+    named, counted = [], 0
     for result in results:
         if result["task"].endswith(" : Appstore | Install or upgrade each application"):
-            out += [item["__appstore_item"]["release"] for item in result.get("results", []) if item.get("changed")]
-    return sorted(out)
+            counted += sum(1 for item in result.get("results", []) if item.get("changed"))
+        if result["task"].endswith(" : Appstore | The releases installed or upgraded"):
+            named += result["msg"]
+    assert len(named) == counted, (named, counted)
+    return sorted(named)
+
+
+def printing(results, secret):
+    """The tasks whose results show SECRET, in any form secrets_proof searches."""
+    return [r["task"] for r in results if secrets_proof.leaks(json.dumps(r), {"secret": secret})]
 
 
 def parent_pid(pid):
@@ -233,6 +246,34 @@ def test_nginx_is_published_and_installed_on_its_families_once(cluster, images, 
                                "| adapted, MISSING |")
     assert lines[16] == ("| sonarqube | no: site registry | adapted, MISSING | adapted, MISSING | adapted, MISSING "
                          "| adapted, MISSING | not adapted |")
+
+
+def test_a_password_in_the_values_is_printed_by_no_run(cluster, images, helm, tmp_path):
+    """redis on c86 with a password in its values (the chart keeps it in a Secret): the install
+    and appstore_list.yml reading the release print it in no form, though Helm's results hold
+    the values and the manifest (the role hides them and names the release changed instead)."""
+    testbed, made = cluster
+    namespace = "appstore-pw-" + uuid.uuid4().hex[:6]
+    made.append(("redis", namespace))
+    password = uuid.uuid4().hex
+    variables = role_vars(testbed, images, helm, [{"name": "redis", "families": ["c86"], "namespace": namespace,
+                                                   "values": {"password": password}}])
+    proc, _stats, failed, output = play("appstore.yml", variables)
+    assert proc.returncode == 0, failed or proc.stderr[-2000:]
+    assert changed_releases(output) == ["redis"]
+    assert secrets_proof.leaks(proc.stdout + proc.stderr, {"password": password}) == [], printing(output, password)
+    secret = testbed.get_json("secret", "-n", namespace, "-l", "app.kubernetes.io/instance=redis")["items"]
+    assert any(password in base64.b64decode(value).decode() for s in secret for value in s["data"].values()), \
+        "the password is not in the release's Secret: the run above proved nothing"
+
+    path = tmp_path / "appstore.md"
+    proc, _stats, failed, output = play("appstore_list.yml", dict(
+        variables, appstore_list_path=str(path), appstore_list_installed=True))
+    assert proc.returncode == 0, failed or proc.stderr[-2000:]
+    assert secrets_proof.leaks(proc.stdout + proc.stderr, {"password": password}) == [], printing(output, password)
+    redis = [line for line in path.read_text().splitlines() if line.startswith("| redis |")]
+    assert redis == ["| redis | recipe redis: C86, ARM, LoongArch, MIPS | adapted, installed | adapted | adapted "
+                     "| adapted | adapted |"], redis
 
 
 def test_a_site_adds_an_application_without_restating_the_catalogue(cluster, images, helm, tmp_path):
