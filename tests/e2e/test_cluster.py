@@ -24,7 +24,8 @@ its kubernetes form runs PostgreSQL as a StatefulSet on the amd64 node and on th
 each on a local volume of its node, its data kept through Pod and StatefulSet deletion ->
 every playbook runs on the lab in some tier (tpcc.yml and bundle.yml here in check mode) ->
 bad inputs stop in preflight, naming host and fix -> TPC-C on that database (tpcc.yml, local
-versus NAS at the inventory's two warehouses and a minute each).
+versus NAS at one warehouse and half a minute each; the full tier again at the inventory's two
+warehouses and a minute each).
 The full tier (`make test-full`, tests/tiers.yml) adds, after those: the app store's other
 applications built here on each family -> scale.yml adds the
 second amd64 node (again: nothing changes) -> the mips64el machine,
@@ -1573,15 +1574,27 @@ def test_bundle_without_the_hosts_goarch_stops_before_any_change(lab, tmp_path):
     assert not changed_tasks(report), "changed before stopping:\n" + "\n".join(changed_tasks(report))
 
 
+# TPC-C's sizes on the lab: the gate's smoke run (one warehouse, half a minute per storage, the
+# same playbook, roles and checks) and the inventory's (two warehouses, a minute per storage:
+# full tier, tests/tiers.yml). The role reloads by default, so the second starts afresh.
+TPCC_SIZES = {
+    "smoke": {"tpcc_warehouses": 1, "tpcc_duration": 30, "tpcc_rampup": 5},
+    "inventory": {},
+}
+
+
 @pytest.mark.timeout(3600)
-def test_tpcc_on_the_lab_database_measures_local_and_nas_storage(lab, tmp_path):
-    """playbooks/tpcc.yml on the lab's database host, as the README runs it, with the issue's
-    size (the inventory's: two warehouses, two terminals, a minute per storage) on the emulated
-    arm64 machine: local loaded, nas its copy. Both rows reach the report with tpmC > 0 and the
-    consistency checks pass; the NAS row's tablespace is on NFS, the local one on the machine's
-    disk. (The numbers measure an emulated machine, not the storages.)"""
-    report, proc, took = playbook("tpcc.yml", "-e", json.dumps({"tpcc_report_dir": str(tmp_path)}))
-    size = (_DATABASE_VARS["tpcc_warehouses"], _DATABASE_VARS["tpcc_duration"])
+@pytest.mark.parametrize("size", list(TPCC_SIZES))
+def test_tpcc_on_the_lab_database_measures_local_and_nas_storage(lab, tmp_path, size):
+    """playbooks/tpcc.yml on the lab's database host, as the README runs it, on the emulated
+    arm64 machine: local loaded, nas its copy; the gate at one warehouse and 30 s per storage,
+    the full tier also at the inventory's size (two warehouses, two terminals, a minute per
+    storage). Both rows reach the report with tpmC > 0, the size asked and the consistency
+    checks passing; the NAS row's tablespace is on NFS, the local one on the machine's disk.
+    (The numbers measure an emulated machine, not the storages.)"""
+    settings = dict(TPCC_SIZES[size], tpcc_report_dir=str(tmp_path))
+    report, proc, took = playbook("tpcc.yml", "-e", json.dumps(settings))
+    size = tuple(settings.get(name, _DATABASE_VARS[name]) for name in ("tpcc_warehouses", "tpcc_duration"))
     TIMES["tpcc.yml (%d warehouses, 2 x %d s)" % size] = took
     assert_ok(report, proc)
     with open(str(tmp_path / "tpcc.csv")) as fh:
