@@ -18,16 +18,17 @@ CHAP (a wrong secret is refused) -> a second run
 the second run: both only read the converged lab) changes nothing -> a tenant is held
 to its project -> the app store installs nginx, redis, PostgreSQL and Tomcat on the amd64
 and arm64 nodes, each Pod and Service answering; a rerun changes nothing, helm lists them ->
-database.yml
-runs PostgreSQL on the arm64 machine (the group database) with its NAS mounted over NFS ->
-its kubernetes form runs PostgreSQL as a StatefulSet on the amd64 node and on the arm64 machine,
-each on a local volume of its node, its data kept through Pod and StatefulSet deletion ->
+database.yml runs PostgreSQL on the arm64 machine (the group database) with its NAS mounted
+over NFS -> its kubernetes form runs PostgreSQL as a StatefulSet on the amd64 node (the full
+tier: also on the arm64 machine), on a local volume of the node, its data kept through Pod and
+StatefulSet deletion ->
 every playbook runs on the lab in some tier (tpcc.yml and bundle.yml here in check mode) ->
 bad inputs stop in preflight, naming host and fix -> TPC-C on that database (tpcc.yml, local
 versus NAS at one warehouse and half a minute each; the full tier again at the inventory's two
 warehouses and a minute each).
 The full tier (`make test-full`, tests/tiers.yml) adds, after those: the app store's other
-applications built here on each family -> scale.yml adds the
+applications built here on each family, the kubernetes form of database.yml on the arm64
+machine and TPC-C at the inventory's size -> scale.yml adds the
 second amd64 node (again: nothing changes) -> the mips64el machine,
 started only then, joins through scale.yml -> Pods there -> an NFS claim written on the arm64
 node is read on the mips64el node -> an iSCSI volume of the arm64 target mounts on the mips64el
