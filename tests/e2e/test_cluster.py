@@ -1603,15 +1603,15 @@ def test_tpcc_on_the_lab_database_measures_local_and_nas_storage(lab, tmp_path, 
     (The numbers measure an emulated machine, not the storages.)"""
     settings = dict(TPCC_SIZES[size], tpcc_report_dir=str(tmp_path))
     report, proc, took = playbook("tpcc.yml", "-e", json.dumps(settings))
-    size = tuple(settings.get(name, _DATABASE_VARS[name]) for name in ("tpcc_warehouses", "tpcc_duration"))
-    TIMES["tpcc.yml (%d warehouses, 2 x %d s)" % size] = took
+    asked = tuple(settings.get(name, _DATABASE_VARS[name]) for name in ("tpcc_warehouses", "tpcc_duration"))
+    TIMES["tpcc.yml (%d warehouses, 2 x %d s)" % asked] = took
     assert_ok(report, proc)
     with open(str(tmp_path / "tpcc.csv")) as fh:
         rows = {row["storage"]: row for row in csv.DictReader(fh)}
     assert sorted(rows) == ["local", "nas"], rows
     for row in rows.values():
         assert float(row["tpmC"]) > 0 and row["consistency"] == "pass", row
-        assert (int(row["warehouses"]), int(row["seconds"])) == size, row
+        assert (int(row["warehouses"]), int(row["seconds"])) == asked, row
     for storage, fstype in (("local", "ext4"), ("nas", "nfs4")):
         path = database_sql("select pg_tablespace_location(oid) from pg_tablespace where spcname = 'tpcc_%s'"
                             % storage)
