@@ -258,7 +258,8 @@ def assert_no_secret(run, output):
 def runner_playbook(name, private_dir, *args, timeout=3600):
     """The playbook run as AWX runs a job: ansible-runner with a private data directory of its
     own (env/cmdline holds the inventories and ARGS; the project is this checkout), the same
-    settings as playbook(). Returns (artifacts {status, rc, events}, process, seconds)."""
+    settings as playbook(). Returns (artifacts {status, rc, stdout, events}, process, seconds);
+    the job's output (its stdout file and events) is searched for the lab's secrets."""
     env = _playbook_env(None)
     os.makedirs(os.path.join(private_dir, "env"), exist_ok=True)
     cmdline = []
@@ -275,7 +276,7 @@ def runner_playbook(name, private_dir, *args, timeout=3600):
     took = time.time() - start
     artifacts = os.path.join(private_dir, "artifacts", ident)
     out = {}
-    for item in ("status", "rc"):
+    for item in ("status", "rc", "stdout"):
         path = os.path.join(artifacts, item)
         out[item] = None
         if os.path.exists(path):
@@ -290,7 +291,7 @@ def runner_playbook(name, private_dir, *args, timeout=3600):
             out["events"].append(json.load(fh))
     log("ansible-runner %s %s: %.0f s, status %s, rc %s" % (name, " ".join(args), took, out["status"], out["rc"]))
     assert_no_secret("ansible-runner %s %s" % (name, " ".join(args)),
-                     proc.stdout + proc.stderr + json.dumps(out["events"]))
+                     proc.stdout + proc.stderr + (out["stdout"] or "") + json.dumps(out["events"]))
     return out, proc, took
 
 

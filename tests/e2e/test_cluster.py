@@ -14,8 +14,7 @@ splits 1000 requests 80/20 and its metrics in Prometheus count them -> DNS answe
 pulled through the private registry -> local volumes mounted on the arm64 node, an NFS claim
 written there through the kernel mount, and an iSCSI volume of its own LIO target mounted with
 CHAP (a wrong secret is refused) -> a second run
-(-vvv) changes nothing and prints no secret, and check mode (ansible-runner, side by side with
-the second run: both only read the converged lab) changes nothing -> a tenant is held
+through ansible-runner at -vvv, as an AWX job, changes nothing and prints no secret -> a tenant is held
 to its project -> the app store installs nginx, redis, PostgreSQL and Tomcat on the amd64
 and arm64 nodes, each Pod and Service answering; a rerun changes nothing, helm lists them ->
 database.yml runs PostgreSQL on the arm64 machine (the group database) with its NAS mounted
@@ -24,9 +23,10 @@ tier: also on the arm64 machine), on a local volume of the node, its data kept t
 StatefulSet deletion ->
 every playbook runs on the lab in some tier (tpcc.yml and bundle.yml here in check mode) ->
 bad inputs stop in preflight, naming host and fix -> TPC-C on that database (tpcc.yml, local
-versus NAS at one warehouse and half a minute each; the full tier again at the inventory's two
+versus NAS at one warehouse and ten seconds each; the full tier again at the inventory's two
 warehouses and a minute each).
-The full tier (`make test-full`, tests/tiers.yml) adds, after those: the app store's other
+The full tier (`make test-full`, tests/tiers.yml) adds, after those: check mode through
+ansible-runner changing nothing, the app store's other
 applications built here on each family, the kubernetes form of database.yml on the arm64
 machine and TPC-C at the inventory's size -> scale.yml adds the
 second amd64 node (again: nothing changes) -> the mips64el machine,
@@ -1003,49 +1003,41 @@ def test_the_wipe_guard_refuses_a_disk_holding_a_partition_table(lab, tmp_path):
     assert on_host(host, "test", "-e", "/var/lib/xinchuang/local/guarded", check=False).returncode != 0
 
 
-# The check run and the second run both only read the converged lab, and each spends much of
-# its time waiting on the emulated arm64 machine: the check run goes in the background when the
-# second run starts (side by side: 170 s instead of 115 + 116 s), and its test reads the result.
-CHECK_RUN = {}
-
-
-def start_check_run(private_dir):
-    """site.yml --check through ansible-runner in a thread of its own, once."""
-    if "thread" in CHECK_RUN:
-        return
-
-    def run():
-        try:
-            CHECK_RUN["result"] = runner_playbook("site.yml", private_dir, "--check", "--limit", LIMIT_FIRST)
-        except BaseException as exc:  # handed to the test that reads the result
-            CHECK_RUN["error"] = exc
-
-    CHECK_RUN["thread"] = threading.Thread(target=run, name="site.yml --check", daemon=True)
-    CHECK_RUN["thread"].start()
-
-
-def check_run_result(timeout):
-    CHECK_RUN["thread"].join(timeout)
-    assert not CHECK_RUN["thread"].is_alive(), "site.yml --check still running after %d s" % timeout
-    if "error" in CHECK_RUN:
-        raise CHECK_RUN["error"]
-    return CHECK_RUN["result"]
+def assert_runner_job_converged(artifacts, proc, what):
+    """The artifacts of an ansible-runner job (runner_playbook) say it succeeded with nothing
+    changed: `status` successful and `rc` 0, the events from `playbook_on_start` to the one
+    `playbook_on_stats` summary event, every host of the first rollout ok, none failed or
+    unreachable, no `runner_on_ok` event with a change and the summary's `changed` empty."""
+    events = artifacts["events"]
+    failed = ["%s: %s: %s" % (e["event_data"].get("host"), e["event_data"].get("task"),
+                              (e["event_data"].get("res") or {}).get("msg"))
+              for e in events if e["event"] in ("runner_on_failed", "runner_on_unreachable")]
+    assert (proc.returncode, artifacts["status"], artifacts["rc"]) == (0, "successful", "0"), (
+        what, failed or proc.stderr[-3000:])
+    assert events and events[0]["event"] == "playbook_on_start", [e["event"] for e in events[:3]]
+    stats = [e for e in events if e["event"] == "playbook_on_stats"]
+    assert len(stats) == 1 and stats[0] is events[-1], "%s: no summary event at the end" % what
+    summary = stats[0]["event_data"]
+    assert set(FIRST) <= set(summary["ok"]), summary["ok"]
+    assert (summary["failures"], summary["dark"]) == ({}, {}), summary
+    changed = ["%s: %s" % (e["event_data"]["host"], e["event_data"]["task"])
+               for e in events if e["event"] == "runner_on_ok" and e["event_data"]["res"].get("changed")]
+    assert summary["changed"] == {} and not changed, "%s changed:\n%s" % (what, "\n".join(changed))
 
 
 @pytest.mark.timeout(3600)
-def test_second_run_changes_nothing_and_prints_no_secret(lab, tmp_path_factory):
-    start_check_run(str(tmp_path_factory.mktemp("check-run") / "job"))
-    # What an operator sees at -vvv, with the default callback.
-    _report, proc, took = playbook("site.yml", "--limit", LIMIT_FIRST, "-vvv", callback="default")
-    TIMES["site.yml second run (-vvv)"] = took
-    output = proc.stdout + proc.stderr
-    stats = recap(output)
-    assert proc.returncode == 0 and set(stats) >= set(FIRST), output[-4000:]
-    changed = {h: s["changed"] for h, s in stats.items() if s["changed"] or s["failed"]}
-    assert not changed, "the second run changed %s:\n%s" % (
-        changed, "\n".join(l for l in output.splitlines() if l.startswith("changed:"))[-4000:])
-    # playbook() searched this output for every secret of the lab (lab.assert_no_secret), as
-    # it does every run's; here the aescbc key and the tenants' keys must have been among them.
+def test_second_run_through_ansible_runner_changes_nothing_and_prints_no_secret(lab, tmp_path):
+    """The second run as an operator starts it from an AWX job template at verbosity 3:
+    ansible-runner (AWX's engine) with a private data directory, `-vvv`. The job's artifacts
+    say it succeeded and changed nothing (assert_runner_job_converged), and its output (the
+    job's stdout file and every event) holds none of the lab's secrets (runner_playbook searches
+    it, as playbook() searches every run's output): the aescbc key and the tenants' keys among
+    them."""
+    artifacts, proc, took = runner_playbook("site.yml", str(tmp_path / "job"), "--limit", LIMIT_FIRST, "-vvv")
+    TIMES["site.yml second run (ansible-runner, -vvv)"] = took
+    assert_runner_job_converged(artifacts, proc, "the second run")
+    # -vvv reached the job's output (the default callback prints each task's path from -vv on).
+    assert "task path: " in artifacts["stdout"], artifacts["stdout"][-2000:]
     known = set(lab_secrets())
     assert {"the registry password", AESCBC_NAME} <= known, known
     assert any(w.startswith("the client key of ") for w in known), known
@@ -1053,28 +1045,11 @@ def test_second_run_changes_nothing_and_prints_no_secret(lab, tmp_path_factory):
 
 @pytest.mark.timeout(3600)
 def test_check_mode_through_ansible_runner_reports_no_changes(lab, tmp_path):
-    """The check run as AWX runs a job template: ansible-runner (AWX's engine) with a private
-    data directory; its artifacts say the job succeeded, every host is ok with no change and no
-    failure, and the summary (stats) event is there. It runs beside the second run (above),
-    or starts here when that test is not selected."""
-    start_check_run(str(tmp_path / "job"))
-    artifacts, proc, took = check_run_result(timeout=3000)
+    """site.yml --check on the converged lab, through ansible-runner as above: the job
+    succeeded and changed nothing (full tier)."""
+    artifacts, proc, took = runner_playbook("site.yml", str(tmp_path / "job"), "--check", "--limit", LIMIT_FIRST)
     TIMES["site.yml --check (ansible-runner)"] = took
-    events = artifacts["events"]
-    failed = ["%s: %s: %s" % (e["event_data"].get("host"), e["event_data"].get("task"),
-                              (e["event_data"].get("res") or {}).get("msg"))
-              for e in events if e["event"] in ("runner_on_failed", "runner_on_unreachable")]
-    assert (proc.returncode, artifacts["status"], artifacts["rc"]) == (0, "successful", "0"), (
-        failed or proc.stderr[-3000:])
-    assert events and events[0]["event"] == "playbook_on_start", [e["event"] for e in events[:3]]
-    stats = [e for e in events if e["event"] == "playbook_on_stats"]
-    assert len(stats) == 1 and stats[0] is events[-1], "no summary event at the end"
-    summary = stats[0]["event_data"]
-    assert set(FIRST) <= set(summary["ok"]), summary["ok"]
-    assert (summary["failures"], summary["dark"]) == ({}, {}), summary
-    changed = ["%s: %s" % (e["event_data"]["host"], e["event_data"]["task"])
-               for e in events if e["event"] == "runner_on_ok" and e["event_data"]["res"].get("changed")]
-    assert summary["changed"] == {} and not changed, "check mode changed:\n" + "\n".join(changed)
+    assert_runner_job_converged(artifacts, proc, "check mode")
 
 
 def check_added(host):
@@ -1583,11 +1558,12 @@ def test_bundle_without_the_hosts_goarch_stops_before_any_change(lab, tmp_path):
     assert not changed_tasks(report), "changed before stopping:\n" + "\n".join(changed_tasks(report))
 
 
-# TPC-C's sizes on the lab: the gate's smoke run (one warehouse, half a minute per storage, the
-# same playbook, roles and checks) and the inventory's (two warehouses, a minute per storage:
-# full tier, tests/tiers.yml). The role reloads by default, so the second starts afresh.
+# TPC-C's sizes on the lab: the gate's smoke run (one warehouse, ten seconds per storage after
+# a ramp-up of two, the same playbook, roles and checks) and the inventory's (two warehouses, a
+# minute per storage: full tier, tests/tiers.yml). The role reloads by default, so the second
+# starts afresh.
 TPCC_SIZES = {
-    "smoke": {"tpcc_warehouses": 1, "tpcc_duration": 30, "tpcc_rampup": 5},
+    "smoke": {"tpcc_warehouses": 1, "tpcc_duration": 10, "tpcc_rampup": 2},
     "inventory": {},
 }
 
@@ -1596,7 +1572,7 @@ TPCC_SIZES = {
 @pytest.mark.parametrize("size", list(TPCC_SIZES))
 def test_tpcc_on_the_lab_database_measures_local_and_nas_storage(lab, tmp_path, size):
     """playbooks/tpcc.yml on the lab's database host, as the README runs it, on the emulated
-    arm64 machine: local loaded, nas its copy; the gate at one warehouse and 30 s per storage,
+    arm64 machine: local loaded, nas its copy; the gate at one warehouse and 10 s per storage,
     the full tier also at the inventory's size (two warehouses, two terminals, a minute per
     storage). Both rows reach the report with tpmC > 0, the size asked and the consistency
     checks passing; the NAS row's tablespace is on NFS, the local one on the machine's disk.
