@@ -25,6 +25,9 @@
 #                    /csi-provisioner as entrypoint, root, CA certificates; tag = its version
 #   library/traefik  the Gateway API data plane (component traefik, set gateway): /traefik as
 #                    entrypoint, user 65532, ports 8000 and 8080, CA certificates
+#   flannel/flannel  the Pod network's daemon (component flannel, set network): /opt/bin/flanneld
+#                    as entrypoint, root, with iptables (nf_tables) and nft of the
+#                    architecture's Debian suite and the libraries they link
 #   sig-storage/nfsplugin
 #                    when the table has an nfsplugin row (today the module proxy serves none):
 #                    /nfsplugin with mount and mount.nfs of the architecture's Debian suite and
@@ -387,16 +390,21 @@ IMG_NFS_TAKES=(
   "netbase:etc/"
 )
 
-# img_nfs_tools GOARCH: the tab-separated file list (debian_tree.py's output) of the NFS tools
-# for GOARCH; packages fetched once into $XC_CACHE/debian-packages.
-img_nfs_tools() {
-  local goarch="$1" deb_arch suite
+# img_debian_tree GOARCH WHAT TAKE...: the tab-separated file list (debian_tree.py's output) of
+# the TAKEs of GOARCH's Debian suite (WHAT names them in an error); packages fetched once into
+# $XC_CACHE/debian-packages.
+img_debian_tree() {
+  local goarch="$1" what="$2" deb_arch suite
+  shift 2
   deb_arch="$(xc_model deb_arch "$goarch")"
   suite="${LAB_SUITE[$deb_arch]:-bookworm}"
   XC_DEBIAN_MIRROR="$IMG_MIRROR" PYTHONPATH="$XC_ROOT/.collections" \
-    python3 "$XC_ROOT/hack/images/debian_tree.py" --suite "$suite" --arch "$deb_arch" "${IMG_NFS_TAKES[@]}" \
-    || xc_die "the NFS tools of Debian $suite ($deb_arch) could not be gathered; set XC_IMAGES_MIRROR"
+    python3 "$XC_ROOT/hack/images/debian_tree.py" --suite "$suite" --arch "$deb_arch" "$@" \
+    || xc_die "$what of Debian $suite ($deb_arch) could not be gathered; set XC_IMAGES_MIRROR"
 }
+
+# img_nfs_tools GOARCH: the file list of the NFS tools for GOARCH.
+img_nfs_tools() { img_debian_tree "$1" "the NFS tools" "${IMG_NFS_TAKES[@]}"; }
 
 # img_layer_args FILELIST: oci.py's --file and --symlink arguments (one a line) of a file list.
 img_layer_args() {
@@ -423,6 +431,47 @@ img_make_nfsplugin() {
   img_oci build --goarch "$goarch" --tag "$version" --out "$1/oci" \
     --file "nfsplugin=$bin:0755" "${args[@]}" --entrypoint /nfsplugin \
     --created-by "nfsplugin $version of the component table, mount and mount.nfs of Debian $(grep -c '^package' <<<"$tools") packages" \
+    >"$1/image.json"
+}
+
+# --- the Pod network: flannel ----------------------------------------------------------------
+
+# flannel/flannel: the Pod network's daemon (component flannel, set network; the kubernetes role's
+# kubernetes_cni: flannel), like upstream's image: /opt/bin/flanneld as entrypoint, root (it sets
+# up the node's VXLAN link, routes and netfilter rules from the host's network namespace), with
+# the tools it runs: iptables in its nf_tables variant (the names upstream's Alpine image has,
+# as links to xtables-nft-multi, with its extensions) and nft (its nftables mode) of the
+# architecture's Debian suite, with the libraries they link. Tag: the component's version, v
+# included, as upstream tags it.
+IMG_FLANNEL_TAKES=(
+  "iptables:usr/sbin/xtables-nft-multi,usr/lib/:libc6,libxtables,libnftnl,libmnl,libnetfilter-conntrack,libnfnetlink"
+  "nftables:usr/sbin/nft:libc6,libnftables,libedit"
+)
+IMG_FLANNEL_XTABLES=(iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore)
+
+# img_build_flannel GOARCH
+img_build_flannel() {
+  local goarch="$1" name=flannel/flannel binary=flanneld version bin tools recipe
+  version="$(img_matrix_version flannel)"
+  tb_build network "$goarch"
+  bin="$(tb_row_path network "$goarch" flanneld)"
+  [ -x "$bin" ] || xc_die "no flanneld for $goarch in the build cache after building set network ($bin)"
+  tools="$(img_debian_tree "$goarch" "flannel's iptables and nft" "${IMG_FLANNEL_TAKES[@]}")"
+  recipe="$(printf 'image %s:%s %s\nbinary flanneld sha256:%s\n%s\nlinks %s\nconfig entrypoint=/opt/bin/flanneld user=root\ntool oci.py sha256:%s debian_tree.py sha256:%s debian_closure.py sha256:%s\n' \
+    "$name" "$version" "$goarch" "$(img_sha "$bin")" "$(grep '^package' <<<"$tools")" "${IMG_FLANNEL_XTABLES[*]}" \
+    "$(img_sha "$IMG_OCI")" "$(img_sha "$XC_ROOT/hack/images/debian_tree.py")" \
+    "$(img_sha "$XC_ROOT/plugins/module_utils/debian_closure.py")")"
+  img_store "$name" "$version" "$goarch" "$recipe" img_make_flannel
+}
+
+img_make_flannel() {
+  local args=() link
+  mapfile -t args < <(img_layer_args "$tools")
+  for link in "${IMG_FLANNEL_XTABLES[@]}"; do args+=(--symlink "usr/sbin/$link=xtables-nft-multi"); done
+  img_oci build --goarch "$goarch" --tag "$version" --out "$1/oci" \
+    --file "opt/bin/flanneld=$bin:0755" "${args[@]}" --entrypoint /opt/bin/flanneld \
+    --label "org.opencontainers.image.version=$version" \
+    --created-by "flanneld $version of the component table, iptables (nf_tables) and nft of Debian $(grep -c '^package' <<<"$tools") packages" \
     >"$1/image.json"
 }
 
@@ -543,6 +592,7 @@ img_build() {
       line="$(img_build_static "$name" "$set" "$component" "$binary" "$user" "$ports" "$g")"; lines+=("$line")
     done
     if [ "$nfsplugin" = 1 ]; then line="$(img_build_nfsplugin "$g")"; lines+=("$line"); fi
+    line="$(img_build_flannel "$g")"; lines+=("$line")
     for line in "${lines[@]}"; do
       printf '%s\t%s\t%s\t%s\n' "${line%%$'\t'*}" "$(cut -f2 <<<"$line")" "$g" "${line##*$'\t'}"
     done

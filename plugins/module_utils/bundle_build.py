@@ -242,7 +242,10 @@ class GoBuilder(object):
                     self._pin_staging(module, version, folder, log)
                 if policy.PROFILES[profile].module_replaces:
                     self._copy_replaces(module, version, folder, log)
-            self._must(["get"] + ["%s@%s" % (p, version) for p in todo], folder, log)
+            if policy.PROFILES[profile].main_without:
+                self._own_main(module, version, profile, folder, log)
+            else:
+                self._must(["get"] + ["%s@%s" % (p, version) for p in todo], folder, log)
         except BundleError:
             shutil.rmtree(folder, ignore_errors=True)
             raise
@@ -273,6 +276,25 @@ class GoBuilder(object):
             with open(os.path.join(folder, "go.mod"), "a") as fh:
                 fh.write("".join(line + "\n" for line in godebug))
         self.log("pinned %d staging modules to %s" % (len(staged), pin))
+
+    def _own_main(self, module, version, profile, folder, log):
+        """The module's main.go as the scratch module's main package, without the imports the
+        profile leaves out; the module required at VERSION with upstream's go.sum, the rest of
+        the graph resolved by `go mod tidy` (a `go get` of the module's own main package would
+        fetch what the left-out imports need)."""
+        info = json.loads(self._must(["mod", "download", "-json", "%s@%s" % (module, version)], folder, log))
+        source = _read(os.path.join(info["Dir"], "main.go"))
+        if source is None:
+            raise BundleError("%s@%s has no main.go at its root: its profile %s copies one; build the "
+                              "row's package instead (main_without empty)" % (module, version, profile))
+        text = policy.main_without(source, policy.PROFILES[profile].main_without, "%s@%s/main.go" % (module, version))
+        _write_atomic(os.path.join(folder, "main.go"), text)
+        upstream_sum = _read(os.path.join(info["Dir"], "go.sum"))
+        if upstream_sum:
+            _write_atomic(os.path.join(folder, "go.sum"), upstream_sum)
+        self._must(["mod", "edit", "-require=%s@%s" % (module, version)], folder, log)
+        self._must(["mod", "tidy"], folder, log)
+        self.log("%s@%s: its main.go without %s" % (module, version, ", ".join(policy.PROFILES[profile].main_without)))
 
     def _copy_replaces(self, module, version, folder, log):
         info = json.loads(self._must(["mod", "download", "-json", "%s@%s" % (module, version)], folder, log))
@@ -330,8 +352,10 @@ class GoBuilder(object):
         env.update(CGO_ENABLED="0", GOOS="linux", GOARCH=goarch)
         self.log("building %s %s for %s (%s)" % (row.component, row.version, goarch, row.package))
         t0 = time.time()
+        # A profile that copies the module's main.go builds it as the scratch module's own package.
+        package = "." if policy.PROFILES[row.profile].main_without else row.package
         cmd = [self.go_binary(), "build", "-trimpath", "-tags", policy.PROFILES[row.profile].tags,
-               "-ldflags", policy.ldflags(row.profile, row.version, date), "-o", tmp, row.package]
+               "-ldflags", policy.ldflags(row.profile, row.version, date), "-o", tmp, package]
         proc = subprocess.run(cmd, cwd=folder, env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, universal_newlines=True, check=False)
         if proc.returncode != 0:

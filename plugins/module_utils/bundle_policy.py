@@ -53,6 +53,7 @@ _HELM = "v3.22.0"
 # v3.7.13 needs modules the Go module proxy here refuses (403, 2026-12-05: lego's DNS providers'
 # huaweicloud, ucloud and akamai SDKs); v3.6 serves Gateway API v1.4 (the bundle's CRDs).
 _TRAEFIK = "v3.6.12"
+_FLANNEL, _FLANNEL_MOD = "v0.28.10", "github.com/flannel-io/flannel"
 
 
 def _k8s(binary, sets):
@@ -111,6 +112,9 @@ COMPONENTS = (
     # like CoreDNS; not in any bundle.
     Component("traefik", _TRAEFIK, "github.com/traefik/traefik/v3",
               "github.com/traefik/traefik/v3/cmd/traefik", "traefik", _ALL, ("gateway",), "traefik"),
+    # The Pod network's daemon (kubernetes_cni: flannel): runs from an image on every node, like
+    # upstream's DaemonSet; not in any bundle. Its main package is the module's root.
+    Component("flannel", _FLANNEL, _FLANNEL_MOD, _FLANNEL_MOD, "flanneld", _ALL, ("network",), "flannel"),
 )
 
 # Kubernetes manifests a role applies from the controller, taken as upstream publishes them in
@@ -140,6 +144,8 @@ SETS = {
     "gateway-api": "the Gateway API CRDs only (manifests/gateway-api)",
     "gateway": "the Gateway API data plane's program (Traefik: the gateway image of "
                "hack/images.sh), not in any bundle",
+    "network": "the Pod network's daemon (flanneld, VXLAN and host-gw), run from an image, "
+               "not in any bundle",
 }
 
 # The sets every GOARCH's bundle holds, and those of the "full" GOARCHes.
@@ -190,7 +196,10 @@ def _containerd_ldflags(version, build_date):
         pkg, version.lstrip("v"), pkg, version)
 
 
-Profile = namedtuple("Profile", ["tags", "ldflags", "staging_pins", "module_replaces"])
+Profile = namedtuple("Profile", ["tags", "ldflags", "staging_pins", "module_replaces", "main_without"])
+# main_without: import paths left out of a copy of the module's main.go, which the scratch module
+# builds as its own main package (empty: the row's package is built as published).
+Profile.__new__.__defaults__ = ((),)
 PROFILES = {
     # k8s.io/kubernetes replaces its staging modules with ./staging/src/...: a module that
     # depends on it pins each one to the matching v0.x tag itself (staging_pins).
@@ -217,6 +226,13 @@ PROFILES = {
         ("version", v), ("gitTreeState", "clean"))) + " " + _version_vars(
         ("helm.sh/helm/v3/pkg/lint/rules", "helm.sh/helm/v3/pkg/chartutil"),
         (("k8sVersionMajor", "1"), ("k8sVersionMinor", "37"))), False, False),
+    # flannel's main.go registers every backend by a blank import. Two cannot be built here:
+    # tencentvpc needs Tencent Cloud's SDK, which the Go module proxy refuses (403), and udp's
+    # amd64 half is cgo. Both are cloud or legacy backends; the sites' vxlan and host-gw stay.
+    # Its Makefile sets pkg/version.Version to the tag.
+    "flannel": Profile("", lambda v, d: "-X github.com/flannel-io/flannel/pkg/version.Version=" + v, False, False,
+                       ("github.com/flannel-io/flannel/pkg/backend/tencentvpc",
+                        "github.com/flannel-io/flannel/pkg/backend/udp")),
 }
 BUILD_TIME = "(build time)"
 
@@ -234,8 +250,32 @@ def recipe(profile, version):
     builder wrote before this module existed: keep it byte for byte, or every row rebuilds.
     """
     extra = PROFILES[profile].ldflags(version, BUILD_TIME)
-    return "build CGO_ENABLED=0 go build -trimpath\nprofile %s\ntags %s\nldflags -s -w %s\n" % (
+    text = "build CGO_ENABLED=0 go build -trimpath\nprofile %s\ntags %s\nldflags -s -w %s\n" % (
         profile, PROFILES[profile].tags, extra)
+    if PROFILES[profile].main_without:
+        text += "main.go without %s\n" % " ".join(PROFILES[profile].main_without)
+    return text
+
+
+def main_without(source, imports, where):
+    """The text of the Go file SOURCE (``where`` names it) without the import lines of each
+    path of IMPORTS (plain or blank imports, inside an import block). A path SOURCE does not
+    import is an error: upstream changed, and the profile must be read again."""
+    lines = source.splitlines(True)
+    kept, dropped = [], set()
+    for line in lines:
+        words = line.split()
+        path = words[-1].strip('"') if words and words[-1].startswith('"') else None
+        if path in imports and len(words) <= 2:
+            dropped.add(path)
+            continue
+        kept.append(line)
+    missing = [i for i in imports if i not in dropped]
+    if missing:
+        raise BundleError("%s imports none of %s any more: upstream changed its backends; read its "
+                          "imports again and update main_without of the profile in bundle_policy.py"
+                          % (where, ", ".join(missing)))
+    return "".join(kept)
 
 
 def staging_version(version):

@@ -64,7 +64,7 @@ options:
     description:
       - Sets of the component table every GOARCH gets (C(bundle), C(cluster), C(testbed),
         C(kubelet), C(kube-proxy), C(containerd), C(cni), C(coredns), C(helm), C(gateway-api),
-        or C(all)).
+        the programs of the cluster images C(csi), C(gateway) and C(network) (flanneld), or C(all)).
       - Default is C(bundle) (what a node runs) for every GOARCH, plus C(cluster) (control plane,
         etcd, etcdctl, etcdutl, kubectl, helm, the Gateway API CRDs) for the GOARCHes of
         O(full_goarches).

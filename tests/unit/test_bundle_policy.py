@@ -32,6 +32,10 @@ RECIPES = {
     ("traefik", "v3.6.12"): ("build CGO_ENABLED=0 go build -trimpath\nprofile traefik\ntags \nldflags -s -w "
                              "-X github.com/traefik/traefik/v3/pkg/version.Version=3.6.12 "
                              "-X github.com/traefik/traefik/v3/pkg/version.BuildDate=(build time)\n"),
+    ("flannel", "v0.28.10"): ("build CGO_ENABLED=0 go build -trimpath\nprofile flannel\ntags \nldflags -s -w "
+                              "-X github.com/flannel-io/flannel/pkg/version.Version=v0.28.10\n"
+                              "main.go without github.com/flannel-io/flannel/pkg/backend/tencentvpc "
+                              "github.com/flannel-io/flannel/pkg/backend/udp\n"),
     ("kubernetes", "v1.37.2"): (
         "build CGO_ENABLED=0 go build -trimpath\nprofile kubernetes\ntags \nldflags -s -w "
         + " ".join("-X %s.%s" % (pkg, kv) for pkg in ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version")
@@ -195,6 +199,49 @@ def test_traefik_builds_for_every_lab_goarch_reaches_no_bundle_and_copies_its_fo
     row = bp.component("traefik")
     assert row.package == row.module + "/cmd/traefik"
     assert bp.PROFILES[row.profile].module_replaces  # containous/mux and the other forks
+
+
+def test_flanneld_builds_for_every_lab_goarch_from_its_own_main_and_reaches_no_bundle():
+    for goarch in bp.default_goarches():
+        assert [r.binary for r in bp.rows("network", goarch)] == ["flanneld"]
+        assert "flanneld" not in {r.binary for r in bp.bundle_rows(bp.FULL_SETS, goarch)}
+    row = bp.component("flannel")
+    assert row.package == row.module == "github.com/flannel-io/flannel"
+    assert bp.PROFILES[row.profile].main_without
+
+
+FLANNEL_MAIN = """package main
+
+import (
+\t"fmt"
+
+\t"github.com/flannel-io/flannel/pkg/backend"
+\t_ "github.com/flannel-io/flannel/pkg/backend/hostgw"
+\t_ "github.com/flannel-io/flannel/pkg/backend/tencentvpc"
+\t_ "github.com/flannel-io/flannel/pkg/backend/udp"
+\t_ "github.com/flannel-io/flannel/pkg/backend/vxlan"
+)
+
+func main() { fmt.Println("github.com/flannel-io/flannel/pkg/backend/udp") }
+"""
+
+
+def test_main_without_drops_the_import_lines_and_nothing_else():
+    out = bp.main_without(FLANNEL_MAIN, ("github.com/flannel-io/flannel/pkg/backend/tencentvpc",
+                                         "github.com/flannel-io/flannel/pkg/backend/udp"), "main.go")
+    assert "tencentvpc" not in out and "backend/udp\"\n" not in out
+    assert out.count("\n") == FLANNEL_MAIN.count("\n") - 2
+    # A string with the path in the code is not an import.
+    assert 'fmt.Println("github.com/flannel-io/flannel/pkg/backend/udp")' in out
+    assert '_ "github.com/flannel-io/flannel/pkg/backend/vxlan"' in out
+    assert '"github.com/flannel-io/flannel/pkg/backend"\n' in out
+
+
+def test_main_without_an_import_upstream_no_longer_has_is_named_with_the_fix():
+    with pytest.raises(bp.BundleError) as err:
+        bp.main_without(FLANNEL_MAIN, ("github.com/flannel-io/flannel/pkg/backend/alivpc",), "flannel@v9/main.go")
+    assert "flannel@v9/main.go" in str(err.value) and "backend/alivpc" in str(err.value)
+    assert "main_without" in str(err.value)
 
 
 def test_the_gateway_api_crds_go_with_the_cluster_tools_and_have_a_set_of_their_own():

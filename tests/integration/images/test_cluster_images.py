@@ -48,7 +48,8 @@ COREDNS = "coredns/coredns"
 BUSYBOX = "library/busybox"
 PROVISIONER = "sig-storage/csi-provisioner"
 TRAEFIK = "library/traefik"
-IMAGES = (PAUSE, COREDNS, BUSYBOX, PROVISIONER, TRAEFIK)
+FLANNEL = "flannel/flannel"
+IMAGES = (PAUSE, COREDNS, BUSYBOX, PROVISIONER, TRAEFIK, FLANNEL)
 # The static Go programs of the NFS storage images and of the Gateway API data plane: their
 # entrypoints and users (the CSI ones root, as upstream's Dockerfiles; Traefik 65532).
 STATIC_PROGRAMS = {PROVISIONER: ("/csi-provisioner", None), TRAEFIK: ("/traefik", "65532:65532")}
@@ -668,6 +669,65 @@ def test_a_layer_without_a_library_is_named(nfs_tools, tmp_path):
     del members[lib]
     problems = missing_libraries(members, FOREIGN, tmp_path)
     assert ("usr/sbin/mount.nfs", "libtirpc.so.3") in problems
+
+
+# ---------------------------------------------------------------------------------------
+# The Pod network's image: flanneld with the iptables and nft it runs
+# ---------------------------------------------------------------------------------------
+
+# The names flanneld (github.com/coreos/go-iptables) and an operator call, as upstream's image has them.
+XTABLES = ("iptables", "iptables-save", "iptables-restore", "ip6tables", "ip6tables-save", "ip6tables-restore")
+
+
+@pytest.mark.parametrize("goarch", LAB_GOARCHES)
+def test_the_flannel_child_holds_flanneld_iptables_and_nft_of_its_architecture(built, goarch, tmp_path):
+    """flanneld built from upstream source (static, as upstream's CGO_ENABLED=0 build), and
+    iptables (nf_tables) and nft of the child's Debian suite, each machine code of the child's
+    architecture, every library they and iptables' extensions link in the layer."""
+    tag, _digest, layout = built[(FLANNEL, goarch)]
+    config, members = layout_layer(layout)
+    assert proof.platform_text(config) == model_platform(goarch)
+    assert config["config"]["Entrypoint"] == ["/opt/bin/flanneld"]
+    assert config["config"].get("User") is None  # root: it sets up the node's network
+    assert config["config"]["Labels"]["org.opencontainers.image.version"] == tag
+    member, data = members["opt/bin/flanneld"]
+    assert member.isreg() and member.mode == 0o755
+    assert elf.goarch_of_bytes(data, "flanneld of %s" % goarch) == goarch
+    assert readelf(data, tmp_path) == (None, [])
+    for program in tuple("usr/sbin/" + name for name in XTABLES) + ("usr/sbin/nft", "sbin/iptables"):
+        real = resolve(members, program)
+        assert real, "%s: no %s in the layer" % (goarch, program)
+        assert elf.goarch_of_bytes(members[real][1], "%s of %s" % (program, goarch)) == goarch
+    assert resolve(members, "usr/sbin/iptables") == "usr/sbin/xtables-nft-multi"
+    extensions = [path for path in members if re.search(r"/xtables/libxt_MASQUERADE\.so$", path)]
+    assert extensions, "%s: no iptables extensions (MASQUERADE) in the layer" % goarch
+    assert missing_libraries(members, goarch, tmp_path) == []
+
+
+@pytest.mark.parametrize("goarch", LAB_GOARCHES)
+def test_containerd_runs_flanneld_of_each_flannel_child_and_iptables_and_nft_of_this_machines(
+        node, registry, built, pushed, goarch):
+    """Each child of the published index, pulled by its platform and run under containerd:
+    flanneld says the table's version. iptables (nf_tables) and nft open a netlink socket even
+    for --version, which user-mode emulation does not carry ("Protocol not supported"), so
+    they run in this machine's child only, by name through the image's PATH as flanneld finds
+    them; the foreign children's are proven by their ELF machine and libraries (above). (The
+    architecture of every child is proven by the ELF machine; foreign ones run through binfmt.)"""
+    tag = built[(FLANNEL, goarch)][0]
+    ref = "%s/%s:%s" % (registry.host, FLANNEL, tag)
+    platform = model_platform(goarch)
+    ctr(node, "images", "pull", "--platform", platform, "--hosts-dir", node["certs_d"], ref)
+    commands = [["/opt/bin/flanneld", "--version"]]
+    if goarch == host_goarch():
+        commands += [["iptables", "--version"], ["nft", "--version"]]
+    printed = []
+    for i, argv in enumerate(commands):
+        out = ctr(node, "run", "--rm", "--platform", platform, ref, "xc-flannel-%s-%d" % (goarch, i), *argv)
+        printed.append(out.stdout + out.stderr)  # flanneld prints its version on stderr
+    assert tag in printed[0].split(), printed[0][-500:]
+    if goarch == host_goarch():
+        assert re.search(r"^iptables v1\.8\.\d+ \(nf_tables\)$", printed[1], re.M), printed[1][-500:]
+        assert re.search(r"^nftables v\d+\.\d+", printed[2], re.M), printed[2][-500:]
 
 
 # ---------------------------------------------------------------------------------------
