@@ -300,7 +300,8 @@ def test_kubelet_cgroup_root_is_in_every_hierarchy_the_container_sees(lab):
 # --- Workloads of each family ------------------------------------------------------------------
 def family_deployment(host):
     """A Deployment of the toolbox image pinned by kubernetes.io/arch to HOST's architecture,
-    serving `uname -m` and its node over HTTP on 8080."""
+    serving `uname -m` and its node over HTTP on 8080, and at /cgi-bin/peer the address its
+    client came from (busybox httpd's REMOTE_ADDR)."""
     name = "e2e-" + host.replace("xc-lab-", "")
     return name, {
         "apiVersion": "apps/v1", "kind": "Deployment",
@@ -315,7 +316,9 @@ def family_deployment(host):
                     "containers": [{
                         "name": "web", "image": TOOLBOX,
                         "command": ["sh", "-c",
-                                    "mkdir -p /www && echo \"$(uname -m) $NODE\" >/www/index.html "
+                                    "mkdir -p /www/cgi-bin && echo \"$(uname -m) $NODE\" >/www/index.html "
+                                    "&& printf '#!/bin/sh\\necho Content-Type: text/plain\\necho\\necho $REMOTE_ADDR\\n' "
+                                    ">/www/cgi-bin/peer && chmod 755 /www/cgi-bin/peer "
                                     "&& exec httpd -f -p 8080 -h /www"],
                         "env": [{"name": "NODE", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}],
                         "ports": [{"containerPort": 8080}],
@@ -404,9 +407,13 @@ def http_get(pod, url):
 
 def fetches_the_page_of(client, server):
     """CLIENT's family Pod fetches SERVER's page by Pod IP with wget: the body names the machine
-    and node that served it."""
-    rc, body = http_get(pod_on(client), "http://%s:8080/" % pod_on(server)["status"]["podIP"])
+    and node that served it, and the server saw the client's own Pod IP (no NAT between Pods,
+    as the Kubernetes network model and NetworkPolicy need)."""
+    address = pod_on(server)["status"]["podIP"]
+    rc, body = http_get(pod_on(client), "http://%s:8080/" % address)
     assert (rc, body) == (0, "%s %s" % (uname(server), server)), (client, server, rc, body)
+    rc, peer = http_get(pod_on(client), "http://%s:8080/cgi-bin/peer" % address)
+    assert (rc, peer) == (0, pod_on(client)["status"]["podIP"]), (client, server, rc, peer)
 
 
 # A ring over the first rollout's nodes: each node's Pod fetches from the next one's, so every
