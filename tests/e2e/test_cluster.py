@@ -42,6 +42,7 @@ import csv
 import datetime
 import glob
 import hashlib
+import ipaddress
 import json
 import os
 import re
@@ -413,7 +414,14 @@ def fetches_the_page_of(client, server):
     rc, body = http_get(pod_on(client), "http://%s:8080/" % address)
     assert (rc, body) == (0, "%s %s" % (uname(server), server)), (client, server, rc, body)
     rc, peer = http_get(pod_on(client), "http://%s:8080/cgi-bin/peer" % address)
-    assert (rc, peer) == (0, pod_on(client)["status"]["podIP"]), (client, server, rc, peer)
+    assert rc == 0 and peer_address(peer) == pod_on(client)["status"]["podIP"], (client, server, rc, peer)
+
+
+def peer_address(remote_addr):
+    """The client address busybox httpd gives its CGI (REMOTE_ADDR): an IPv4 client as an
+    IPv4-mapped IPv6 address in brackets ("[::ffff:10.244.0.5]")."""
+    address = ipaddress.ip_address(remote_addr.strip("[]"))
+    return str(getattr(address, "ipv4_mapped", None) or address)
 
 
 # A ring over the first rollout's nodes: each node's Pod fetches from the next one's, so every
