@@ -403,6 +403,13 @@ img_debian_tree() {
     || xc_die "$what of Debian $suite ($deb_arch) could not be gathered; set XC_IMAGES_MIRROR"
 }
 
+# img_tree_tools: the recipe's "tool" words of an image made from a Debian tree (what lays it
+# out and gathers it), so a change of either builds it again.
+img_tree_tools() {
+  printf 'oci.py sha256:%s debian_tree.py sha256:%s debian_closure.py sha256:%s' "$(img_sha "$IMG_OCI")" \
+    "$(img_sha "$XC_ROOT/hack/images/debian_tree.py")" "$(img_sha "$XC_ROOT/plugins/module_utils/debian_closure.py")"
+}
+
 # img_nfs_tools GOARCH: the file list of the NFS tools for GOARCH.
 img_nfs_tools() { img_debian_tree "$1" "the NFS tools" "${IMG_NFS_TAKES[@]}"; }
 
@@ -419,9 +426,8 @@ img_build_nfsplugin() {
   tb_build csi "$goarch"
   bin="$(tb_row_path csi "$goarch" nfsplugin)"
   tools="$(img_nfs_tools "$goarch")"
-  recipe="$(printf 'image %s:%s %s\nbinary nfsplugin sha256:%s\n%s\nconfig entrypoint=/nfsplugin user=root\ntool oci.py sha256:%s debian_tree.py sha256:%s debian_closure.py sha256:%s\n' \
-    "$name" "$version" "$goarch" "$(img_sha "$bin")" "$(grep '^package' <<<"$tools")" "$(img_sha "$IMG_OCI")" \
-    "$(img_sha "$XC_ROOT/hack/images/debian_tree.py")" "$(img_sha "$XC_ROOT/plugins/module_utils/debian_closure.py")")"
+  recipe="$(printf 'image %s:%s %s\nbinary nfsplugin sha256:%s\n%s\nconfig entrypoint=/nfsplugin user=root\ntool %s\n' \
+    "$name" "$version" "$goarch" "$(img_sha "$bin")" "$(grep '^package' <<<"$tools")" "$(img_tree_tools)")"
   img_store "$name" "$version" "$goarch" "$recipe" img_make_nfsplugin
 }
 
@@ -457,10 +463,9 @@ img_build_flannel() {
   bin="$(tb_row_path network "$goarch" flanneld)"
   [ -x "$bin" ] || xc_die "no flanneld for $goarch in the build cache after building set network ($bin)"
   tools="$(img_debian_tree "$goarch" "flannel's iptables and nft" "${IMG_FLANNEL_TAKES[@]}")"
-  recipe="$(printf 'image %s:%s %s\nbinary flanneld sha256:%s\n%s\nlinks %s\nconfig entrypoint=/opt/bin/flanneld user=root\ntool oci.py sha256:%s debian_tree.py sha256:%s debian_closure.py sha256:%s\n' \
+  recipe="$(printf 'image %s:%s %s\nbinary flanneld sha256:%s\n%s\nlinks %s\nconfig entrypoint=/opt/bin/flanneld user=root\ntool %s\n' \
     "$name" "$version" "$goarch" "$(img_sha "$bin")" "$(grep '^package' <<<"$tools")" "${IMG_FLANNEL_XTABLES[*]}" \
-    "$(img_sha "$IMG_OCI")" "$(img_sha "$XC_ROOT/hack/images/debian_tree.py")" \
-    "$(img_sha "$XC_ROOT/plugins/module_utils/debian_closure.py")")"
+    "$(img_tree_tools)")"
   img_store "$name" "$version" "$goarch" "$recipe" img_make_flannel
 }
 
@@ -526,11 +531,10 @@ img_build_app() {
 %s
 %s
 label version=%s source=Debian %s %s %s
-tool oci.py sha256:%s debian_tree.py sha256:%s debian_closure.py sha256:%s
+tool %s
 ' \
     "$repo" "$tag" "$goarch" "$(grep '^package' <<<"$tools")" "$app_recipe" \
-    "$tag" "$suite" "$main" "$version" "$(img_sha "$IMG_OCI")" \
-    "$(img_sha "$XC_ROOT/hack/images/debian_tree.py")" "$(img_sha "$XC_ROOT/plugins/module_utils/debian_closure.py")")"
+    "$tag" "$suite" "$main" "$version" "$(img_tree_tools)")"
   img_store "$repo" "$tag" "$goarch" "$recipe" img_make_app
 }
 
