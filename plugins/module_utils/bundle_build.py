@@ -260,8 +260,12 @@ class GoBuilder(object):
                 " ".join(args[:2]), cwd, log, "\n".join(out.stdout.splitlines()[-20:])))
         return out.stdout
 
+    def _downloaded(self, module, version, folder, log):
+        """`go mod download -json` of module@version in the scratch module FOLDER: its Dir, GoMod, ..."""
+        return json.loads(self._must(["mod", "download", "-json", "%s@%s" % (module, version)], folder, log))
+
     def _pin_staging(self, module, version, folder, log):
-        info = json.loads(self._must(["mod", "download", "-json", "%s@%s" % (module, version)], folder, log))
+        info = self._downloaded(module, version, folder, log)
         gomod = _read(info.get("GoMod") or "")
         if not gomod:
             raise BundleError("go mod download %s@%s gave no go.mod" % (module, version))
@@ -282,7 +286,7 @@ class GoBuilder(object):
         profile leaves out; the module required at VERSION with upstream's go.sum, the rest of
         the graph resolved by `go mod tidy` (a `go get` of the module's own main package would
         fetch what the left-out imports need)."""
-        info = json.loads(self._must(["mod", "download", "-json", "%s@%s" % (module, version)], folder, log))
+        info = self._downloaded(module, version, folder, log)
         source = _read(os.path.join(info["Dir"], "main.go"))
         if source is None:
             raise BundleError("%s@%s has no main.go at its root: its profile %s copies one; build the "
@@ -297,7 +301,7 @@ class GoBuilder(object):
         self.log("%s@%s: its main.go without %s" % (module, version, ", ".join(policy.PROFILES[profile].main_without)))
 
     def _copy_replaces(self, module, version, folder, log):
-        info = json.loads(self._must(["mod", "download", "-json", "%s@%s" % (module, version)], folder, log))
+        info = self._downloaded(module, version, folder, log)
         gomod = _read(info.get("GoMod") or "")
         if not gomod:
             raise BundleError("go mod download %s@%s gave no go.mod" % (module, version))
