@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help setup deps lab lab-down demo demo-cold test test-full test-plan lint sanity unit build integration molecule e2e e2e-full testbed testbed-down clean
+.PHONY: help setup deps lab lab-down demo demo-cold test test-full test-plan lint sanity unit build integration molecule e2e e2e-full e2e-bridge testbed testbed-down clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -43,6 +43,9 @@ lint sanity unit build integration molecule e2e: ## one stage of `make test` (XC
 
 e2e-full: ## the e2e stage of the full tier (topology cluster-full: the loong64 and mips64el machines too)
 	XC_TIER=full hack/test.sh e2e
+
+e2e-bridge: ## the full tier's e2e on the bridge CNI: the first rollout, nodes, Pods and the Pod network of the lab cluster with kubernetes_cni: bridge (the gate's lab runs flannel)
+	XC_TIER=full hack/test.sh e2e-bridge
 
 testbed: setup ## build (cached) and start the Kubernetes testbed
 	hack/testbed.sh up

@@ -73,13 +73,21 @@ run_integration() {
 run_molecule()    { source hack/env.sh; hack/molecule.sh; }
 # The main job end to end: site.yml, scale.yml, remove_node.yml on the lab's cluster topology.
 run_e2e()         { source hack/env.sh; hack/e2e.sh --durations="$XC_SLOWEST" --junitxml="$XC_TEST_REPORTS/e2e.xml"; }
+# The lab cluster on the bridge CNI (kubernetes_cni: bridge) instead of flannel: the first
+# rollout on amd64 and arm64, then the tests of the nodes, their Pods and the Pod network.
+E2E_BRIDGE_TESTS="first_rollout or node_is_a_ready or family_pod_runs_on_its or next_node or pod_network_of_the_inventory or cluster_ip_service or dns_answers"
+run_e2e-bridge()  {
+  source hack/env.sh
+  XC_LAB_CNI=bridge XC_E2E_FULL=0 XC_TIER=gate hack/e2e.sh -k "$E2E_BRIDGE_TESTS" --durations="$XC_SLOWEST" \
+    --junitxml="$XC_TEST_REPORTS/e2e-bridge.xml"
+}
 
 # `make demo` from a fresh clone with an empty cache (the full tier's last stage: 75-111 min measured,
 # outside its 150-minute warm budget; docs/development.md).
 run_demo-cold()   { hack/demo-cold.sh; }
 
 all=(setup checks build lab binaries integration molecule e2e)
-[ "$XC_TIER" = full ] && all+=(demo-cold)
+[ "$XC_TIER" = full ] && all+=(e2e-bridge demo-cold)
 # `hack/test.sh --run-one STAGE`: the stage's body alone (what the loop below runs, bounded).
 if [ "${1:-}" = --run-one ]; then
   "run_$2"
@@ -131,7 +139,7 @@ echo
 echo "== the $XC_SLOWEST slowest tests of this run (setup + call + teardown, from $XC_TEST_REPORTS) =="
 reports=()
 for s in "${ran[@]}"; do
-  case "$s" in unit|integration|e2e) reports+=("$XC_TEST_REPORTS/$s.xml") ;; checks) reports+=("$XC_TEST_REPORTS/unit.xml") ;; esac
+  case "$s" in unit|integration|e2e|e2e-bridge) reports+=("$XC_TEST_REPORTS/$s.xml") ;; checks) reports+=("$XC_TEST_REPORTS/unit.xml") ;; esac
 done
 python3 "$XC_ROOT/hack/slowest.py" "$XC_SLOWEST" "${reports[@]}" || true
 echo

@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: xinchuang.cloud developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters over the cluster network arithmetic (plugins/module_utils/cluster_net.py).
+"""Filters over the cluster network arithmetic (plugins/module_utils/cluster_net.py) and the
+Pod network's decisions (plugins/module_utils/pod_network.py).
 
 Documentation: <filter>.yml beside this file.
 """
@@ -10,7 +11,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.xinchuang.cloud.plugins.module_utils import cluster_net
+from ansible_collections.xinchuang.cloud.plugins.module_utils import cluster_net, pod_network
 from ansible_collections.xinchuang.cloud.plugins.plugin_utils.filters import (
     user_errors_as_filter_errors,
 )
@@ -22,4 +23,11 @@ class FilterModule(object):
             "cidr_host": user_errors_as_filter_errors(cluster_net.cidr_host),
             "cidrs_overlap": user_errors_as_filter_errors(cluster_net.cidrs_overlap),
             "cidr_contains": user_errors_as_filter_errors(cluster_net.cidr_contains),
+            "node_interface": user_errors_as_filter_errors(pod_network.node_interface),
+            "pod_range_problems": user_errors_as_filter_errors(pod_network.pod_range_problems),
+            "pod_mtu": user_errors_as_filter_errors(pod_network.pod_mtu),
+            "cni_conf_file": user_errors_as_filter_errors(pod_network.cni_conf_file),
+            "cni_switch_refusal": user_errors_as_filter_errors(pod_network.cni_switch_refusal),
+            "vxlan_port_problems": user_errors_as_filter_errors(pod_network.vxlan_port_problems),
+            "flannel_net_conf": user_errors_as_filter_errors(pod_network.flannel_net_conf),
         }

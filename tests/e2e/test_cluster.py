@@ -435,6 +435,66 @@ def test_a_pod_fetches_the_page_of_a_pod_on_the_next_node_by_pod_ip(lab, client,
     fetches_the_page_of(client, server)
 
 
+# The lab's Pod network (inventories/lab: kubernetes_cni, XC_LAB_CNI; `make test-bridge` runs
+# the cluster's tests on the bridge CNI).
+LAB_CNI = os.environ.get("XC_LAB_CNI") or "flannel"
+VXLAN_OVERHEAD = 50
+
+
+def node_address(host):
+    return [a["address"] for a in node(host)["status"]["addresses"] if a["type"] == "InternalIP"][0]
+
+
+def node_interface_mtu(host):
+    """The name and MTU of HOST's interface that holds its node address."""
+    address = node_address(host)
+    for link in json.loads(on_host(host, "ip", "-json", "address", "show").stdout):
+        if any(a.get("local") == address for a in link.get("addr_info", [])):
+            return link["ifname"], int(link["mtu"])
+    raise AssertionError("%s: no interface holds %s" % (host, address))
+
+
+def program_pids(host, name):
+    listing = on_host(host, "sh", "-c", 'for p in /proc/[0-9]*; do [ "$(cat $p/comm 2>/dev/null)" = %s ] && echo "${p#/proc/}"; '
+                      "done; true" % name).stdout.split()
+    return listing
+
+
+@pytest.mark.parametrize("host", FIRST)
+def test_the_pod_network_of_the_inventory_carries_each_nodes_pods(lab, host):
+    """The node has the CNI the inventory chose, with the MTU its interface leaves, and its
+    routes to the other nodes' Pod subnets go the way that CNI sends them: under flannel through
+    the VXLAN device flanneld (machine code of the node) made on the node's own interface, under
+    bridge via the other nodes' addresses. The ring test above sends Pod traffic over them."""
+    iface, mtu = node_interface_mtu(host)
+    files = on_host(host, "ls", "-1", "/etc/cni/net.d").stdout.split()
+    conf_name = "10-xinchuang-%s.conflist" % LAB_CNI
+    assert [f for f in files if f.startswith("10-xinchuang-")] == [conf_name], (host, files)
+    conf = json.loads(on_host(host, "cat", "/etc/cni/net.d/" + conf_name).stdout)
+    pod_mtu = mtu - (VXLAN_OVERHEAD if LAB_CNI == "flannel" else 0)
+    assert conf["plugins"][0]["mtu"] == pod_mtu, (host, iface, mtu, conf["plugins"][0])
+    assert exec_in(pod_on(host)["metadata"]["name"], "cat", "/sys/class/net/eth0/mtu").strip() == str(pod_mtu)
+    others = {node(h)["spec"]["podCIDR"]: h for h in FIRST if h != host}
+    routes = {r["dst"]: r for r in json.loads(on_host(host, "ip", "-json", "route", "show").stdout) if r["dst"] in others}
+    assert sorted(routes) == sorted(others), (host, routes, others)
+    routes_unit = on_host(host, "systemctl", "is-active", "xinchuang-pod-routes.service", check=False).stdout.strip()
+    if LAB_CNI == "bridge":
+        assert routes_unit == "active"
+        assert {d: r.get("gateway") for d, r in routes.items()} == {d: node_address(h) for d, h in others.items()}
+        return
+    assert routes_unit != "active"
+    assert {d: r["dev"] for d, r in routes.items()} == {d: "flannel.1" for d in others}, routes
+    link = json.loads(on_host(host, "ip", "-details", "-json", "link", "show", "flannel.1").stdout)[0]
+    info = link["linkinfo"]["info_data"]
+    assert (link["linkinfo"]["info_kind"], info["id"], info["port"], info["local"], info.get("link"), link["mtu"]) == (
+        "vxlan", 1, 8472, node_address(host), iface, pod_mtu), link
+    pids = program_pids(host, "flanneld")
+    assert len(pids) == 1, (host, pids)
+    head = on_host(host, "head", "-c", "64", "/proc/%s/exe" % pids[0], binary=True).stdout
+    assert machine_mismatch(head, goarch(host), "%s:flanneld" % host) is None
+    assert on_host(host, "uname", "-m").stdout.strip() == uname(host)
+
+
 def test_cluster_ip_service_answers_from_the_other_node(lab):
     name = family_deployment("xc-lab-arm64")[0]
     apply({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": "default"},
@@ -1551,6 +1611,21 @@ def test_even_etcd_count_stops_in_preflight(lab, tmp_path):
     assert proc.returncode != 0
     msgs = "\n".join(failures(report))
     assert "etcd" in msgs and "odd" in msgs, msgs
+    assert not changed_tasks(report), "changed before stopping:\n" + "\n".join(changed_tasks(report))
+
+
+@pytest.mark.timeout(1800)
+def test_switching_the_running_clusters_cni_stops_in_preflight_with_the_steps(lab):
+    """The running cluster's nodes keep their Pod network: asking for the other CNI stops every
+    node in preflight, naming both networks and the steps by hand, before any change."""
+    other = "bridge" if LAB_CNI == "flannel" else "flannel"
+    report, proc, _took = playbook("site.yml", "--limit", LIMIT_FIRST, "-e", "kubernetes_cni=" + other)
+    assert proc.returncode != 0
+    msgs = failures(report)
+    for host in FIRST:
+        refusal = [m for m in msgs if "host %s: %s runs the Pod network %s and the inventory asks for kubernetes_cni: %s"
+                   % (host, host, LAB_CNI, other) in m]
+        assert refusal and "kubectl drain NODE" in refusal[0] and "Or set kubernetes_cni: %s" % LAB_CNI in refusal[0], msgs
     assert not changed_tasks(report), "changed before stopping:\n" + "\n".join(changed_tasks(report))
 
 
