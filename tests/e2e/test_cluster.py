@@ -905,8 +905,10 @@ def test_local_pvcs_bind_to_the_directory_and_the_disk_of_the_node_their_pod_lan
     mount = on_host(host, "findmnt", "-n", "-o", "SOURCE,FSTYPE", LOCAL_DISK[0]).stdout.split()
     device = on_host(host, "readlink", "-f", LOCAL_DISK[1]).stdout.strip()
     assert mount == [device, "ext4"], (mount, device)
-    # 100Mi fits only the directory's PV (1Gi); the disk's (60Mi) is asked for by its label.
-    apply(claim(name + "-dir", "100Mi"))
+    # Each claim asks for its volume by label: the node's directory PVs data0 and db0 (the
+    # kingbase form's) are both 1Gi, and a claim either fits binds to whichever the binder meets
+    # first (a gate once bound db0).
+    apply(claim(name + "-dir", "100Mi", volume="data0"))
     apply(claim(name + "-disk", "50Mi", volume="disk0"))
     # WaitForFirstConsumer: no Pod, no binding.
     assert kubectl_json("get", "pvc", name + "-dir")["status"]["phase"] == "Pending"
