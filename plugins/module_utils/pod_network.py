@@ -40,6 +40,12 @@ CNI_CONF_FILES = {
     "flannel": "10-xinchuang-flannel.conflist",
 }
 
+# What takes a CNI of the collection off a node by hand (the switch refusal's steps).
+_UNDO_STEPS = {
+    "bridge": "systemctl disable --now xinchuang-pod-routes.service; rm /etc/cni/net.d/%s" % CNI_CONF_FILES["bridge"],
+    "flannel": "kubectl delete namespace kube-flannel; ip link delete flannel.1; rm /etc/cni/net.d/%s" % CNI_CONF_FILES["flannel"],
+}
+
 # The smallest MTU a Pod interface may get (IPv4's minimum reassembly size is 576; below 1280
 # IPv6 breaks): a node interface that small cannot carry an overlay.
 MIN_POD_MTU = 1280
@@ -135,11 +141,15 @@ def cni_conf_file(cni):
     return CNI_CONF_FILES.get(_cni(cni))
 
 
+def _cnis_in_use(conf_files):
+    """The collection's CNIs whose files are among a node's CNI directory's files, sorted."""
+    names = set(f.rsplit("/", 1)[-1] for f in conf_files or [])
+    return [cni for cni, name in sorted(CNI_CONF_FILES.items()) if name in names]
+
+
 def cni_in_use(conf_files):
     """Which of the collection's CNIs the files of a node's CNI directory show (None: none of them)."""
-    names = set(f.rsplit("/", 1)[-1] for f in conf_files or [])
-    found = [cni for cni, name in sorted(CNI_CONF_FILES.items()) if name in names]
-    return found[0] if len(found) == 1 else (None if not found else "+".join(found))
+    return "+".join(_cnis_in_use(conf_files)) or None
 
 
 def cni_switch_refusal(conf_files, wanted, node="the node"):
@@ -149,15 +159,10 @@ def cni_switch_refusal(conf_files, wanted, node="the node"):
     other does not know, so a switch is a maintenance window, not a playbook run.
     """
     wanted = _cni(wanted)
-    current = cni_in_use(conf_files)
-    if current is None or current == wanted:
+    current = _cnis_in_use(conf_files)
+    if current in ([], [wanted]):
         return ""
-    steps = {
-        "bridge": "systemctl disable --now xinchuang-pod-routes.service; rm /etc/cni/net.d/%s" % CNI_CONF_FILES["bridge"],
-        "flannel": ("kubectl delete namespace kube-flannel; ip link delete flannel.1; rm /etc/cni/net.d/%s"
-                    % CNI_CONF_FILES["flannel"]),
-    }
-    undo = "; ".join(steps.get(c, "rm /etc/cni/net.d/%s" % CNI_CONF_FILES.get(c, c)) for c in current.split("+"))
+    undo = "; ".join(_UNDO_STEPS[c] for c in current)
     return (
         "%s runs the Pod network %s and the inventory asks for kubernetes_cni: %s; switching a running "
         "cluster's CNI is refused (Pods keep the old network's addresses and routes). To switch by hand, "
@@ -165,7 +170,7 @@ def cni_switch_refusal(conf_files, wanted, node="the node"):
         "--delete-emptydir-data), then on every node %s; ip link delete cni0; reboot it or restart "
         "containerd and kubelet; then run site.yml with kubernetes_cni: %s and uncordon the nodes. "
         "Or set kubernetes_cni: %s to keep the running network."
-        % (node, current, wanted, undo, wanted, current))
+        % (node, "+".join(current), wanted, undo, wanted, "+".join(current)))
 
 
 def vxlan_port_problems(links, listeners, port, own_device="flannel.1"):

@@ -445,9 +445,8 @@ def node_address(host):
     return [a["address"] for a in node(host)["status"]["addresses"] if a["type"] == "InternalIP"][0]
 
 
-def node_interface_mtu(host):
-    """The name and MTU of HOST's interface that holds its node address."""
-    address = node_address(host)
+def node_interface_mtu(host, address):
+    """The name and MTU of HOST's interface that holds its node ADDRESS."""
     for link in json.loads(on_host(host, "ip", "-json", "address", "show").stdout):
         if any(a.get("local") == address for a in link.get("addr_info", [])):
             return link["ifname"], int(link["mtu"])
@@ -466,7 +465,8 @@ def test_the_pod_network_of_the_inventory_carries_each_nodes_pods(lab, host):
     routes to the other nodes' Pod subnets go the way that CNI sends them: under flannel through
     the VXLAN device flanneld (machine code of the node) made on the node's own interface, under
     bridge via the other nodes' addresses. The ring test above sends Pod traffic over them."""
-    iface, mtu = node_interface_mtu(host)
+    address = node_address(host)
+    iface, mtu = node_interface_mtu(host, address)
     files = on_host(host, "ls", "-1", "/etc/cni/net.d").stdout.split()
     conf_name = "10-xinchuang-%s.conflist" % LAB_CNI
     assert [f for f in files if f.startswith("10-xinchuang-")] == [conf_name], (host, files)
@@ -487,7 +487,7 @@ def test_the_pod_network_of_the_inventory_carries_each_nodes_pods(lab, host):
     link = json.loads(on_host(host, "ip", "-details", "-json", "link", "show", "flannel.1").stdout)[0]
     info = link["linkinfo"]["info_data"]
     assert (link["linkinfo"]["info_kind"], info["id"], info["port"], info["local"], info.get("link"), link["mtu"]) == (
-        "vxlan", 1, 8472, node_address(host), iface, pod_mtu), link
+        "vxlan", 1, 8472, address, iface, pod_mtu), link
     pids = program_pids(host, "flanneld")
     assert len(pids) == 1, (host, pids)
     head = on_host(host, "head", "-c", "64", "/proc/%s/exe" % pids[0], binary=True).stdout
