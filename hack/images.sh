@@ -28,6 +28,10 @@
 #   flannel/flannel  the Pod network's daemon (component flannel, set network): /opt/bin/flanneld
 #                    as entrypoint, root, with iptables (nf_tables) and nft of the
 #                    architecture's Debian suite and the libraries they link
+#   cloudnativelabs/kube-router
+#                    the NetworkPolicy engine (component kube-router, set network):
+#                    /usr/local/bin/kube-router as entrypoint, root, with iptables (nf_tables) and
+#                    ipset of the architecture's Debian suite and the libraries they link
 #   sig-storage/nfsplugin
 #                    when the table has an nfsplugin row (today the module proxy serves none):
 #                    /nfsplugin with mount and mount.nfs of the architecture's Debian suite and
@@ -440,7 +444,7 @@ img_make_nfsplugin() {
     >"$1/image.json"
 }
 
-# --- the Pod network: flannel ----------------------------------------------------------------
+# --- the Pod network: flannel and kube-router -----------------------------------------------
 
 # flannel/flannel: the Pod network's daemon (component flannel, set network; the kubernetes role's
 # kubernetes_cni: flannel), like upstream's image: /opt/bin/flanneld as entrypoint, root (it sets
@@ -449,34 +453,49 @@ img_make_nfsplugin() {
 # as links to xtables-nft-multi, with its extensions) and nft (its nftables mode) of the
 # architecture's Debian suite, with the libraries they link. Tag: the component's version, v
 # included, as upstream tags it.
-IMG_FLANNEL_TAKES=(
-  "iptables:usr/sbin/xtables-nft-multi,usr/lib/:libc6,libxtables,libnftnl,libmnl,libnetfilter-conntrack,libnfnetlink"
-  "nftables:usr/sbin/nft:libc6,libnftables,libedit"
-)
-IMG_FLANNEL_XTABLES=(iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore)
+IMG_XTABLES_TAKE="iptables:usr/sbin/xtables-nft-multi,usr/lib/:libc6,libxtables,libnftnl,libmnl,libnetfilter-conntrack,libnfnetlink"
+IMG_FLANNEL_TAKES=("$IMG_XTABLES_TAKE" "nftables:usr/sbin/nft:libc6,libnftables,libedit")
+# cloudnativelabs/kube-router: the NetworkPolicy engine (component kube-router, set network; the
+# network role's network_policy_engine), like upstream's image: /usr/local/bin/kube-router as
+# entrypoint, root, with the tools its firewall runs: iptables (nf_tables, as the node's
+# kube-proxy and flanneld write) and ipset. Tag: the component's version.
+IMG_KUBE_ROUTER_TAKES=("$IMG_XTABLES_TAKE" "ipset:usr/sbin/ipset:libc6,libipset")
+IMG_XTABLES_LINKS=(iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore)
 
-# img_build_flannel GOARCH
+# img_build_flannel GOARCH / img_build_kube_router GOARCH
 img_build_flannel() {
-  local goarch="$1" name=flannel/flannel binary=flanneld version bin tools recipe
-  version="$(img_matrix_version flannel)"
-  tb_build network "$goarch"
-  bin="$(tb_row_path network "$goarch" flanneld)"
-  [ -x "$bin" ] || xc_die "no flanneld for $goarch in the build cache after building set network ($bin)"
-  tools="$(img_debian_tree "$goarch" "flannel's iptables and nft" "${IMG_FLANNEL_TAKES[@]}")"
-  recipe="$(printf 'image %s:%s %s\nbinary flanneld sha256:%s\n%s\nlinks %s\nconfig entrypoint=/opt/bin/flanneld user=root\ntool %s\n' \
-    "$name" "$version" "$goarch" "$(img_sha "$bin")" "$(grep '^package' <<<"$tools")" "${IMG_FLANNEL_XTABLES[*]}" \
-    "$(img_tree_tools)")"
-  img_store "$name" "$version" "$goarch" "$recipe" img_make_flannel
+  img_build_netfilter_daemon "$1" flannel/flannel flannel flanneld opt/bin/flanneld "nft" "${IMG_FLANNEL_TAKES[@]}"
+}
+img_build_kube_router() {
+  img_build_netfilter_daemon "$1" cloudnativelabs/kube-router kube-router kube-router usr/local/bin/kube-router \
+    "ipset" "${IMG_KUBE_ROUTER_TAKES[@]}"
 }
 
-img_make_flannel() {
+# img_build_netfilter_daemon GOARCH NAME COMPONENT BINARY PATH TOOL TAKES...: an image of one
+# program of set network at /PATH (its entrypoint, run as root from the host's network
+# namespace) with Debian's iptables (nf_tables; the usual names as links) and TOOL.
+img_build_netfilter_daemon() {
+  local goarch="$1" name="$2" component="$3" binary="$4" path="$5" tool="$6" version bin tools recipe
+  shift 6
+  version="$(img_matrix_version "$component")"
+  tb_build network "$goarch"
+  bin="$(tb_row_path network "$goarch" "$binary")"
+  [ -x "$bin" ] || xc_die "no $binary for $goarch in the build cache after building set network ($bin)"
+  tools="$(img_debian_tree "$goarch" "$binary's iptables and $tool" "$@")"
+  recipe="$(printf 'image %s:%s %s\nbinary %s sha256:%s\n%s\nlinks %s\nconfig entrypoint=/%s user=root\ntool %s\n' \
+    "$name" "$version" "$goarch" "$binary" "$(img_sha "$bin")" "$(grep '^package' <<<"$tools")" "${IMG_XTABLES_LINKS[*]}" \
+    "$path" "$(img_tree_tools)")"
+  img_store "$name" "$version" "$goarch" "$recipe" img_make_netfilter_daemon
+}
+
+img_make_netfilter_daemon() {
   local args=() link
   mapfile -t args < <(img_layer_args "$tools")
-  for link in "${IMG_FLANNEL_XTABLES[@]}"; do args+=(--symlink "usr/sbin/$link=xtables-nft-multi"); done
+  for link in "${IMG_XTABLES_LINKS[@]}"; do args+=(--symlink "usr/sbin/$link=xtables-nft-multi"); done
   img_oci build --goarch "$goarch" --tag "$version" --out "$1/oci" \
-    --file "opt/bin/flanneld=$bin:0755" "${args[@]}" --entrypoint /opt/bin/flanneld \
+    --file "$path=$bin:0755" "${args[@]}" --entrypoint "/$path" \
     --label "org.opencontainers.image.version=$version" \
-    --created-by "flanneld $version of the component table, iptables (nf_tables) and nft of Debian $(grep -c '^package' <<<"$tools") packages" \
+    --created-by "$binary $version of the component table, iptables (nf_tables) and $tool of Debian $(grep -c '^package' <<<"$tools") packages" \
     >"$1/image.json"
 }
 
@@ -597,6 +616,7 @@ img_build() {
     done
     if [ "$nfsplugin" = 1 ]; then line="$(img_build_nfsplugin "$g")"; lines+=("$line"); fi
     line="$(img_build_flannel "$g")"; lines+=("$line")
+    line="$(img_build_kube_router "$g")"; lines+=("$line")
     for line in "${lines[@]}"; do
       printf '%s\t%s\t%s\t%s\n' "${line%%$'\t'*}" "$(cut -f2 <<<"$line")" "$g" "${line##*$'\t'}"
     done

@@ -75,7 +75,7 @@ run_molecule()    { source hack/env.sh; hack/molecule.sh; }
 run_e2e()         { source hack/env.sh; hack/e2e.sh --durations="$XC_SLOWEST" --junitxml="$XC_TEST_REPORTS/e2e.xml"; }
 # The lab cluster on the bridge CNI (kubernetes_cni: bridge) instead of flannel: the first
 # rollout on amd64 and arm64, then the tests of the nodes, their Pods and the Pod network.
-E2E_BRIDGE_TESTS="first_rollout or node_is_a_ready or family_pod_runs_on_its or next_node or pod_network_of_the_inventory or cluster_ip_service or dns_answers"
+E2E_BRIDGE_TESTS="first_rollout or node_is_a_ready or family_pod_runs_on_its or next_node or pod_network_of_the_inventory or cluster_ip_service or dns_answers or network_policies_hold"
 run_e2e-bridge()  {
   source hack/env.sh
   XC_LAB_CNI=bridge XC_E2E_FULL=0 XC_TIER=gate hack/e2e.sh -k "$E2E_BRIDGE_TESTS" --durations="$XC_SLOWEST" \

@@ -222,7 +222,8 @@ class GoBuilder(object):
             words = lines[0].split()
             lines = ["profile " + words[0]] + words[1:]
             _write_atomic(ready, "\n".join(lines) + "\n")
-        if lines and lines[0] == "profile " + profile:
+        header = policy.scratch_header(profile)
+        if lines and lines[0] == header:
             todo = [p for p in packages if p not in lines[1:]]
             if not todo:
                 return folder
@@ -246,10 +247,13 @@ class GoBuilder(object):
                 self._own_main(module, version, profile, folder, log)
             else:
                 self._must(["get"] + ["%s@%s" % (p, version) for p in todo], folder, log)
+            if policy.PROFILES[profile].upgrades:
+                self._must(["get"] + list(policy.PROFILES[profile].upgrades), folder, log)
+                self.log("%s@%s: raised %s" % (module, version, ", ".join(policy.PROFILES[profile].upgrades)))
         except BundleError:
             shutil.rmtree(folder, ignore_errors=True)
             raise
-        text = "\n".join((lines or ["profile " + profile]) + todo) + "\n"
+        text = "\n".join((lines or [header]) + todo) + "\n"
         _write_atomic(ready, text)
         return folder
 

@@ -54,6 +54,9 @@ _HELM = "v3.22.0"
 # huaweicloud, ucloud and akamai SDKs); v3.6 serves Gateway API v1.4 (the bundle's CRDs).
 _TRAEFIK = "v3.6.12"
 _FLANNEL, _FLANNEL_MOD = "v0.28.10", "github.com/flannel-io/flannel"
+# The only version the Go module proxy serves (2026-12): its dependencies of early 2024 carry
+# reported flaws, so the profile raises them (Profile.upgrades).
+_KUBE_ROUTER, _KUBE_ROUTER_MOD = "v2.1.0", "github.com/cloudnativelabs/kube-router/v2"
 
 
 def _k8s(binary, sets):
@@ -115,6 +118,10 @@ COMPONENTS = (
     # The Pod network's daemon (kubernetes_cni: flannel): runs from an image on every node, like
     # upstream's DaemonSet; not in any bundle. Its main package is the module's root.
     Component("flannel", _FLANNEL, _FLANNEL_MOD, _FLANNEL_MOD, "flanneld", _ALL, ("network",), "flannel"),
+    # The NetworkPolicy engine beside flannel or bridge (the network role's
+    # network_policy_engine: kube-router): its firewall only, from an image on every node.
+    Component("kube-router", _KUBE_ROUTER, _KUBE_ROUTER_MOD, _KUBE_ROUTER_MOD + "/cmd/kube-router",
+              "kube-router", _ALL, ("network",), "kube-router"),
 )
 
 # Kubernetes manifests a role applies from the controller, taken as upstream publishes them in
@@ -144,8 +151,8 @@ SETS = {
     "gateway-api": "the Gateway API CRDs only (manifests/gateway-api)",
     "gateway": "the Gateway API data plane's program (Traefik: the gateway image of "
                "hack/images.sh), not in any bundle",
-    "network": "the Pod network's daemon (flanneld, VXLAN and host-gw), run from an image, "
-               "not in any bundle",
+    "network": "the Pod network's daemons (flanneld, VXLAN and host-gw; kube-router, the "
+               "NetworkPolicy engine), run from images, not in any bundle",
 }
 
 # The sets every GOARCH's bundle holds, and those of the "full" GOARCHes.
@@ -196,10 +203,13 @@ def _containerd_ldflags(version, build_date):
         pkg, version.lstrip("v"), pkg, version)
 
 
-Profile = namedtuple("Profile", ["tags", "ldflags", "staging_pins", "module_replaces", "main_without"])
+Profile = namedtuple("Profile", ["tags", "ldflags", "staging_pins", "module_replaces", "main_without", "upgrades"])
 # main_without: import paths left out of a copy of the module's main.go, which the scratch module
 # builds as its own main package (empty: the row's package is built as published).
-Profile.__new__.__defaults__ = ((),)
+# upgrades: MODULE@VERSION the scratch module raises its dependencies to after fetching the row's
+# packages (`go get`, which raises what they need too): fixes of flaws reported against the
+# versions upstream's go.mod names, when no newer upstream release is served.
+Profile.__new__.__defaults__ = ((), ())
 PROFILES = {
     # k8s.io/kubernetes replaces its staging modules with ./staging/src/...: a module that
     # depends on it pins each one to the matching v0.x tag itself (staging_pins).
@@ -233,6 +243,14 @@ PROFILES = {
     "flannel": Profile("", lambda v, d: "-X github.com/flannel-io/flannel/pkg/version.Version=" + v, False, False,
                        ("github.com/flannel-io/flannel/pkg/backend/tencentvpc",
                         "github.com/flannel-io/flannel/pkg/backend/udp")),
+    # kube-router's Makefile sets pkg/version's Version (its git commit; here the tag) and
+    # BuildDate. v2.1.0's go.mod names golang.org/x/net v0.21, x/crypto v0.19, gRPC v1.62 and
+    # protobuf v1.32, for which flaws are reported (HTTP/2 CONTINUATION flood, protojson loop,
+    # ...): raised to the versions the rest of the bundle builds with.
+    "kube-router": Profile("", lambda v, d: _version_vars(("github.com/cloudnativelabs/kube-router/v2/pkg/version",), (
+        ("Version", v), ("BuildDate", d))), False, False, (),
+        ("golang.org/x/net@v0.61.0", "golang.org/x/crypto@v0.58.0", "google.golang.org/grpc@v1.84.0",
+         "google.golang.org/protobuf@v1.36.11")),
 }
 BUILD_TIME = "(build time)"
 
@@ -254,7 +272,16 @@ def recipe(profile, version):
         profile, PROFILES[profile].tags, extra)
     if PROFILES[profile].main_without:
         text += "main.go without %s\n" % " ".join(PROFILES[profile].main_without)
+    if PROFILES[profile].upgrades:
+        text += "upgrades %s\n" % " ".join(PROFILES[profile].upgrades)
     return text
+
+
+def scratch_header(profile):
+    """The first line of a scratch module's .ready: the profile, and the upgrades it was made with
+    (a changed list makes the scratch module again)."""
+    upgrades = PROFILES[profile].upgrades
+    return "profile %s%s" % (profile, " upgrades " + " ".join(upgrades) if upgrades else "")
 
 
 def main_without(source, imports, where):

@@ -813,7 +813,8 @@ ADDRESS = re.compile(r"^Address(?:\s+\d+)?:\s*([0-9.]+)", re.M)
 def nslookup(pod, name):
     """(exit code, answered addresses, output, seconds) of busybox nslookup NAME in POD."""
     start = time.time()
-    proc = kubectl("exec", pod["metadata"]["name"], "--", "nslookup", name, check=False, timeout=120)
+    proc = kubectl("exec", "-n", pod["metadata"].get("namespace", "default"), pod["metadata"]["name"], "--",
+                   "nslookup", name, check=False, timeout=120)
     out = proc.stdout + proc.stderr
     # The first Address line names the server; the answers follow the "Name:" line.
     answers = ADDRESS.findall(out.split("Name:", 1)[1]) if "Name:" in out else []
@@ -1147,7 +1148,7 @@ def test_tenancy_a_tenant_is_held_to_its_project_and_to_restricted_pods(lab):
     through the API server with the kubeconfig the role issued to team-a's developer: allowed in
     team-a, Forbidden in team-b; a privileged Pod refused by Pod Security in team-a (admission,
     for the admin too); the
-    per-family quota in place."""
+    per-family quota in place and refusing an oversized Pod of the tenant."""
     kubeconfig = os.path.join(LAB_STATE, "tenants", "team-a-team-a-dev.kubeconfig")
     assert os.path.exists(kubeconfig), os.listdir(os.path.join(LAB_STATE, "tenants"))
     own = kubectl("auth", "can-i", "create", "deployments", "-n", "team-a", kubeconfig=kubeconfig, check=False)
@@ -1161,6 +1162,121 @@ def test_tenancy_a_tenant_is_held_to_its_project_and_to_restricted_pods(lab):
     quotas = kubectl_json("get", "resourcequota", "-n", "team-a")["items"]
     # One quota per family of the project (c86 and arm), each with its requests.cpu.
     assert len([q for q in quotas if q["spec"]["hard"].get("requests.cpu") == "2"]) >= 2, quotas
+    # A Pod asking more than the quota, Pod Security satisfied: refused by the quota's admission.
+    three = {"cpu": "3", "memory": "64Mi"}
+    oversized = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "e2e-oversized", "namespace": "team-a"},
+                 "spec": {"securityContext": {"runAsNonRoot": True, "runAsUser": 65532,
+                                              "seccompProfile": {"type": "RuntimeDefault"}},
+                          "containers": [{"name": "c", "image": TOOLBOX, "resources": {"requests": three, "limits": three},
+                                          "securityContext": {"allowPrivilegeEscalation": False,
+                                                              "capabilities": {"drop": ["ALL"]}}}]}}
+    refused = kubectl("create", "--dry-run=server", "-f", "-", check=False, stdin=json.dumps(oversized),
+                      kubeconfig=kubeconfig)
+    assert refused.returncode != 0 and "exceeded quota" in refused.stderr and "requests.cpu" in refused.stderr, refused.stderr
+
+
+# NetworkPolicy enforced: the network role's kube-router (network_policy_engine) beside the lab's
+# CNI, and the tenancy layer's policies of team-a and team-b (default-deny, allow-within-project,
+# allow-dns). team-a's families are c86 and arm, team-b's c86 and mips: team-a's client runs on
+# the arm64 machine, both servers on the amd64 node, so every attempt crosses the two nodes.
+ARM64 = "xc-lab-arm64"
+POLICY_WAIT = 120  # s: a new Pod's address reaches kube-router's ipsets on each node
+
+
+def tenant_pod(namespace, host):
+    """A Pod of NAMESPACE on HOST as Pod Security restricted admits it (non-root, no
+    capabilities, RuntimeDefault seccomp) with its requests (the project's quotas), serving
+    `uname -m` and its node over HTTP on 8080."""
+    name = "e2e-%s-%s" % (namespace, host.replace("xc-lab-", ""))
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": namespace},
+            "spec": {"nodeSelector": {"kubernetes.io/hostname": host}, "terminationGracePeriodSeconds": 1,
+                     "securityContext": {"runAsNonRoot": True, "runAsUser": 65532, "runAsGroup": 65532,
+                                         "seccompProfile": {"type": "RuntimeDefault"}},
+                     "containers": [{
+                         "name": "web", "image": TOOLBOX,
+                         "command": ["sh", "-c", 'echo "$(uname -m) %s" >/www/index.html && exec httpd -f -p 8080 -h /www'
+                                     % host],
+                         "volumeMounts": [{"name": "www", "mountPath": "/www"}],
+                         "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
+                         "resources": {"requests": {"cpu": "50m", "memory": "32Mi"},
+                                       "limits": {"cpu": "200m", "memory": "64Mi"}},
+                         "readinessProbe": {"tcpSocket": {"port": 8080}, "periodSeconds": 3}}],
+                     # The image's directories are root's.
+                     "volumes": [{"name": "www", "emptyDir": {"sizeLimit": "1Mi"}}]}}
+
+
+def ready_tenant_pod(pod):
+    namespace, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
+    kubectl("wait", "-n", namespace, "--for=condition=Ready", "pod/" + name, "--timeout=900s", timeout=960)
+    return kubectl_json("get", "pod", "-n", namespace, name)
+
+
+def wget_from(pod, url, seconds=5):
+    """(exit code, output, seconds taken) of busybox wget -T SECONDS in POD."""
+    start = time.time()
+    proc = kubectl("exec", "-n", pod["metadata"]["namespace"], pod["metadata"]["name"], "--",
+                   "wget", "-T", str(seconds), "-q", "-O", "-", url, check=False, timeout=120)
+    return proc.returncode, (proc.stdout + proc.stderr).strip(), time.time() - start
+
+
+def refused(pod, url):
+    """The connection from POD to URL fails as a policy makes it fail: refused (kube-router
+    rejects) or timed out (a drop); the answer and its time are kept."""
+    rc, out, took = wget_from(pod, url)
+    if rc != 0 and ("refused" in out or "timed out" in out):
+        return out, took
+    return None
+
+
+@pytest.mark.timeout(1800)
+def test_network_policies_hold_each_project_to_itself_across_amd64_and_arm64(lab):
+    """kube-router runs on every node as machine code of the node. A team-a Pod on the arm64
+    machine fetches the page of a team-a Pod on the amd64 node and resolves names through
+    CoreDNS, but its connection to team-b's Pod on the amd64 node fails (team-a's egress), as
+    does the connection of a Pod of the default namespace (no policy of its own) on the arm64
+    machine to the same team-b Pod (team-b's ingress). The failures are measured."""
+    for host in FIRST:
+        pids = program_pids(host, "kube-router")
+        assert len(pids) == 1, (host, pids)
+        head = on_host(host, "head", "-c", "64", "/proc/%s/exe" % pids[0], binary=True).stdout
+        assert machine_mismatch(head, goarch(host), "%s:kube-router" % host) is None
+    specs = [tenant_pod("team-a", ARM64), tenant_pod("team-a", CONTROL_PLANE), tenant_pod("team-b", CONTROL_PLANE)]
+    start = time.time()
+    for spec in specs:
+        kubectl("delete", "pod", "-n", spec["metadata"]["namespace"], spec["metadata"]["name"],
+                "--ignore-not-found", "--wait=true", check=False)
+        apply(spec)
+    client, own, other = [ready_tenant_pod(spec) for spec in specs]
+    TIMES["NetworkPolicy: three tenant Pods Ready"] = time.time() - start
+    assert (client["spec"]["nodeName"], own["spec"]["nodeName"], other["spec"]["nodeName"]) == (
+        ARM64, CONTROL_PLANE, CONTROL_PLANE)
+    own_url = "http://%s:8080/" % own["status"]["podIP"]
+    other_url = "http://%s:8080/" % other["status"]["podIP"]
+
+    start = time.time()
+    allowed = wait_for("team-a's Pod on %s fetching the page of team-a's Pod on %s" % (ARM64, CONTROL_PLANE),
+                       lambda: wget_from(client, own_url)[:2] == (0, "%s %s" % (uname(CONTROL_PLANE), CONTROL_PLANE)),
+                       timeout=POLICY_WAIT, interval=3)
+    TIMES["NetworkPolicy: allowed within team-a after"] = time.time() - start
+    assert allowed
+    want = kubectl("get", "service", "kubernetes", "-o", "jsonpath={.spec.clusterIP}").stdout.strip()
+    rc, answers, out, _took = nslookup(client, "kubernetes.default.svc.cluster.local")
+    assert rc == 0 and answers == [want], out
+
+    start = time.time()
+    out, took = wait_for("team-a's Pod on %s refused by team-b's Pod on %s" % (ARM64, CONTROL_PLANE),
+                         lambda: refused(client, other_url), timeout=POLICY_WAIT, interval=3)
+    TIMES["NetworkPolicy: team-a to team-b refused after"] = time.time() - start
+    TIMES["NetworkPolicy: team-a to team-b attempt"] = took
+    log("team-a -> team-b: %s (%.1f s)" % (out, took))
+    outsider = pod_on(ARM64)
+    out, took = wait_for("the default namespace's Pod on %s refused by team-b's Pod" % ARM64,
+                         lambda: refused(outsider, other_url), timeout=POLICY_WAIT, interval=3)
+    TIMES["NetworkPolicy: default to team-b attempt"] = took
+    log("default -> team-b: %s (%.1f s)" % (out, took))
+    # The same outsider reaches a Pod without policies: the refusal above is team-b's policy.
+    rc, body, _ = wget_from(outsider, "http://%s:8080/" % pod_on(CONTROL_PLANE)["status"]["podIP"], seconds=20)
+    assert (rc, body) == (0, "%s %s" % (uname(CONTROL_PLANE), CONTROL_PLANE)), (rc, body)
 
 
 def task_pid(host, container_id):

@@ -36,6 +36,12 @@ RECIPES = {
                               "-X github.com/flannel-io/flannel/pkg/version.Version=v0.28.10\n"
                               "main.go without github.com/flannel-io/flannel/pkg/backend/tencentvpc "
                               "github.com/flannel-io/flannel/pkg/backend/udp\n"),
+    ("kube-router", "v2.1.0"): (
+        "build CGO_ENABLED=0 go build -trimpath\nprofile kube-router\ntags \nldflags -s -w "
+        "-X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version=v2.1.0 "
+        "-X github.com/cloudnativelabs/kube-router/v2/pkg/version.BuildDate=(build time)\n"
+        "upgrades golang.org/x/net@v0.61.0 golang.org/x/crypto@v0.58.0 google.golang.org/grpc@v1.84.0 "
+        "google.golang.org/protobuf@v1.36.11\n"),
     ("kubernetes", "v1.37.2"): (
         "build CGO_ENABLED=0 go build -trimpath\nprofile kubernetes\ntags \nldflags -s -w "
         + " ".join("-X %s.%s" % (pkg, kv) for pkg in ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version")
@@ -53,6 +59,13 @@ def test_every_row_of_the_table_has_its_recipe_pinned_here():
     for row in bp.COMPONENTS:
         key = ("plain", "v3.6.16") if row.profile == "plain" else (row.profile, row.version)
         assert bp.recipe(row.profile, row.version) == RECIPES[key], row
+
+
+def test_a_scratch_module_is_made_again_when_its_profiles_upgrades_change():
+    assert bp.scratch_header("flannel") == "profile flannel"
+    header = bp.scratch_header("kube-router")
+    assert header.startswith("profile kube-router upgrades golang.org/x/net@v0.61.0 ")
+    assert header.split()[3:] == list(bp.PROFILES["kube-router"].upgrades)
 
 
 def test_the_link_flags_carry_the_build_date_the_recipe_leaves_out():
@@ -201,10 +214,11 @@ def test_traefik_builds_for_every_lab_goarch_reaches_no_bundle_and_copies_its_fo
     assert bp.PROFILES[row.profile].module_replaces  # containous/mux and the other forks
 
 
-def test_flanneld_builds_for_every_lab_goarch_from_its_own_main_and_reaches_no_bundle():
+def test_the_network_daemons_build_for_every_lab_goarch_and_reach_no_bundle():
     for goarch in bp.default_goarches():
-        assert [r.binary for r in bp.rows("network", goarch)] == ["flanneld"]
-        assert "flanneld" not in {r.binary for r in bp.bundle_rows(bp.FULL_SETS, goarch)}
+        assert [r.binary for r in bp.rows("network", goarch)] == ["flanneld", "kube-router"]
+        bundled = {r.binary for r in bp.bundle_rows(bp.FULL_SETS, goarch)}
+        assert not bundled & {"flanneld", "kube-router"}, bundled
     row = bp.component("flannel")
     assert row.package == row.module == "github.com/flannel-io/flannel"
     assert bp.PROFILES[row.profile].main_without

@@ -49,7 +49,8 @@ BUSYBOX = "library/busybox"
 PROVISIONER = "sig-storage/csi-provisioner"
 TRAEFIK = "library/traefik"
 FLANNEL = "flannel/flannel"
-IMAGES = (PAUSE, COREDNS, BUSYBOX, PROVISIONER, TRAEFIK, FLANNEL)
+KUBE_ROUTER = "cloudnativelabs/kube-router"
+IMAGES = (PAUSE, COREDNS, BUSYBOX, PROVISIONER, TRAEFIK, FLANNEL, KUBE_ROUTER)
 # The static Go programs of the NFS storage images and of the Gateway API data plane: their
 # entrypoints and users (the CSI ones root, as upstream's Dockerfiles; Traefik 65532).
 STATIC_PROGRAMS = {PROVISIONER: ("/csi-provisioner", None), TRAEFIK: ("/traefik", "65532:65532")}
@@ -675,59 +676,73 @@ def test_a_layer_without_a_library_is_named(nfs_tools, tmp_path):
 # The Pod network's image: flanneld with the iptables and nft it runs
 # ---------------------------------------------------------------------------------------
 
-# The names flanneld (github.com/coreos/go-iptables) and an operator call, as upstream's image has them.
+# The names flanneld and kube-router (github.com/coreos/go-iptables) and an operator call, as
+# upstream's images have them.
 XTABLES = ("iptables", "iptables-save", "iptables-restore", "ip6tables", "ip6tables-save", "ip6tables-restore")
+# The Pod network's images: (repository, the program, the other tool it runs beside iptables,
+# that tool's --version line).
+NETFILTER_DAEMONS = {
+    "flannel": (FLANNEL, "opt/bin/flanneld", "usr/sbin/nft", r"^nftables v\d+\.\d+"),
+    "kube-router": (KUBE_ROUTER, "usr/local/bin/kube-router", "usr/sbin/ipset", r"^ipset v\d+\.\d+"),
+}
+NETFILTER_CASES = [(d, g) for d in sorted(NETFILTER_DAEMONS) for g in LAB_GOARCHES]
+NETFILTER_IDS = ["%s-%s" % case for case in NETFILTER_CASES]
 
 
-@pytest.mark.parametrize("goarch", LAB_GOARCHES)
-def test_the_flannel_child_holds_flanneld_iptables_and_nft_of_its_architecture(built, goarch, tmp_path):
-    """flanneld built from upstream source (static, as upstream's CGO_ENABLED=0 build), and
-    iptables (nf_tables) and nft of the child's Debian suite, each machine code of the child's
-    architecture, every library they and iptables' extensions link in the layer."""
-    tag, _digest, layout = built[(FLANNEL, goarch)]
+@pytest.mark.parametrize("daemon,goarch", NETFILTER_CASES, ids=NETFILTER_IDS)
+def test_each_network_child_holds_its_program_iptables_and_its_tool_of_its_architecture(built, daemon, goarch, tmp_path):
+    """flanneld and kube-router built from upstream source (static, as upstream's CGO_ENABLED=0
+    builds), and iptables (nf_tables) with nft or ipset of the child's Debian suite, each machine
+    code of the child's architecture, every library they and iptables' extensions link in the layer."""
+    name, program, tool, _ = NETFILTER_DAEMONS[daemon]
+    tag, _digest, layout = built[(name, goarch)]
     config, members = layout_layer(layout)
     assert proof.platform_text(config) == model_platform(goarch)
-    assert config["config"]["Entrypoint"] == ["/opt/bin/flanneld"]
+    assert config["config"]["Entrypoint"] == ["/" + program]
     assert config["config"].get("User") is None  # root: it sets up the node's network
     assert config["config"]["Labels"]["org.opencontainers.image.version"] == tag
-    member, data = members["opt/bin/flanneld"]
+    member, data = members[program]
     assert member.isreg() and member.mode == 0o755
-    assert elf.goarch_of_bytes(data, "flanneld of %s" % goarch) == goarch
+    assert elf.goarch_of_bytes(data, "%s of %s" % (program, goarch)) == goarch
     assert readelf(data, tmp_path) == (None, [])
-    for program in tuple("usr/sbin/" + name for name in XTABLES) + ("usr/sbin/nft", "sbin/iptables"):
-        real = resolve(members, program)
-        assert real, "%s: no %s in the layer" % (goarch, program)
-        assert elf.goarch_of_bytes(members[real][1], "%s of %s" % (program, goarch)) == goarch
+    for path in tuple("usr/sbin/" + x for x in XTABLES) + (tool, "sbin/iptables"):
+        real = resolve(members, path)
+        assert real, "%s: no %s in the layer" % (goarch, path)
+        assert elf.goarch_of_bytes(members[real][1], "%s of %s" % (path, goarch)) == goarch
     assert resolve(members, "usr/sbin/iptables") == "usr/sbin/xtables-nft-multi"
     extensions = [path for path in members if re.search(r"/xtables/libxt_MASQUERADE\.so$", path)]
     assert extensions, "%s: no iptables extensions (MASQUERADE) in the layer" % goarch
     assert missing_libraries(members, goarch, tmp_path) == []
 
 
-@pytest.mark.parametrize("goarch", LAB_GOARCHES)
-def test_containerd_runs_flanneld_of_each_flannel_child_and_iptables_and_nft_of_this_machines(
-        node, registry, built, pushed, goarch):
-    """Each child of the published index, pulled by its platform and run under containerd:
-    flanneld says the table's version. iptables (nf_tables) and nft open a netlink socket even
-    for --version, which user-mode emulation does not carry ("Protocol not supported"), so
-    they run in this machine's child only, by name through the image's PATH as flanneld finds
+@pytest.mark.parametrize("daemon,goarch", NETFILTER_CASES, ids=NETFILTER_IDS)
+def test_containerd_runs_the_program_of_each_network_child_and_iptables_and_its_tool_of_this_machines(
+        node, registry, built, pushed, daemon, goarch):
+    """Each child of the published index, pulled by its platform and run under containerd: the
+    program says the table's version. iptables (nf_tables), nft and ipset open a netlink socket
+    even for --version, which user-mode emulation does not carry ("Protocol not supported"), so
+    they run in this machine's child only, by name through the image's PATH as the program finds
     them; the foreign children's are proven by their ELF machine and libraries (above). (The
     architecture of every child is proven by the ELF machine; foreign ones run through binfmt.)"""
-    tag = built[(FLANNEL, goarch)][0]
-    ref = "%s/%s:%s" % (registry.host, FLANNEL, tag)
+    name, program, tool, tool_version = NETFILTER_DAEMONS[daemon]
+    tag = built[(name, goarch)][0]
+    ref = "%s/%s:%s" % (registry.host, name, tag)
     platform = model_platform(goarch)
     ctr(node, "images", "pull", "--platform", platform, "--hosts-dir", node["certs_d"], ref)
-    commands = [["/opt/bin/flanneld", "--version"]]
+    commands = [["/" + program, "--version"]]
     if goarch == host_goarch():
-        commands += [["iptables", "--version"], ["nft", "--version"]]
+        commands += [["iptables", "--version"], [os.path.basename(tool), "--version"]]
     printed = []
     for i, argv in enumerate(commands):
-        out = ctr(node, "run", "--rm", "--platform", platform, ref, "xc-flannel-%s-%d" % (goarch, i), *argv)
+        # ipset --version asks the kernel for its protocol too: NET_ADMIN in the task's own namespace.
+        caps = ["--cap-add", "CAP_NET_ADMIN"] if i else []
+        out = ctr(node, "run", "--rm", "--platform", platform, *caps, ref, "xc-%s-%s-%d" % (daemon, goarch, i), *argv)
         printed.append(out.stdout + out.stderr)  # flanneld prints its version on stderr
-    assert tag in printed[0].split(), printed[0][-500:]
+    # kube-router: "Running /usr/local/bin/kube-router version v2.1.0, built on ..."
+    assert tag in re.split(r"[\s,]+", printed[0]), printed[0][-500:]
     if goarch == host_goarch():
         assert re.search(r"^iptables v1\.8\.\d+ \(nf_tables\)$", printed[1], re.M), printed[1][-500:]
-        assert re.search(r"^nftables v\d+\.\d+", printed[2], re.M), printed[2][-500:]
+        assert re.search(tool_version, printed[2], re.M), printed[2][-500:]
 
 
 # ---------------------------------------------------------------------------------------
