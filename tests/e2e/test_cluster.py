@@ -1275,7 +1275,7 @@ def test_network_policies_hold_each_project_to_itself_across_amd64_and_arm64(lab
     TIMES["NetworkPolicy: default to team-b attempt"] = took
     log("default -> team-b: %s (%.1f s)" % (out, took))
     # The same outsider reaches a Pod without policies: the refusal above is team-b's policy.
-    rc, body, _ = wget_from(outsider, "http://%s:8080/" % pod_on(CONTROL_PLANE)["status"]["podIP"], seconds=20)
+    rc, body, _took = wget_from(outsider, "http://%s:8080/" % pod_on(CONTROL_PLANE)["status"]["podIP"], seconds=20)
     assert (rc, body) == (0, "%s %s" % (uname(CONTROL_PLANE), CONTROL_PLANE)), (rc, body)
 
 

@@ -694,7 +694,7 @@ def test_each_network_child_holds_its_program_iptables_and_its_tool_of_its_archi
     """flanneld and kube-router built from upstream source (static, as upstream's CGO_ENABLED=0
     builds), and iptables (nf_tables) with nft or ipset of the child's Debian suite, each machine
     code of the child's architecture, every library they and iptables' extensions link in the layer."""
-    name, program, tool, _ = NETFILTER_DAEMONS[daemon]
+    name, program, tool, _version = NETFILTER_DAEMONS[daemon]
     tag, _digest, layout = built[(name, goarch)]
     config, members = layout_layer(layout)
     assert proof.platform_text(config) == model_platform(goarch)
