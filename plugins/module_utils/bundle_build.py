@@ -247,9 +247,10 @@ class GoBuilder(object):
                 self._own_main(module, version, profile, folder, log)
             else:
                 self._must(["get"] + ["%s@%s" % (p, version) for p in todo], folder, log)
-            if policy.PROFILES[profile].upgrades:
-                self._must(["get"] + list(policy.PROFILES[profile].upgrades), folder, log)
-                self.log("%s@%s: raised %s" % (module, version, ", ".join(policy.PROFILES[profile].upgrades)))
+            upgrades = list(policy.PROFILES[profile].upgrades)
+            if upgrades:
+                self._must(["get"] + upgrades, folder, log)
+                self.log("%s@%s: raised %s" % (module, version, ", ".join(upgrades)))
         except BundleError:
             shutil.rmtree(folder, ignore_errors=True)
             raise

@@ -398,11 +398,19 @@ def test_family_pod_runs_on_its_architecture(lab, host):
     pod_on(host)
 
 
-def http_get(pod, url):
-    """wget -T 20 from inside POD, as a user debugging the cluster types it; returns (exit code,
-    body). (Debian's bookworm busybox crashed on -T: issue 34.)"""
-    proc = kubectl("exec", pod["metadata"]["name"], "--", "wget", "-T", "20", "-q", "-O", "-", url,
-                   check=False, timeout=120)
+def wget_from(pod, url, seconds=20):
+    """busybox wget -T SECONDS from inside POD (any namespace), as a user debugging the cluster
+    types it; returns the process and the seconds it took. (Debian's bookworm busybox crashed on
+    -T: issue 34.)"""
+    start = time.time()
+    proc = kubectl("exec", "-n", pod["metadata"].get("namespace", "default"), pod["metadata"]["name"], "--",
+                   "wget", "-T", str(seconds), "-q", "-O", "-", url, check=False, timeout=120)
+    return proc, time.time() - start
+
+
+def http_get(pod, url, seconds=20):
+    """(exit code, body) of wget_from."""
+    proc, _took = wget_from(pod, url, seconds)
     return proc.returncode, proc.stdout.strip()
 
 
@@ -459,6 +467,15 @@ def program_pids(host, name):
     return listing
 
 
+def assert_runs_once_as_machine_code_of(host, name):
+    """One process NAME runs on HOST, and the program it runs (/proc/PID/exe) is machine code of
+    HOST's architecture (binfmt would run any)."""
+    pids = program_pids(host, name)
+    assert len(pids) == 1, (host, name, pids)
+    head = on_host(host, "head", "-c", "64", "/proc/%s/exe" % pids[0], binary=True).stdout
+    assert machine_mismatch(head, goarch(host), "%s:%s" % (host, name)) is None
+
+
 @pytest.mark.parametrize("host", FIRST)
 def test_the_pod_network_of_the_inventory_carries_each_nodes_pods(lab, host):
     """The node has the CNI the inventory chose, with the MTU its interface leaves, and its
@@ -488,10 +505,7 @@ def test_the_pod_network_of_the_inventory_carries_each_nodes_pods(lab, host):
     info = link["linkinfo"]["info_data"]
     assert (link["linkinfo"]["info_kind"], info["id"], info["port"], info["local"], info.get("link"), link["mtu"]) == (
         "vxlan", 1, 8472, address, iface, pod_mtu), link
-    pids = program_pids(host, "flanneld")
-    assert len(pids) == 1, (host, pids)
-    head = on_host(host, "head", "-c", "64", "/proc/%s/exe" % pids[0], binary=True).stdout
-    assert machine_mismatch(head, goarch(host), "%s:flanneld" % host) is None
+    assert_runs_once_as_machine_code_of(host, "flanneld")
     assert on_host(host, "uname", "-m").stdout.strip() == uname(host)
 
 
@@ -1211,19 +1225,12 @@ def ready_tenant_pod(pod):
     return kubectl_json("get", "pod", "-n", namespace, name)
 
 
-def wget_from(pod, url, seconds=5):
-    """(exit code, output, seconds taken) of busybox wget -T SECONDS in POD."""
-    start = time.time()
-    proc = kubectl("exec", "-n", pod["metadata"]["namespace"], pod["metadata"]["name"], "--",
-                   "wget", "-T", str(seconds), "-q", "-O", "-", url, check=False, timeout=120)
-    return proc.returncode, (proc.stdout + proc.stderr).strip(), time.time() - start
-
-
 def refused(pod, url):
     """The connection from POD to URL fails as a policy makes it fail: refused (kube-router
-    rejects) or timed out (a drop); the answer and its time are kept."""
-    rc, out, took = wget_from(pod, url)
-    if rc != 0 and ("refused" in out or "timed out" in out):
+    rejects) or timed out (a drop, wget -T 5); the answer and its time are kept."""
+    proc, took = wget_from(pod, url, seconds=5)
+    out = (proc.stdout + proc.stderr).strip()
+    if proc.returncode != 0 and ("refused" in out or "timed out" in out):
         return out, took
     return None
 
@@ -1236,10 +1243,7 @@ def test_network_policies_hold_each_project_to_itself_across_amd64_and_arm64(lab
     does the connection of a Pod of the default namespace (no policy of its own) on the arm64
     machine to the same team-b Pod (team-b's ingress). The failures are measured."""
     for host in FIRST:
-        pids = program_pids(host, "kube-router")
-        assert len(pids) == 1, (host, pids)
-        head = on_host(host, "head", "-c", "64", "/proc/%s/exe" % pids[0], binary=True).stdout
-        assert machine_mismatch(head, goarch(host), "%s:kube-router" % host) is None
+        assert_runs_once_as_machine_code_of(host, "kube-router")
     specs = [tenant_pod("team-a", ARM64), tenant_pod("team-a", CONTROL_PLANE), tenant_pod("team-b", CONTROL_PLANE)]
     start = time.time()
     for spec in specs:
@@ -1255,7 +1259,7 @@ def test_network_policies_hold_each_project_to_itself_across_amd64_and_arm64(lab
 
     start = time.time()
     allowed = wait_for("team-a's Pod on %s fetching the page of team-a's Pod on %s" % (ARM64, CONTROL_PLANE),
-                       lambda: wget_from(client, own_url)[:2] == (0, "%s %s" % (uname(CONTROL_PLANE), CONTROL_PLANE)),
+                       lambda: http_get(client, own_url, seconds=5) == (0, "%s %s" % (uname(CONTROL_PLANE), CONTROL_PLANE)),
                        timeout=POLICY_WAIT, interval=3)
     TIMES["NetworkPolicy: allowed within team-a after"] = time.time() - start
     assert allowed
@@ -1275,7 +1279,7 @@ def test_network_policies_hold_each_project_to_itself_across_amd64_and_arm64(lab
     TIMES["NetworkPolicy: default to team-b attempt"] = took
     log("default -> team-b: %s (%.1f s)" % (out, took))
     # The same outsider reaches a Pod without policies: the refusal above is team-b's policy.
-    rc, body, _took = wget_from(outsider, "http://%s:8080/" % pod_on(CONTROL_PLANE)["status"]["podIP"], seconds=20)
+    rc, body = http_get(outsider, "http://%s:8080/" % pod_on(CONTROL_PLANE)["status"]["podIP"])
     assert (rc, body) == (0, "%s %s" % (uname(CONTROL_PLANE), CONTROL_PLANE)), (rc, body)
 
 
