@@ -77,6 +77,7 @@ def test_bridge_gets_kube_router_alone_and_it_runs_on_every_node(testbed, cleanu
     assert {"--run-firewall=true", "--run-router=false", "--run-service-proxy=false", "--enable-cni=false",
             "--service-cluster-ip-range=" + SERVICE_CIDR, "--iptables-sync-period=300s"} <= set(args), args
     assert pod["hostNetwork"] and pod["containers"][0]["image"].endswith("/cloudnativelabs/kube-router:v2.1.0")
+    assert pod["containers"][0]["resources"] == {"requests": {"cpu": "50m", "memory": "64Mi"}}, pod["containers"][0]
     env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
     assert "https://%s:%s" % (env["KUBERNETES_SERVICE_HOST"], env["KUBERNETES_SERVICE_PORT"]) == testbed.server
     assert ds["status"]["numberReady"] == ds["status"]["desiredNumberScheduled"] > 0, ds["status"]
@@ -87,13 +88,18 @@ def test_bridge_gets_kube_router_alone_and_it_runs_on_every_node(testbed, cleanu
 
 
 def test_flannel_gets_both_and_a_rerun_and_check_mode_change_nothing(testbed, cleanup):
-    results = run_role(testbed, "flannel", network_kube_router_sync_period=600)
+    """Under flannel: both DaemonSets, kube-router with the sync period and the CPU limit asked
+    (the lab caps it on its emulated machine); a rerun and check mode change nothing."""
+    settings = {"network_kube_router_sync_period": 600,
+                "network_kube_router_resources": {"requests": {"cpu": "50m"}, "limits": {"cpu": "200m"}}}
+    results = run_role(testbed, "flannel", **settings)
     assert not failed(results), failed(results)
     assert daemonset(testbed, FLANNEL_NS, "kube-flannel") is not None
-    args = daemonset(testbed, POLICY_NS, "kube-router")["spec"]["template"]["spec"]["containers"][0]["args"]
-    assert "--iptables-sync-period=600s" in args, args
+    container = daemonset(testbed, POLICY_NS, "kube-router")["spec"]["template"]["spec"]["containers"][0]
+    assert "--iptables-sync-period=600s" in container["args"], container["args"]
+    assert container["resources"] == {"requests": {"cpu": "50m"}, "limits": {"cpu": "200m"}}, container
     for check in (False, True):
-        again = run_role(testbed, "flannel", check=check, diff=check, network_kube_router_sync_period=600)
+        again = run_role(testbed, "flannel", check=check, diff=check, **settings)
         assert not failed(again) and not changed(again), (check, failed(again) or changed(again))
 
 
