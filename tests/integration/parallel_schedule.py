@@ -71,6 +71,7 @@ SECONDS = {
     "kingbase/test_kingbase_kubernetes_node.py": 501,
     "tpcc/test_tpcc_postgresql.py": 125,
     "cmdb/test_cmdb_inventory.py": 4,
+    "upgrade/test_installed_versions.py": 5,
     "awx/test_execution_environment.py": 3,
     "lab/test_machine_faults.py": 30,
     "appstore/test_role.py": 81,

@@ -1,0 +1,29 @@
+# -*- coding: utf-8 -*-
+# Copyright: xinchuang.cloud developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters of the cluster upgrade (the skew checks and the plan in the cluster's order): thin
+views of plugins/module_utils/upgrade.py.
+
+Documentation: <filter>.yml beside this file.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.xinchuang.cloud.plugins.module_utils import upgrade
+from ansible_collections.xinchuang.cloud.plugins.plugin_utils.filters import (
+    user_errors_as_filter_errors,
+)
+
+
+def upgrade_installed_version(output, component):
+    return upgrade.installed_version(component, output)
+
+
+class FilterModule(object):
+    def filters(self):
+        return {
+            "upgrade_installed_version": user_errors_as_filter_errors(upgrade_installed_version),
+            "upgrade_plan": user_errors_as_filter_errors(upgrade.upgrade_plan),
+        }
