@@ -10,6 +10,7 @@
 #   XC_BUNDLE_SETS          sets for every GOARCH, comma-separated (e.g. containerd,cni)
 #   XC_BUNDLE_FULL_GOARCHES full_goarches (default amd64; `all`); --full: every GOARCH given
 #   XC_BUNDLE_VERSION       version
+#   XC_BUNDLE_KUBERNETES_VERSION kubernetes_version (the previous minor: docs/bundle.md)
 #   XC_BUNDLE_BUILD=0       build: false (fail naming what is missing)
 #   XC_BUNDLE_RUNC=0        runc: false
 #   XC_BUNDLE_REGISTRY=0    registry: false
@@ -24,13 +25,14 @@ args=(--dest "${XC_BUNDLE_DIR:-$XC_CACHE/bundle}" --full-goarches "${XC_BUNDLE_F
 for a in "$@"; do
   case "$a" in
     --full) args+=(--full-goarches all) ;;
-    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) xc_die "unknown option '$a' (hack/bundle.sh [--full] [GOARCH ...])" ;;
     *) args+=(--goarch "$a") ;;
   esac
 done
 [ -z "${XC_BUNDLE_SETS:-}" ] || args+=(--sets "$XC_BUNDLE_SETS")
 [ -z "${XC_BUNDLE_VERSION:-}" ] || args+=(--version "$XC_BUNDLE_VERSION")
+[ -z "${XC_BUNDLE_KUBERNETES_VERSION:-}" ] || args+=(--kubernetes-version "$XC_BUNDLE_KUBERNETES_VERSION")
 [ "${XC_BUNDLE_BUILD:-1}" != 0 ] || args+=(--no-build)
 [ "${XC_BUNDLE_RUNC:-1}" != 0 ] || args+=(--no-runc)
 [ "${XC_BUNDLE_REGISTRY:-1}" != 0 ] || args+=(--no-registry)

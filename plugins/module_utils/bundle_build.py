@@ -579,7 +579,8 @@ class Bundle(object):
         sets = p.get("sets") or None
         if sets:
             policy.check_sets(sets)
-        version = p.get("version") or policy.default_version()
+        self.components = policy.components_of(p.get("kubernetes_version"))
+        version = p.get("version") or policy.default_version(self.components)
         return goarches, full, sets, version
 
     def run(self):
@@ -631,7 +632,7 @@ class Bundle(object):
                 report["skipped"] = ("upstream Go cannot build for %s: give sw64_goroot, the GOROOT "
                                      "of the vendor toolchain (`go version` says linux/sw64)" % goarch)
                 return {"skip": "%s skipped: %s" % (goarch, report["skipped"]), "report": report}
-        rows = policy.bundle_rows(report["sets"], goarch)
+        rows = policy.bundle_rows(report["sets"], goarch, self.components)
         manifests = policy.bundle_manifests(report["sets"])
         if not rows and not manifests:
             raise BundleError("no component of the sets %s builds for %s: pick other sets" % (
@@ -800,6 +801,7 @@ def _cli_bundle(argv, cache):
     parser.add_argument("--full-goarches", default=",".join(policy.DEFAULT_FULL_GOARCHES),
                         help="comma-separated, or all")
     parser.add_argument("--version")
+    parser.add_argument("--kubernetes-version")
     parser.add_argument("--no-build", dest="build", action="store_false")
     parser.add_argument("--no-runc", dest="runc", action="store_false")
     parser.add_argument("--no-registry", dest="registry", action="store_false")

@@ -422,6 +422,25 @@ def cache_path(build_dir, row, goarch):
     return os.path.join(build_dir, row.component, row.version, goarch, row.binary)
 
 
+# The Kubernetes releases the table's Kubernetes rows are built at: its own, and the previous
+# minor's newest patch the Go module proxy serves (playbooks/upgrade.yml upgrades a cluster of
+# that bundle to this one: tests/e2e/test_upgrade.py). Other releases are refused: their
+# staging pins and Go requirements are untried.
+KUBERNETES_RELEASES = (_K8S, "v1.36.3")
+
+
+def components_of(kubernetes_version=None, components=COMPONENTS):
+    """The table with its Kubernetes rows at ``kubernetes_version`` (one of KUBERNETES_RELEASES;
+    None: the table as it is)."""
+    if kubernetes_version in (None, "", _K8S):
+        return tuple(components)
+    if kubernetes_version not in KUBERNETES_RELEASES:
+        raise BundleError("kubernetes_version %r is not one the table builds: give one of %s (a release's "
+                          "staging modules and Go needs are tried before it is added to KUBERNETES_RELEASES "
+                          "in bundle_policy.py)" % (kubernetes_version, ", ".join(KUBERNETES_RELEASES)))
+    return tuple(r._replace(version=kubernetes_version) if r.profile == "kubernetes" else r for r in components)
+
+
 def default_version(components=COMPONENTS):
     """The bundle's directory name: the Kubernetes version of the control plane rows."""
     for row in components:

@@ -78,8 +78,17 @@ options:
     elements: str
     default: [amd64]
   version:
-    description: Directory name of the bundle. Default is the Kubernetes version of the table.
+    description: Directory name of the bundle. Default is the Kubernetes version of its Kubernetes rows.
     type: str
+  kubernetes_version:
+    description:
+      - The Kubernetes release of the bundle's Kubernetes programs (the control plane, kubectl, kubelet,
+        kube-proxy); the other components keep the table's versions. Default is the table's.
+      - One of the releases the table builds, the table's own and the previous minor's (C(v1.36.3)), so a
+        cluster can be installed at the previous minor and upgraded (C(playbooks/upgrade.yml)); another
+        release is refused naming them.
+    type: str
+    version_added: 0.5.0
   build:
     description:
       - Build what is missing from the cache. With C(false), a missing binary fails the task,
@@ -201,6 +210,7 @@ def argument_spec():
         sets=dict(type="list", elements="str"),
         full_goarches=dict(type="list", elements="str", default=list(DEFAULT_FULL_GOARCHES)),
         version=dict(type="str"),
+        kubernetes_version=dict(type="str"),
         build=dict(type="bool", default=True),
         runc=dict(type="bool", default=True),
         registry=dict(type="bool", default=True),

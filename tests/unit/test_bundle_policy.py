@@ -269,3 +269,30 @@ def test_the_gateway_api_crds_go_with_the_cluster_tools_and_have_a_set_of_their_
         "manifests/gateway-api/gateway.networking.k8s.io_httproutes.yaml")
     bp.check_sets(["gateway-api"])  # a known set
     assert "gateway-api" in bp.known_sets() and "gateway-api" in bp.SETS
+
+
+# --- the previous minor's Kubernetes rows (playbooks/upgrade.yml) -----------------------------
+
+def test_the_previous_minor_moves_only_the_kubernetes_rows():
+    previous = bp.components_of("v1.36.3")
+    assert len(previous) == len(bp.COMPONENTS)
+    for old, new in zip(bp.COMPONENTS, previous):
+        if old.profile == "kubernetes":
+            assert new == old._replace(version="v1.36.3")
+        else:
+            assert new == old
+    kube = [r.binary for r in previous if r.version == "v1.36.3"]
+    assert {"kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kubelet", "kube-proxy"} <= set(kube)
+    assert bp.default_version(previous) == "v1.36.3"
+    assert bp.staging_version("v1.36.3") == "v0.36.3"
+    assert bp.recipe("kubernetes", "v1.36.3").count("gitVersion=v1.36.3") == 2
+    assert bp.components_of(None) == tuple(bp.COMPONENTS) == bp.components_of(bp.default_version())
+
+
+@pytest.mark.parametrize("version", ["v1.35.4", "1.36.3", "latest"])
+def test_a_release_the_table_does_not_build_is_refused_naming_those_it_does(version):
+    with pytest.raises(bp.BundleError) as err:
+        bp.components_of(version)
+    assert repr(version) in str(err.value)
+    for release in bp.KUBERNETES_RELEASES:
+        assert release in str(err.value)

@@ -105,6 +105,7 @@ def test_a_damaged_file_is_replaced_and_a_smaller_run_keeps_what_an_earlier_one_
 @pytest.mark.parametrize("bad, words", [
     (dict(goarches=["amd64", "sparc"]), ["'sparc'", "c86, arm, loongarch, sw64, mips"]),
     (dict(sets=["containerd", "kernel"]), ["'kernel'", "bundle", "cluster"]),
+    (dict(kubernetes_version="v1.35.4"), ["'v1.35.4'", VERSION, "v1.36.3"]),
 ])
 def test_bad_input_is_named_with_the_fix_before_anything_is_made(tmp_path, bad, words):
     dest = tmp_path / "bundle"
@@ -216,3 +217,17 @@ def test_without_build_a_manifest_source_not_in_the_cache_is_named(tmp_path):
     assert stats["failures"] == 1
     assert "manifests/gateway-api (sigs.k8s.io/gateway-api v1.4.1, manifests)" in result["msg"], result["msg"]
     assert not dest.exists()
+
+
+def test_the_previous_minor_s_bundle_asks_for_its_kubernetes_programs_and_keeps_the_rest(tmp_path):
+    # check mode against an empty cache: the plan names what a v1.36.3 bundle holds.
+    dest = tmp_path / "bundle"
+    result, stats, proc = bundle(dest, check=True, diff=True, cache_dir=str(tmp_path / "empty-cache"), build=True,
+                                 kubernetes_version="v1.36.3", goarches=["amd64", "arm64"], registry=False,
+                                 runc=False, sets=["kubelet", "containerd"])
+    assert stats["failures"] == 0, proc.stdout[-3000:]
+    assert result["path"] == str(dest / "v1.36.3")
+    assert result["changed"] is True and not dest.exists()
+    after = result["diff"][0]["after"]
+    assert "kubelet\tv1.36.3\tk8s.io/kubernetes\tbin/kubelet" in after, after
+    assert "containerd\tv2.4.2\t" in after, after
