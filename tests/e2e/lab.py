@@ -174,6 +174,34 @@ def playbook(name, *args, timeout=3600, inventories=None, callback="ansible.posi
     return report, proc, took
 
 
+_INVENTORY_VALUES = {}
+
+
+def inventory_value(name, host="xc-lab-amd64"):
+    """What the lab inventory gives NAME for HOST, templated by Ansible as a run sees it (its
+    environment switches included, e.g. XC_LAB_CNI): the inventory says it once, the tests ask.
+    One ad-hoc `debug` per name and host, remembered; an undefined name fails."""
+    key = (name, host)
+    if key not in _INVENTORY_VALUES:
+        argv = [os.path.join(BIN, "ansible"), host]
+        for inv in INVENTORIES:
+            argv += ["-i", inv]
+        argv += ["-m", "ansible.builtin.debug", "-a", "msg={{ %s | to_json }}" % name]
+        env = _playbook_env(None)
+        env.update(ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="ansible.posix.json")
+        proc = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=ROOT, timeout=120, check=False)
+        try:
+            result = json_report(proc.stdout)["plays"][0]["tasks"][0]["hosts"][host]
+        except (ValueError, KeyError, IndexError):
+            result = {}
+        if proc.returncode != 0 or "msg" not in result or result.get("failed"):
+            raise AssertionError("the lab inventory gives no %s for %s (exit %d): %s%s"
+                                 % (name, host, proc.returncode, result.get("msg", proc.stdout[-2000:]),
+                                    proc.stderr[-2000:]))
+        _INVENTORY_VALUES[key] = json.loads(result["msg"])
+    return _INVENTORY_VALUES[key]
+
+
 # --- no run prints a secret -----------------------------------------------------------------
 # Every playbook the e2e runs (playbook(), runner_playbook()) has its whole output searched for
 # every secret the lab holds at that moment, plain and base64: what an operator's terminal or

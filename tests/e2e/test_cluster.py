@@ -59,7 +59,7 @@ import yaml
 
 from tests.e2e.lab import (
     AESCBC_NAME, CACHE, HOSTS, INVENTORIES, KUBECONFIG, KUBERNETES_VERSION, LAB_STATE, ROOT, STARTED,
-    apply, assert_converged, assert_ok, bring_up, changed_tasks, failures, is_machine, kubectl,
+    apply, assert_converged, assert_ok, bring_up, changed_tasks, failures, inventory_value, is_machine, kubectl,
     kubectl_bytes, kubectl_json, lab_secrets, log, on_host, playbook, recap, registry_secret,
     runner_playbook, sh, start_hosts, stop_hosts, task_results, wait_for)
 from tests.proof.elf import machine_mismatch
@@ -443,9 +443,15 @@ def test_a_pod_fetches_the_page_of_a_pod_on_the_next_node_by_pod_ip(lab, client,
     fetches_the_page_of(client, server)
 
 
-# The lab's Pod network (inventories/lab: kubernetes_cni, XC_LAB_CNI; `make test-bridge` runs
-# the cluster's tests on the bridge CNI).
-LAB_CNI = os.environ.get("XC_LAB_CNI") or "flannel"
+# The lab's Pod network is the inventory's kubernetes_cni (inventories/lab, switched by
+# XC_LAB_CNI: `hack/test.sh e2e-bridge` runs the cluster's tests on the bridge CNI), asked with
+# lab_cni().
+
+
+def lab_cni():
+    return inventory_value("kubernetes_cni")
+
+
 VXLAN_OVERHEAD = 50
 
 
@@ -485,17 +491,17 @@ def test_the_pod_network_of_the_inventory_carries_each_nodes_pods(lab, host):
     address = node_address(host)
     iface, mtu = node_interface_mtu(host, address)
     files = on_host(host, "ls", "-1", "/etc/cni/net.d").stdout.split()
-    conf_name = "10-xinchuang-%s.conflist" % LAB_CNI
+    conf_name = "10-xinchuang-%s.conflist" % lab_cni()
     assert [f for f in files if f.startswith("10-xinchuang-")] == [conf_name], (host, files)
     conf = json.loads(on_host(host, "cat", "/etc/cni/net.d/" + conf_name).stdout)
-    pod_mtu = mtu - (VXLAN_OVERHEAD if LAB_CNI == "flannel" else 0)
+    pod_mtu = mtu - (VXLAN_OVERHEAD if lab_cni() == "flannel" else 0)
     assert conf["plugins"][0]["mtu"] == pod_mtu, (host, iface, mtu, conf["plugins"][0])
     assert exec_in(pod_on(host)["metadata"]["name"], "cat", "/sys/class/net/eth0/mtu").strip() == str(pod_mtu)
     others = {node(h)["spec"]["podCIDR"]: h for h in FIRST if h != host}
     routes = {r["dst"]: r for r in json.loads(on_host(host, "ip", "-json", "route", "show").stdout) if r["dst"] in others}
     assert sorted(routes) == sorted(others), (host, routes, others)
     routes_unit = on_host(host, "systemctl", "is-active", "xinchuang-pod-routes.service", check=False).stdout.strip()
-    if LAB_CNI == "bridge":
+    if lab_cni() == "bridge":
         assert routes_unit == "active"
         assert {d: r.get("gateway") for d, r in routes.items()} == {d: node_address(h) for d, h in others.items()}
         return
@@ -1751,14 +1757,14 @@ def test_even_etcd_count_stops_in_preflight(lab, tmp_path):
 def test_switching_the_running_clusters_cni_stops_in_preflight_with_the_steps(lab):
     """The running cluster's nodes keep their Pod network: asking for the other CNI stops every
     node in preflight, naming both networks and the steps by hand, before any change."""
-    other = "bridge" if LAB_CNI == "flannel" else "flannel"
+    other = "bridge" if lab_cni() == "flannel" else "flannel"
     report, proc, _took = playbook("site.yml", "--limit", LIMIT_FIRST, "-e", "kubernetes_cni=" + other)
     assert proc.returncode != 0
     msgs = failures(report)
     for host in FIRST:
         refusal = [m for m in msgs if "host %s: %s runs the Pod network %s and the inventory asks for kubernetes_cni: %s"
-                   % (host, host, LAB_CNI, other) in m]
-        assert refusal and "kubectl drain NODE" in refusal[0] and "Or set kubernetes_cni: %s" % LAB_CNI in refusal[0], msgs
+                   % (host, host, lab_cni(), other) in m]
+        assert refusal and "kubectl drain NODE" in refusal[0] and "Or set kubernetes_cni: %s" % lab_cni() in refusal[0], msgs
     assert not changed_tasks(report), "changed before stopping:\n" + "\n".join(changed_tasks(report))
 
 
