@@ -17,13 +17,9 @@ from ansible_collections.xinchuang.cloud.plugins.plugin_utils.filters import (
 )
 
 
-def upgrade_installed_version(output, component):
-    return upgrade.installed_version(component, output)
-
-
 class FilterModule(object):
     def filters(self):
         return {
-            "upgrade_installed_version": user_errors_as_filter_errors(upgrade_installed_version),
+            "upgrade_installed_versions": user_errors_as_filter_errors(upgrade.installed_versions),
             "upgrade_plan": user_errors_as_filter_errors(upgrade.upgrade_plan),
         }

@@ -83,6 +83,25 @@ def installed_version(component, output):
     return _name(release(match.group(1), component + "'s version"))
 
 
+def installed_versions(lines):
+    """{binary: version} of lines ``<binary>;<what it printed>`` (the first line of its
+    ``--version``; the kubernetes role's one round trip prints them), in the form
+    ``installed_version`` returns; ``""`` for a binary that printed no version (not installed,
+    or not a program of this machine: an exec format error)."""
+    read = {}
+    for line in lines or []:
+        binary, sep, printed = str(line).partition(";")
+        if not sep:
+            raise UpgradeError("%r is not a line '<binary>;<what it printed>'" % (line,))
+        try:
+            read[binary] = installed_version(binary, printed)
+        except UpgradeError:
+            if binary not in COMPONENT_PART:
+                raise
+            read[binary] = ""
+    return read
+
+
 def _batches(hosts, size):
     return [hosts[i:i + size] for i in range(0, len(hosts), size)]
 
@@ -100,7 +119,7 @@ def upgrade_plan(target, hosts, node_batch=1):
     TARGET: ``{"kubernetes": "v1.37.2", "etcd": "v3.6.16"}``, the versions of the bundle the run
     installs. HOSTS: in inventory order, ``{"name", "parts": [etcd|control_plane|node, ...],
     "versions": {binary: "v1.36.3"}}``: the parts the host has and what its installed binaries
-    printed (``installed_version``). A node without kube-proxy (the role's kubernetes_kube_proxy
+    printed (``installed_versions``; "" or absent: none read). A node without kube-proxy (the role's kubernetes_kube_proxy
     false) simply has none.
 
     Returns ``{"problems": [...], "phases": {part: [host, ...]}, "node_batches": [[host, ...]],
@@ -125,9 +144,10 @@ def upgrade_plan(target, hosts, node_batch=1):
             comps = [c for c in PART_COMPONENTS[part] if c in versions or c not in ("kube-proxy",)]
             moves = False
             for comp in comps:
-                if comp not in versions:
-                    problems.append("%s: %s is not installed (no version read): upgrade.yml upgrades what site.yml "
-                                    "installed; run site.yml for a new host first" % (name, comp))
+                if not versions.get(comp):
+                    problems.append("%s: %s is not installed or does not run here (it printed no version): "
+                                    "upgrade.yml upgrades what site.yml installed; run site.yml for a new host, "
+                                    "or for one whose binaries are broken, first" % (name, comp))
                     continue
                 have = release(versions[comp], "%s's %s version" % (name, comp))
                 if comp in ("kube-apiserver", "kubelet", "etcd"):

@@ -171,12 +171,32 @@ def test_a_kubelet_beyond_three_minors_of_the_new_api_servers_is_refused():
         "the node to v1.34 or newer first (upgrade.yml with that bundle)"]
 
 
-def test_a_host_missing_a_binary_is_refused():
+@pytest.mark.parametrize("read", [None, ""])
+def test_a_host_missing_a_binary_or_whose_binary_printed_no_version_is_refused(read):
     node = host("n1", ["node"])
-    del node["versions"]["kubelet"]
+    if read is None:
+        del node["versions"]["kubelet"]
+    else:
+        node["versions"]["kubelet"] = read
     assert problems_of(TARGET, [node]) == [
-        "n1: kubelet is not installed (no version read): upgrade.yml upgrades what site.yml installed; run "
-        "site.yml for a new host first"]
+        "n1: kubelet is not installed or does not run here (it printed no version): upgrade.yml upgrades what "
+        "site.yml installed; run site.yml for a new host, or for one whose binaries are broken, first"]
+
+
+def test_installed_versions_reads_the_role_s_lines_and_marks_what_printed_none():
+    lines = ["etcd;etcd Version: 3.6.16", "kubectl;Client Version: v1.36.3", "kubelet;Kubernetes v1.36.3",
+             "kube-proxy;/usr/local/bin/kube-proxy: cannot execute binary file: Exec format error", "kube-scheduler;"]
+    assert upgrade.installed_versions(lines) == {"etcd": "v3.6.16", "kubectl": "v1.36.3", "kubelet": "v1.36.3",
+                                                 "kube-proxy": "", "kube-scheduler": ""}
+
+
+@pytest.mark.parametrize("line, words", [("kubelet Kubernetes v1.36.3", ["'kubelet Kubernetes v1.36.3'", "<binary>;"]),
+                                         ("kubeadm;Kubernetes v1.36.3", ["'kubeadm'"])])
+def test_installed_versions_refuses_a_line_it_cannot_place(line, words):
+    with pytest.raises(UpgradeError) as err:
+        upgrade.installed_versions([line])
+    for word in words:
+        assert word in str(err.value)
 
 
 @pytest.mark.parametrize("target, hosts, node_batch, words", [
@@ -198,5 +218,5 @@ def test_bad_input_is_an_error_naming_it(target, hosts, node_batch, words):
 def test_the_filters_are_the_rules():
     from ansible_collections.xinchuang.cloud.plugins.filter.upgrade import FilterModule
     filters = FilterModule().filters()
-    assert filters["upgrade_installed_version"]("Kubernetes v1.37.2", "kubelet") == "v1.37.2"
+    assert filters["upgrade_installed_versions"](["kubelet;Kubernetes v1.37.2"]) == {"kubelet": "v1.37.2"}
     assert filters["upgrade_plan"](TARGET, [host("n1", ["node"])], 1)["phases"]["node"] == ["n1"]
