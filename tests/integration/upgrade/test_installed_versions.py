@@ -56,7 +56,7 @@ def test_hosts_running_the_bundle_have_nothing_to_do_and_older_ones_move_in_orde
     versions = dict((b, upgrade.installed_version(b, printed("amd64", b))) for b in upgrade.COMPONENT_PART)
     target = {"kubernetes": versions["kube-apiserver"], "etcd": versions["etcd"]}
     assert target["kubernetes"] == VERSION and target["etcd"] == "v" + rows["etcd"].lstrip("v")
-    parts = [part for part, _ in upgrade.PARTS]
+    parts = [p[0] for p in upgrade.PARTS]
     plan = upgrade.upgrade_plan(target, [{"name": "cp1", "parts": parts, "versions": versions}])
     assert plan["problems"] == [] and plan["changes"] == []
     major, minor, _patch = upgrade.release(VERSION, "the bundle")
