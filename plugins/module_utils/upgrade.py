@@ -40,6 +40,7 @@ PARTS = (
     ("node", ("kubelet", "kube-proxy")),
 )
 PART_COMPONENTS = dict(PARTS)
+PART_NAMES = tuple(p[0] for p in PARTS)
 COMPONENT_PART = dict((c, part) for part, comps in PARTS for c in comps)
 # Kubernetes' skew policy: kubelet and kube-proxy at most this many minors older than the API
 # servers (three since 1.28).
@@ -132,14 +133,14 @@ def upgrade_plan(target, hosts, node_batch=1):
             "kubernetes": release(target.get("kubernetes"), "kubernetes_version")}
     batch = _batch_size(node_batch)
     problems, changes = [], []
-    phases = dict((part, []) for part, _ in PARTS)
-    running = dict((part, {}) for part, _ in PARTS)  # part -> {host: oldest version of the part}
+    phases = dict((part, []) for part in PART_NAMES)
+    running = dict((part, {}) for part in PART_NAMES)  # part -> {host: oldest version of the part}
     for host in hosts:
         name = host["name"]
         versions = host.get("versions") or {}
         for part in host.get("parts") or []:
             if part not in PART_COMPONENTS:
-                raise UpgradeError("%s: part %r is none of %s" % (name, part, ", ".join(p for p, _ in PARTS)))
+                raise UpgradeError("%s: part %r is none of %s" % (name, part, ", ".join(PART_NAMES)))
             goal = want["etcd" if part == "etcd" else "kubernetes"]
             comps = [c for c in PART_COMPONENTS[part] if c in versions or c not in ("kube-proxy",)]
             moves = False
@@ -219,7 +220,7 @@ def _summary(result, want, batch):
         _name(want["kubernetes"]), _name(want["etcd"]))]
     titles = {"etcd": "etcd members, one by one", "control_plane": "control planes, one by one",
               "node": "nodes, %d at a time (drain, upgrade, uncordon)" % batch}
-    for part, _ in PARTS:
+    for part in PART_NAMES:
         hosts = result["phases"][part]
         lines.append("%s: %s" % (titles[part], hosts_text(part, hosts) if hosts else "nothing to do"))
     for problem in result["problems"]:
