@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help setup deps lab lab-down demo demo-cold test test-full test-plan lint sanity unit build integration molecule e2e e2e-full e2e-bridge testbed testbed-down clean
+.PHONY: help setup deps lab lab-down demo demo-cold test test-full test-upgrade test-plan lint sanity unit build integration molecule e2e e2e-full e2e-bridge testbed testbed-down clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -34,6 +34,9 @@ test: ## the gate (CI): every stage, the tests of the gate tier (tests/tiers.yml
 
 test-full: ## the full tier: every test, every molecule scenario, e2e on every foreign machine (not in CI; before an issue is resolved)
 	XC_TIER=full hack/test.sh
+
+test-upgrade: setup deps ## playbooks/upgrade.yml on a lab of its own, from the previous minor (full tier; tests/e2e/test_upgrade.py)
+	XC_TIER=full hack/e2e.sh -k test_upgrade
 
 test-plan: setup ## which tier each test is in (tests/tiers.yml), per file; runs nothing
 	hack/test.sh plan

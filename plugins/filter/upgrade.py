@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: xinchuang.cloud developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters of the cluster upgrade (the skew checks and the plan in the cluster's order): thin
+"""Filters of the versions installed binaries print (the kubernetes role's check after an
+install) and of the cluster upgrade (the skew checks and the plan in the cluster's order): thin
 views of plugins/module_utils/upgrade.py.
 
 Documentation: <filter>.yml beside this file.
@@ -22,4 +23,5 @@ class FilterModule(object):
         return {
             "upgrade_installed_versions": user_errors_as_filter_errors(upgrade.installed_versions),
             "upgrade_plan": user_errors_as_filter_errors(upgrade.upgrade_plan),
+            "installed_binaries_not_at": user_errors_as_filter_errors(upgrade.binaries_not_at),
         }

@@ -103,6 +103,21 @@ def installed_versions(lines):
     return read
 
 
+def binaries_not_at(lines, kubernetes, etcd):
+    """The lines of ``installed_versions``'s form whose binary does not print the wanted
+    release (etcd: ETCD, the others: KUBERNETES), as they were printed: what the kubernetes role
+    names when an installed binary is not the bundle's or does not run on the host."""
+    want = {"etcd": release(etcd, "kubernetes_etcd_version"), "": release(kubernetes, "kubernetes_version")}
+    read = installed_versions(lines)
+    wrong = []
+    for line in lines or []:
+        binary = str(line).partition(";")[0]
+        have = read[binary]
+        if not have or release(have, binary) != want.get(binary, want[""]):
+            wrong.append(str(line))
+    return wrong
+
+
 def _batches(hosts, size):
     return [hosts[i:i + size] for i in range(0, len(hosts), size)]
 
@@ -114,16 +129,22 @@ def _batch_size(node_batch):
     return int(node_batch)
 
 
-def upgrade_plan(target, hosts, node_batch=1):
+def upgrade_plan(target, hosts, node_batch=1, registered=None, core=None):
     """What upgrading HOSTS to TARGET does, or why it must not.
 
     TARGET: ``{"kubernetes": "v1.37.2", "etcd": "v3.6.16"}``, the versions of the bundle the run
     installs. HOSTS: in inventory order, ``{"name", "parts": [etcd|control_plane|node, ...],
     "versions": {binary: "v1.36.3"}}``: the parts the host has and what its installed binaries
-    printed (``installed_versions``; "" or absent: none read). A node without kube-proxy (the role's kubernetes_kube_proxy
+    printed (``installed_versions``; "" or absent: none read), and ``"node_name"`` when the
+    node's name is not the host's. A node without kube-proxy (the role's kubernetes_kube_proxy
     false) simply has none.
 
-    Returns ``{"problems": [...], "phases": {part: [host, ...]}, "node_batches": [[host, ...]],
+    The skew policy is about the whole cluster, so the run must hold all of it: REGISTERED, the
+    node names the API lists, and CORE, the inventory's etcd and control plane hosts (None: not
+    checked), are each refused when a host of theirs is not in HOSTS. A host of the inventory
+    that never joined (not registered, not core) may stay out.
+
+    Returns ``{"problems": [...], "phases": {part: [host, ...]}, "node_batch": n, "node_batches": [[host, ...]],
     "changes": [{"host", "part", "component", "from", "to"}], "current": {"kubernetes", "etcd"},
     "summary": [line, ...]}``. With problems, nothing may change (the phases are still given,
     for the report). A host whose part runs the target already is in no phase: a rerun, or a
@@ -164,15 +185,33 @@ def upgrade_plan(target, hosts, node_batch=1):
                                     "from": _name(have), "to": _name(goal)})
             if moves:
                 phases[part].append(name)
+    problems += _left_out(hosts, registered, core)
     problems += _skew_problems(want, running)
     current = {}
     for key, part in (("kubernetes", "control_plane"), ("etcd", "etcd")):
         found = sorted(set(running[part].values()))
         current[key] = _name(found[0]) if found else ""
-    result = {"problems": problems, "phases": phases, "node_batches": _batches(phases["node"], batch),
+    result = {"problems": problems, "phases": phases, "node_batch": batch, "node_batches": _batches(phases["node"], batch),
               "changes": changes, "current": current}
     result["summary"] = _summary(result, want, batch)
     return result
+
+
+def _left_out(hosts, registered, core):
+    names = [h["name"] for h in hosts]
+    node_names = [h.get("node_name") or h["name"] for h in hosts]
+    problems = []
+    for name in core or []:
+        if name not in names:
+            problems.append("%s: an etcd or control plane host of the inventory is not in this run (--limit, or "
+                            "unreachable): the upgrade plans the whole cluster at once; run it on every host of "
+                            "the cluster" % name)
+    for node in registered or []:
+        if node not in node_names:
+            problems.append("node %s is in the cluster but not in this run (--limit, unreachable, or not in the "
+                            "inventory): its kubelet must stay within the skew policy too; run the upgrade on every "
+                            "node of the cluster" % node)
+    return problems
 
 
 def _skew_problems(want, running):

@@ -220,3 +220,29 @@ def test_the_filters_are_the_rules():
     filters = FilterModule().filters()
     assert filters["upgrade_installed_versions"](["kubelet;Kubernetes v1.37.2"]) == {"kubelet": "v1.37.2"}
     assert filters["upgrade_plan"](TARGET, [host("n1", ["node"])], 1)["phases"]["node"] == ["n1"]
+
+
+def test_binaries_not_at_names_the_lines_of_other_releases_and_of_binaries_that_printed_none():
+    lines = ["etcd;etcd Version: 3.6.16", "kube-apiserver;Kubernetes v1.37.2", "kubectl;Client Version: v1.36.3",
+             "kubelet;/usr/local/bin/kubelet: cannot execute binary file: Exec format error", "kube-proxy;"]
+    assert upgrade.binaries_not_at(lines, "v1.37.2", "3.6.16") == lines[2:]
+    assert upgrade.binaries_not_at(lines[:2], "v1.37.2", "v3.6.16") == []
+    # etcd is held to etcd's release, the others to Kubernetes'.
+    assert upgrade.binaries_not_at(["etcd;etcd Version: 3.6.16"], "v3.6.16", "3.6.15") == ["etcd;etcd Version: 3.6.16"]
+    with pytest.raises(UpgradeError) as err:
+        upgrade.binaries_not_at(lines, "latest", "3.6.16")
+    assert "kubernetes_version is 'latest'" in str(err.value)
+
+
+def test_a_run_that_leaves_out_a_registered_node_or_a_core_host_is_refused_and_unjoined_hosts_may_stay_out():
+    hosts = [host("cp1", ["etcd", "control_plane", "node"]), dict(host("n1", ["node"]), node_name="node-1")]
+    plan = upgrade_plan(TARGET, hosts, 1, registered=["cp1", "node-1"], core=["cp1"])
+    assert plan["problems"] == []
+    plan = upgrade_plan(TARGET, hosts[:1], 1, registered=["cp1", "node-1", "node-2"], core=["cp1", "cp2"])
+    assert plan["problems"] == [
+        "cp2: an etcd or control plane host of the inventory is not in this run (--limit, or unreachable): the "
+        "upgrade plans the whole cluster at once; run it on every host of the cluster",
+        "node node-1 is in the cluster but not in this run (--limit, unreachable, or not in the inventory): its "
+        "kubelet must stay within the skew policy too; run the upgrade on every node of the cluster",
+        "node node-2 is in the cluster but not in this run (--limit, unreachable, or not in the inventory): its "
+        "kubelet must stay within the skew policy too; run the upgrade on every node of the cluster"]
