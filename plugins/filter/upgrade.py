@@ -24,4 +24,5 @@ class FilterModule(object):
             "upgrade_installed_versions": user_errors_as_filter_errors(upgrade.installed_versions),
             "upgrade_plan": user_errors_as_filter_errors(upgrade.upgrade_plan),
             "installed_binaries_not_at": user_errors_as_filter_errors(upgrade.binaries_not_at),
+            "upgrade_running_version_problems": user_errors_as_filter_errors(upgrade.running_version_problems),
         }

@@ -118,6 +118,41 @@ def binaries_not_at(lines, kubernetes, etcd):
     return wrong
 
 
+def running_version_problems(target, lines):
+    """Why site.yml must not run with kubernetes_version TARGET on the cluster that LINES
+    describe (``apiserver <version>`` and ``node <name> <kubelet version>``, as the API reports
+    them; none: no cluster yet, or its API did not answer, and nothing is refused). site.yml
+    installs: on a running cluster of another version it would change every host at once,
+    nothing drained, so the upgrade is upgrade.yml's, and a cluster newer than the inventory says
+    keeps its version."""
+    want = release(target, "kubernetes_version")
+    apiserver, behind = None, []
+    for line in lines or []:
+        words = str(line).split()
+        if words[:1] == ["apiserver"] and len(words) == 2:
+            apiserver = release(words[1], "the API server's version")
+        elif words[:1] == ["node"] and len(words) == 3:
+            if release(words[2], "node %s's kubelet version" % words[1]) != want:
+                behind.append("%s (%s)" % (words[1], words[2]))
+        else:
+            raise UpgradeError("%r is not a line 'apiserver <version>' or 'node <name> <version>'" % (line,))
+    if apiserver is None:
+        return []
+    if apiserver < want:
+        return ["the cluster runs Kubernetes %s (its API server) and kubernetes_version is %s: site.yml does not "
+                "upgrade a running cluster (it would change every host at once, nothing drained); run "
+                "playbooks/upgrade.yml -e kubernetes_version=%s, then give that version in the inventory"
+                % (_name(apiserver), _name(want), _name(want))]
+    if apiserver > want:
+        return ["the cluster runs Kubernetes %s (its API server) and kubernetes_version is %s: Kubernetes does not "
+                "support a downgrade; give kubernetes_version: %s in the inventory"
+                % (_name(apiserver), _name(want), _name(apiserver))]
+    if behind:
+        return ["the API server runs %s but the kubelets of %s do not: an upgrade stopped half-way; finish it with "
+                "playbooks/upgrade.yml -e kubernetes_version=%s" % (_name(want), ", ".join(behind), _name(want))]
+    return []
+
+
 def _batches(hosts, size):
     return [hosts[i:i + size] for i in range(0, len(hosts), size)]
 

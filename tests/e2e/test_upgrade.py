@@ -10,7 +10,8 @@ only (tests/tiers.yml: a second lab and rollout); alone:
 
 site.yml at v1.36.3 on xc-lab-amd64 (etcd, control plane, node) and the arm64 machine (node) ->
 a Deployment of two replicas, one per node, behind a NodePort and a PodDisruptionBudget, asked
-through both nodes' NodePorts every half second from here until the end -> upgrade.yml --check
+through both nodes' NodePorts every half second from here until the end -> site.yml with this
+bundle's version is refused, naming upgrade.yml -> upgrade.yml --check
 prints the plan and changes nothing -> upgrade.yml: the control plane, then each node drained,
 upgraded, uncordoned; every binary prints v1.37.2 and the API and the kubelets say so; no half
 second passed without an answer; a ConfigMap made before is there -> the same run again changes
@@ -172,6 +173,18 @@ def test_upgrade_starts_from_the_previous_minor_serving(lab):
     prober.start()
     wait_for("the prober's first rounds", lambda: prober.rounds >= 4, timeout=60, interval=1)
     assert prober.unanswered == [], prober.unanswered[:5]
+
+
+def test_site_yml_with_the_new_version_is_refused_naming_upgrade_yml(lab):
+    """The inventory's kubernetes_version is this bundle's: site.yml would change every host at
+    once, so its preflight refuses and names upgrade.yml."""
+    report, proc, TIMES["site.yml refused"] = playbook("site.yml", "--limit", LIMIT)
+    assert proc.returncode != 0
+    msgs = "\n".join(failures(report))
+    assert ("the cluster runs Kubernetes %s (its API server) and kubernetes_version is %s: site.yml does not upgrade"
+            % (PREVIOUS, KUBERNETES_VERSION)) in msgs and "playbooks/upgrade.yml" in msgs, msgs
+    assert not changed_tasks(report), "changed before stopping:\n" + "\n".join(changed_tasks(report))
+    assert versions()["apiserver"] == PREVIOUS
 
 
 def test_upgrade_in_check_mode_prints_the_plan_and_changes_nothing(lab):

@@ -246,3 +246,33 @@ def test_a_run_that_leaves_out_a_registered_node_or_a_core_host_is_refused_and_u
         "kubelet must stay within the skew policy too; run the upgrade on every node of the cluster",
         "node node-2 is in the cluster but not in this run (--limit, unreachable, or not in the inventory): its "
         "kubelet must stay within the skew policy too; run the upgrade on every node of the cluster"]
+
+
+# --- site.yml does not upgrade -------------------------------------------------------------------
+
+def test_site_yml_runs_on_no_cluster_and_on_one_at_its_version():
+    assert upgrade.running_version_problems("v1.37.2", []) == []
+    assert upgrade.running_version_problems("v1.37.2", ["apiserver v1.37.2", "node a v1.37.2", "node b v1.37.2"]) == []
+
+
+def test_site_yml_on_an_older_cluster_names_upgrade_yml():
+    problems = upgrade.running_version_problems("v1.37.2", ["apiserver v1.36.3", "node a v1.36.3"])
+    assert problems == [
+        "the cluster runs Kubernetes v1.36.3 (its API server) and kubernetes_version is v1.37.2: site.yml does not "
+        "upgrade a running cluster (it would change every host at once, nothing drained); run playbooks/upgrade.yml "
+        "-e kubernetes_version=v1.37.2, then give that version in the inventory"]
+
+
+def test_site_yml_on_a_newer_cluster_names_the_inventory_and_on_a_half_upgrade_names_upgrade_yml():
+    assert "give kubernetes_version: v1.37.2 in the inventory" in upgrade.running_version_problems(
+        "v1.36.3", ["apiserver v1.37.2", "node a v1.37.2"])[0]
+    assert upgrade.running_version_problems("v1.37.2", ["apiserver v1.37.2", "node a v1.37.2", "node b v1.36.3"]) == [
+        "the API server runs v1.37.2 but the kubelets of b (v1.36.3) do not: an upgrade stopped half-way; finish it "
+        "with playbooks/upgrade.yml -e kubernetes_version=v1.37.2"]
+
+
+@pytest.mark.parametrize("line", ["apiserver", "kubelet a v1.37.2", "node a"])
+def test_site_yml_s_reading_refuses_a_line_it_cannot_place(line):
+    with pytest.raises(UpgradeError) as err:
+        upgrade.running_version_problems("v1.37.2", [line])
+    assert repr(line) in str(err.value)
