@@ -13,6 +13,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import contextlib
 import datetime
 import errno
 import fcntl
@@ -50,6 +51,27 @@ def _write_atomic(path, text):
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+@contextlib.contextmanager
+def exclusive(lock_path, log=_stderr_log, waiting="waiting for another build to finish"):
+    """Hold LOCK_PATH (flock) for the block: one writer of a cache folder at a time on this
+    machine. Yields True when another process held it first (what it wrote may be there now)."""
+    folder = os.path.dirname(lock_path)
+    if not os.path.isdir(folder):
+        os.makedirs(folder, exist_ok=True)
+    with open(lock_path, "w") as lock:
+        waited = False
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except (IOError, OSError):
+            log(waiting)
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            waited = True
+        try:
+            yield waited
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _read(path):
@@ -326,12 +348,8 @@ class GoBuilder(object):
             os.makedirs(self.build_dir)
         # One build at a time on this machine (2 cores: parallel builds only thrash); whoever
         # waited finds part of its work done by the other.
-        with open(os.path.join(self.build_dir, ".lock"), "w") as lock:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except (IOError, OSError):
-                self.log("waiting for another build to finish")
-                fcntl.flock(lock, fcntl.LOCK_EX)
+        with exclusive(os.path.join(self.build_dir, ".lock"), self.log) as waited:
+            if waited:
                 todo = self.missing(rows, goarch)
             self.go_binary()
             start, built = time.time(), []
@@ -447,6 +465,13 @@ class DebianPackages(object):
         if not shutil.which("apt-get") or not shutil.which("dpkg-deb"):
             raise BundleError("fetching Debian's %s for %s needs apt-get and dpkg-deb on the "
                               "building machine (a Debian or Ubuntu host), or leave it out" % (package, deb_arch))
+        # One fetch at a time per cache: apt's state here runs without apt's own locking, and
+        # two unpackings of one package into one folder clash (two image builds at once did).
+        with exclusive(os.path.join(self.cache_dir, "debian-packages", ".lock"), self.log,
+                       "waiting for another fetch of Debian packages to finish"):
+            return self.cached(suite, deb_arch, package) or self._fetch(suite, deb_arch, package)
+
+    def _fetch(self, suite, deb_arch, package):
         self.log("Debian %s package %s:%s" % (suite, package, deb_arch))
         update = self._apt(suite, deb_arch, ["update"], "/")
         if update.returncode != 0:
@@ -490,6 +515,11 @@ class DebianPackages(object):
         if not shutil.which("apt-get") or not shutil.which("dpkg-source"):
             raise BundleError("fetching Debian's source of %s needs apt-get and dpkg-source (dpkg-dev) "
                               "on the building machine" % package)
+        with exclusive(os.path.join(self.cache_dir, "debian-sources", ".lock"), self.log,
+                       "waiting for another fetch of Debian sources to finish"):
+            return _unpacked(folder) or self._source(suite, package, folder)
+
+    def _source(self, suite, package, folder):
         self.log("Debian %s source package %s" % (suite, package))
         update = self._apt(suite, None, ["update"], "/", sources=True)
         if update.returncode != 0:
