@@ -55,11 +55,10 @@ def _write_atomic(path, text):
 
 @contextlib.contextmanager
 def exclusive(lock_path, log=_stderr_log, waiting="waiting for another build to finish"):
-    """Hold LOCK_PATH (flock) for the block: one writer of a cache folder at a time on this
-    machine. Yields True when another process held it first (what it wrote may be there now)."""
-    folder = os.path.dirname(lock_path)
-    if not os.path.isdir(folder):
-        os.makedirs(folder, exist_ok=True)
+    """Hold LOCK_PATH (flock) for the block, its folder made if missing: one writer of a cache
+    folder at a time on this machine. Yields True when another process held it first (what it
+    wrote may be there now)."""
+    os.makedirs(os.path.dirname(lock_path), exist_ok=True)
     with open(lock_path, "w") as lock:
         waited = False
         try:
@@ -344,8 +343,6 @@ class GoBuilder(object):
             goarch, len(rows) - len(todo), len(rows), self.build_dir))
         if not todo:
             return []
-        if not os.path.isdir(self.build_dir):
-            os.makedirs(self.build_dir)
         # One build at a time on this machine (2 cores: parallel builds only thrash); whoever
         # waited finds part of its work done by the other.
         with exclusive(os.path.join(self.build_dir, ".lock"), self.log) as waited:
