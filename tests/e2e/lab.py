@@ -7,6 +7,7 @@ which are containers (reached with ``docker exec``) and which are full-system QE
 
 import base64
 import binascii
+import datetime
 import glob
 import json
 import os
@@ -145,6 +146,20 @@ def json_report(stdout):
     return json.loads(text)
 
 
+def slowest_tasks(report, count):
+    """[(seconds, 'play / task')] of a JSON report's COUNT slowest tasks (a task's time is from
+    its start on the first host to its end on the last), for XC_E2E_PROFILE=COUNT."""
+    out = []
+    for play in report.get("plays", []):
+        for task in play["tasks"]:
+            duration = task["task"].get("duration") or {}
+            if duration.get("start") and duration.get("end"):
+                start, end = (datetime.datetime.strptime(duration[k][:26].rstrip("Z"), "%Y-%m-%dT%H:%M:%S.%f")
+                              for k in ("start", "end"))
+                out.append(((end - start).total_seconds(), "%s / %s" % (play["play"]["name"], task["task"]["name"])))
+    return sorted(out, reverse=True)[:count]
+
+
 def playbook(name, *args, timeout=3600, inventories=None, callback="ansible.posix.json",
              env_extra=None):
     """ansible-playbook on the lab inventory; returns (report or None, process, seconds).
@@ -170,6 +185,9 @@ def playbook(name, *args, timeout=3600, inventories=None, callback="ansible.posi
             raise AssertionError("ansible-playbook %s printed no JSON (exit %s):\n%s\n%s"
                                  % (name, proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:]))
     log("%s %s: %.0f s, exit %d" % (name, " ".join(args), took, proc.returncode))
+    if report and os.environ.get("XC_E2E_PROFILE"):
+        for seconds, task in slowest_tasks(report, int(os.environ["XC_E2E_PROFILE"])):
+            log("  %6.1f s  %s" % (seconds, task))
     assert_no_secret("ansible-playbook %s %s" % (name, " ".join(args)), proc.stdout + proc.stderr)
     return report, proc, took
 
