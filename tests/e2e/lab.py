@@ -462,11 +462,17 @@ def stop_hosts(*hosts):
     sh(lab_sh("down", hosts), timeout=600)
 
 
-def bring_up():
+# The push of the application images that bring_up(apps_later=True) leaves running.
+_APPS_PUSH = {}
+
+
+def bring_up(apps_later=False):
     """The lab as `make lab` makes it, for the e2e tests and bench/rollout.py: the offline
     bundle, the topology's hosts, the registry host installed by playbooks/registry.yml (the
     collection's registry role, from the bundle), the cluster images and the application images
-    pushed to it. Returns {step: seconds}."""
+    pushed to it. Returns {step: seconds}. APPS_LATER: the application images (only the app
+    store's releases and the database's StatefulSets pull them) are pushed in the background,
+    beside the first rollout; app_images_pushed() waits for them."""
     times = {}
     start = time.time()
     sh([os.path.join(ROOT, "hack", "bundle.sh")], timeout=7200)
@@ -492,18 +498,33 @@ def bring_up():
     times["images push"] = time.time() - start
     # The application images built here, for the app store's releases (playbooks/appstore.yml).
     start = time.time()
-    sh(push, timeout=3600, env=dict(os.environ, XC_IMAGES_SET="apps"))
-    times["images push (apps)"] = time.time() - start
+    apps = _start_in_background(push, env=dict(os.environ, XC_IMAGES_SET="apps"))
+    if apps_later:
+        _APPS_PUSH["started"] = (apps, start)
+    else:
+        _wait_in_background(apps, timeout=3600)
+        times["images push (apps)"] = time.time() - start
     start = time.time()
     _wait_in_background(booting, timeout=3600)
     times["machines up (after the pushes)"] = time.time() - start
     return times
 
 
-def _start_in_background(cmd):
+def app_images_pushed():
+    """Wait for the push of the application images that bring_up(apps_later=True) started;
+    the seconds it took from its start, or None when none is pending (pushed already)."""
+    pending = _APPS_PUSH.pop("started", None)
+    if pending is None:
+        return None
+    started, start = pending
+    _wait_in_background(started, timeout=3600)
+    return time.time() - start
+
+
+def _start_in_background(cmd, env=None):
     """CMD started with its output in a temporary file; _wait_in_background ends it."""
     out = tempfile.TemporaryFile()
-    return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT), out
+    return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env), out
 
 
 def _wait_in_background(started, timeout):

@@ -59,7 +59,7 @@ import yaml
 
 from tests.e2e.lab import (
     AESCBC_NAME, CACHE, HOSTS, INVENTORIES, KUBECONFIG, KUBERNETES_VERSION, LAB_STATE, ROOT, STARTED,
-    apply, assert_converged, assert_ok, bring_up, changed_tasks, failures, inventory_value, is_machine, kubectl,
+    app_images_pushed, apply, assert_converged, assert_ok, bring_up, changed_tasks, failures, inventory_value, is_machine, kubectl,
     kubectl_bytes, kubectl_json, lab_secrets, log, on_host, playbook, recap, registry_secret,
     runner_playbook, sh, start_hosts, stop_hosts, task_results, wait_for)
 from tests.proof.elf import machine_mismatch
@@ -106,7 +106,7 @@ def lab():
     """The cluster topology up, the bundle laid out, the registry host installed by the
     registry role and the images in it (tests/e2e/lab.py bring_up, as `make lab`)."""
     start = time.time()
-    for step, took in bring_up().items():
+    for step, took in bring_up(apps_later=True).items():
         TIMES["lab: " + step] = took
     TIMES["lab up + bundle + registry + images"] = time.time() - start
     for host in STARTED_MACHINES:
@@ -114,8 +114,18 @@ def lab():
             TIMES["boot to SSH " + host] = float(fh.read())
     log("lab ready in %.0f s" % TIMES["lab up + bundle + registry + images"])
     yield
+    app_images_pushed()
     for name, took in TIMES.items():
         log("TIME %-44s %7.1f" % (name, took))
+
+
+@pytest.fixture
+def app_images(lab):
+    """The application images in the lab's registry: bring_up pushes them beside the first
+    rollout, which pulls none of them."""
+    took = app_images_pushed()
+    if took is not None:
+        TIMES["lab: images push (apps), beside the first rollout"] = took
 
 
 def test_machines_run_their_architecture_under_emulation_and_say_how_slow(lab):
@@ -165,8 +175,13 @@ def test_registry_host_runs_the_registry_role_with_tls_and_users(lab):
 
 @pytest.mark.timeout(3600)
 def test_first_rollout(lab):
-    report, proc, took = playbook("site.yml", "--limit", LIMIT_FIRST)
+    try:
+        report, proc, took = playbook("site.yml", "--limit", LIMIT_FIRST)
+    finally:
+        took_apps = app_images_pushed()
     TIMES["site.yml first rollout"] = took
+    if took_apps is not None:
+        TIMES["lab: images push (apps), beside the first rollout"] = took_apps
     assert_ok(report, proc)
     for host in FIRST:
         assert report["stats"][host]["failures"] == 0
@@ -1312,7 +1327,7 @@ HELM = os.path.join(CACHE, "bundle", KUBERNETES_VERSION, "amd64", "bin", "helm")
 
 
 @pytest.mark.timeout(1800)
-def test_the_app_store_runs_nginx_redis_postgresql_and_tomcat_on_the_amd64_and_arm64_nodes(lab):
+def test_the_app_store_runs_nginx_redis_postgresql_and_tomcat_on_the_amd64_and_arm64_nodes(app_images):
     """The app store layer on the converged lab, as a newcomer runs it after `make demo`:
     playbooks/appstore.yml with the lab inventory's settings (the bundle's helm, the registry
     reached at its address) installs nginx, redis, PostgreSQL and Tomcat, whose images
@@ -1432,7 +1447,7 @@ def application_answer(pod, name, host, port=None):
 
 @pytest.mark.timeout(2400)
 @pytest.mark.parametrize("family", ["c86", "arm"])
-def test_every_application_built_here_runs_through_its_chart_on_a_node_of_the_family(lab, family):
+def test_every_application_built_here_runs_through_its_chart_on_a_node_of_the_family(app_images, family):
     """Each application whose image a recipe builds beyond the gate's release (memcached, etcd,
     influxdb, rabbitmq on c86 and arm, and Tomcat on arm) installed by playbooks/appstore.yml for
     one family, in one run, one replica each: its Pod becomes Ready (the chart's probes: etcd's /health, InfluxDB's /ping,
@@ -1581,7 +1596,7 @@ def ready_pod(namespace, name, not_uid=None):
 
 @pytest.mark.timeout(3600)
 @pytest.mark.parametrize("family", ["c86", "arm", "loongarch"])
-def test_the_database_runs_as_a_statefulset_on_a_node_of_the_family_and_keeps_its_data(lab, tmp_path, family):
+def test_the_database_runs_as_a_statefulset_on_a_node_of_the_family_and_keeps_its_data(app_images, tmp_path, family):
     """The kingbase role's kubernetes form, engine PostgreSQL (no Kingbase image can be had
     here), through playbooks/database.yml: the StatefulSet's Pod is Ready on a node of the
     family (c86: the amd64 node; arm: the emulated arm64 machine; loongarch, full tier: the
