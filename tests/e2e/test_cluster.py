@@ -1064,7 +1064,7 @@ def an_iscsi_volume_mounts_with_chap_and_a_wrong_secret_is_refused(host):
     assert pv["spec"]["persistentVolumeReclaimPolicy"] == "Retain"
     apply(claim(iscsi_claim, "64Mi", storage_class="", volume_name=ISCSI_PV))
     apply(claim_pod(pod, host, iscsi_claim, "san", "uname -m >/san/proof && cat /san/proof && grep ' /san ' /proc/mounts"))
-    wait_for("Pod %s Succeeded" % pod, lambda: pod_succeeded(pod), timeout=900, interval=5)
+    wait_for("Pod %s Succeeded" % pod, lambda: pod_succeeded(pod), timeout=900, interval=3)
     out = kubectl("logs", pod).stdout.splitlines()
     assert out[0] == uname(host) and " ext4 " in out[1] and out[1].startswith("/dev/"), out
     kubectl("delete", "pod", pod, "--wait=true")
@@ -1080,7 +1080,7 @@ def an_iscsi_volume_mounts_with_chap_and_a_wrong_secret_is_refused(host):
     apply(claim(bad_claim, "64Mi", storage_class="", volume_name=bad_pv))
     apply(claim_pod(bad_pod, host, bad_claim, "san", "touch /san/never"))
     events = wait_for("a FailedMount event of %s" % bad_pod,
-                      lambda: "FailedMount" in pod_events(bad_pod) and pod_events(bad_pod), timeout=600, interval=10)
+                      lambda: "FailedMount" in pod_events(bad_pod) and pod_events(bad_pod), timeout=600, interval=3)
     assert re.search(r"authori[sz]ation failure|[Ll]ogin", events), events
     assert kubectl("get", "pod", bad_pod, "-o", "jsonpath={.status.phase}").stdout == "Pending"
     kubectl("delete", "pod", bad_pod, "--wait=true")
