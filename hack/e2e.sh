@@ -4,7 +4,8 @@
 # the cluster images in the lab's private registry, then site.yml, a second run, --check,
 # scale.yml, remove_node.yml and bad inputs.
 # Usage: hack/e2e.sh [PYTEST ARGS...]     XC_E2E_KEEP=1 leaves the lab up afterwards;
-# XC_E2E_FULL=1 (make e2e-full) uses the topology cluster-full (the loong64 machine too).
+# XC_E2E_FULL=1 (make e2e-full) uses the topology cluster-full (the loong64 machine too);
+# XC_E2E_PROFILE=N logs each playbook run's N slowest tasks.
 # shellcheck source=hack/common.sh
 source "$(dirname "$0")/common.sh"
 cd "$XC_ROOT" || exit 1
