@@ -72,7 +72,16 @@ tb_start() {
   # 8>&- 9>&-: the daemon must not inherit (and so hold forever) the build lock or the lock
   # of tb_lock (`hack/testbed.sh up` after a build in the same shell).
   setsid "$@" >>"$TB_LOGS/$name.log" 2>&1 </dev/null 8>&- 9>&- &
-  printf '%s\n%s\n' "$!" "$exe" >"$TB_RUN/$name.pid"
+  local pid="$!" i
+  printf '%s\n%s\n' "$pid" "$exe" >"$TB_RUN/$name.pid"
+  # The background shell execs setsid, which execs the program: until then /proc/PID/exe is
+  # bash or setsid, and tb_running takes a program still starting for one that exited (a CI run
+  # on a loaded machine failed so: "kube-apiserver: exited during start-up", then stopped it).
+  for i in $(seq 1 50); do
+    [ "$(readlink -f "/proc/$pid/exe" 2>/dev/null)" = "$exe" ] && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
 }
 
 # tb_stop NAME...: SIGTERM to each recorded process at once, SIGKILL to any still there after 10 s.
