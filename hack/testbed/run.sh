@@ -78,8 +78,7 @@ tb_start() {
   # bash or setsid, and tb_running takes a program still starting for one that exited (a CI run
   # on a loaded machine failed so: "kube-apiserver: exited during start-up", then stopped it).
   for i in $(seq 1 50); do
-    [ "$(readlink -f "/proc/$pid/exe" 2>/dev/null)" = "$exe" ] && break
-    kill -0 "$pid" 2>/dev/null || break
+    tb_running "$name" || ! kill -0 "$pid" 2>/dev/null && break
     sleep 0.1
   done
 }
