@@ -564,7 +564,7 @@ def _pick_from_index(client, ref, index_desc, platform, data=None):
              "size": entry["size"]}, mi.normalize_platform(entry["platform"]))
 
 
-def _config_of(client, repository, doc, what):
+def config_of(client, repository, doc, what):
     """The image config a parsed manifest ``doc`` names (a GET of its blob in ``repository``),
     or None when it names none; ``what`` names the image in errors."""
     digest = (doc.get("config") or {}).get("digest")
@@ -605,8 +605,8 @@ def resolve_source(client, ref, platform):
             if got is None:
                 raise _source_not_found(ref, client)
             manifest = got["data"]
-        config = _config_of(client, ref.repository, mi.parse_manifest(manifest, "manifest of %s" % ref.text),
-                            ref.text)
+        config = config_of(client, ref.repository, mi.parse_manifest(manifest, "manifest of %s" % ref.text),
+                           ref.text)
         if config is None:
             raise mi.ManifestError("source %s has no config; give it a 'platform'" % ref.text)
         platform = mi.platform_from_config(config, "image config of source %s" % ref.text)
@@ -660,8 +660,8 @@ def _child_label(client, child, label):
     """The value of ``label`` in the config of a resolved child (read with its manifest, see
     _child_manifest, unless resolve_source kept it), or None when it has no config."""
     if child.get("config") is None:
-        child["config"] = _config_of(client, child["repository"], _child_manifest(client, child),
-                                     child["source"])
+        child["config"] = config_of(client, child["repository"], _child_manifest(client, child),
+                                    child["source"])
     return mi.config_label(child["config"], label) if child["config"] is not None else None
 
 
@@ -797,7 +797,7 @@ def inspect_reference(client, ref, required_platforms=None):
         if got["media_type"] in mi.INDEX_TYPES:
             entries = mi.index_entries(doc)
         else:
-            config = _config_of(client, ref.repository, doc, ref.text) or {}
+            config = config_of(client, ref.repository, doc, ref.text) or {}
             try:
                 platform = arch.platform_string(
                     mi.platform_from_config(config, "config of %s" % ref.text))

@@ -946,3 +946,108 @@ def test_the_tomcat_child_of_this_machine_serves_its_page_and_compiles_a_jsp(
         assert task_uid(pid) == "65532"
     finally:
         remove_task(node, name)
+
+
+# --- An application on the app store's Tomcat (module app_image, issue 22) -----------------------
+SAMPLE_WAR = os.path.join(ROOT, "tests", "fixtures", "sample-war")
+# The families the issue asks for (amd64, arm64, loong64); the base has mips64le too.
+APP_FAMILIES = ["c86", "arm", "loongarch"]
+APP_PLATFORMS = ["linux/amd64", "linux/arm64/v8", "linux/loong64"]
+
+
+@pytest.fixture(scope="module")
+def sample_war(workdir):
+    """tests/fixtures/sample-war built with Maven from Maven Central (its plugins and the Servlet
+    API cached under $XC_CACHE/maven): a servlet at /hello/hello naming the JVM's os.arch."""
+    out = os.path.join(workdir, "sample-war")
+    shutil.copytree(SAMPLE_WAR, out, ignore=shutil.ignore_patterns("target"))
+    repo = os.path.join(os.environ.get("XC_CACHE", "/var/cache/xinchuang"), "maven")
+    proc = subprocess.run(["mvn", "-B", "-q", "-Dmaven.repo.local=" + repo, "-f", os.path.join(out, "pom.xml"),
+                           "package", "-DskipTests"], capture_output=True, text=True, timeout=900, check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return os.path.join(out, "target", "hello.war")
+
+
+def build_image_play(registry, extra_vars, check=False, diff=False):
+    """playbooks/build_image.yml with the registry's credentials in app_registry_auth (a vars
+    file, never the command line); the result of its app_image task."""
+    from tests.integration.ansible_run import ansible_playbook
+
+    extra = dict(extra_vars, ansible_python_interpreter=sys.executable,
+                 app_registry_auth={"username": registry.username, "password": registry.password, "ca_path": registry.ca})
+    report, proc = ansible_playbook(["-i", "localhost,", "-c", "local", "playbooks/build_image.yml"],
+                                    check=check, diff=diff, extra_vars=extra, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    assert registry.password not in proc.stdout
+    tasks = report["plays"][0]["tasks"]
+    return [t["hosts"]["localhost"] for t in tasks if t["task"]["name"].endswith("Make and publish the image")][0]
+
+
+def test_the_sample_war_is_one_image_of_each_family_on_tomcat_and_its_servlet_answers(
+        node, registry, apps_built, apps_pushed, sample_war):
+    """build_image.yml puts the WAR on the app store's Tomcat for C86, ARM and LoongArch: check
+    mode writes nothing; each child is the Tomcat child of its platform (its layers) plus one
+    layer holding the WAR's bytes at webapps/hello.war, and the java its entrypoint runs is
+    machine code of the child's architecture (tests/proof/images.py); a rerun writes nothing;
+    this machine's child, started by its entrypoint under containerd, answers at the WAR's
+    context path from the JVM of this machine."""
+    from tests.integration.ansible_run import run_module
+
+    image = "%s/apps/hello:1.0" % registry.host
+    # No app_base: the playbook's default, the app store's Tomcat tags as hack/images.sh pushes them.
+    play_vars = {"app_artifact": sample_war, "app_image": image, "app_families": APP_FAMILIES,
+                 "app_revision": "sample"}
+    client = registry.client()
+    target = mi.parse_reference("apps/hello:1.0", registry=client.host)
+    checked = build_image_play(registry, play_vars, check=True, diff=True)
+    assert checked["changed"] is True and checked["writes"] == 0, checked
+    assert checked["diff"] == {"before": {"digest": None},
+                               "after": {"digest": checked["digest"], "platforms": APP_PLATFORMS}}, checked
+    assert client.get_manifest(target) is None, "check mode wrote the tag"
+    result = build_image_play(registry, play_vars)
+    assert result["changed"] is True and result["context_path"] == "/hello" and result["port"] == 8080
+    assert result["platforms"] == APP_PLATFORMS and result["digest"] == checked["digest"]
+    bases = ["%s/appstore/tomcat:%s" % (registry.host, apps_built[("appstore/tomcat", goarch)][0])
+             for goarch in ("amd64", "loong64")]
+    again = run_module("xinchuang.cloud.app_image", dict(
+        registry.auth_args(), artifact=sample_war, base=bases, image=image, families=APP_FAMILIES, revision="sample"))
+    assert again["changed"] is False and again["writes"] == 0 and again["digest"] == result["digest"], again
+
+    index = json.loads(client.get_manifest(target)["data"])
+    assert proof.index_problems(proof.RegistryBlobs(client, "apps/hello"), index, "apps/hello:1.0") == []
+    base_children = {}
+    for base in bases:
+        base_index = json.loads(client.get_manifest(mi.parse_reference(base, registry=client.host))["data"])
+        for entry in base_index["manifests"]:
+            base_children.setdefault(entry["platform"]["architecture"], entry["digest"])
+    with open(sample_war, "rb") as fh:
+        war = fh.read()
+    for child in index["manifests"]:
+        goarch = child["platform"]["architecture"]
+        doc = json.loads(client.get_manifest(mi.Reference("apps/hello", digest=child["digest"]))["data"])
+        base = json.loads(client.get_manifest(mi.Reference("appstore/tomcat", digest=base_children[goarch]))["data"])
+        assert [d["digest"] for d in doc["layers"]] == [d["digest"] for d in base["layers"]] + [result["layer_digest"]]
+        config = json.loads(client.get_blob("apps/hello", doc["config"]["digest"], "config of " + goarch))
+        assert config["config"]["Labels"]["org.opencontainers.image.revision"] == "sample", goarch
+    layer = client.get_blob("apps/hello", result["layer_digest"], "the WAR's layer")
+    with tarfile.open(fileobj=io.BytesIO(layer), mode="r:gz") as tar:
+        assert tar.extractfile("var/lib/tomcat/webapps/hello.war").read() == war
+
+    ctr(node, "images", "pull", "--hosts-dir", node["certs_d"], image)
+    name = "xc-app-image-serves"
+    ctr(node, "run", "--detach", image, name)
+    try:
+        pid = running_task(node, name)
+        answer = None
+        for _attempt in range(120):
+            answer = subprocess.run(["nsenter", "-t", pid, "-n", "curl", "-sS", "--max-time", "10", "-o", "-", "-w",
+                                     "\n%{http_code}", "http://127.0.0.1:8080/hello/hello"],
+                                    capture_output=True, text=True, timeout=30, check=False)
+            if answer.returncode == 0 and answer.stdout.endswith("\n200"):
+                break
+            time.sleep(0.5)
+        expected = "hello from xinchuang.cloud on %s" % {"amd64": "amd64", "arm64": "aarch64"}[host_goarch()]
+        assert answer.stdout.endswith("\n200") and expected in answer.stdout, (answer.stdout, answer.stderr)
+        assert task_uid(pid) == "65532"
+    finally:
+        remove_task(node, name)
