@@ -13,13 +13,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.xinchuang.cloud.plugins.module_utils import app_deploy
 from ansible_collections.xinchuang.cloud.plugins.module_utils import arch
 from ansible_collections.xinchuang.cloud.plugins.module_utils import k8s_names
 from ansible_collections.xinchuang.cloud.plugins.module_utils import manifest_index
-from ansible_collections.xinchuang.cloud.plugins.module_utils.errors import (
-    UnknownArchitectureError,
-    XinchuangError,
-)
+from ansible_collections.xinchuang.cloud.plugins.module_utils.errors import XinchuangError
 
 
 class GatewayError(XinchuangError, ValueError):
@@ -316,18 +314,6 @@ SAMPLE_DEFAULTS = {
 }
 
 
-def _families_of(names, option, problems):
-    """The CPU families of ``names`` (any architecture names); an unknown one is added to
-    ``problems`` under ``option``."""
-    out = []
-    for name in names or []:
-        try:
-            out.append(arch.family_of(str(name)))
-        except UnknownArchitectureError as exc:
-            problems.append("%s: %s" % (option, exc))
-    return out
-
-
 def sample_app_settings(settings):
     """The sample application's settings, defaults filled in and checked; raises GatewayError
     naming every bad value."""
@@ -344,11 +330,11 @@ def sample_app_settings(settings):
     if not s["image"]:
         out.append("sample_app_image is empty: give the busybox image of the private registry, "
                    "e.g. registry.local/library/busybox:1.37.0 (hack/images.sh builds it)")
-    families = _families_of(s["families"], "sample_app_families", out)
+    families = app_deploy.families_of(s["families"], "sample_app_families", out)
     if len(families) < 2 or len(set(families)) != len(families):
         out.append("sample_app_families %r: two or more different CPU families (e.g. [c86, arm]); "
                    "the first one takes the traffic until a release moves it" % (s["families"],))
-    failing = _families_of(s["failing"], "sample_app_failing", out)
+    failing = app_deploy.families_of(s["failing"], "sample_app_failing", out)
     if set(failing) - set(families):
         out.append("sample_app_failing %r names families without a Deployment (%s)" % (
             s["failing"], ", ".join(families)))
@@ -367,14 +353,12 @@ def sample_app_settings(settings):
 def sample_app_objects(settings):
     """The sample application's Namespace, and per family a Deployment pinned to the family's
     nodes (nodeSelector kubernetes.io/arch: what the cross_arch preset of canary_release reads)
-    with its own Service. The HTTPRoute is sample_app_route's: created once, its weights then
+    with its own Service (app_deploy.family_workloads, the shape of every application rolled
+    out across families). The HTTPRoute is sample_app_route's: created once, its weights then
     belong to the releases."""
     s = sample_app_settings(settings)
     objs = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": s["namespace"]}}]
     for family in s["families"]:
-        name = "%s-%s" % (s["name"], family)
-        labels = {"app.kubernetes.io/name": s["name"], "app.kubernetes.io/version": s["version"],
-                  "app.kubernetes.io/instance": name, "app.kubernetes.io/managed-by": "xinchuang.cloud"}
         env = [{"name": "XC_SAMPLE_NODE", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}]
         if family in s["failing"]:
             env.append({"name": "XC_SAMPLE_FAIL", "value": "1"})
@@ -388,20 +372,8 @@ def sample_app_objects(settings):
             # file system is not the user's to write).
             "volumeMounts": [{"name": "www", "mountPath": "/www"}],
         }
-        objs.append({
-            "apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": {"name": name, "namespace": s["namespace"], "labels": labels},
-            "spec": {"replicas": s["replicas"],
-                     "selector": {"matchLabels": {"app.kubernetes.io/instance": name}},
-                     "template": {"metadata": {"labels": labels},
-                                  "spec": {"nodeSelector": {"kubernetes.io/arch": arch.goarch(family)},
-                                           "containers": [container],
-                                           "volumes": [{"name": "www", "emptyDir": {}}]}}}})
-        objs.append({
-            "apiVersion": "v1", "kind": "Service",
-            "metadata": {"name": name, "namespace": s["namespace"], "labels": labels},
-            "spec": {"selector": {"app.kubernetes.io/instance": name},
-                     "ports": [{"name": "http", "port": 80, "targetPort": SAMPLE_PORT}]}})
+        objs += app_deploy.family_workloads(s["name"], s["namespace"], [family], s["version"], s["replicas"],
+                                            container, SAMPLE_PORT, volumes=[{"name": "www", "emptyDir": {}}])
     return objs
 
 
@@ -409,12 +381,4 @@ def sample_app_route(settings):
     """The sample application's HTTPRoute on the Gateway: every request to the first family's
     backend (weight 100, the others 0) until a release moves it."""
     s = sample_app_settings(settings)
-    refs = [{"kind": "Service", "name": "%s-%s" % (s["name"], family), "port": 80,
-             "weight": 100 if i == 0 else 0} for i, family in enumerate(s["families"])]
-    return {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
-            "metadata": {"name": s["name"], "namespace": s["namespace"],
-                         "labels": {"app.kubernetes.io/name": s["name"],
-                                    "app.kubernetes.io/managed-by": "xinchuang.cloud"}},
-            "spec": {"parentRefs": [{"name": s["gateway_name"], "namespace": s["gateway_namespace"]}],
-                     "rules": [{"matches": [{"path": {"type": "PathPrefix", "value": "/"}}],
-                                "backendRefs": refs}]}}
+    return app_deploy.family_route(s["name"], s["namespace"], s["families"], s["gateway_name"], s["gateway_namespace"])

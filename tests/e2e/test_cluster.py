@@ -62,6 +62,7 @@ from tests.e2e.lab import (
     app_images_pushed, apply, assert_converged, assert_ok, bring_up, changed_tasks, failures, inventory_value, is_machine, kubectl,
     kubectl_bytes, kubectl_json, lab_secrets, log, on_host, playbook, recap, registry_secret,
     runner_playbook, sh, start_hosts, stop_hosts, task_results, wait_for)
+from tests import sample_war
 from tests.proof.elf import machine_mismatch
 from ansible_collections.xinchuang.cloud.plugins.module_utils import appstore, arch, kingbase_k8s
 
@@ -1313,6 +1314,57 @@ def task_pid(host, container_id):
     pids = [line.split()[1] for line in listing.splitlines()[1:] if line.split()[:1] == [container_id]]
     assert len(pids) == 1, "%s: task %s not in\n%s" % (host, container_id, listing)
     return pids[0]
+
+
+# A Java web application of the team's own (issue 22): the sample WAR built here with Maven,
+# made one image on the app store's Tomcat by build_image.yml (module app_image) in the lab's
+# registry, and rolled out by deploy_app.yml on the amd64 node and the arm64 machine.
+HELLO_IMAGE = REGISTRY + "/apps/hello:1.0"
+HELLO_FAMILIES = ["c86", "arm"]
+HELLO_VARS = {"app_image": HELLO_IMAGE, "app_families": HELLO_FAMILIES, "app_path": sample_war.SERVLET}
+
+
+@pytest.mark.timeout(1800)
+def test_a_war_built_here_is_one_image_and_answers_from_pods_on_the_amd64_and_arm64_nodes(app_images, tmp_path):
+    """The sample WAR (Maven, from Maven Central) as one image by build_image.yml, with the lab
+    inventory's settings (the registry reached at its address, the nodes pulling by its name),
+    on the app store's Tomcat for C86 and ARM; deploy_app.yml runs it with one Pod per family:
+    each Pod is on a node of its family, its image pulled from the private registry, its
+    Tomcat's java machine code of that node (from the task's /proc/PID/exe), and its servlet
+    answers a client Pod by the Pod's IP with the greeting of that JVM's os.arch, and through
+    its family's Service. build_image.yml and deploy_app.yml run again change nothing."""
+    war = sample_war.build(str(tmp_path))
+    report, proc, took = playbook("build_image.yml", "-e", json.dumps(dict(
+        app_artifact=war, app_image=HELLO_IMAGE, app_families=HELLO_FAMILIES)))
+    TIMES["build_image.yml (the sample WAR on Tomcat, c86+arm)"] = took
+    assert_ok(report, proc)
+    try:
+        report, proc, took = playbook("deploy_app.yml", "-e", json.dumps(HELLO_VARS))
+        TIMES["deploy_app.yml (Tomcat on amd64 and arm64, until available)"] = took
+        assert_ok(report, proc)
+        client = pod_on(CONTROL_PLANE)
+        pods = kubectl_json("get", "pods", "-n", "hello", "-l", "app.kubernetes.io/name=hello")["items"]
+        assert sorted(arch.family_of(goarch(p["spec"]["nodeName"])) for p in pods) == sorted(HELLO_FAMILIES), [
+            (p["metadata"]["name"], p["spec"].get("nodeName"), p["status"].get("phase")) for p in pods]
+        for pod in pods:
+            host, status = pod["spec"]["nodeName"], pod["status"]["containerStatuses"][0]
+            assert status["imageID"].startswith(REGISTRY + "/apps/hello@sha256:"), status
+            pid = task_pid(host, status["containerID"].split("://", 1)[1])
+            assert machine_problems(host, ["/proc/%s/exe" % pid], goarch(host)) == [], host
+            greeting = sample_war.GREETING % sample_war.OS_ARCH[goarch(host)]
+            rc, body = http_get(client, "http://%s:8080%s" % (pod["status"]["podIP"], sample_war.SERVLET))
+            assert (rc, body) == (0, greeting), (host, rc, body)
+            family = arch.family_of(goarch(host))
+            rc, body = http_get(client, "http://hello-%s.hello.svc.cluster.local%s" % (family, sample_war.SERVLET))
+            assert (rc, body) == (0, greeting), (family, rc, body)
+        report, proc, _took = playbook("build_image.yml", "-e", json.dumps(dict(
+            app_artifact=war, app_image=HELLO_IMAGE, app_families=HELLO_FAMILIES)))
+        assert_converged(report, proc, "build_image.yml again")
+        report, proc, _took = playbook("deploy_app.yml", "-e", json.dumps(HELLO_VARS))
+        assert_converged(report, proc, "deploy_app.yml again")
+    finally:
+        # Waited for: the arm64 machine's memory is the app store's next.
+        kubectl("delete", "namespace", "hello", "--ignore-not-found", "--wait=true", timeout=600, check=False)
 
 
 # The app store's release in the gate (issue 21): the four applications the paper's cluster

@@ -36,6 +36,7 @@ from ansible_collections.xinchuang.cloud.plugins.module_utils import app_images
 from ansible_collections.xinchuang.cloud.plugins.module_utils import manifest_index as mi
 from tests.integration.ansible_run import ROOT
 from tests.integration.fixtures_containerd import ContainerdProcess, host_goarch
+from tests import sample_war as sample_war_app
 from tests.proof import elf
 from tests.proof import images as proof
 
@@ -949,7 +950,6 @@ def test_the_tomcat_child_of_this_machine_serves_its_page_and_compiles_a_jsp(
 
 
 # --- An application on the app store's Tomcat (module app_image, issue 22) -----------------------
-SAMPLE_WAR = os.path.join(ROOT, "tests", "fixtures", "sample-war")
 # The families the issue asks for (amd64, arm64, loong64); the base has mips64le too.
 APP_FAMILIES = ["c86", "arm", "loongarch"]
 APP_PLATFORMS = ["linux/amd64", "linux/arm64/v8", "linux/loong64"]
@@ -957,15 +957,8 @@ APP_PLATFORMS = ["linux/amd64", "linux/arm64/v8", "linux/loong64"]
 
 @pytest.fixture(scope="module")
 def sample_war(workdir):
-    """tests/fixtures/sample-war built with Maven from Maven Central (its plugins and the Servlet
-    API cached under $XC_CACHE/maven): a servlet at /hello/hello naming the JVM's os.arch."""
-    out = os.path.join(workdir, "sample-war")
-    shutil.copytree(SAMPLE_WAR, out, ignore=shutil.ignore_patterns("target"))
-    repo = os.path.join(os.environ.get("XC_CACHE", "/var/cache/xinchuang"), "maven")
-    proc = subprocess.run(["mvn", "-B", "-q", "-Dmaven.repo.local=" + repo, "-f", os.path.join(out, "pom.xml"),
-                           "package", "-DskipTests"], capture_output=True, text=True, timeout=900, check=False)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return os.path.join(out, "target", "hello.war")
+    """tests/fixtures/sample-war built with Maven (tests/sample_war.py)."""
+    return sample_war_app.build(workdir)
 
 
 def build_image_play(registry, extra_vars, check=False, diff=False):
@@ -1041,12 +1034,12 @@ def test_the_sample_war_is_one_image_of_each_family_on_tomcat_and_its_servlet_an
         answer = None
         for _attempt in range(120):
             answer = subprocess.run(["nsenter", "-t", pid, "-n", "curl", "-sS", "--max-time", "10", "-o", "-", "-w",
-                                     "\n%{http_code}", "http://127.0.0.1:8080/hello/hello"],
+                                     "\n%{http_code}", "http://127.0.0.1:8080" + sample_war_app.SERVLET],
                                     capture_output=True, text=True, timeout=30, check=False)
             if answer.returncode == 0 and answer.stdout.endswith("\n200"):
                 break
             time.sleep(0.5)
-        expected = "hello from xinchuang.cloud on %s" % {"amd64": "amd64", "arm64": "aarch64"}[host_goarch()]
+        expected = sample_war_app.GREETING % sample_war_app.OS_ARCH[host_goarch()]
         assert answer.stdout.endswith("\n200") and expected in answer.stdout, (answer.stdout, answer.stderr)
         assert task_uid(pid) == "65532"
     finally:
