@@ -28,6 +28,7 @@ import socket
 import subprocess
 import sys
 import tarfile
+import tempfile
 import time
 
 import pytest
@@ -977,11 +978,12 @@ def build_image_play(registry, extra_vars, check=False, diff=False):
 
 
 def test_the_sample_war_is_one_image_of_each_family_on_tomcat_and_its_servlet_answers(
-        node, registry, apps_built, apps_pushed, sample_war):
+        node, registry, apps_built, apps_pushed, sample_war, workdir):
     """build_image.yml puts the WAR on the app store's Tomcat for C86, ARM and LoongArch: check
     mode writes nothing; each child is the Tomcat child of its platform (its layers) plus one
     layer holding the WAR's bytes at webapps/hello.war, and the java its entrypoint runs is
-    machine code of the child's architecture (tests/proof/images.py); a rerun writes nothing;
+    machine code of the child's architecture (tests/proof/images.py); the WAR built again (a new
+    file of the same bytes) gives the same image and writes nothing;
     this machine's child, started by its entrypoint under containerd, answers at the WAR's
     context path from the JVM of this machine."""
     from tests.integration.ansible_run import run_module
@@ -1002,8 +1004,11 @@ def test_the_sample_war_is_one_image_of_each_family_on_tomcat_and_its_servlet_an
     assert result["platforms"] == APP_PLATFORMS and result["digest"] == checked["digest"]
     bases = ["%s/appstore/tomcat:%s" % (registry.host, apps_built[("appstore/tomcat", goarch)][0])
              for goarch in ("amd64", "loong64")]
+    # The sources built again (a new file, a later modification time): the same image, nothing written.
+    rebuilt = sample_war_app.build(tempfile.mkdtemp(dir=workdir))
+    assert os.stat(rebuilt).st_mtime != os.stat(sample_war).st_mtime
     again = run_module("xinchuang.cloud.app_image", dict(
-        registry.auth_args(), artifact=sample_war, base=bases, image=image, families=APP_FAMILIES, revision="sample"))
+        registry.auth_args(), artifact=rebuilt, base=bases, image=image, families=APP_FAMILIES, revision="sample"))
     assert again["changed"] is False and again["writes"] == 0 and again["digest"] == result["digest"], again
 
     index = json.loads(client.get_manifest(target)["data"])
