@@ -19,6 +19,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible.module_utils.parsing.convert_bool import boolean
+
 from ansible_collections.xinchuang.cloud.plugins.module_utils import app_image
 from ansible_collections.xinchuang.cloud.plugins.module_utils import arch
 from ansible_collections.xinchuang.cloud.plugins.module_utils import k8s_names
@@ -142,6 +144,12 @@ def settings(given):
     unknown = sorted(set(given or {}) - set(DEFAULTS))
     if unknown:
         out.append("unknown settings %s: known are %s" % (", ".join(unknown), ", ".join(sorted(DEFAULTS))))
+    for key in ("gateway", "canary"):
+        try:
+            s[key] = boolean(s[key], strict=True)
+        except TypeError:
+            out.append("app_%s %r: true or false" % (key, s[key]))
+            s[key] = False
     repository, tag = _image_parts(s["image"], out)
     s["name"] = str(s["name"] or repository or "")
     s["namespace"] = str(s["namespace"] or s["name"])

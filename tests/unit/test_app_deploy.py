@@ -97,6 +97,8 @@ def test_the_cross_arch_preset_of_canary_release_finds_its_two_backends():
     ({"path": "hello"}, "app_path 'hello'"),
     ({"families": ["c86"], "gateway": True}, "app_gateway needs two or more families"),
     ({"canary": True}, "app_canary needs app_gateway"),
+    ({"canary": "yes", "gateway": "no"}, "app_canary needs app_gateway"),
+    ({"gateway": "maybe"}, "app_gateway 'maybe': true or false"),
     ({"colour": "red"}, "unknown settings colour"),
 ])
 def test_a_bad_setting_is_named_with_its_fix(bad, named):
@@ -115,3 +117,12 @@ def test_a_bad_image_is_named_alone_not_again_through_the_name_it_would_give():
     with pytest.raises(AppDeployError) as err:
         app_deploy.objects(dict(APP, image=""))
     assert str(err.value).startswith("app_image is empty") and "app_name" not in str(err.value), str(err.value)
+
+
+def test_unset_settings_given_as_empty_take_the_defaults_and_flags_read_as_ansible_reads_them():
+    """deploy_app.yml passes an unset variable as '' (the defaults live here alone)."""
+    given = dict(APP, port="", replicas="", cpu="", memory="", java_options="", gateway="", canary="",
+                 gateway_name="", gateway_namespace="")
+    assert app_deploy.objects(given) == app_deploy.objects(APP)
+    route = app_deploy.route(dict(APP, gateway="true", canary="yes"))
+    assert route["spec"]["parentRefs"] == [{"name": "xinchuang", "namespace": "xinchuang-gateway"}]
