@@ -86,13 +86,17 @@ def plan(client, bases, image, artifact, file_name, families, port=None, labels=
             "current": current}
 
 
+def published(planned):
+    """Whether the tag already holds the index ``plan`` computed (a rerun: nothing to write)."""
+    return (planned["current"] or {}).get("digest") == planned["digest"]
+
+
 def apply(client, planned):
     """Write what ``plan`` computed when the tag does not hold it yet: the base's layers
     mounted, the artefact's layer, each child's config and manifest by digest, the index under
     the tag last (a reader never sees a tag naming missing children)."""
     target = planned["target"]
-    current = planned["current"]
-    if current is not None and current["digest"] == planned["digest"]:
+    if published(planned):
         return False
     layer = planned["layer"]
     client.push_blob(target.repository, layer["blob"], "layer of %s" % target.text)

@@ -226,7 +226,7 @@ def main():
             labels=app_image.labels(source=p["source"], revision=p["revision"],
                                     title=os.path.splitext(os.path.basename(p["artifact"]))[0]),
             created=created, mtime=mtime, fmt=p["format"])
-        changed = (planned["current"] or {}).get("digest") != planned["digest"]
+        changed = not app_image_build.published(planned)
         if changed and not module.check_mode:
             app_image_build.apply(client, planned)
     except XinchuangError as err:

@@ -32,7 +32,7 @@ def build(registry, image, families=tuple(FAMILIES), artifact=WAR, check=False, 
     planned = app_image_build.plan(client, [registry.host + "/" + b for b in bases], registry.host + "/" + image, artifact,
                                    "shop.war", families, labels=app_image.labels(revision="abc123"),
                                    created="2026-12-06T00:00:00Z")
-    changed = (planned["current"] or {}).get("digest") != planned["digest"]
+    changed = not app_image_build.published(planned)
     if not check:
         changed = app_image_build.apply(client, planned)
     return app_image_build.summary(planned, changed)
