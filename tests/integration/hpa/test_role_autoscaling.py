@@ -4,11 +4,11 @@ VPA on a metric the same workload's HPA scales on."""
 
 import json
 import os
-import subprocess
 
 import pytest
 
 from ansible_collections.xinchuang.cloud.plugins.module_utils import hpa_policy as hp
+from tests.integration import go_modules
 from tests.integration.ansible_run import run_tasks
 from tests.integration.testbed.helpers import deployment, unique_namespace
 
@@ -119,20 +119,7 @@ def test_vpa_on_a_metric_of_the_hpa_is_refused_before_any_change(testbed):
 
 def _vpa_crd_file():
     """The upstream VPA CRD, from the Go module zip (no registry needed)."""
-    env = dict(os.environ)
-    env.setdefault("GOMODCACHE", os.path.join(os.environ.get("XC_CACHE", "/var/cache/xinchuang"),
-                                              "go", "mod"))
-    env.setdefault("GOFLAGS", "-modcacherw")
-    try:
-        proc = subprocess.run(["go", "mod", "download", "-json", "%s@%s" % (VPA_MODULE, VPA_VERSION)],
-                              capture_output=True, text=True, env=env, cwd="/tmp", timeout=300,
-                              check=False)
-    except OSError as exc:
-        pytest.fail("no Go toolchain to fetch the VPA CRD (install Go): %s" % exc)
-    if proc.returncode != 0:
-        pytest.fail("cannot fetch %s@%s through the Go module proxy: %s"
-                    % (VPA_MODULE, VPA_VERSION, proc.stderr[-500:]))
-    path = os.path.join(json.loads(proc.stdout)["Dir"], "deploy", "vpa-v1-crd-gen.yaml")
+    path = os.path.join(go_modules.module_dir(VPA_MODULE, VPA_VERSION), "deploy", "vpa-v1-crd-gen.yaml")
     assert os.path.exists(path), path
     return path
 
