@@ -3,8 +3,8 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Build agents per CPU family (Jenkins inbound agents or GitLab runners), as pure rules.
 
-The paper runs one pipeline agent per architecture, each with its own label, so a job is built
-on the architecture it names (``../shared/seed``, 3.3). Here each family gets:
+The paper (docs/references.md#the-paper, 3.3) runs one pipeline agent per architecture, each
+with its own label, so a job is built on the architecture it names. Here each family gets:
 
 - a Deployment ``<name>-<family>`` pinned to the family's nodes (``nodeSelector
   kubernetes.io/arch``), whose Pods carry the label ``xinchuang.cloud/ci-label: arch-<family>``,
@@ -89,7 +89,7 @@ DEFAULTS = {
     "cache_access_mode": "ReadWriteOnce",
     "cpu": "500m",
     "memory": "2Gi",
-    "pull_secret": "",
+    "image_pull_secret": "",
 }
 # What each kind calls its credential (the option the role takes them from).
 CREDENTIAL_OPTION = {"jenkins": "ci_agents_jenkins_secrets", "gitlab": "ci_agents_gitlab_tokens"}
@@ -238,7 +238,7 @@ def _checked(given):
                 raise ValueError(s[key])
         except (TypeError, ValueError, XinchuangError):
             out.append("ci_agents_%s %r: a Kubernetes quantity (e.g. %s)" % (key, s[key], DEFAULTS[key]))
-    for key in ("cache_storage_class", "pull_secret"):
+    for key in ("cache_storage_class", "image_pull_secret"):
         if s[key] and not k8s_names.is_rfc1123_subdomain(str(s[key])):
             out.append("ci_agents_%s %r: the name of an object (lower case letters, digits, '-', '.')" % (key, s[key]))
     return s, out
@@ -420,8 +420,8 @@ def objects(given):
                                    "seccompProfile": {"type": "RuntimeDefault"}},
                "containers": [_container(s, family)],
                "volumes": _volumes(s, family)}
-        if s["pull_secret"]:
-            pod["imagePullSecrets"] = [{"name": s["pull_secret"]}]
+        if s["image_pull_secret"]:
+            pod["imagePullSecrets"] = [{"name": s["image_pull_secret"]}]
         objs.append({
             "apiVersion": "apps/v1", "kind": "Deployment",
             "metadata": {"name": name, "namespace": s["namespace"], "labels": labels(s, family)},

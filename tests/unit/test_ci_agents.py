@@ -59,8 +59,10 @@ def test_the_jenkins_agent_reads_its_secret_from_a_file_never_its_command_line()
 
 
 def test_the_agent_runs_as_pod_security_restricted_admits_with_maven_on_the_cache():
-    objects = ca.objects(dict(JENKINS, maven_settings="<settings/>", cache_storage_class="nfs", cache_size="20Gi"))
+    objects = ca.objects(dict(JENKINS, maven_settings="<settings/>", cache_storage_class="nfs", cache_size="20Gi",
+                              image_pull_secret="site-registry"))
     spec = of_kind(objects, "Deployment")[0]["spec"]["template"]["spec"]
+    assert spec["imagePullSecrets"] == [{"name": "site-registry"}]
     assert spec["securityContext"]["runAsNonRoot"] is True and spec["securityContext"]["fsGroup"] == 65532
     (container,) = spec["containers"]
     assert container["securityContext"]["allowPrivilegeEscalation"] is False

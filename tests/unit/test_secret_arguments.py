@@ -31,6 +31,7 @@ NOT_SECRETS = {
     # The name of a Kubernetes Secret of type dockerconfigjson, not its content.
     ("storage_nfs", "storage_nfs_image_pull_secret"),
     ("gateway", "gateway_image_pull_secret"),
+    ("ci_agents", "ci_agents_image_pull_secret"),
 }
 
 
