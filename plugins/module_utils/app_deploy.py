@@ -25,6 +25,7 @@ from ansible_collections.xinchuang.cloud.plugins.module_utils import app_image
 from ansible_collections.xinchuang.cloud.plugins.module_utils import arch
 from ansible_collections.xinchuang.cloud.plugins.module_utils import k8s_names
 from ansible_collections.xinchuang.cloud.plugins.module_utils import manifest_index as mi
+from ansible_collections.xinchuang.cloud.plugins.module_utils import role_settings
 from ansible_collections.xinchuang.cloud.plugins.module_utils.errors import (
     UnknownArchitectureError,
     XinchuangError,
@@ -138,12 +139,7 @@ _NAME_MAX = k8s_names.LABEL_MAX - max(len("-" + f.family) for f in arch.FAMILIES
 def settings(given):
     """The roll-out's settings, defaults filled in and checked; raises AppDeployError naming
     every bad value at once (the playbook's first task, before anything is applied)."""
-    s = dict(DEFAULTS)
-    s.update(dict((k, v) for k, v in (given or {}).items() if v is not None and v != ""))
-    out = []
-    unknown = sorted(set(given or {}) - set(DEFAULTS))
-    if unknown:
-        out.append("unknown settings %s: known are %s" % (", ".join(unknown), ", ".join(sorted(DEFAULTS))))
+    s, out = role_settings.filled(given, DEFAULTS)
     for key in ("gateway", "canary"):
         try:
             s[key] = boolean(s[key], strict=True)

@@ -37,6 +37,7 @@ from ansible_collections.xinchuang.cloud.plugins.module_utils import arch
 from ansible_collections.xinchuang.cloud.plugins.module_utils import k8s_names
 from ansible_collections.xinchuang.cloud.plugins.module_utils import manifest_index as mi
 from ansible_collections.xinchuang.cloud.plugins.module_utils import quantity
+from ansible_collections.xinchuang.cloud.plugins.module_utils import role_settings
 from ansible_collections.xinchuang.cloud.plugins.module_utils.errors import (
     UnknownArchitectureError,
     XinchuangError,
@@ -171,12 +172,7 @@ def _credentials(kind, value, families, out):
 
 def _checked(given):
     """(settings with defaults filled in, one message per bad value). Never names a credential."""
-    s = dict(DEFAULTS)
-    s.update(dict((k, v) for k, v in (given or {}).items() if v is not None and v != ""))
-    out = []
-    unknown = sorted(set(given or {}) - set(DEFAULTS))
-    if unknown:
-        out.append("unknown settings %s: known are %s" % (", ".join(unknown), ", ".join(sorted(DEFAULTS))))
+    s, out = role_settings.filled(given, DEFAULTS)
     if s["kind"] not in KINDS:
         out.append("ci_agents_kind %r: jenkins (inbound agents) or gitlab (runners)" % (s["kind"],))
         s["kind"] = "jenkins"

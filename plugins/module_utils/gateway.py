@@ -17,6 +17,7 @@ from ansible_collections.xinchuang.cloud.plugins.module_utils import app_deploy
 from ansible_collections.xinchuang.cloud.plugins.module_utils import arch
 from ansible_collections.xinchuang.cloud.plugins.module_utils import k8s_names
 from ansible_collections.xinchuang.cloud.plugins.module_utils import manifest_index
+from ansible_collections.xinchuang.cloud.plugins.module_utils import role_settings
 from ansible_collections.xinchuang.cloud.plugins.module_utils.errors import XinchuangError
 
 
@@ -317,13 +318,7 @@ SAMPLE_DEFAULTS = {
 def sample_app_settings(settings):
     """The sample application's settings, defaults filled in and checked; raises GatewayError
     naming every bad value."""
-    s = dict(SAMPLE_DEFAULTS)
-    s.update(dict((k, v) for k, v in (settings or {}).items() if v is not None and v != ""))
-    out = []
-    unknown = sorted(set(settings or {}) - set(SAMPLE_DEFAULTS))
-    if unknown:
-        out.append("unknown sample application settings %s: known are %s" % (
-            ", ".join(unknown), ", ".join(sorted(SAMPLE_DEFAULTS))))
+    s, out = role_settings.filled(settings, SAMPLE_DEFAULTS, "sample application settings")
     for key in ("name", "namespace", "gateway_name", "gateway_namespace"):
         if not k8s_names.is_rfc1123_label(str(s[key])):
             out.append("sample_app_%s %r: a DNS label (lower case letters, digits, '-')" % (key, s[key]))

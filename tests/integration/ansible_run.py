@@ -62,6 +62,22 @@ def ansible_playbook(args, check=False, diff=False, extra_env=None, extra_vars=N
     return report, proc
 
 
+def run_verbose(tasks, extra_vars, timeout=900):
+    """Run tasks on localhost as a user watching would: ansible-playbook -vvv --diff with the
+    default callback; returns the process (its stdout and stderr are what the user sees: a
+    test looks there for what must never be printed)."""
+    play = [{"hosts": "localhost", "gather_facts": False,
+             "vars": {"ansible_python_interpreter": sys.executable}, "tasks": tasks}]
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, data in (("play.yml", play), ("vars.json", extra_vars)):
+            with open(os.path.join(tmp, name), "w") as fh:
+                json.dump(data, fh)
+        cmd = [os.path.join(BIN, "ansible-playbook"), "-vvv", "--diff", "-i", "localhost,", "-c", "local",
+               "-e", "@" + os.path.join(tmp, "vars.json"), os.path.join(tmp, "play.yml")]
+        return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=timeout, check=False,
+                              env=ansible_env({"ANSIBLE_STDOUT_CALLBACK": "default"}))
+
+
 def run_playbook(tasks, check=False, diff=False, extra_env=None, extra_vars=None, timeout=1800):
     """Run tasks on localhost; return (report of the ansible.posix.json callback, process)."""
     play = [{

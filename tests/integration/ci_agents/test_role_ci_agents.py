@@ -18,9 +18,7 @@ import base64
 import json
 import os
 import re
-import subprocess
 import sys
-import tempfile
 import tomllib
 import uuid
 
@@ -29,7 +27,7 @@ import pytest
 from ansible_collections.xinchuang.cloud.plugins.module_utils import arch
 from ansible_collections.xinchuang.cloud.plugins.module_utils import ci_agents as ca
 from tests.integration import go_modules
-from tests.integration.ansible_run import BIN, ROOT, ansible_env, run_playbook
+from tests.integration.ansible_run import run_playbook, run_verbose
 from tests.integration.fixtures_registry import make_image, push_index
 from tests.integration.fixtures_testbed import local_site
 
@@ -85,19 +83,6 @@ def run_role(extra_vars, check=False):
     return report["stats"]["localhost"], [r.get("msg") for r in results if r.get("failed")]
 
 
-def run_verbose(extra_vars):
-    """ansible-playbook -vvv --diff with the default callback (what a user sees)."""
-    play = [{"hosts": "localhost", "gather_facts": False, "tasks": [ROLE_TASK]}]
-    with tempfile.TemporaryDirectory() as tmp:
-        for name, data in (("play.yml", play), ("vars.json", extra_vars)):
-            with open(os.path.join(tmp, name), "w") as fh:
-                json.dump(data, fh)
-        cmd = [os.path.join(BIN, "ansible-playbook"), "-vvv", "--diff", "-i", "localhost,", "-c", "local",
-               "-e", "@" + os.path.join(tmp, "vars.json"), os.path.join(tmp, "play.yml")]
-        return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=900, check=False,
-                              env=ansible_env({"ANSIBLE_STDOUT_CALLBACK": "default"}))
-
-
 def get(testbed, *args):
     proc = testbed.kubectl("get", "-o", "json", *args)
     return None if proc.returncode else json.loads(proc.stdout)
@@ -117,7 +102,7 @@ def converged(testbed, images, settings_file):
     with local_site(testbed, "ci", [node_of(f) for f in FAMILIES], capacity="2Gi") as site:
         given = secrets()
         extra_vars = role_vars(testbed, images, site, settings_file, ci_agents_jenkins_secrets=given)
-        proc = run_verbose(extra_vars)
+        proc = run_verbose([ROLE_TASK], extra_vars)
         output = proc.stdout + proc.stderr
         assert proc.returncode == 0 and "failed=0" in proc.stdout, output[-4000:]
         yield {"vars": extra_vars, "secrets": given, "output": output, "namespace": site["namespace"], "site": site}

@@ -10,16 +10,13 @@ import base64
 import json
 import os
 import stat
-import subprocess
-import sys
-import tempfile
 import uuid
 
 import pytest
 import yaml
 
 from ansible_collections.xinchuang.cloud.plugins.module_utils import tenancy as tn
-from tests.integration.ansible_run import BIN, ROOT, ansible_env, run_tasks
+from tests.integration.ansible_run import run_tasks, run_verbose
 
 SUFFIX = uuid.uuid4().hex[:5]
 ALPHA = "tn-alpha-" + SUFFIX
@@ -67,20 +64,6 @@ def changed(results):
     return [r for r in results if r.get("changed")]
 
 
-def run_verbose(extra_vars):
-    """ansible-playbook -vvv --diff with the default callback (what a user sees)."""
-    play = [{"hosts": "localhost", "gather_facts": False,
-             "vars": {"ansible_python_interpreter": sys.executable}, "tasks": [ROLE_TASK]}]
-    with tempfile.TemporaryDirectory() as tmp:
-        for name, data in (("play.yml", play), ("vars.json", extra_vars)):
-            with open(os.path.join(tmp, name), "w") as fh:
-                json.dump(data, fh)
-        cmd = [os.path.join(BIN, "ansible-playbook"), "-vvv", "--diff", "-i", "localhost,", "-c", "local",
-               "-e", "@" + os.path.join(tmp, "vars.json"), os.path.join(tmp, "play.yml")]
-        return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=600, check=False,
-                              env=ansible_env({"ANSIBLE_STDOUT_CALLBACK": "default"}))
-
-
 @pytest.fixture(scope="module")
 def converged(testbed, tmp_path_factory, request):
     kubeconfig_dir = str(tmp_path_factory.mktemp("tenants"))
@@ -91,7 +74,7 @@ def converged(testbed, tmp_path_factory, request):
 
     request.addfinalizer(clean_up)  # also when converging fails half-way
     # -vvv with --diff and Ansible's own output: the run that makes the keys could print them.
-    proc = run_verbose(role_vars(testbed, kubeconfig_dir, projects()))
+    proc = run_verbose([ROLE_TASK], role_vars(testbed, kubeconfig_dir, projects()), timeout=600)
     assert proc.returncode == 0 and "failed=0" in proc.stdout, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "changed=0" not in proc.stdout
     output = proc.stdout + proc.stderr
