@@ -105,6 +105,9 @@ def test_the_app_store_reaches_the_registry_at_an_address_its_certificate_names_
     # build_image.yml reaches it the same way.
     with open(os.path.join(ROOT, "inventories", "lab", "group_vars", "all", "apps.yml")) as fh:
         assert yaml.safe_load(fh)["app_registry_endpoint"] == appstore["appstore_registry_endpoint"]
+    # ci_agents.yml reads its image's index the same way.
+    with open(os.path.join(ROOT, "inventories", "lab", "group_vars", "all", "ci_agents.yml")) as fh:
+        assert yaml.safe_load(fh)["ci_agents_registry_endpoint"] == appstore["appstore_registry_endpoint"]
     with open(os.path.join(ROOT, "roles", "kubernetes", "defaults", "main.yml")) as fh:
         version = yaml.safe_load(fh)["kubernetes_version"]
     assert appstore["appstore_helm_binary"] == "{{ xinchuang_bundle_dir }}/%s/amd64/bin/helm" % version

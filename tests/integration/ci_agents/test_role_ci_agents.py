@@ -181,6 +181,18 @@ def test_a_rerun_and_a_check_run_change_nothing_and_a_new_secret_rolls_one_famil
     converged["secrets"].update(renewed)
 
 
+def test_check_mode_on_a_new_namespace_says_what_a_run_makes_and_makes_nothing(testbed, images, settings_file):
+    site = {"namespace": "ci-chk-" + uuid.uuid4().hex[:6], "class": "none"}
+    report, _proc = run_playbook([ROLE_TASK], check=True, extra_vars=role_vars(
+        testbed, images, site, settings_file, ci_agents_families=["c86", "arm"], ci_agents_jenkins_secrets=secrets()))
+    results = [dict(t["hosts"].get("localhost", {}), task=t["task"]["name"]) for t in report["plays"][0]["tasks"]]
+    assert report["stats"]["localhost"]["failures"] == 0, [r for r in results if r.get("failed")]
+    (would,) = [r for r in results if r["task"].endswith("CI agents | What a run makes in the new namespace (check mode)")]
+    assert would["changed"] is True
+    assert "Deployment/ci-agent-arm" in would["msg"] and "Secret/ci-agent-c86" in would["msg"]
+    assert get(testbed, "namespace", site["namespace"]) is None
+
+
 def test_bad_input_is_refused_naming_each_before_anything_is_made(testbed, images, settings_file):
     site = {"namespace": "ci-bad-" + uuid.uuid4().hex[:6], "class": "none"}
     given = {"c86": "s3cret-" + uuid.uuid4().hex}
