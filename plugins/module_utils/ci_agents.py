@@ -33,6 +33,8 @@ import re
 
 from ansible.module_utils.parsing.convert_bool import boolean
 
+from ansible_collections.xinchuang.cloud.plugins.module_utils import app_deploy
+from ansible_collections.xinchuang.cloud.plugins.module_utils import app_image
 from ansible_collections.xinchuang.cloud.plugins.module_utils import arch
 from ansible_collections.xinchuang.cloud.plugins.module_utils import k8s_names
 from ansible_collections.xinchuang.cloud.plugins.module_utils import manifest_index as mi
@@ -134,12 +136,7 @@ def _families(value, out):
     if isinstance(value, str) or not value:
         out.append("ci_agents_families %r: a list of one or more CPU families (c86, arm, loongarch, sw64, mips)" % (value,))
         return []
-    families = []
-    for name in value:
-        try:
-            families.append(arch.family_of(str(name)))
-        except UnknownArchitectureError as exc:
-            out.append("ci_agents_families: %s" % exc)
+    families = app_deploy.families_of(value, "ci_agents_families", out)
     if len(set(families)) != len(families):
         out.append("ci_agents_families %r names a family twice" % (value,))
     return families
@@ -183,12 +180,12 @@ def _checked(given):
     if not k8s_names.is_rfc1123_label(str(s["namespace"])):
         out.append("ci_agents_namespace %r: a DNS label (lower case letters, digits, '-')" % (s["namespace"],))
     image = str(s["image"] or "").strip()
-    host, _sep, rest = image.partition("/")
+    host, rest = app_image.split_registry(image, "ci_agents_image") if image else (None, "")
     if not image:
         out.append("ci_agents_image is not set: give the agent image in the private registry, registry/repository:tag, "
                    "holding the JDK, Maven and %s (docs/roles/ci_agents.md)"
                    % ("Jenkins' agent.jar" if s["kind"] == "jenkins" else "gitlab-runner"))
-    elif not rest or not ("." in host or ":" in host or host == "localhost"):
+    elif host is None:
         out.append("ci_agents_image %r names no registry: give the private registry's host, "
                    "registry/repository:tag" % image)
     else:
@@ -439,7 +436,7 @@ def image_check(given, endpoint=""):
     image_platform_problems. ``endpoint`` (empty: the image's registry) is the host[:port] the
     controller reaches that registry at, when it does not resolve the nodes' name for it."""
     s = settings(given)
-    host, _sep, rest = s["image"].partition("/")
+    host, rest = app_image.split_registry(s["image"], "ci_agents_image")
     if endpoint:
         host = mi.registry_host(endpoint, "ci_agents_registry_endpoint", CiAgentsError, example="10.20.0.5:5000")
     return {"registry": host, "reference": rest,
