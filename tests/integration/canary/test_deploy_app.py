@@ -6,6 +6,7 @@ run before anything is applied. The e2e test runs the same playbook on the lab's
 (tests/e2e/test_cluster.py, the sample WAR)."""
 
 import os
+import uuid
 
 import pytest
 
@@ -80,6 +81,22 @@ def test_deploy_app_runs_each_family_on_its_nodes_and_releases_c86_to_arm(empty_
     assert applied(tasks) == []
     # The route was not made again: the release's weights stand.
     assert app.stored_weights("gateway") == {"web-c86": 0, "web-arm": 100}
+
+
+def test_check_mode_on_a_namespace_not_there_yet_lists_what_a_run_makes(testbed, canary_crds, canary_images):
+    # The API server refuses a dry run in a namespace that does not exist: check mode names the
+    # objects a run makes there instead, and makes nothing, not even the namespace.
+    app = CanaryApp(testbed, "deploy-app-new-" + uuid.uuid4().hex[:6])
+    rc, tasks, _report = deploy(app, canary_images, check=True, app_canary=False)
+    assert rc == 0, failure(tasks)
+    changed = dict((name, result) for name, result in tasks if result.get("changed"))
+    assert list(changed) == ["Deploy application | Its Namespace",
+                             "Deploy application | What a run makes in the new namespace (check mode)"]
+    msg = changed["Deploy application | What a run makes in the new namespace (check mode)"]["msg"]
+    assert msg == ("namespace %s does not exist yet; a run makes in it Deployment/web-c86, Service/web-c86, "
+                   "Deployment/web-arm, Service/web-arm, HTTPRoute/web" % app.namespace), msg
+    proc = testbed.kubectl("get", "namespace", app.namespace)
+    assert proc.returncode != 0 and "NotFound" in proc.stderr, proc.stdout
 
 
 def test_bad_settings_stop_deploy_app_before_anything_is_applied(empty_app, canary_images):
