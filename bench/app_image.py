@@ -35,8 +35,9 @@ sys.path.insert(0, ROOT)
 # tests/conftest.py makes ansible_collections.xinchuang.cloud importable.
 __import__("tests.conftest")
 
-from ansible_collections.xinchuang.cloud.plugins.module_utils import (  # noqa: E402
-    app_image, app_image_build, arch)
+from ansible_collections.xinchuang.cloud.plugins.module_utils.images import app_image  # noqa: E402
+from ansible_collections.xinchuang.cloud.plugins.module_utils.images import app_image_build  # noqa: E402
+from ansible_collections.xinchuang.cloud.plugins.module_utils.model import arch  # noqa: E402
 from bench.image_manifest import Measure, log, run_cmd  # noqa: E402
 from tests import sample_war  # noqa: E402
 from tests.integration.ansible_run import ansible_playbook  # noqa: E402
@@ -64,8 +65,8 @@ def push_app_images(pair, work):
 def base_of(client, family):
     """The tag of BASES that has FAMILY's platform (as app_image chooses it)."""
     want = arch.platform_string(arch.platform_dict(family))
-    from ansible_collections.xinchuang.cloud.plugins.module_utils import manifest_index as mi
-    from ansible_collections.xinchuang.cloud.plugins.module_utils import registry as reg
+    from ansible_collections.xinchuang.cloud.plugins.module_utils.registry import manifest_index as mi
+    from ansible_collections.xinchuang.cloud.plugins.module_utils.registry import client as reg
     offered = [(b, reg.inspect_reference(client, mi.parse_reference(b))["platforms"]) for b in BASES]
     return BASES[app_image.choose_bases([want], offered)[0]]
 

@@ -23,7 +23,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench import testbed_bench as tb  # noqa: E402
-from ansible_collections.xinchuang.cloud.plugins.module_utils import canary_providers as providers  # noqa: E402
+from ansible_collections.xinchuang.cloud.plugins.module_utils.operations import canary_providers as providers  # noqa: E402
 
 LABEL = "xinchuang.cloud/bench"
 WEIGHTS = {"web-c86": 90, "web-arm": 10}

@@ -22,8 +22,8 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench import testbed_bench as tb  # noqa: E402
-from ansible_collections.xinchuang.cloud.plugins.module_utils import arch  # noqa: E402
-from ansible_collections.xinchuang.cloud.plugins.module_utils import hpa_policy as hp  # noqa: E402
+from ansible_collections.xinchuang.cloud.plugins.module_utils.model import arch  # noqa: E402
+from ansible_collections.xinchuang.cloud.plugins.module_utils.operations import hpa_policy as hp  # noqa: E402
 
 LABEL = "xinchuang.cloud/bench"
 OURS, PEER = "hpa_thresholds", "kubernetes.core.k8s loop"

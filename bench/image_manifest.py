@@ -33,9 +33,9 @@ sys.path.insert(0, ROOT)
 # tests/conftest.py makes ansible_collections.xinchuang.cloud importable.
 __import__("tests.conftest")
 
-from ansible_collections.xinchuang.cloud.plugins.module_utils import arch  # noqa: E402
-from ansible_collections.xinchuang.cloud.plugins.module_utils import (  # noqa: E402
-    manifest_index as mi, registry as reg)
+from ansible_collections.xinchuang.cloud.plugins.module_utils.model import arch  # noqa: E402
+from ansible_collections.xinchuang.cloud.plugins.module_utils.registry import manifest_index as mi  # noqa: E402
+from ansible_collections.xinchuang.cloud.plugins.module_utils.registry import client as reg  # noqa: E402
 from tests.integration.ansible_run import run_tasks  # noqa: E402
 from tests.integration.fixtures_registry import (  # noqa: E402
     RegistryPair, client_push, make_image)

@@ -37,9 +37,9 @@ sys.path.insert(0, ROOT)
 # tests/conftest.py makes ansible_collections.xinchuang.cloud importable.
 __import__("tests.conftest")
 
-from ansible_collections.xinchuang.cloud.plugins.module_utils import arch  # noqa: E402
-from ansible_collections.xinchuang.cloud.plugins.module_utils import (  # noqa: E402
-    image_sync as sync, manifest_index as mi)
+from ansible_collections.xinchuang.cloud.plugins.module_utils.model import arch  # noqa: E402
+from ansible_collections.xinchuang.cloud.plugins.module_utils.registry import image_sync as sync  # noqa: E402
+from ansible_collections.xinchuang.cloud.plugins.module_utils.registry import manifest_index as mi  # noqa: E402
 from bench.image_manifest import log, run_cmd  # noqa: E402
 from tests.integration.ansible_run import run_tasks  # noqa: E402
 from tests.integration.fixtures_registry import (  # noqa: E402

@@ -34,7 +34,7 @@ for path in (ROOT, os.path.join(ROOT, ".collections")):
 
 from tests.e2e import lab  # noqa: E402
 from tests.e2e import test_cluster as e2e  # noqa: E402
-from ansible_collections.xinchuang.cloud.plugins.module_utils.quantity import memory_bytes  # noqa: E402
+from ansible_collections.xinchuang.cloud.plugins.module_utils.common.quantity import memory_bytes  # noqa: E402
 
 NODE = e2e.NFS_SERVER
 CLASSES = ("local-storage", "nfs-lab")

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The offline bundle the cluster roles install from, for the lab and the tests: the same
 # builder as the product's playbook (playbooks/bundle.yml, module xinchuang.cloud.offline_bundle,
-# plugins/module_utils/bundle_build.py), run here with its progress on stderr (docs/bundle.md):
+# plugins/module_utils/bundle/build.py), run here with its progress on stderr (docs/bundle.md):
 #   hack/bundle.sh [--full] [GOARCH ...]     default: every family upstream Go builds for
 # Prints the bundle's directory (<XC_BUNDLE_DIR>/<version>) last.
 #

@@ -64,7 +64,7 @@ xc_ensure_docker() {
 # once under $XC_CACHE/debian-packages/SUITE/DEB_ARCH/PACKAGE (printed), with its version in
 # VERSION there: the offline bundle's fetcher (bundle_build.DebianPackages, an apt
 # configuration of its own, the archive's signature checked). XC_DEBIAN_MIRROR picks the mirror.
-xc_debian_package() { xc_cli bundle_build debian "$@"; }
+xc_debian_package() { xc_cli module_utils.bundle.build debian "$@"; }
 
 # The collection importable from the working tree (.collections/ansible_collections/xinchuang/cloud).
 xc_link_collection() {
@@ -74,13 +74,13 @@ xc_link_collection() {
   fi
 }
 
-# xc_cli MODULE ARGS...: the cli() of plugins/module_utils/MODULE.py (bundle_build,
-# kube_components): how the scripts ask the collection's Python instead of repeating it.
+# xc_cli MODULE ARGS...: the cli() of plugins/MODULE (dotted: module_utils.bundle.build,
+# plugin_utils.cluster.components): how the scripts ask the collection's Python instead of repeating it.
 xc_cli() {
   local module="$1"; shift
   xc_link_collection
   PYTHONPATH="$XC_ROOT/.collections" python3 -c \
-    "import sys; from ansible_collections.xinchuang.cloud.plugins.module_utils.$module import cli; sys.exit(cli())" "$@"
+    "import sys; from ansible_collections.xinchuang.cloud.plugins.$module import cli; sys.exit(cli())" "$@"
 }
 
 # xc_model_rows FIELD... -- NAME...: one line per NAME, "NAME VALUE...", the fields of its row
@@ -92,7 +92,7 @@ xc_model_rows() {
   xc_link_collection
   PYTHONPATH="$XC_ROOT/.collections" python3 -c '
 import sys
-from ansible_collections.xinchuang.cloud.plugins.module_utils.arch import lookup
+from ansible_collections.xinchuang.cloud.plugins.module_utils.model.arch import lookup
 fields, names = sys.argv[1].split(), sys.argv[2:]
 for name in names:
     row = lookup(name)
@@ -101,7 +101,7 @@ for name in names:
 }
 
 # xc_model FIELD NAME: a field of the architecture model's row for NAME (goarch, deb_arch,
-# upstream_go, ...): every architecture name question goes to plugins/module_utils/arch.py.
+# upstream_go, ...): every architecture name question goes to plugins/module_utils/model/arch.py.
 xc_model() {
   local row
   row="$(xc_model_rows "$1" -- "$2")" || return 1

@@ -26,9 +26,9 @@ module_dir() {
   printf '%s\n' "$dir"
 }
 
-# The Gateway API CRDs are the bundle's (plugins/module_utils/bundle_policy.py, MANIFESTS):
+# The Gateway API CRDs are the bundle's (plugins/module_utils/bundle/policy.py, MANIFESTS):
 # one version, one copy in the cache, for the tests and for the gateway role.
-fetch_gateway() { xc_cli bundle_build manifests gateway-api; }
+fetch_gateway() { xc_cli module_utils.bundle.build manifests gateway-api; }
 
 fetch_istio() {
   local dest="$CRD_CACHE/istio-api@$ISTIO_API_VERSION"

@@ -37,7 +37,7 @@
 #                    /nfsplugin with mount and mount.nfs of the architecture's Debian suite and
 #                    the library packages they link (hack/images/debian_tree.py)
 #
-#   XC_IMAGES_SET=apps: the recipes of plugins/module_utils/app_images.py (nginx, redis,
+#   XC_IMAGES_SET=apps: the recipes of plugins/module_utils/images/app_images.py (nginx, redis,
 #                    memcached, fio ..., through hack/images/debian_apps.py): the files each
 #                    takes of Debian's packages of the architecture's suite with the libraries
 #                    they link (debian_tree.py), the project's own configuration files, a user
@@ -257,7 +257,7 @@ img_make_coredns() {
 # through a null pointer (a segmentation fault that looks like a network failure), while
 # loong64 has only sid's. The build asserts the option, and the image test fetches with -T.
 img_busybox_source() {
-  XC_DEBIAN_MIRROR="$IMG_MIRROR" xc_cli bundle_build debian-source "$IMG_BUSYBOX_SUITE" busybox \
+  XC_DEBIAN_MIRROR="$IMG_MIRROR" xc_cli module_utils.bundle.build debian-source "$IMG_BUSYBOX_SUITE" busybox \
     || xc_die "the busybox source package of Debian $IMG_BUSYBOX_SUITE could not be fetched; set XC_IMAGES_MIRROR or XC_IMAGES_BUSYBOX_SUITE"
 }
 
@@ -385,7 +385,7 @@ img_make_static() {
 
 # The NFS node plugin runs `mount -t nfs`: util-linux's mount and nfs-common's mount.nfs of the
 # architecture's Debian suite, with the library packages they link and those libraries'
-# own (hack/images/debian_tree.py; plugins/module_utils/debian_closure.py), and netbase's
+# own (hack/images/debian_tree.py; plugins/module_utils/images/debian_closure.py), and netbase's
 # /etc/services, /etc/protocols and /etc/rpc (upstream's image installs mount, nfs-common and
 # netbase). Each: PACKAGE:FILES:LIBRARY PACKAGES THE FILES LINK (name prefixes).
 IMG_NFS_TAKES=(
@@ -411,7 +411,7 @@ img_debian_tree() {
 # out and gathers it), so a change of either builds it again.
 img_tree_tools() {
   printf 'oci.py sha256:%s debian_tree.py sha256:%s debian_closure.py sha256:%s' "$(img_sha "$IMG_OCI")" \
-    "$(img_sha "$XC_ROOT/hack/images/debian_tree.py")" "$(img_sha "$XC_ROOT/plugins/module_utils/debian_closure.py")"
+    "$(img_sha "$XC_ROOT/hack/images/debian_tree.py")" "$(img_sha "$XC_ROOT/plugins/module_utils/images/debian_closure.py")"
 }
 
 # img_nfs_tools GOARCH: the file list of the NFS tools for GOARCH.
@@ -537,7 +537,7 @@ IMG_APPS="$XC_ROOT/hack/images/debian_apps.py"
 img_apps() { PYTHONPATH="$XC_ROOT/.collections" python3 "$IMG_APPS" "$@"; }
 
 # img_build_app NAME GOARCH SUITE REPOSITORY PACKAGE VERSION TAG TOOLS RECIPE: the image of
-# recipe NAME (plugins/module_utils/app_images.py) as `debian_apps.py plan` resolved it: the files
+# recipe NAME (plugins/module_utils/images/app_images.py) as `debian_apps.py plan` resolved it: the files
 # it takes of the architecture's Debian packages with the libraries they link (TOOLS, the output
 # of debian_tree.py), the project's own files and configuration (RECIPE).
 # Tag and label org.opencontainers.image.version: the upstream version of the main package that
@@ -587,7 +587,7 @@ img_build() {
       while IFS=$'\t' read -r app repo main version tag; do
         [ -n "$app" ] || continue
         if [ "$repo" = - ]; then  # a family whose Debian suite lacks the package
-          xc_log "no $app child for $g: its recipe's families leave it out (plugins/module_utils/app_images.py)"
+          xc_log "no $app child for $g: its recipe's families leave it out (plugins/module_utils/images/app_images.py)"
           continue
         fi
         line="$(img_build_app "$app" "$g" "$suite" "$repo" "$main" "$version" "$tag" \

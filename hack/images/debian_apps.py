@@ -1,8 +1,8 @@
 """Application images made of Debian's packages (hack/images.sh apps): the recipes of
-plugins/module_utils/app_images.py (what each image takes of which package, the files the
+plugins/module_utils/images/app_images.py (what each image takes of which package, the files the
 project adds, its configuration; the app store reads the same data) as the arguments of the
 tools. The files of the packages and the libraries they link are gathered by debian_tree.py
-(plugins/module_utils/debian_closure.py), and the layout is written by oci.py. Run with
+(plugins/module_utils/images/debian_closure.py), and the layout is written by oci.py. Run with
 PYTHONPATH=$XC_ROOT/.collections.
 
     python3 hack/images/debian_apps.py list                  NAME REPOSITORY VERSION-PACKAGE
@@ -33,7 +33,9 @@ import json
 import os
 import sys
 
-from ansible_collections.xinchuang.cloud.plugins.module_utils import app_images, arch, bundle_policy
+from ansible_collections.xinchuang.cloud.plugins.module_utils.images import app_images
+from ansible_collections.xinchuang.cloud.plugins.module_utils.model import arch
+from ansible_collections.xinchuang.cloud.plugins.module_utils.bundle import policy as bundle_policy
 
 APPS = app_images.APPS
 NONROOT = app_images.NONROOT

@@ -9,7 +9,7 @@ file list of an image layer (hack/images.sh: the NFS node plugin's mount and mou
 Each argument is PACKAGE:PATH[,PATH...][:LIBRARY[,LIBRARY...]]: the files wanted of PACKAGE
 (merged-/usr paths; a trailing / takes a directory; !PATH leaves a file or directory out)
 and the name prefixes of the library packages of its Depends those files link (libtirpc3
-also finds sid's libtirpc3t64). Every library package those depend on follows (plugins/module_utils/debian_closure.py). Packages are
+also finds sid's libtirpc3t64). Every library package those depend on follows (plugins/module_utils/images/debian_closure.py). Packages are
 fetched and unpacked once under $XC_CACHE/debian-packages by bundle_build.DebianPackages (an
 apt configuration of its own, the archive's signature checked; XC_DEBIAN_MIRROR picks the
 mirror). Run with PYTHONPATH=$XC_ROOT/.collections.
@@ -25,9 +25,9 @@ import argparse
 import os
 import sys
 
-from ansible_collections.xinchuang.cloud.plugins.module_utils import bundle_build
-from ansible_collections.xinchuang.cloud.plugins.module_utils import bundle_policy
-from ansible_collections.xinchuang.cloud.plugins.module_utils import debian_closure as dc
+from ansible_collections.xinchuang.cloud.plugins.module_utils.bundle import build as bundle_build
+from ansible_collections.xinchuang.cloud.plugins.module_utils.bundle import policy as bundle_policy
+from ansible_collections.xinchuang.cloud.plugins.module_utils.images import debian_closure as dc
 
 # Files dpkg-deb -x did not write: what DebianPackages keeps beside the package's tree.
 _BOOKKEEPING = ("VERSION", bundle_build.DebianPackages.CONTROL)

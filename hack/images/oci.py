@@ -4,7 +4,7 @@
         --file pause=/path/to/pause:0755 --entrypoint /pause --user 65535:65535
 
 The platform (os, architecture, variant) comes from the collection's architecture model
-(plugins/module_utils/arch.py), so arm64 becomes linux/arm64/v8 and mips64el linux/mips64le.
+(plugins/module_utils/model/arch.py), so arm64 becomes linux/arm64/v8 and mips64el linux/mips64le.
 Run with PYTHONPATH=$XC_ROOT/.collections. The output is reproducible: the same inputs give
 the same digests (tar entries owned by root with mtime 0, gzip without a timestamp, a fixed
 creation date), so a rebuild pushes nothing new.
@@ -31,7 +31,7 @@ import struct
 import sys
 import tarfile
 
-from ansible_collections.xinchuang.cloud.plugins.module_utils import arch
+from ansible_collections.xinchuang.cloud.plugins.module_utils.model import arch
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"

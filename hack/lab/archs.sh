@@ -6,14 +6,14 @@
 LAB_ARCHES=(amd64 arm64 mips64el loong64)
 
 # The Debian suite carrying each architecture (loong64: only sid's main archive), as the
-# offline bundle's table says (plugins/module_utils/bundle_policy.py, DEBIAN_SUITES).
+# offline bundle's table says (plugins/module_utils/bundle/policy.py, DEBIAN_SUITES).
 declare -A LAB_SUITE=()
-while read -r _lab_a _lab_suite; do LAB_SUITE[$_lab_a]=$_lab_suite; done < <(xc_cli bundle_build suite "${LAB_ARCHES[@]}")
+while read -r _lab_a _lab_suite; do LAB_SUITE[$_lab_a]=$_lab_suite; done < <(xc_cli module_utils.bundle.build suite "${LAB_ARCHES[@]}")
 [ "${#LAB_SUITE[@]}" -eq "${#LAB_ARCHES[@]}" ] || xc_die "no Debian suite for every lab architecture (${LAB_ARCHES[*]})"
 unset _lab_suite
 # OCI/Docker platform (architecture, variant written into the image config) and what
 # `uname -m` prints inside the host: asked of the architecture model
-# (plugins/module_utils/arch.py) once, not typed again here.
+# (plugins/module_utils/model/arch.py) once, not typed again here.
 declare -A LAB_OCI_ARCH=() LAB_OCI_VARIANT=() LAB_UNAME=()
 while read -r _lab_a _lab_oci _lab_variant _lab_uname; do
   LAB_OCI_ARCH[$_lab_a]=$_lab_oci

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # Build half of hack/testbed.sh, and how hack/ asks for binaries: the component table and the
-# builder are the collection's (plugins/module_utils/bundle_policy.py and bundle_build.py, the
+# builder are the collection's (plugins/module_utils/bundle/policy.py and bundle_build.py, the
 # module offline_bundle), reached here through bundle_build.cli. Sourced after hack/common.sh.
 #
 # Layout under $XC_CACHE (nothing in the repository, so a clean clone reuses all of it):
@@ -11,7 +11,7 @@
 #                                 changed is rebuilt
 
 # tb_bundle ARGS...: bundle_build.cli (rows, build, version, source, goarch, suite).
-tb_bundle() { xc_cli bundle_build "$@"; }
+tb_bundle() { xc_cli module_utils.bundle.build "$@"; }
 
 # The host's GOARCH, as the architecture model names `uname -m`.
 tb_host_goarch() {
@@ -40,7 +40,7 @@ tb_link_bin() {
 tb_bin() {
   local path
   path="$(tb_row_path testbed "$(tb_host_goarch)" "$1")"
-  [ -n "$path" ] || xc_die "$1 is not in the testbed set (plugins/module_utils/bundle_policy.py)"
+  [ -n "$path" ] || xc_die "$1 is not in the testbed set (plugins/module_utils/bundle/policy.py)"
   [ -x "$path" ] || xc_die "$1 is not built ($path): run hack/testbed.sh build"
   echo "$path"
 }

@@ -1,7 +1,7 @@
 """Print the testbed's simulated nodes (a JSON v1 List for `kubectl apply -f -`).
 
 One node per CPU family (or --per-family N), named kwok-<family>-<i>, built from the
-collection's architecture model (plugins/module_utils/arch.py): kubernetes.io/arch is the
+collection's architecture model (plugins/module_utils/model/arch.py): kubernetes.io/arch is the
 family's OCI architecture, the family and default CPU vendor become xinchuang.cloud/ labels.
 Run with PYTHONPATH=$XC_ROOT/.collections so the model imports by its collection path.
 """
@@ -9,7 +9,7 @@ Run with PYTHONPATH=$XC_ROOT/.collections so the model imports by its collection
 import argparse
 import json
 
-from ansible_collections.xinchuang.cloud.plugins.module_utils import arch
+from ansible_collections.xinchuang.cloud.plugins.module_utils.model import arch
 
 # kwok manages only the nodes carrying this annotation (--manage-nodes-with-annotation-selector),
 # so a real node joined later is never touched by it.

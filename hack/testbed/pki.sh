@@ -27,10 +27,10 @@ tb_cert() {
 
 # tb_kubeconfig FILE CERT-NAME [USER [NAMESPACE]]: a kubeconfig for the API server with client
 # certificate CERT-NAME embedded, made as the kubernetes role makes its kubeconfigs
-# (plugins/module_utils/kube_components.py).
+# (plugins/plugin_utils/cluster/components.py).
 tb_kubeconfig() {
   local file="$1" cert="$2" user="${3:-$2}"
-  (umask 077 && xc_cli kube_components kubeconfig "https://127.0.0.1:$TB_PORT_APISERVER" testbed "$user" "$TB_PKI/ca.crt" \
+  (umask 077 && xc_cli plugin_utils.cluster.components kubeconfig "https://127.0.0.1:$TB_PORT_APISERVER" testbed "$user" "$TB_PKI/ca.crt" \
     "$TB_PKI/$cert.crt" "$TB_PKI/$cert.key" "${4:-default}" >"$file.tmp" && mv "$file.tmp" "$file") \
     || xc_die "cannot write the kubeconfig $file"
 }

@@ -191,7 +191,7 @@ tb_kwok_config() {
 # --- components -----------------------------------------------------------------------------
 
 # tb_flags COMPONENT OVERRIDES-JSON: the flags the kubernetes role gives COMPONENT
-# (plugins/module_utils/kube_components.py), for the test bed's inputs, with the test bed's
+# (plugins/plugin_utils/cluster/components.py), for the test bed's inputs, with the test bed's
 # overrides over them, one --flag=value per line. The test bed thus runs the role's flags.
 tb_flags() {
   local inputs
@@ -206,7 +206,7 @@ tb_flags() {
     "$TB_PKI" "$TB_STATE/etcd" "$TB_PORT_ETCD_PEER" "$TB_PORT_ETCD" "$TB_PORT_ETCD" \
     "$TB_PORT_ETCD_PEER" "$TB_PORT_APISERVER" "$TB_STATE/controller-manager.kubeconfig" \
     "$TB_STATE/scheduler.kubeconfig" "$TB_AUDIT_POLICY" "$TB_AUDIT_LOG" "$TB_ENCRYPTION_CONFIG")"
-  xc_cli kube_components flags "$1" "$inputs" "$2" || xc_die "no flags for $1 (plugins/module_utils/kube_components.py)"
+  xc_cli plugin_utils.cluster.components flags "$1" "$inputs" "$2" || xc_die "no flags for $1 (plugins/plugin_utils/cluster/components.py)"
 }
 
 # The API server's hardening files, made by the role's builders (kube_components.py): the
@@ -222,9 +222,9 @@ tb_hardening_files() {
     (umask 077 && head -c 32 /dev/urandom | base64 >"$TB_ENCRYPTION_KEY.tmp" && mv "$TB_ENCRYPTION_KEY.tmp" "$TB_ENCRYPTION_KEY") \
       || xc_die "cannot write $TB_ENCRYPTION_KEY"
   fi
-  (umask 077 && xc_cli kube_components encryption-config "$TB_ENCRYPTION_KEY" >"$TB_ENCRYPTION_CONFIG.tmp" \
+  (umask 077 && xc_cli plugin_utils.cluster.components encryption-config "$TB_ENCRYPTION_KEY" >"$TB_ENCRYPTION_CONFIG.tmp" \
     && mv "$TB_ENCRYPTION_CONFIG.tmp" "$TB_ENCRYPTION_CONFIG") || xc_die "cannot write $TB_ENCRYPTION_CONFIG"
-  (xc_cli kube_components audit-policy >"$TB_AUDIT_POLICY.tmp" && mv "$TB_AUDIT_POLICY.tmp" "$TB_AUDIT_POLICY") \
+  (xc_cli plugin_utils.cluster.components audit-policy >"$TB_AUDIT_POLICY.tmp" && mv "$TB_AUDIT_POLICY.tmp" "$TB_AUDIT_POLICY") \
     || xc_die "cannot write $TB_AUDIT_POLICY"
 }
 

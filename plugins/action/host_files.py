@@ -27,7 +27,7 @@ except ImportError:
     _template_vars = _trust_as_template = None
 from ansible.utils.hashing import checksum as file_checksum
 from ansible.utils.hashing import checksum_s
-from ansible_collections.xinchuang.cloud.plugins.module_utils.host_files import DIFF_LIMIT, HostFilesError, entry_problems
+from ansible_collections.xinchuang.cloud.plugins.module_utils.common.host_files import DIFF_LIMIT, HostFilesError, entry_problems
 
 MODULE = "xinchuang.cloud.host_files"
 ENTRY_KEYS = {"dest", "src", "content", "template", "vars", "mode", "owner", "group", "backup"}

@@ -9,7 +9,7 @@ __metaclass__ = type
 
 class ModuleDocFragment(object):
     # Connection options of every Harbor module (harbor_argument_spec() in
-    # plugins/module_utils/harbor_api.py). Set them once for the group:
+    # plugins/module_utils/harbor/api.py). Set them once for the group:
     #   module_defaults: {group/xinchuang.cloud.harbor: {url: ..., username: ..., password: ...}}
     DOCUMENTATION = r"""
 options:

@@ -8,7 +8,7 @@ __metaclass__ = type
 
 
 class ModuleDocFragment(object):
-    # Connection options of every Kubernetes module (plugins/module_utils/kube.py).
+    # Connection options of every Kubernetes module (plugins/module_utils/cluster/kube.py).
     DOCUMENTATION = r"""
 options:
   kubeconfig:

@@ -9,7 +9,7 @@ __metaclass__ = type
 
 class ModuleDocFragment(object):
     # Connection options of every registry module (registry_argument_spec() in
-    # plugins/module_utils/registry.py). Set them once for the group:
+    # plugins/module_utils/registry/client.py). Set them once for the group:
     #   module_defaults: {group/xinchuang.cloud.registry: {registry: ..., username: ...}}
     DOCUMENTATION = r"""
 options:

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: xinchuang.cloud developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters of the app store (plugins/module_utils/appstore.py): the catalogue's and the
+"""Filters of the app store (plugins/plugin_utils/appstore/appstore.py): the catalogue's and the
 inventory's faults, the install plan, missing images, the application x family matrix and what
 the hidden Helm tasks did.
 Documentation: <filter>.yml beside this file."""
@@ -10,8 +10,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.xinchuang.cloud.plugins.module_utils import appstore
-from ansible_collections.xinchuang.cloud.plugins.plugin_utils.filters import (
+from ansible_collections.xinchuang.cloud.plugins.plugin_utils.appstore import appstore
+from ansible_collections.xinchuang.cloud.plugins.plugin_utils.common.filters import (
     user_errors_as_filter_errors,
 )
 

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: xinchuang.cloud developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters over the gray-release plan and checks (plugins/module_utils/canary_plan.py and
+"""Filters over the gray-release plan and checks (plugins/module_utils/operations/canary_plan.py and
 canary_verify.py), for the canary_release role.
 
 Thin views: the steps, rollback weights, release id, resume index, annotations, backends of
@@ -14,9 +14,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.xinchuang.cloud.plugins.module_utils import canary_plan as plan
-from ansible_collections.xinchuang.cloud.plugins.module_utils import canary_verify as verify
-from ansible_collections.xinchuang.cloud.plugins.plugin_utils.filters import (
+from ansible_collections.xinchuang.cloud.plugins.module_utils.operations import canary_plan as plan
+from ansible_collections.xinchuang.cloud.plugins.module_utils.operations import canary_verify as verify
+from ansible_collections.xinchuang.cloud.plugins.plugin_utils.common.filters import (
     user_errors_as_filter_errors,
 )
 

@@ -2,15 +2,15 @@
 # Copyright: xinchuang.cloud developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Filters over the rules of the build agents per CPU family
-(plugins/module_utils/ci_agents.py), for the role ci_agents. Documentation: <filter>.yml
+(plugins/plugin_utils/ci_agents/ci_agents.py), for the role ci_agents. Documentation: <filter>.yml
 beside this file."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.xinchuang.cloud.plugins.module_utils import ci_agents
-from ansible_collections.xinchuang.cloud.plugins.plugin_utils.filters import (
+from ansible_collections.xinchuang.cloud.plugins.plugin_utils.ci_agents import ci_agents
+from ansible_collections.xinchuang.cloud.plugins.plugin_utils.common.filters import (
     user_errors_as_filter_errors,
 )
 

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: xinchuang.cloud developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters over the cluster DNS logic (plugins/module_utils/corefile.py).
+"""Filters over the cluster DNS logic (plugins/plugin_utils/cluster/corefile.py).
 
 Thin views for the coredns role's templates and tasks; documentation: <filter>.yml beside this.
 """
@@ -14,8 +14,8 @@ import base64
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.xinchuang.cloud.plugins.module_utils import corefile as model
-from ansible_collections.xinchuang.cloud.plugins.plugin_utils.filters import (
+from ansible_collections.xinchuang.cloud.plugins.plugin_utils.cluster import corefile as model
+from ansible_collections.xinchuang.cloud.plugins.plugin_utils.common.filters import (
     user_errors_as_filter_errors,
 )
 

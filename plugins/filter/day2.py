@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Filters of the day-2 playbooks (etcd_backup.yml, etcd_restore.yml, certs_renew.yml and
 site.yml's warning about certificates near their end): thin views of
-plugins/module_utils/day2.py.
+plugins/plugin_utils/cluster/day2.py.
 
 Documentation: <filter>.yml beside this file.
 """
@@ -12,8 +12,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.xinchuang.cloud.plugins.module_utils import day2
-from ansible_collections.xinchuang.cloud.plugins.plugin_utils.filters import (
+from ansible_collections.xinchuang.cloud.plugins.plugin_utils.cluster import day2
+from ansible_collections.xinchuang.cloud.plugins.plugin_utils.common.filters import (
     user_errors_as_filter_errors,
 )
 

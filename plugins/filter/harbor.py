@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: xinchuang.cloud developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters of the harbor role (plugins/module_utils/harbor_config.py).
+"""Filters of the harbor role (plugins/plugin_utils/harbor/config.py).
 
 Thin views for the xinchuang.cloud.harbor role's tasks and templates; documentation:
 <filter>.yml beside this file.
@@ -11,8 +11,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.xinchuang.cloud.plugins.module_utils import harbor_config as model
-from ansible_collections.xinchuang.cloud.plugins.plugin_utils.filters import (
+from ansible_collections.xinchuang.cloud.plugins.plugin_utils.harbor import config as model
+from ansible_collections.xinchuang.cloud.plugins.plugin_utils.common.filters import (
     user_errors_as_filter_errors,
 )
 

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: xinchuang.cloud developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters over image indexes (plugins/module_utils/manifest_index.py): which platforms a
+"""Filters over image indexes (plugins/module_utils/registry/manifest_index.py): which platforms a
 set of nodes needs, and which images cannot serve them. Documentation: <filter>.yml beside
 this file."""
 
@@ -9,8 +9,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.xinchuang.cloud.plugins.module_utils import manifest_index
-from ansible_collections.xinchuang.cloud.plugins.plugin_utils.filters import (
+from ansible_collections.xinchuang.cloud.plugins.module_utils.registry import manifest_index
+from ansible_collections.xinchuang.cloud.plugins.plugin_utils.common.filters import (
     user_errors_as_filter_errors,
 )
 

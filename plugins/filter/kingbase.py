@@ -1,16 +1,17 @@
 # -*- coding: utf-8 -*-
 # Copyright: xinchuang.cloud developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters over the database engine rules (plugins/module_utils/db_engine.py) and the
-kubernetes form's (plugins/module_utils/kingbase_k8s.py), for the role xinchuang.cloud.kingbase.
+"""Filters over the database engine rules (plugins/module_utils/database/engine.py) and the
+kubernetes form's (plugins/plugin_utils/database/kingbase_k8s.py), for the role xinchuang.cloud.kingbase.
 Documentation: <filter>.yml beside this file."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.xinchuang.cloud.plugins.module_utils import db_engine, kingbase_k8s
-from ansible_collections.xinchuang.cloud.plugins.plugin_utils.filters import (
+from ansible_collections.xinchuang.cloud.plugins.module_utils.database import engine as db_engine
+from ansible_collections.xinchuang.cloud.plugins.plugin_utils.database import kingbase_k8s
+from ansible_collections.xinchuang.cloud.plugins.plugin_utils.common.filters import (
     user_errors_as_filter_errors,
 )
 

@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Filters over the control plane's flags, kubeconfigs and hardening files (the audit policy, the
 encryption configuration of Secrets, the kubelet's security settings), all from
-plugins/module_utils/kube_components.py.
+plugins/plugin_utils/cluster/components.py.
 
 Documentation: <filter>.yml beside this file.
 """
@@ -12,8 +12,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.xinchuang.cloud.plugins.module_utils import kube_components
-from ansible_collections.xinchuang.cloud.plugins.plugin_utils.filters import (
+from ansible_collections.xinchuang.cloud.plugins.plugin_utils.cluster import components as kube_components
+from ansible_collections.xinchuang.cloud.plugins.plugin_utils.common.filters import (
     user_errors_as_filter_errors,
 )
 

@@ -1,8 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: xinchuang.cloud developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters over the cluster network arithmetic (plugins/module_utils/cluster_net.py) and the
-Pod network's decisions (plugins/module_utils/pod_network.py).
+"""Filters over the cluster network arithmetic (plugins/plugin_utils/network/cluster_net.py) and the
+Pod network's decisions (plugins/plugin_utils/network/pod_network.py).
 
 Documentation: <filter>.yml beside this file.
 """
@@ -11,8 +11,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.xinchuang.cloud.plugins.module_utils import cluster_net, pod_network
-from ansible_collections.xinchuang.cloud.plugins.plugin_utils.filters import (
+from ansible_collections.xinchuang.cloud.plugins.plugin_utils.network import cluster_net
+from ansible_collections.xinchuang.cloud.plugins.plugin_utils.network import pod_network
+from ansible_collections.xinchuang.cloud.plugins.plugin_utils.common.filters import (
     user_errors_as_filter_errors,
 )
 

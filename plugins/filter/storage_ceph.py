@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: xinchuang.cloud developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters over the Ceph storage rules (plugins/module_utils/storage_ceph.py).
+"""Filters over the Ceph storage rules (plugins/module_utils/storage/ceph.py).
 
 Documentation: <filter>.yml beside this file.
 """
@@ -10,8 +10,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.xinchuang.cloud.plugins.module_utils import storage_ceph
-from ansible_collections.xinchuang.cloud.plugins.plugin_utils.filters import (
+from ansible_collections.xinchuang.cloud.plugins.module_utils.storage import ceph as storage_ceph
+from ansible_collections.xinchuang.cloud.plugins.plugin_utils.common.filters import (
     user_errors_as_filter_errors,
 )
 

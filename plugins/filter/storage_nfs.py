@@ -1,15 +1,15 @@
 # -*- coding: utf-8 -*-
 # Copyright: xinchuang.cloud developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters over the NFS rules (plugins/module_utils/storage_nfs.py), for the role
+"""Filters over the NFS rules (plugins/plugin_utils/storage/nfs.py), for the role
 xinchuang.cloud.storage_nfs. Documentation: <filter>.yml beside this file."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.xinchuang.cloud.plugins.module_utils import storage_nfs
-from ansible_collections.xinchuang.cloud.plugins.plugin_utils.filters import (
+from ansible_collections.xinchuang.cloud.plugins.plugin_utils.storage import nfs as storage_nfs
+from ansible_collections.xinchuang.cloud.plugins.plugin_utils.common.filters import (
     user_errors_as_filter_errors,
 )
 

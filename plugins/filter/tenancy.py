@@ -1,15 +1,15 @@
 # -*- coding: utf-8 -*-
 # Copyright: xinchuang.cloud developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters over the tenancy rules (plugins/module_utils/tenancy.py), for the role
+"""Filters over the tenancy rules (plugins/plugin_utils/tenancy/tenancy.py), for the role
 xinchuang.cloud.tenancy. Documentation: <filter>.yml beside this file."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.xinchuang.cloud.plugins.module_utils import tenancy
-from ansible_collections.xinchuang.cloud.plugins.plugin_utils.filters import (
+from ansible_collections.xinchuang.cloud.plugins.plugin_utils.tenancy import tenancy
+from ansible_collections.xinchuang.cloud.plugins.plugin_utils.common.filters import (
     user_errors_as_filter_errors,
 )
 

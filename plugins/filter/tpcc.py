@@ -1,15 +1,15 @@
 # -*- coding: utf-8 -*-
 # Copyright: xinchuang.cloud developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters over the TPC-C rules (plugins/module_utils/tpcc.py), for the role
+"""Filters over the TPC-C rules (plugins/module_utils/database/tpcc.py), for the role
 xinchuang.cloud.tpcc. Documentation: <filter>.yml beside this file."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.xinchuang.cloud.plugins.module_utils import tpcc
-from ansible_collections.xinchuang.cloud.plugins.plugin_utils.filters import (
+from ansible_collections.xinchuang.cloud.plugins.module_utils.database import tpcc
+from ansible_collections.xinchuang.cloud.plugins.plugin_utils.common.filters import (
     user_errors_as_filter_errors,
 )
 

@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Filters of the versions installed binaries print (the kubernetes role's check after an
 install) and of the cluster upgrade (the skew checks and the plan in the cluster's order): thin
-views of plugins/module_utils/upgrade.py.
+views of plugins/plugin_utils/cluster/upgrade.py.
 
 Documentation: <filter>.yml beside this file.
 """
@@ -12,8 +12,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.xinchuang.cloud.plugins.module_utils import upgrade
-from ansible_collections.xinchuang.cloud.plugins.plugin_utils.filters import (
+from ansible_collections.xinchuang.cloud.plugins.plugin_utils.cluster import upgrade
+from ansible_collections.xinchuang.cloud.plugins.plugin_utils.common.filters import (
     user_errors_as_filter_errors,
 )
 

@@ -76,8 +76,8 @@ from ansible.errors import AnsibleParserError
 from ansible.module_utils.common.text.converters import to_native, to_text
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 
-from ansible_collections.xinchuang.cloud.plugins.module_utils import cmdb
-from ansible_collections.xinchuang.cloud.plugins.module_utils.errors import XinchuangError
+from ansible_collections.xinchuang.cloud.plugins.plugin_utils.inventory import cmdb
+from ansible_collections.xinchuang.cloud.plugins.module_utils.common.errors import XinchuangError
 
 
 class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):

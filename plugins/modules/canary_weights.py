@@ -265,14 +265,14 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.xinchuang.cloud.plugins.module_utils import canary_plan as plan
-from ansible_collections.xinchuang.cloud.plugins.module_utils import kube
-from ansible_collections.xinchuang.cloud.plugins.module_utils import registry as oci_registry
-from ansible_collections.xinchuang.cloud.plugins.module_utils.canary_providers import MANAGED_BY
-from ansible_collections.xinchuang.cloud.plugins.module_utils.canary_reconcile import (
+from ansible_collections.xinchuang.cloud.plugins.module_utils.operations import canary_plan as plan
+from ansible_collections.xinchuang.cloud.plugins.module_utils.cluster import kube
+from ansible_collections.xinchuang.cloud.plugins.module_utils.registry import client as oci_registry
+from ansible_collections.xinchuang.cloud.plugins.module_utils.operations.canary_providers import MANAGED_BY
+from ansible_collections.xinchuang.cloud.plugins.module_utils.operations.canary_reconcile import (
     CanaryReconciler,
 )
-from ansible_collections.xinchuang.cloud.plugins.module_utils.errors import XinchuangError
+from ansible_collections.xinchuang.cloud.plugins.module_utils.common.errors import XinchuangError
 
 
 def argument_spec():

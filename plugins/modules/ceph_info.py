@@ -117,8 +117,8 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.xinchuang.cloud.plugins.module_utils import ceph_probe
-from ansible_collections.xinchuang.cloud.plugins.module_utils.errors import XinchuangError
+from ansible_collections.xinchuang.cloud.plugins.module_utils.storage import ceph_probe
+from ansible_collections.xinchuang.cloud.plugins.module_utils.common.errors import XinchuangError
 
 
 def argument_spec():

@@ -100,8 +100,8 @@ writes:
   sample: 0
 """
 
-from ansible_collections.xinchuang.cloud.plugins.module_utils import harbor_api
-from ansible_collections.xinchuang.cloud.plugins.module_utils.harbor_reconcile import (
+from ansible_collections.xinchuang.cloud.plugins.module_utils.harbor import api as harbor_api
+from ansible_collections.xinchuang.cloud.plugins.module_utils.harbor.reconcile import (
     INFO_SUBSETS, gather_info)
 
 

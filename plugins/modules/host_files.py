@@ -226,7 +226,7 @@ import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_text
-from ansible_collections.xinchuang.cloud.plugins.module_utils.host_files import (
+from ansible_collections.xinchuang.cloud.plugins.module_utils.common.host_files import (
     DIFF_LIMIT,
     HostFilesError,
     check_entries,

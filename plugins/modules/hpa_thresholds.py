@@ -329,14 +329,14 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.xinchuang.cloud.plugins.module_utils import hpa_policy as hp
-from ansible_collections.xinchuang.cloud.plugins.module_utils.errors import XinchuangError
-from ansible_collections.xinchuang.cloud.plugins.module_utils.hpa_reconcile import (
+from ansible_collections.xinchuang.cloud.plugins.module_utils.operations import hpa_policy as hp
+from ansible_collections.xinchuang.cloud.plugins.module_utils.common.errors import XinchuangError
+from ansible_collections.xinchuang.cloud.plugins.module_utils.operations.hpa_reconcile import (
     BAND_MODES,
     HpaReconciler,
     scaling_rules_argument_spec,
 )
-from ansible_collections.xinchuang.cloud.plugins.module_utils.kube import (
+from ansible_collections.xinchuang.cloud.plugins.module_utils.cluster.kube import (
     apply_argument_spec,
     kube_auth_argument_spec,
 )

@@ -303,8 +303,8 @@ indexes:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.xinchuang.cloud.plugins.module_utils import registry as reg
-from ansible_collections.xinchuang.cloud.plugins.module_utils.errors import XinchuangError
+from ansible_collections.xinchuang.cloud.plugins.module_utils.registry import client as reg
+from ansible_collections.xinchuang.cloud.plugins.module_utils.common.errors import XinchuangError
 
 
 def main():

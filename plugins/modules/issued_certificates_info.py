@@ -194,8 +194,8 @@ stale:
 import os
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible_collections.xinchuang.cloud.plugins.module_utils import registry_config as pki
-from ansible_collections.xinchuang.cloud.plugins.module_utils.host_files import HostFilesError, host_id
+from ansible_collections.xinchuang.cloud.plugins.module_utils.pki import certificates as pki
+from ansible_collections.xinchuang.cloud.plugins.module_utils.common.host_files import HostFilesError, host_id
 
 
 def read(path):

@@ -169,8 +169,9 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.xinchuang.cloud.plugins.module_utils import db_engine, kube
-from ansible_collections.xinchuang.cloud.plugins.module_utils.errors import XinchuangError
+from ansible_collections.xinchuang.cloud.plugins.module_utils.database import engine as db_engine
+from ansible_collections.xinchuang.cloud.plugins.module_utils.cluster import kube
+from ansible_collections.xinchuang.cloud.plugins.module_utils.common.errors import XinchuangError
 
 
 def argument_spec():

@@ -30,7 +30,7 @@ description:
     (profile, build tags, linker flags), so a rerun builds and copies nothing and reports
     C(changed=false). Files are hard links into the cache where the file system allows.
   - The component table (what each set holds, versions, modules) is
-    C(plugins/module_utils/bundle_policy.py); the architecture names come from the
+    C(plugins/module_utils/bundle/policy.py); the architecture names come from the
     architecture model, so any name of a family is accepted.
   - Nothing is built or placed until every input is checked; with O(build=false), until every
     binary is known to be in the cache.
@@ -195,12 +195,12 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.xinchuang.cloud.plugins.module_utils.bundle_build import DEFAULT_CACHE, Bundle
-from ansible_collections.xinchuang.cloud.plugins.module_utils.bundle_policy import (
+from ansible_collections.xinchuang.cloud.plugins.module_utils.bundle.build import DEFAULT_CACHE, Bundle
+from ansible_collections.xinchuang.cloud.plugins.module_utils.bundle.policy import (
     DEFAULT_DEBIAN_MIRROR,
     DEFAULT_FULL_GOARCHES,
 )
-from ansible_collections.xinchuang.cloud.plugins.module_utils.errors import XinchuangError
+from ansible_collections.xinchuang.cloud.plugins.module_utils.common.errors import XinchuangError
 
 
 def argument_spec():

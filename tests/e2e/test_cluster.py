@@ -64,7 +64,9 @@ from tests.e2e.lab import (
     runner_playbook, sh, start_hosts, stop_hosts, task_results, wait_for)
 from tests import sample_war
 from tests.proof.elf import machine_mismatch
-from ansible_collections.xinchuang.cloud.plugins.module_utils import appstore, arch, kingbase_k8s
+from ansible_collections.xinchuang.cloud.plugins.plugin_utils.appstore import appstore
+from ansible_collections.xinchuang.cloud.plugins.module_utils.model import arch
+from ansible_collections.xinchuang.cloud.plugins.plugin_utils.database import kingbase_k8s
 
 CONTROL_PLANE = "xc-lab-amd64"
 WORKER = "xc-lab-amd64-w1"
@@ -1461,7 +1463,7 @@ def lab_yaml(*path):
 
 def built_applications(family):
     """The catalogue's applications whose image a recipe builds for FAMILY
-    (roles/appstore/defaults/main.yml, plugins/module_utils/app_images.py) and which the gate's
+    (roles/appstore/defaults/main.yml, plugins/module_utils/images/app_images.py) and which the gate's
     release (the test above) does not run on that family."""
     catalogue = lab_yaml("roles", "appstore", "defaults", "main.yml")["appstore_catalogue"]
     return [name for name, entry in catalogue.items()

@@ -30,7 +30,8 @@ import pytest
 from tests.e2e.lab import (
     HOSTS, KUBERNETES_VERSION, ROOT, TOPOLOGY, assert_converged, assert_ok, bring_up, changed_tasks, failures, is_machine,
     kubectl, kubectl_json, log, on_host, playbook, sh, task_results, wait_for)
-from ansible_collections.xinchuang.cloud.plugins.module_utils import arch, bundle_policy
+from ansible_collections.xinchuang.cloud.plugins.module_utils.model import arch
+from ansible_collections.xinchuang.cloud.plugins.module_utils.bundle import policy as bundle_policy
 
 pytestmark = pytest.mark.slow
 

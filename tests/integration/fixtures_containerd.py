@@ -23,7 +23,7 @@ XC_CACHE = os.environ.get("XC_CACHE", "/var/cache/xinchuang")
 
 
 def host_goarch():
-    from ansible_collections.xinchuang.cloud.plugins.module_utils.arch import goarch
+    from ansible_collections.xinchuang.cloud.plugins.module_utils.model.arch import goarch
     return goarch(platform.machine())
 
 

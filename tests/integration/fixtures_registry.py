@@ -211,7 +211,7 @@ class RegistryPair(object):
                 "ca_path": self.ca}
 
     def client(self, **kwargs):
-        from ansible_collections.xinchuang.cloud.plugins.module_utils.registry import (
+        from ansible_collections.xinchuang.cloud.plugins.module_utils.registry.client import (
             RegistryClient)
         args = dict(username=self.username, password=self.password, ca_path=self.ca,
                     backoff=0.05)
@@ -264,7 +264,7 @@ class RegistrySet(object):
         return out
 
     def client(self, name, **kwargs):
-        from ansible_collections.xinchuang.cloud.plugins.module_utils.registry import (
+        from ansible_collections.xinchuang.cloud.plugins.module_utils.registry.client import (
             RegistryClient)
         args = dict(username=self.username, password=self.password, ca_path=self.ca,
                     backoff=0.05)

@@ -20,7 +20,7 @@ import uuid
 import pytest
 import yaml
 
-from ansible_collections.xinchuang.cloud.plugins.module_utils import storage_local
+from ansible_collections.xinchuang.cloud.plugins.plugin_utils.storage import local as storage_local
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRIPT = os.path.join(ROOT, "hack", "testbed.sh")

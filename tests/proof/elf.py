@@ -9,7 +9,7 @@ program that ran proves nothing about which machine it was built for; its header
                                                         258 LoongArch, 8 MIPS, ...
 
 The e_machine numbers of each family are the model's (``elf_machines`` in
-plugins/module_utils/arch.py); every family is a 64-bit little-endian ABI (the model refuses
+plugins/module_utils/model/arch.py); every family is a 64-bit little-endian ABI (the model refuses
 big-endian MIPS), so a 32-bit or big-endian program belongs to none of them, whatever its
 machine number. One function per source of bytes:
 
@@ -22,7 +22,7 @@ machine number. One function per source of bytes:
 import collections
 import struct
 
-from ansible_collections.xinchuang.cloud.plugins.module_utils import arch
+from ansible_collections.xinchuang.cloud.plugins.module_utils.model import arch
 
 MAGIC = b"\x7fELF"
 HEADER_SIZE = 20  # through e_machine
@@ -63,7 +63,7 @@ def goarch_of_header(header, what="the program"):
                 return fam.goarch
     raise UnknownMachineError(
         "%s is a %d-bit %s-endian ELF program of e_machine %d, a machine of none of the "
-        "families of plugins/module_utils/arch.py (%s)"
+        "families of plugins/module_utils/model/arch.py (%s)"
         % (what, header.bits, header.byteorder, header.machine,
            ", ".join("%s %s" % (f.goarch, "/".join(str(m) for m in f.elf_machines))
                      for f in arch.FAMILIES)))

@@ -22,9 +22,9 @@ import os
 import posixpath
 import tarfile
 
-from ansible_collections.xinchuang.cloud.plugins.module_utils import arch
-from ansible_collections.xinchuang.cloud.plugins.module_utils import manifest_index as mi
-from ansible_collections.xinchuang.cloud.plugins.module_utils.errors import UnknownArchitectureError
+from ansible_collections.xinchuang.cloud.plugins.module_utils.model import arch
+from ansible_collections.xinchuang.cloud.plugins.module_utils.registry import manifest_index as mi
+from ansible_collections.xinchuang.cloud.plugins.module_utils.common.errors import UnknownArchitectureError
 from tests.proof import elf
 
 MAX_LINKS = 40  # symbolic links followed before giving up, as the kernel does

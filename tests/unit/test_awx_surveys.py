@@ -1,4 +1,4 @@
-"""AWX job templates made from the argument specs (plugins/module_utils/awx_survey.py): the
+"""AWX job templates made from the argument specs (hack/awx_survey.py): the
 committed files are what the table and the specs make now; each option maps to the question
 AWX takes; the extra_vars bridge gives the role its option's type from what AWX sends."""
 
@@ -13,8 +13,8 @@ from ansible.parsing.plugin_docs import read_docstring
 from ansible.template import Templar, trust_as_template
 from ansible.module_utils.common.yaml import yaml_load
 
-from ansible_collections.xinchuang.cloud.plugins.module_utils import awx_survey
-from ansible_collections.xinchuang.cloud.plugins.module_utils.errors import XinchuangError
+from hack import awx_survey
+from ansible_collections.xinchuang.cloud.plugins.module_utils.common.errors import XinchuangError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FIX = "run hack/awx.sh surveys and commit awx/job_templates/"

@@ -14,7 +14,8 @@ import re
 import pytest
 import yaml
 
-from ansible_collections.xinchuang.cloud.plugins.module_utils import arch, corefile
+from ansible_collections.xinchuang.cloud.plugins.module_utils.model import arch
+from ansible_collections.xinchuang.cloud.plugins.plugin_utils.cluster import corefile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 THIS_FILE = os.path.abspath(__file__)
@@ -61,8 +62,8 @@ def _rel(path):
 
 def test_the_scan_covers_the_collection():
     scanned = {_rel(p) for p in _text_files(*CHECKED_DIRS)}
-    for expected in ("plugins/module_utils/arch.py", "roles/preflight/tasks/preflight.yml",
-                     "docs/references.md", "tests/unit/test_hpa_policy.py"):
+    for expected in ("plugins/module_utils/model/arch.py", "roles/preflight/tasks/preflight.yml",
+                     "docs/references.md", "tests/unit/plugins/module_utils/operations/test_hpa_policy.py"):
         assert expected in scanned
     assert len(scanned) > 100
 

@@ -1,5 +1,5 @@
 -- The numbers behind TPC-C's consistency conditions (TPC-C 5.11, clause 3.3.2), one JSON
--- array with an object per district; plugins/module_utils/tpcc.py decides which hold:
+-- array with an object per district; plugins/module_utils/database/tpcc.py decides which hold:
 --   1  W_YTD = sum(D_YTD) over the warehouse's districts
 --   2  D_NEXT_O_ID - 1 = max(O_ID) = max(NO_O_ID) of the district
 --   3  max(NO_O_ID) - min(NO_O_ID) + 1 = the district's rows in NEW-ORDER

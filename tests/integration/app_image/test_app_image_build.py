@@ -1,5 +1,5 @@
 """An application image made in a real CNCF distribution registry (plugins/module_utils/
-app_image_build.py): a WAR as a layer on a base index of two families, the children and the
+images/app_image_build.py): a WAR as a layer on a base index of two families, the children and the
 index pushed, the same artefact again writing nothing, and a base without a family refused
 before any write."""
 
@@ -11,8 +11,10 @@ import tarfile
 
 import pytest
 
-from ansible_collections.xinchuang.cloud.plugins.module_utils import app_image, app_image_build, arch
-from ansible_collections.xinchuang.cloud.plugins.module_utils import manifest_index as mi
+from ansible_collections.xinchuang.cloud.plugins.module_utils.images import app_image
+from ansible_collections.xinchuang.cloud.plugins.module_utils.images import app_image_build
+from ansible_collections.xinchuang.cloud.plugins.module_utils.model import arch
+from ansible_collections.xinchuang.cloud.plugins.module_utils.registry import manifest_index as mi
 from tests.integration.fixtures_registry import make_image, push_index
 
 WAR = b"PK\x03\x04" + b"hello war " * 100

@@ -4,8 +4,8 @@ import os
 
 import pytest
 
-from ansible_collections.xinchuang.cloud.plugins.module_utils import arch
-from ansible_collections.xinchuang.cloud.plugins.module_utils import bundle_policy
+from ansible_collections.xinchuang.cloud.plugins.module_utils.model import arch
+from ansible_collections.xinchuang.cloud.plugins.module_utils.bundle import policy as bundle_policy
 
 
 @pytest.fixture(scope="module")

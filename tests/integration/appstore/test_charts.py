@@ -1,11 +1,11 @@
 """Every chart under charts/ (the app store's, roles/appstore) against the real tools: Helm built
-from upstream source (the bundle's ``helm`` row, plugins/module_utils/bundle_policy.py) and the
+from upstream source (the bundle's ``helm`` row, plugins/module_utils/bundle/policy.py) and the
 test bed's API server.
 
 - ``helm lint --strict`` passes, for each application chart and for the library of their helpers
   (charts/common);
 - what ``helm template`` renders, with the values the role gives (image and kubernetes.io/arch
-  affinity from plugins/module_utils/appstore.py) and with persistence on, is accepted by the API
+  affinity from plugins/plugin_utils/appstore/appstore.py) and with persistence on, is accepted by the API
   server (``kubectl apply --dry-run=server``) into a namespace that warns on anything short of Pod
   Security ``restricted``, with no such warning;
 - a bad value is rejected by the chart's values.schema.json, naming the value.
@@ -19,7 +19,7 @@ import uuid
 import pytest
 import yaml
 
-from ansible_collections.xinchuang.cloud.plugins.module_utils import appstore
+from ansible_collections.xinchuang.cloud.plugins.plugin_utils.appstore import appstore
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 

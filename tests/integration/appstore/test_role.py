@@ -24,7 +24,7 @@ import uuid
 
 import pytest
 
-from ansible_collections.xinchuang.cloud.plugins.module_utils import arch
+from ansible_collections.xinchuang.cloud.plugins.module_utils.model import arch
 from tests.integration.ansible_run import ROOT, ansible_playbook
 from tests.integration.fixtures_registry import make_image, push_index
 from tests.proof import secrets as secrets_proof

@@ -24,8 +24,8 @@ import uuid
 
 import pytest
 
-from ansible_collections.xinchuang.cloud.plugins.module_utils import arch
-from ansible_collections.xinchuang.cloud.plugins.module_utils import ci_agents as ca
+from ansible_collections.xinchuang.cloud.plugins.module_utils.model import arch
+from ansible_collections.xinchuang.cloud.plugins.plugin_utils.ci_agents import ci_agents as ca
 from tests.integration import go_modules
 from tests.integration.ansible_run import run_playbook, run_verbose
 from tests.integration.fixtures_registry import make_image, push_index

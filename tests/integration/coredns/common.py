@@ -11,7 +11,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.a
 
 def matrix_version(component):
     """Version of a component in the offline bundle's component table."""
-    from ansible_collections.xinchuang.cloud.plugins.module_utils import bundle_policy
+    from ansible_collections.xinchuang.cloud.plugins.module_utils.bundle import policy as bundle_policy
 
     return bundle_policy.component(component).version
 

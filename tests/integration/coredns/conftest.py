@@ -16,7 +16,7 @@ CACHE = os.environ.get("XC_CACHE", "/var/cache/xinchuang")
 def coredns_binary():
     """Path of the amd64 CoreDNS binary of the matrix row; built (cached) when missing."""
     version = matrix_version("coredns")
-    from ansible_collections.xinchuang.cloud.plugins.module_utils import bundle_policy
+    from ansible_collections.xinchuang.cloud.plugins.module_utils.bundle import policy as bundle_policy
 
     path = bundle_policy.cache_path(os.path.join(CACHE, "build"), bundle_policy.component("coredns"), "amd64")
     if not os.access(path, os.X_OK):

@@ -7,7 +7,7 @@ test_corefile_testbed.py runs the full Corefile against the testbed's API server
 
 import time
 
-from ansible_collections.xinchuang.cloud.plugins.module_utils import corefile as cf
+from ansible_collections.xinchuang.cloud.plugins.plugin_utils.cluster import corefile as cf
 
 from tests.integration.coredns.common import dig as ask, free_port, http_status, listeners
 

@@ -14,7 +14,7 @@ import uuid
 import pytest
 import yaml
 
-from ansible_collections.xinchuang.cloud.plugins.module_utils import corefile as cf
+from ansible_collections.xinchuang.cloud.plugins.plugin_utils.cluster import corefile as cf
 
 from tests.integration.ansible_run import run_tasks
 from tests.integration.coredns.common import dig as ask, http_status, listeners

@@ -13,7 +13,7 @@ import subprocess
 import pytest
 import requests
 
-from ansible_collections.xinchuang.cloud.plugins.module_utils import registry as reg
+from ansible_collections.xinchuang.cloud.plugins.module_utils.registry import client as reg
 from tests.integration.fixtures_registry import client_push, free_port, make_image, push_index
 from tests.integration.harbor.conftest import DEV, DEV_PASSWORD
 

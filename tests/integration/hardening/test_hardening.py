@@ -1,5 +1,5 @@
 """The control plane's hardening against the real programs of the testbed, which runs the
-kubernetes role's flags and files (plugins/module_utils/kube_components.py): Secrets encrypted
+kubernetes role's flags and files (plugins/plugin_utils/cluster/components.py): Secrets encrypted
 at rest (aescbc, read back from etcd itself), the audit log (Secret writes with their user and
 request body, reads as metadata), no anonymous requests, TLS 1.2+ with ECDHE AEAD ciphers only,
 on the API server, etcd, the controller manager and the scheduler (docs/roles/kubernetes.md,

@@ -4,7 +4,7 @@ stored. Workloads come from tests/integration/testbed/helpers.py (``deployment``
 from decimal import Decimal
 
 # The kubernetes client's own quantity parser: what the server stored is read back with
-# code independent of the module's (plugins/module_utils/quantity.py).
+# code independent of the module's (plugins/module_utils/common/quantity.py).
 from kubernetes.utils import parse_quantity
 
 

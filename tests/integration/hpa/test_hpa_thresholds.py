@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from ansible_collections.xinchuang.cloud.plugins.module_utils import arch
-from ansible_collections.xinchuang.cloud.plugins.module_utils import hpa_policy as hp
+from ansible_collections.xinchuang.cloud.plugins.module_utils.model import arch
+from ansible_collections.xinchuang.cloud.plugins.module_utils.operations import hpa_policy as hp
 from tests import data as paper
 from tests.integration.ansible_run import run_module
 from tests.integration.testbed.helpers import deployment, unique_namespace

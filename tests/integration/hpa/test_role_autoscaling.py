@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from ansible_collections.xinchuang.cloud.plugins.module_utils import hpa_policy as hp
+from ansible_collections.xinchuang.cloud.plugins.module_utils.operations import hpa_policy as hp
 from tests.integration import go_modules
 from tests.integration.ansible_run import run_tasks
 from tests.integration.testbed.helpers import deployment, unique_namespace

@@ -16,7 +16,7 @@ xc/app-3       5 platforms                   absent
 
 import pytest
 
-from ansible_collections.xinchuang.cloud.plugins.module_utils import arch
+from ansible_collections.xinchuang.cloud.plugins.module_utils.model import arch
 from tests.integration.ansible_run import run_module
 from tests.integration.fixtures_registry import make_image, push_index
 

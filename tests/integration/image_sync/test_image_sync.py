@@ -10,8 +10,8 @@ import json
 import os
 import subprocess
 
-from ansible_collections.xinchuang.cloud.plugins.module_utils import arch
-from ansible_collections.xinchuang.cloud.plugins.module_utils import manifest_index as mi
+from ansible_collections.xinchuang.cloud.plugins.module_utils.model import arch
+from ansible_collections.xinchuang.cloud.plugins.module_utils.registry import manifest_index as mi
 from tests.integration.fixtures_registry import (
     AccessCount, make_image, push_index, request_method, write_lines)
 from tests.integration.image_sync.conftest import REPOSITORIES, TAG

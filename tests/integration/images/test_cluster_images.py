@@ -8,7 +8,7 @@ xinchuang.cloud.image_manifest. Every child of every built layout and of every p
 is checked by its bytes (tests/proof/images.py: config platform = index entry, ELF machine of
 the program it runs = that platform), and a pushed index with a lying child is seen to fail.
 The application images of Debian packages (``XC_IMAGES_SET=apps``: nginx, redis, memcached, fio
-of plugins/module_utils/app_images.py) get the same checks, and containerd runs each child's program
+of plugins/module_utils/images/app_images.py) get the same checks, and containerd runs each child's program
 (foreign ones under binfmt), which proves that every library it links is in the image.
 skopeo reads the indexes back; a containerd 2.x of the bundle (fixtures_containerd), with its
 own root and socket, pulls ``library/pause:3.10.1`` through a certs.d hosts.toml with the
@@ -33,8 +33,8 @@ import time
 
 import pytest
 
-from ansible_collections.xinchuang.cloud.plugins.module_utils import app_images
-from ansible_collections.xinchuang.cloud.plugins.module_utils import manifest_index as mi
+from ansible_collections.xinchuang.cloud.plugins.module_utils.images import app_images
+from ansible_collections.xinchuang.cloud.plugins.module_utils.registry import manifest_index as mi
 from tests.integration.ansible_run import ROOT
 from tests.integration.fixtures_containerd import ContainerdProcess, host_goarch
 from tests import sample_war as sample_war_app
@@ -61,12 +61,12 @@ TOOLBOX_TAG = "1.37.0"  # what the lab's tests and users pull (busybox of Debian
 
 
 def model_uname(goarch):
-    from ansible_collections.xinchuang.cloud.plugins.module_utils.arch import lookup
+    from ansible_collections.xinchuang.cloud.plugins.module_utils.model.arch import lookup
     return lookup(goarch).uname
 
 
 def model_platform(goarch):
-    from ansible_collections.xinchuang.cloud.plugins.module_utils.arch import lookup
+    from ansible_collections.xinchuang.cloud.plugins.module_utils.model.arch import lookup
     fam = lookup(goarch)
     return "linux/%s%s" % (fam.oci_arch, "/" + fam.oci_variant if fam.oci_variant else "")
 
@@ -616,7 +616,7 @@ def readelf(data, tmp_path, runpath=False):
 def library_dirs(goarch):
     """Where the dynamic loader of Debian's glibc looks without ld.so.cache: the multiarch
     directories of the architecture's GNU triplet (from its dpkg architecture), then lib."""
-    from ansible_collections.xinchuang.cloud.plugins.module_utils.arch import lookup
+    from ansible_collections.xinchuang.cloud.plugins.module_utils.model.arch import lookup
     triplet = subprocess.run(["dpkg-architecture", "-a", lookup(goarch).deb_arch, "-qDEB_HOST_MULTIARCH"],
                              capture_output=True, text=True, check=True).stdout.strip()
     return ["lib/" + triplet, "usr/lib/" + triplet, "lib", "usr/lib", "lib64", "usr/lib64"]
@@ -751,7 +751,7 @@ def test_containerd_runs_the_program_of_each_network_child_and_iptables_and_its_
 # The application images of Debian packages (XC_IMAGES_SET=apps)
 # ---------------------------------------------------------------------------------------
 
-# name: (repository, the arguments that print its version). plugins/module_utils/app_images.py
+# name: (repository, the arguments that print its version). plugins/module_utils/images/app_images.py
 # is the builder's table; this one is written independently, so a renamed or lost image fails here.
 APPS = {
     "nginx": ("appstore/nginx", ["/usr/sbin/nginx", "-v"]),

@@ -34,7 +34,7 @@ import time
 
 import yaml
 
-from ansible_collections.xinchuang.cloud.plugins.module_utils import kube_components
+from ansible_collections.xinchuang.cloud.plugins.plugin_utils.cluster import components as kube_components
 from hack import pki
 from tests.integration.ansible_run import ROOT
 from tests.integration.fixtures_containerd import ContainerdProcess, host_goarch, run_bundle_sh

@@ -16,7 +16,7 @@ import sys
 
 import pytest
 
-from ansible_collections.xinchuang.cloud.plugins.module_utils import arch
+from ansible_collections.xinchuang.cloud.plugins.module_utils.model import arch
 from tests.integration.ansible_run import run_playbook
 from tests.integration.fixtures_registry import make_image, push_index
 from tests.integration.fixtures_testbed import local_site

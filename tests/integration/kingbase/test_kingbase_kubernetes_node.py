@@ -1,7 +1,7 @@
 """The kingbase role's kubernetes form (engine postgresql) on a node that runs containers
 (kubelet_node.py: containerd and the kubelet of the offline bundle on this machine, joined to a
 test bed of their own), with the app store's PostgreSQL image (the recipe postgresql of
-plugins/module_utils/app_images.py, XC_IMAGES_SET=apps hack/images.sh: the application images'
+plugins/module_utils/images/app_images.py, XC_IMAGES_SET=apps hack/images.sh: the application images'
 children for this machine's architecture, built when missing - the gate's binaries stage builds
 them - and pushed to the session's registry).
 
@@ -25,7 +25,8 @@ import time
 
 import pytest
 
-from ansible_collections.xinchuang.cloud.plugins.module_utils import arch, storage_local
+from ansible_collections.xinchuang.cloud.plugins.module_utils.model import arch
+from ansible_collections.xinchuang.cloud.plugins.plugin_utils.storage import local as storage_local
 from tests.integration.ansible_run import ROOT, run_playbook
 from tests.integration.fixtures_containerd import host_goarch
 from tests.integration.kingbase.kubelet_node import NODE, KubeletNode

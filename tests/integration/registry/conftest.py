@@ -10,7 +10,7 @@ import tempfile
 
 import pytest
 
-from ansible_collections.xinchuang.cloud.plugins.module_utils import arch
+from ansible_collections.xinchuang.cloud.plugins.module_utils.model import arch
 from tests.integration.fixtures_registry import client_push, make_image, skopeo_push
 from tests.integration.ansible_run import run_module
 

@@ -10,8 +10,8 @@ import subprocess
 
 import pytest
 
-from ansible_collections.xinchuang.cloud.plugins.module_utils import arch
-from ansible_collections.xinchuang.cloud.plugins.module_utils import manifest_index as mi
+from ansible_collections.xinchuang.cloud.plugins.module_utils.model import arch
+from ansible_collections.xinchuang.cloud.plugins.module_utils.registry import manifest_index as mi
 from tests.integration.fixtures_registry import client_push, make_certificate, make_image
 
 FIVE = 5

@@ -11,9 +11,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from ansible_collections.xinchuang.cloud.plugins.module_utils import arch
-from ansible_collections.xinchuang.cloud.plugins.module_utils import manifest_index as mi
-from ansible_collections.xinchuang.cloud.plugins.module_utils import registry as reg
+from ansible_collections.xinchuang.cloud.plugins.module_utils.model import arch
+from ansible_collections.xinchuang.cloud.plugins.module_utils.registry import manifest_index as mi
+from ansible_collections.xinchuang.cloud.plugins.module_utils.registry import client as reg
 from tests.integration.ansible_run import run_module
 from tests.integration.fixtures_registry import client_push, make_image
 

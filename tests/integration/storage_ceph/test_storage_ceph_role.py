@@ -16,7 +16,7 @@ import uuid
 
 import pytest
 
-from ansible_collections.xinchuang.cloud.plugins.module_utils import arch
+from ansible_collections.xinchuang.cloud.plugins.module_utils.model import arch
 from tests.integration.ansible_run import run_module, run_playbook
 from tests.integration.fixtures_registry import client_push, make_image
 from tests.proof.secrets import leaks

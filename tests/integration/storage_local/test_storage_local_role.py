@@ -2,7 +2,7 @@
 real API server: the PersistentVolumes and the StorageClass it publishes, a rerun and check
 mode that change nothing, and bad input refused before anything is made.
 
-The wipe guard's decisions are unit tests (tests/unit/test_storage_local.py) and lab e2e tests; a disk of this
+The wipe guard's decisions are unit tests (tests/unit/plugins/plugin_utils/storage/test_storage_local.py) and lab e2e tests; a disk of this
 machine is never touched here.
 """
 

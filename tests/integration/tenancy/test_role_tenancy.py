@@ -15,7 +15,7 @@ import uuid
 import pytest
 import yaml
 
-from ansible_collections.xinchuang.cloud.plugins.module_utils import tenancy as tn
+from ansible_collections.xinchuang.cloud.plugins.plugin_utils.tenancy import tenancy as tn
 from tests.integration.ansible_run import run_tasks, run_verbose
 
 SUFFIX = uuid.uuid4().hex[:5]

@@ -5,7 +5,7 @@ import uuid
 
 from kubernetes.utils import parse_quantity
 
-from ansible_collections.xinchuang.cloud.plugins.module_utils import arch
+from ansible_collections.xinchuang.cloud.plugins.module_utils.model import arch
 
 
 def quantity(text):

@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from ansible_collections.xinchuang.cloud.plugins.module_utils import arch
+from ansible_collections.xinchuang.cloud.plugins.module_utils.model import arch
 
 from .helpers import deployment, node_labels, quantity, running_pods, unique_namespace, wait_for
 

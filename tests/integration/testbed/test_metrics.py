@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from ansible_collections.xinchuang.cloud.plugins.module_utils import arch
+from ansible_collections.xinchuang.cloud.plugins.module_utils.model import arch
 
 from .helpers import deployment, quantity, running_pods, unique_namespace, wait_for
 

@@ -1,4 +1,4 @@
-"""The upgrade's reading of installed versions (plugins/module_utils/upgrade.py) on the bundle's
+"""The upgrade's reading of installed versions (plugins/plugin_utils/cluster/upgrade.py) on the bundle's
 real binaries: every Kubernetes and etcd program of the bundle (amd64, and the arm64 node
 programs, run through binfmt) prints its version as the parser expects, that version is the one the bundle's
 MANIFEST.tsv records, and a plan to that bundle from hosts running those binaries has nothing to
@@ -9,7 +9,8 @@ import subprocess
 
 import pytest
 
-from ansible_collections.xinchuang.cloud.plugins.module_utils import bundle_policy, upgrade
+from ansible_collections.xinchuang.cloud.plugins.module_utils.bundle import policy as bundle_policy
+from ansible_collections.xinchuang.cloud.plugins.plugin_utils.cluster import upgrade
 
 XC_CACHE = os.environ.get("XC_CACHE", "/var/cache/xinchuang")
 VERSION = next(c.version for c in bundle_policy.COMPONENTS if c.binary == "kube-apiserver")
