@@ -4,7 +4,7 @@
 """Cluster DNS logic of the coredns role: the Corefile, and what a node's resolv.conf means.
 
 Pure: no I/O. The role reads files on the nodes and hands their text here (through the
-filters in plugins/filter/corefile.py); the integration tests run the real CoreDNS binary
+filters in plugins/filter/coredns.py); the integration tests run the real CoreDNS binary
 on what ``render_corefile`` returns.
 
 Sources: docs/references.md, "Cluster DNS" (kubeadm's default Corefile,
