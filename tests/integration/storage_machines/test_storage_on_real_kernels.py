@@ -124,7 +124,7 @@ def run_play(tasks, role_vars, groups, host_vars=None, check=False):
 def run_server_role(check=False):
     tasks = [{"name": "NFS server", "ansible.builtin.include_role": {
         "name": "xinchuang.cloud.storage_nfs", "tasks_from": "server"}}]
-    role_vars = {"storage_nfs_backend": "kernel", "storage_nfs_grace_time": 10, "storage_nfs_csi": False,
+    role_vars = {"storage_nfs_backend": "kernel", "storage_nfs_grace_time": 10, "storage_nfs_cluster_side": False,
                  "storage_nfs_exports": [{"name": "lab", "path": "/srv/nfs/lab",
                                           "clients": [NETWORK["XC_LAB_SUBNET"]]}]}
     return run_play(tasks, role_vars, {"nfs_server": [MACHINE[0]]}, check=check)

@@ -17,7 +17,7 @@ def results(report):
 
 
 def test_no_registry_is_needed_to_check_a_host_that_mounts_nothing():
-    # storage_nfs_csi and storage_nfs_check_images keep their defaults (true): the whole layer's
+    # storage_nfs_cluster_side and storage_nfs_check_images keep their defaults (true): the whole layer's
     # preflight would refuse this input for want of storage_nfs_registry.url.
     report, proc = run_playbook(MOUNT, extra_vars={"storage_nfs_exports": EXPORTS, "storage_nfs_host_mounts": [],
                                                    "storage_nfs_server": "127.0.0.1"})

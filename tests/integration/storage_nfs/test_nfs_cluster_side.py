@@ -141,7 +141,7 @@ def test_a_class_name_held_by_another_provisioner_is_refused(cluster, registry, 
         cluster.kubectl("delete", "storageclass", "nfs-" + name, "--ignore-not-found", check=False)
 
 
-STATIC = {"storage_nfs_provisioner": "static", "storage_nfs_static_volumes": 2, "storage_nfs_static_capacity": "2Gi"}
+STATIC = {"storage_nfs_provisioner": "static", "storage_nfs_static_volume_count": 2, "storage_nfs_static_capacity": "2Gi"}
 
 
 @pytest.fixture

@@ -40,7 +40,7 @@ def play(host, role_vars, check=False):
         "name": "xinchuang.cloud.storage_nfs", "tasks_from": "server"}}]
     return run_play([host], {"tasks": tasks}, check=check, groups=("nfs_server",), extra_vars=dict({
         "storage_nfs_backend": "ganesha", "storage_nfs_grace_time": 0,
-        "storage_nfs_csi": False}, **role_vars))
+        "storage_nfs_cluster_side": False}, **role_vars))
 
 
 def nfs(tool, *args, check=True):
