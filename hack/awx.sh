@@ -7,9 +7,6 @@ source "$(dirname "$0")/common.sh"
 # shellcheck source=hack/env.sh
 source "$XC_ROOT/hack/env.sh"  # the venv's python3: the generator reads YAML with ansible's loader
 case "${1:-}" in
-  surveys|check)
-    xc_link_collection
-    PYTHONPATH="$XC_ROOT/.collections:$XC_ROOT" python3 -c \
-      "import sys; from hack.awx_survey import cli; sys.exit(cli())" "$1" "$XC_ROOT" ;;
+  surveys|check) xc_py_cli hack.awx_survey "$1" "$XC_ROOT" ;;
   *) sed -n '2,4p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac

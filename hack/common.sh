@@ -74,13 +74,20 @@ xc_link_collection() {
   fi
 }
 
+# xc_py_cli MODULE ARGS...: the cli() of the Python module MODULE (dotted), with the collection
+# and the working tree's own packages (hack.awx_survey) importable.
+xc_py_cli() {
+  local module="$1"; shift
+  xc_link_collection
+  PYTHONPATH="$XC_ROOT/.collections:$XC_ROOT" python3 -c \
+    "import sys; from $module import cli; sys.exit(cli())" "$@"
+}
+
 # xc_cli MODULE ARGS...: the cli() of plugins/MODULE (dotted: module_utils.bundle.build,
 # plugin_utils.cluster.components): how the scripts ask the collection's Python instead of repeating it.
 xc_cli() {
   local module="$1"; shift
-  xc_link_collection
-  PYTHONPATH="$XC_ROOT/.collections" python3 -c \
-    "import sys; from ansible_collections.xinchuang.cloud.plugins.$module import cli; sys.exit(cli())" "$@"
+  xc_py_cli "ansible_collections.xinchuang.cloud.plugins.$module" "$@"
 }
 
 # xc_model_rows FIELD... -- NAME...: one line per NAME, "NAME VALUE...", the fields of its row
