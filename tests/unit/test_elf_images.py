@@ -1,11 +1,10 @@
-"""tests/proof/images.py on image layouts written by hack/images/oci.py (the builder of the
-project's images) around hand-made ELF programs: a true child passes; a child whose program
-is of another machine, whose config contradicts its index entry, or whose program is missing
-fails, each naming the child. Also the busybox applet reader on a hand-made applet table."""
+"""tests/proof/images.py on image layouts written by hack/images/oci.py (the command line of the
+project's layout writer, plugins/module_utils/images/oci_layout.py) around hand-made ELF programs:
+a true child passes; a child whose program is of another machine, whose config contradicts its
+index entry, or whose program is missing fails, each naming the child."""
 
 import json
 import os
-import struct
 import subprocess
 import sys
 
@@ -110,50 +109,6 @@ def test_links_are_written_as_symbolic_links_and_paths_are_not_given_twice(tmp_p
                            "--symlink", "bin/busybox=sh"], env=env, capture_output=True, text=True,
                           check=False)
     assert proc.returncode != 0 and "paths given twice" in proc.stderr and "/bin/busybox" in proc.stderr
-
-
-# ---------------------------------------------------------------------------------------
-# hack/images/busybox_applets.py
-# ---------------------------------------------------------------------------------------
-
-def busybox_applets():
-    sys.path.insert(0, os.path.join(ROOT, "hack", "images"))
-    try:
-        import busybox_applets as module
-    finally:
-        sys.path.pop(0)
-    return module
-
-
-APPLETS = sorted(["[", "[[", "ash", "cat", "echo", "env", "grep", "ip", "ls", "mkdir", "mount",
-                  "nslookup", "ping", "ps", "rm", "sed", "sh", "sleep", "tar", "test", "true",
-                  "uname", "wget"])
-
-
-def fake_busybox(names, before=b"\x7fELF\x02\x01\x01" + b"\0" * 40 + b"usage: %s\0\xae\x01 "):
-    """Code, then the applet table glued to the end of other data (not aligned, no NUL before
-    it, as in sid's loong64 busybox), then other strings."""
-    table = b"\0".join(n.encode() for n in names) + b"\0"
-    return before + table + b"\x00\x01\x02" + struct.pack("<I", 7) + b"zeta\0alpha\0beta\0"
-
-
-def test_applets_are_read_from_the_table_even_glued_to_other_data():
-    assert busybox_applets().applets(fake_busybox(APPLETS)) == APPLETS
-
-
-def test_applets_after_a_nul_are_read_too():
-    assert busybox_applets().applets(fake_busybox(APPLETS, before=b"abc\0")) == APPLETS
-
-
-def test_a_binary_without_a_table_is_refused():
-    with pytest.raises(ValueError, match="no applet table found"):
-        busybox_applets().applets(b"\x7fELF" + b"\0".join([b"b", b"a", b"c"] * 30))
-
-
-def test_a_table_without_sh_or_sleep_is_refused():
-    names = [n for n in APPLETS if n not in ("sh", "sleep")]
-    with pytest.raises(ValueError, match="lacks sh, sleep"):
-        busybox_applets().applets(fake_busybox(names))
 
 
 def test_an_image_has_one_path_its_own_when_it_gives_one(tmp_path):

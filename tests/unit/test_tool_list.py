@@ -2,7 +2,7 @@
 set-up installs (hack/deps.sh, hack/setup.sh) and checks each of them (hack/tools.sh check).
 
 The scan is simple and its limits are known:
-- Python (tests/, bench/, hack/): the first element of a list literal given to
+- Python (tests/, bench/, hack/, plugins/): the first element of a list literal given to
   ``subprocess.run/Popen/check_output/check_call/call``, or to a function of the same module
   that passes its first parameter on to one of those (``sh([...])``); the argument of
   ``shutil.which``; a module-level string constant counts as a literal. Not seen: commands
@@ -26,7 +26,7 @@ import subprocess
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SCANNED = ("tests", "bench", "hack")
+SCANNED = ("tests", "bench", "hack", "plugins")
 LIST = os.path.join(ROOT, "hack", "tools.tsv")
 SUBPROCESS_CALLS = {"run", "Popen", "check_output", "check_call", "call"}
 BUILTINS = set(""": . [ alias bg bind break builtin caller cd command compgen complete compopt
@@ -212,7 +212,7 @@ def external(name, functions):
 
 
 def scanned_commands():
-    """{command: [where]} over tests/, bench/ and hack/."""
+    """{command: [where]} over tests/, bench/, hack/ and plugins/."""
     found, functions, shell = {}, set(), []
     for path in files_under():
         rel = os.path.relpath(path, ROOT)
@@ -247,7 +247,9 @@ def test_the_scan_sees_the_commands_it_claims_to():
     assert "tests/integration/coredns/conftest.py" in " ".join(found["dig"])  # shutil.which
     assert "docker-registry" in found  # subprocess.Popen([BINARY, ...]), BINARY a constant
     assert any(w.startswith("hack/common.sh") for w in found["dockerd"])  # setsid /usr/sbin/dockerd
-    assert any(w.startswith("hack/images.sh") for w in found["debootstrap"])  # command -v
+    assert any(w.startswith("hack/images.sh") for w in found["skopeo"])  # command -v
+    # The collection's own controller-side code (the image builder's cross chroot).
+    assert any(w.startswith("plugins/module_utils/images/builder.py") for w in found["debootstrap"])
     assert "xc_die" not in found and "img_store" not in found and "hack/bundle.sh" not in found
 
 

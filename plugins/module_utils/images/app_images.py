@@ -6,8 +6,8 @@ as data: one recipe per image (``APPS``) - the repository it is pushed to, the p
 version tags it, the files it takes of which packages, the files the project adds and its
 configuration - and what the app store asks of them: which repositories a recipe builds.
 
-This is the only copy of the recipes. ``hack/images/debian_apps.py`` turns a recipe into the
-arguments of ``debian_tree.py`` and ``oci.py``; ``appstore.py`` calls an application's image
+This is the only copy of the recipes. ``images/recipes.py`` turns a recipe into a layer and a
+config, and ``images/builder.py`` builds it; ``appstore.py`` calls an application's image
 buildable here exactly when a recipe builds its repository (``recipe_of``), for the
 ``FAMILIES`` below.
 
@@ -180,7 +180,7 @@ RABBITMQ_OTP_APPS = ("eldap", "eunit", "inets", "mnesia", "parsetools", "public-
 #                 by ``recipe``; {deb_arch}, the child's Debian architecture, is filled in too
 #   version_of    the main package: its upstream version tags the image (bookworm's: the
 #                 catalogue's tags; a suite's child of another version gets that version's tag)
-#   takes         debian_tree.py's PACKAGE:PATH[,PATH...][:LIBRARY,...] arguments (a path that
+#   takes         builder.debian_tree's PACKAGE:PATH[,PATH...][:LIBRARY,...] arguments (a path that
 #                 starts with ! leaves that file or directory out)
 #   files, dirs   what the project adds (path: text; path:mode)
 #   links         symbolic links the project adds (path: target)
@@ -442,7 +442,7 @@ def recipe(name, suite=bundle_policy.DEFAULT_DEBIAN_SUITE, deb_arch=None):
 def provides(name, path, suite=bundle_policy.DEFAULT_DEBIAN_SUITE, deb_arch=None):
     """Whether the image of recipe ``name`` (its child of ``suite`` for ``deb_arch``) has the
     file ``path`` (absolute; /bin is /usr/bin, merged /usr): a file or a link the project adds,
-    or a file one of its takes asks for (the rule debian_tree.py gathers the files by)."""
+    or a file one of its takes asks for (the rule builder.debian_tree gathers the files by)."""
     spec, path = recipe(name, suite, deb_arch), debian_closure.merged_path(path)
     links = spec.get("links", {})
     seen = set()

@@ -6,8 +6,8 @@ packages a set of programs pulls in (the closure of their library packages over 
 fields), and where each file of those packages goes in a merged-/usr image tree.
 
 The I/O (fetching each package of an architecture, unpacking it) is
-``bundle_build.DebianPackages``; ``hack/images/debian_tree.py`` puts the two together for the
-images of ``hack/images.sh`` (the NFS node plugin's ``mount`` and ``mount.nfs``).
+``bundle_build.DebianPackages``; ``images/builder.py`` (``debian_tree``) puts the two together
+for the images (the NFS node plugin's ``mount`` and ``mount.nfs``).
 
 Why a closure of *library* packages only: a program package's Depends name daemons, scripts
 and their interpreters (nfs-common wants adduser, ucf, python3, rpcbind ...) that a program run
@@ -39,7 +39,7 @@ Take = namedtuple("Take", ["package", "paths", "follow"])
 
 
 def parse_take(text):
-    """A Take of ``PACKAGE:PATH[,PATH...][:LIBRARY[,LIBRARY...]]`` (debian_tree.py's argument,
+    """A Take of ``PACKAGE:PATH[,PATH...][:LIBRARY[,LIBRARY...]]`` (builder.debian_tree's argument,
     the recipes' ``takes``)."""
     parts = str(text).split(":")
     if len(parts) not in (2, 3) or not parts[0] or not parts[1]:

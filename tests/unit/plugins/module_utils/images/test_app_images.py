@@ -1,35 +1,18 @@
 """The recipes of the application images (plugins/module_utils/images/app_images.py), read by the image
-build (hack/images/debian_apps.py, hack/images.sh) and by the app store (appstore.py)."""
+builder (images/recipes.py, images/builder.py) and by the app store (appstore.py)."""
 
-import contextlib
-import importlib.util
-import io
 import json
-import os
 import posixpath
 
 import pytest
 
 from tests import paths
 from ansible_collections.xinchuang.cloud.plugins.module_utils.images import app_images
+from ansible_collections.xinchuang.cloud.plugins.module_utils.images import recipes
 from ansible_collections.xinchuang.cloud.plugins.module_utils.model import arch
 from ansible_collections.xinchuang.cloud.plugins.module_utils.bundle import policy as bundle_policy
 
 ROOT = paths.ROOT
-
-
-def debian_apps():
-    spec = importlib.util.spec_from_file_location("debian_apps", os.path.join(ROOT, "hack", "images", "debian_apps.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def run(module, *argv):
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        assert module.main(list(argv)) == 0
-    return out.getvalue()
 
 
 def test_each_repository_has_one_recipe_and_each_recipe_takes_its_main_package():
@@ -46,16 +29,13 @@ def test_each_repository_has_one_recipe_and_each_recipe_takes_its_main_package()
 
 
 def test_the_image_build_reads_the_recipes_from_here():
-    module = debian_apps()
-    assert module.APPS is app_images.APPS and module.NONROOT == app_images.NONROOT
-    assert run(module, "list").splitlines() == [
-        "%s\t%s\t%s" % (n, app_images.APPS[n]["repository"], app_images.main_package(n))
-        for n in sorted(app_images.APPS)]
-    recipe = json.loads(run(module, "recipe", "nginx"))
+    recipe = json.loads(recipes.app_cache_recipe("nginx"))
     assert recipe == {"app": "nginx", "spec": app_images.APPS["nginx"], "user": app_images.NONROOT}
     # The cache key of a child is its suite's recipe: another major, another key.
-    sid = json.loads(run(module, "recipe", "postgresql", "sid"))
+    sid = json.loads(recipes.app_cache_recipe("postgresql", "sid"))
     assert sid["spec"] == app_images.recipe("postgresql", "sid") != app_images.recipe("postgresql")
+    with pytest.raises(recipes.ImagesError, match="unknown application image 'nope'; known: .*nginx"):
+        recipes.app_cache_recipe("nope")
 
 
 @pytest.mark.parametrize("debian, tag", [
@@ -85,11 +65,8 @@ def test_a_recipe_builds_the_families_whose_suite_has_its_package():
     assert app_images.families_of("postgresql") == list(app_images.FAMILIES)
     for name, spec in app_images.APPS.items():
         assert set(spec.get("families", app_images.FAMILIES)) <= set(app_images.FAMILIES), name
-    module = debian_apps()
-    assert all(module.builds("postgresql", g) for g in ("amd64", "arm64", "loong64", "mips64le"))
-    assert module.builds("nginx", "loong64")
-    with pytest.raises(SystemExit, match="'nope'"):
-        module.builds("nope", "amd64")
+    assert all(arch.family_of(g) in app_images.families_of("postgresql") for g in ("amd64", "arm64", "loong64", "mips64le"))
+    assert arch.family_of("loong64") in app_images.families_of("nginx")
 
 
 def test_a_recipe_of_suites_takes_the_suites_major_everywhere():
@@ -141,13 +118,14 @@ def test_a_link_provides_a_file_only_when_its_target_is_in_the_image(monkeypatch
     assert not app_images.provides("dangling", "/usr/bin/a")  # a loop of links provides nothing
 
 
-def test_the_image_build_adds_the_recipes_links_and_environment(tmp_path):
-    args = debian_apps().oci_args("postgresql", "sid", "loong64", str(tmp_path))
-    links = [args[i + 1] for i, a in enumerate(args) if a == "--symlink"]
-    assert "usr/bin/sh=dash" in links and "usr/bin/initdb=../lib/postgresql/18/bin/initdb" in links
-    assert "PGDATA=/var/lib/postgresql/data/pgdata" in [args[i + 1] for i, a in enumerate(args) if a == "--env"]
-    passwd = [a for a in args if a.startswith("etc/passwd=")][0].split("=", 1)[1].rsplit(":", 1)[0]
-    assert "postgres:x:65532:65532:" in open(passwd).read()
+def test_the_image_build_adds_the_recipes_links_and_environment():
+    spec = app_images.recipe("postgresql", "sid", "loong64")
+    links, _dirs = recipes.app_layer_extras(spec)
+    assert ("/usr/bin/sh", "dash") in links and ("/usr/bin/initdb", "../lib/postgresql/18/bin/initdb") in links
+    fields = recipes.app_config_fields(spec)
+    assert "PGDATA=/var/lib/postgresql/data/pgdata" in fields["env"] and fields["user"] == app_images.NONROOT
+    passwd = [text for dest, _name, text in recipes.app_own_files(spec) if dest == "/etc/passwd"][0]
+    assert "postgres:x:65532:65532:" in passwd
 
 
 # The Debian architectures of the lab's children, by suite (hack/lab/archs.sh: loong64 from sid).
