@@ -92,7 +92,7 @@ def sha256_of(path):
     known = _read(memo)
     if known and known.split("\n")[0] == key:
         return known.split("\n")[1].strip()
-    value = _plain_sha256(path)
+    value = plain_sha256(path)
     try:
         _write_atomic(memo, "%s\n%s\n" % (key, value))
     except (IOError, OSError):
@@ -560,12 +560,12 @@ def _same_file(src, dst):
     try:
         if os.path.samefile(src, dst):
             return True
-        return os.path.getsize(src) == os.path.getsize(dst) and sha256_of(src) == _plain_sha256(dst)
+        return os.path.getsize(src) == os.path.getsize(dst) and sha256_of(src) == plain_sha256(dst)
     except OSError:
         return False
 
 
-def _plain_sha256(path):
+def plain_sha256(path):
     """SHA-256 of a file, read in 1 MiB blocks (nothing remembered)."""
     digest = hashlib.sha256()
     with open(path, "rb") as fh:

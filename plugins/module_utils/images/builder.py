@@ -29,7 +29,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import argparse
-import hashlib
 import json
 import os
 import shutil
@@ -50,14 +49,6 @@ from ansible_collections.xinchuang.cloud.plugins.module_utils.images.recipes imp
 from ansible_collections.xinchuang.cloud.plugins.module_utils.model import arch
 
 _log = bundle_build._stderr_log
-
-
-def _plain_sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _read(path):
@@ -312,7 +303,7 @@ class Images(object):
         def make():
             if not os.path.isfile(recipes.CA_BUNDLE):
                 raise ImagesError("%s is missing: run hack/deps.sh (ca-certificates)" % recipes.CA_BUNDLE)
-            return _plain_sha256(recipes.CA_BUNDLE)
+            return bundle_build.plain_sha256(recipes.CA_BUNDLE)
         return self._once("certs", make)
 
     def kubernetes(self):
@@ -324,7 +315,7 @@ class Images(object):
             if not os.path.isfile(source):
                 raise ImagesError("k8s.io/kubernetes@%s has no %s (in %s)" % (row.version, recipes.PAUSE_SOURCE, folder))
             tag = recipes.pause_tag(_read(os.path.join(folder, recipes.PAUSE_MAKEFILE)))
-            return folder, recipes.kubernetes_version_of(folder), tag, _plain_sha256(source)
+            return folder, recipes.kubernetes_version_of(folder), tag, bundle_build.plain_sha256(source)
         return self._once("kubernetes", make)
 
     def busybox_source(self):
