@@ -45,15 +45,16 @@
 #                    of another version get another tag; a mixed index is refused)
 #
 # The builder is the collection's (plugins/module_utils/images/builder.py, the rules in
-# recipes.py); this script maps its environment onto the builder's options. Each image is cached
+# recipes.py; the module offline_images and playbooks/images.yml run the same); this script maps
+# its environment onto the builder's options. Each image is cached
 # as an OCI layout under
 #   $XC_CACHE/bundle/images/<name>/<tag>/<goarch>/<recipe>/oci      (XC_IMAGES_DIR)
 # where <recipe> is a hash of everything that makes the image (sources, compiler, flags,
 # image config, the layout tools' identities): a change of any of them builds a new one.
-# push copies each GOARCH's image to <name>:<tag>-<goarch> (skopeo, XC_IMAGES_PUSH_JOBS copies at
-# once, default 3), then makes <name>:<tag>
-# (and the pause aliases) an OCI index of them with xinchuang.cloud.image_manifest
-# (hack/images/publish.yml), every pushed platform required.
+# push copies each GOARCH's image to <name>:<tag>-<goarch> (its blobs and manifest as they are;
+# XC_IMAGES_PUSH_JOBS copies at once, default 3; a tag that has it already is left alone), then
+# makes <name>:<tag> (and the pause aliases) an OCI index of them with image_manifest's code,
+# every pushed platform required (PUSH and INDEX lines on stderr).
 # loong64: bookworm has no loongarch cross gcc: a chroot of Debian XC_IMAGES_CROSS_SUITE
 # (default trixie) with gcc-loongarch64-linux-gnu is made once with debootstrap under
 # $XC_CACHE/toolchains. sw64: no upstream Go nor Debian cross gcc: skipped, saying so.
@@ -78,111 +79,11 @@ img_cli() {
   xc_cli module_utils.images.builder "$cmd" "${opts[@]}" "$@"
 }
 
+# img_push REGISTRY [--ca FILE] [--username U --password-file F] [--insecure] [GOARCH ...]: the
+# builder's push (the password read from its file by the builder, never on a command line).
 img_push() {
-  local registry="" ca="" user="" pwfile="" insecure=0 args=()
-  while [ "$#" -gt 0 ]; do
-    case "$1" in
-      --ca) ca="$(realpath -m "${2:?--ca needs a file}")"; shift 2 ;;
-      --username) user="${2:?--username needs a value}"; shift 2 ;;
-      --password-file) pwfile="$(realpath -m "${2:?--password-file needs a file}")"; shift 2 ;;
-      --insecure) insecure=1; shift ;;
-      -*) xc_die "unknown option '$1'" ;;
-      *) if [ -z "$registry" ]; then registry="$1"; else args+=("$1"); fi; shift ;;
-    esac
-  done
-  [ -n "$registry" ] || usage
-  case "$registry" in */*) xc_die "give the registry as HOST:PORT, without scheme or path (got '$registry')" ;; esac
-  [ -z "$ca" ] || [ -f "$ca" ] || xc_die "--ca $ca: no such file"
-  if [ -n "$user" ] || [ -n "$pwfile" ]; then
-    if [ -z "$user" ] || [ ! -f "$pwfile" ]; then
-      xc_die "--username and --password-file (an existing file) go together"
-    fi
-  fi
-  command -v skopeo >/dev/null || xc_die "skopeo is missing: run hack/deps.sh"
-  [ -x "$XC_ROOT/.venv/bin/ansible-playbook" ] || xc_die "no project virtualenv: run hack/setup.sh"
-  local built
-  built="$(img_cli list "${args[@]}")" || xc_die "the images could not be built (above)"
-
-  local tmp; tmp="$(mktemp -d)"
-  # shellcheck disable=SC2064 # expand now: tmp is local
-  trap "rm -rf '$tmp'" EXIT
-  local skopeo_args=(--quiet --preserve-digests --retry-times 2)
-  if [ "$insecure" = 1 ]; then
-    skopeo_args+=(--dest-tls-verify=false)
-  elif [ -n "$ca" ]; then
-    mkdir -p "$tmp/certs"; cp "$ca" "$tmp/certs/ca.crt"
-    skopeo_args+=(--dest-cert-dir "$tmp/certs")
-  fi
-  ( umask 077
-    python3 - "$registry" "$user" "$pwfile" "$tmp/auth.json" <<'PY'
-import base64, json, sys
-registry, user, pwfile, out = sys.argv[1:]
-auths = {}
-if user:
-    password = open(pwfile).read().rstrip("\n")
-    auths[registry] = {"auth": base64.b64encode(("%s:%s" % (user, password)).encode()).decode()}
-json.dump({"auths": auths}, open(out, "w"))
-PY
-  )
-  skopeo_args+=(--dest-authfile "$tmp/auth.json")
-
-  case "$IMG_PUSH_JOBS" in ''|*[!0-9]*|0) xc_die "XC_IMAGES_PUSH_JOBS=$IMG_PUSH_JOBS: give a number of copies at once, 1 or more" ;; esac
-  local name tag goarch layout t0 running=0
-  t0=$(date +%s)
-  # A few copies at once: each is mostly waiting on the registry's round trips.
-  while IFS=$'\t' read -r name tag goarch _ layout; do
-    if [ "$running" -ge "$IMG_PUSH_JOBS" ]; then wait -n || true; running=$((running - 1)); fi
-    ( if skopeo copy "${skopeo_args[@]}" "oci:$layout:$tag" "docker://$registry/$name:$tag-$goarch"; then
-        printf 'PUSH %s/%s:%s-%s\n' "$registry" "$name" "$tag" "$goarch" >&2
-      else
-        printf '%s:%s (%s)\n' "$name" "$tag" "$goarch" >>"$tmp/failed"
-      fi ) &
-    running=$((running + 1))
-  done <<<"$built"
-  wait
-  [ ! -s "$tmp/failed" ] || xc_die "skopeo copy to $registry failed (above) for: $(paste -sd ' ' "$tmp/failed")"
-  xc_log "pushed $(grep -c . <<<"$built") images in $(( $(date +%s) - t0 ))s; publishing the indexes"
-
-  ( umask 077
-    printf '%s\n' "$built" >"$tmp/built.tsv"
-    PYTHONPATH="$XC_ROOT/.collections" python3 - "$registry" "$user" "$pwfile" "$ca" "$insecure" "$IMG_PAUSE_ALIASES" \
-      "$tmp/built.tsv" "$tmp/vars.json" "${XC_IMAGES_SET:-cluster}" <<'PY'
-import json, sys
-from ansible_collections.xinchuang.cloud.plugins.module_utils.images.recipes import index_specs
-registry, user, pwfile, ca, insecure, aliases, built, out, image_set = sys.argv[1:]
-children = [line.split("\t")[:3] for line in open(built).read().splitlines()]
-doc = {"images_registry": registry, "images_indexes": index_specs(children, image_set, aliases.split()),
-       "images_username": user or None,
-       "images_password": open(pwfile).read().rstrip("\n") if user else None,
-       "images_ca_path": ca or None, "images_validate_certs": insecure != "1"}
-json.dump(doc, open(out, "w"))
-PY
-  )
-  local out
-  if ! out="$(
-      # shellcheck source=hack/env.sh
-      source "$XC_ROOT/hack/env.sh"
-      unset REQUESTS_CA_BUNDLE CURL_CA_BUNDLE
-      ANSIBLE_STDOUT_CALLBACK=ansible.posix.json ansible-playbook -i localhost, -c local \
-        "$XC_ROOT/hack/images/publish.yml" -e "@$tmp/vars.json" 2>"$tmp/publish.err" </dev/null)"; then
-    printf '%s\n' "$out" | python3 -c 'import json, sys
-try:
-    for t in json.load(sys.stdin)["plays"][0]["tasks"]:
-        print(t["hosts"]["localhost"].get("msg", ""))
-except Exception:
-    pass' >&2
-    tail -n 20 "$tmp/publish.err" >&2
-    xc_die "publishing the indexes on $registry failed (hack/images/publish.yml)"
-  fi
-  # One line per index: INDEX registry/name:tag digest platforms changed|unchanged
-  # [version=VALUE: the one version the publisher read on every child]
-  printf '%s\n' "$out" | python3 -c 'import json, sys
-res = json.load(sys.stdin)["plays"][0]["tasks"][0]["hosts"]["localhost"]
-for i in res["indexes"]:
-    print("INDEX %s/%s:%s %s %s %s%s" % (sys.argv[1], i["repository"], i["tag"], i["digest"],
-          ",".join(i["platforms"]), "changed" if i["changed"] else "unchanged",
-          " version=%s" % i["same_label_value"] if i.get("same_label_value") else ""))' "$registry" >&2
-  xc_log "published in $(( $(date +%s) - t0 ))s"
+  [ "$#" -gt 0 ] || usage
+  img_cli push --pause-aliases "$IMG_PAUSE_ALIASES" --push-jobs "$IMG_PUSH_JOBS" "$@"
 }
 
 cmd="${1:-}"; shift || true

@@ -44,9 +44,12 @@ from ansible_collections.xinchuang.cloud.plugins.module_utils.images import app_
 from ansible_collections.xinchuang.cloud.plugins.module_utils.images import busybox_applets
 from ansible_collections.xinchuang.cloud.plugins.module_utils.images import debian_closure as dc
 from ansible_collections.xinchuang.cloud.plugins.module_utils.images import oci_layout
+from ansible_collections.xinchuang.cloud.plugins.module_utils.images import push
 from ansible_collections.xinchuang.cloud.plugins.module_utils.images import recipes
 from ansible_collections.xinchuang.cloud.plugins.module_utils.images.recipes import ImagesError
 from ansible_collections.xinchuang.cloud.plugins.module_utils.model import arch
+from ansible_collections.xinchuang.cloud.plugins.module_utils.registry import client as reg
+from ansible_collections.xinchuang.cloud.plugins.module_utils.registry import manifest_index as mi
 
 _log = bundle_build._stderr_log
 
@@ -62,6 +65,26 @@ def _tail(path, lines):
             return "".join(fh.readlines()[-lines:])
     except (IOError, OSError):
         return ""
+
+
+class _Missing(Exception):
+    """Check mode: an input the build would make or fetch is not here yet."""
+
+
+def elf_goarch(path):
+    """The GOARCH whose programs PATH is (its ELF e_machine, 64-bit little-endian), or a word
+    saying what else it is."""
+    with open(path, "rb") as fh:
+        head = fh.read(20)
+    if len(head) < 20 or head[:4] != b"\x7fELF":
+        return "not an ELF program"
+    if head[4:6] != b"\x02\x01":
+        return "not a 64-bit little-endian program"
+    machine = head[18] | head[19] << 8
+    for family in arch.FAMILIES:
+        if machine in family.elf_machines:
+            return family.goarch
+    return "ELF machine %d" % machine
 
 
 def image_goarches(names, log=_log):
@@ -92,9 +115,9 @@ class Toolchains(object):
 
     BUILD_TOOLS = ("make", "gcc", "bzip2")  # what busybox's build runs besides the cross gcc
 
-    def __init__(self, cache_dir, cross_suite, mirror, log=_log):
+    def __init__(self, cache_dir, cross_suite, mirror, log=_log, check_mode=False):
         self.dir = os.path.join(cache_dir, "toolchains")
-        self.cross_suite, self.mirror, self.log = cross_suite, mirror, log
+        self.cross_suite, self.mirror, self.log, self.check_mode = cross_suite, mirror, log, check_mode
         self._triplets, self._roots, self._cc_ids = {}, {}, {}
 
     def triplet(self, goarch):
@@ -117,6 +140,8 @@ class Toolchains(object):
             deb = arch.deb_arch(goarch)
             root = os.path.join(self.dir, "%s-cross-%s" % (self.cross_suite, deb))
             gcc = os.path.join(root, "usr", "bin", triplet + "-gcc")
+            if not os.access(gcc, os.X_OK) and self.check_mode:
+                raise _Missing("the %s chroot with %s-gcc (to make)" % (self.cross_suite, triplet))
             if not os.access(gcc, os.X_OK):
                 with bundle_build.exclusive(os.path.join(self.dir, ".lock"), self.log,
                                             "waiting for another maker of a cross toolchain"):
@@ -173,6 +198,8 @@ class Toolchains(object):
         missing = [t for t in self.BUILD_TOOLS if not os.access(os.path.join(root, "usr", "bin", t), os.X_OK)]
         if not missing:
             return
+        if self.check_mode:
+            raise _Missing("%s in %s (to install)" % (" ".join(missing), root))
         with bundle_build.exclusive(os.path.join(self.dir, ".lock"), self.log,
                                     "waiting for another maker of a cross toolchain"):
             self.log("installing %s in %s (log %s.tools.log)" % (" ".join(missing), root, root))
@@ -200,6 +227,10 @@ class Store(object):
 
     def path(self, name, tag, goarch, recipe):
         return os.path.join(self.dir, name, tag, goarch, recipes.recipe_id(recipe))
+
+    def cached(self, name, tag, goarch, recipe):
+        out = self.path(name, tag, goarch, recipe)
+        return out if os.path.isfile(os.path.join(out, "oci", "index.json")) else None
 
     def get(self, name, tag, goarch, recipe, maker):
         """The directory of RECIPE's image; when absent, MAKER(dir) writes oci/ and image.json
@@ -231,8 +262,7 @@ class Store(object):
                 path = os.path.join(parent, other)
                 if path != out and os.path.isdir(path):
                     shutil.rmtree(path, ignore_errors=True)
-            sys.stderr.write("IMAGE %-18s %-8s %-9s %4ds  %s\n" % (name, tag, goarch, time.time() - t0, out))
-            sys.stderr.flush()
+            self.log("IMAGE %-18s %-8s %-9s %4ds  %s" % (name, tag, goarch, time.time() - t0, out))
         return out
 
 
@@ -252,9 +282,10 @@ class Images(object):
     """Builds (or finds cached) the images of one set for some GOARCHes.
 
     params: image_set (cluster, apps), cache_dir, images_dir, debian_mirror, cross_suite,
-    busybox_suite, go_binary."""
+    busybox_suite, go_binary. In check mode nothing is built, fetched or written: an image
+    whose inputs or layout are missing is reported ``to build``."""
 
-    def __init__(self, params, log=_log):
+    def __init__(self, params, log=_log, check_mode=False):
         p = params
         self.image_set = p.get("image_set") or "cluster"
         if self.image_set not in recipes.IMAGE_SETS:
@@ -267,7 +298,8 @@ class Images(object):
         self.store = Store(p.get("images_dir") or os.path.join(self.cache_dir, "bundle", "images"), log)
         self.go = bundle_build.GoBuilder(self.cache_dir, go=p.get("go_binary") or "go", log=log)
         self.debian = bundle_build.DebianPackages(self.cache_dir, self.mirror, log=log)
-        self.toolchains = Toolchains(self.cache_dir, self.cross_suite, self.mirror, log)
+        self.toolchains = Toolchains(self.cache_dir, self.cross_suite, self.mirror, log, check_mode)
+        self.check_mode = check_mode
         self._memo = {}
 
     # -- inputs ---------------------------------------------------------------------------
@@ -289,7 +321,12 @@ class Images(object):
     def binary(self, set_name, goarch, binary):
         """The cached binary of a set's row, the set built for GOARCH when it lacks any."""
         rows = bundle_policy.rows(set_name, goarch)
-        self.go.build(rows, goarch)
+        if self.check_mode:
+            missing = [r.binary for r in self.go.missing(rows, goarch)]
+            if binary in missing:
+                raise _Missing("%s for %s (to build)" % (binary, goarch))
+        else:
+            self.go.build(rows, goarch)
         for row in rows:
             if row.binary == binary:
                 path = self.go.path(row, goarch)
@@ -310,7 +347,12 @@ class Images(object):
         """(module dir, version, pause tag, pause.c sha) of k8s.io/kubernetes of the table."""
         def make():
             row = bundle_policy.component("kube-apiserver")
-            folder = self.go.module_dir(row)
+            if self.check_mode:  # the module cache, read as it is (go mod download would fetch)
+                folder = os.path.join(self.cache_dir, "go", "mod", "%s@%s" % (row.module, row.version))
+                if not os.path.isdir(folder):
+                    raise _Missing("%s@%s (to fetch)" % (row.module, row.version))
+            else:
+                folder = self.go.module_dir(row)
             source = os.path.join(folder, recipes.PAUSE_SOURCE)
             if not os.path.isfile(source):
                 raise ImagesError("k8s.io/kubernetes@%s has no %s (in %s)" % (row.version, recipes.PAUSE_SOURCE, folder))
@@ -320,7 +362,12 @@ class Images(object):
 
     def busybox_source(self):
         def make():
-            hit = self.debian.source(self.busybox_suite, "busybox")
+            if self.check_mode:
+                hit = bundle_build._unpacked(self.debian.source_folder(self.busybox_suite, "busybox"))
+                if not hit:
+                    raise _Missing("the busybox source of Debian %s (to fetch)" % self.busybox_suite)
+            else:
+                hit = self.debian.source(self.busybox_suite, "busybox")
             if not hit:
                 raise ImagesError("the busybox source package of Debian %s could not be fetched; set the "
                                   "Debian mirror or the busybox suite" % self.busybox_suite)
@@ -334,13 +381,48 @@ class Images(object):
         """(packages [(name, version)], entries [(kind, dest, source or target, mode)]) of the
         files TAKE_TEXTS want of GOARCH's Debian suite, with the libraries they link."""
         suite, deb = bundle_policy.debian_suite(goarch), arch.deb_arch(goarch)
+        packages = _CachedPackages(self.debian) if self.check_mode else self.debian
         try:
-            return debian_tree(self.debian, suite, deb, [dc.parse_take(t) for t in take_texts])
+            return debian_tree(packages, suite, deb, [dc.parse_take(t) for t in take_texts])
         except (dc.DebianClosureError, bundle_policy.BundleError) as exc:
             raise ImagesError("%s of Debian %s (%s) could not be gathered: %s; set the Debian mirror"
                               % (what, suite, deb, exc))
 
     # -- the images -----------------------------------------------------------------------
+    def _image(self, name, tag, goarch, recipe, make, program):
+        """The entry of one child: found in the cache, or made by MAKE (in check mode: to
+        build). PROGRAM(dir) is the file its entrypoint runs, which must be a program of
+        GOARCH: a wrong one is refused before the image is stored."""
+        entry = {"name": name, "tag": tag, "goarch": goarch, "platform": oci_layout.platform_text(goarch),
+                 "recipe": recipes.recipe_id(recipe), "dir": self.store.cached(name, tag, goarch, recipe)}
+        entry["state"] = "cached" if entry["dir"] else "to build"
+        if not entry["dir"] and not self.check_mode:
+            def checked(out):
+                make(out)
+                self._check_program(entry, program(out))
+            entry["dir"] = self.store.get(name, tag, goarch, recipe, checked)
+            entry["state"] = "built"
+        if entry["dir"]:
+            with open(os.path.join(entry["dir"], "image.json")) as fh:
+                entry["digest"] = json.load(fh)["digest"]
+            entry["layout"] = os.path.join(entry["dir"], "oci")
+            self._check_program(entry, program(entry["dir"]))
+        return entry
+
+    @staticmethod
+    def _check_program(entry, path):
+        found = elf_goarch(path) if path else "not in the image"
+        entry["program_goarch"] = found
+        if found != entry["goarch"]:
+            raise ImagesError("the %s:%s child for %s runs %s, which is %s (%s): refused; nothing of it is "
+                              "published" % (entry["name"], entry["tag"], entry["goarch"], path or "its entrypoint",
+                                             found if found.startswith(("not ", "ELF")) else "a program of " + found,
+                                             "check the compiler or the build cache"))
+
+    def _missing(self, name, goarch, why):
+        return {"name": name, "tag": None, "goarch": goarch, "platform": oci_layout.platform_text(goarch),
+                "recipe": None, "dir": None, "state": "to build", "missing": str(why)}
+
     def pause(self, goarch):
         _folder, k8s_version, tag, source_sha = self.kubernetes()
         triplet, root = self.toolchains.triplet(goarch), self.toolchains.root(goarch)
@@ -371,14 +453,16 @@ class Images(object):
             _write_image(out, goarch, tag, oci_layout.layer(files=[("/pause", program, 0o755)]),
                          oci_layout.image_config(entrypoint=["/pause"], user=recipes.PAUSE_USER,
                                                  created_by=recipes.pause_created_by(k8s_version, cc_id, cflags)))
-        return recipes.PAUSE, tag, self.store.get(recipes.PAUSE, tag, goarch, recipe, make)
+        return self._image(recipes.PAUSE, tag, goarch, recipe, make, lambda folder: os.path.join(folder, "pause"))
 
-    def _run(self, root, args, what, **kwargs):
+    def _run(self, root, args, what):
         try:
-            proc = subprocess.run(Toolchains.argv(root, args), stdout=kwargs.pop("stdout", sys.stderr),
-                                  stderr=kwargs.pop("stderr", None), check=False, **kwargs)
+            proc = subprocess.run(Toolchains.argv(root, args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                  universal_newlines=True, check=False)
         except OSError as exc:
             raise ImagesError("%s failed: %s" % (what, exc))
+        if proc.stdout.strip():
+            self.log(proc.stdout.strip())
         if proc.returncode != 0:
             raise ImagesError("%s failed%s (exit %d)" % (what, " in " + root if root else "", proc.returncode))
         return proc
@@ -395,7 +479,7 @@ class Images(object):
                          oci_layout.image_config(
                              entrypoint=["/" + image.binary], user=None if image.user == "root" else image.user,
                              expose=image.ports, created_by=recipes.program_created_by(image, version)))
-        return image.name, version, self.store.get(image.name, version, goarch, recipe, make)
+        return self._image(image.name, version, goarch, recipe, make, lambda folder: binary)
 
     def busybox(self, goarch):
         source, version, config = self.busybox_source()
@@ -419,7 +503,7 @@ class Images(object):
                          oci_layout.layer(files=[("/bin/busybox", program, 0o755)], links=recipes.busybox_links(names)),
                          oci_layout.image_config(cmd=["sh"], labels=["%s=%s" % (recipes.VERSION_LABEL, tag)],
                                                  created_by=recipes.busybox_created_by(version, self.busybox_suite, cc_id)))
-        return recipes.BUSYBOX, tag, self.store.get(recipes.BUSYBOX, tag, goarch, recipe, make)
+        return self._image(recipes.BUSYBOX, tag, goarch, recipe, make, lambda folder: os.path.join(folder, "busybox"))
 
     def _compile_busybox(self, goarch, source, version, config, triplet, root, out, program):
         work = tempfile.mkdtemp(prefix="xc-busybox.", dir=os.path.join(root or "/", "tmp"))
@@ -474,7 +558,7 @@ class Images(object):
                          oci_layout.image_config(entrypoint=["/" + image.path],
                                                  labels=["%s=%s" % (recipes.VERSION_LABEL, version)],
                                                  created_by=recipes.netfilter_created_by(image, version, packages)))
-        return image.name, version, self.store.get(image.name, version, goarch, recipe, make)
+        return self._image(image.name, version, goarch, recipe, make, lambda folder: binary)
 
     def nfsplugin(self, goarch):
         version = self.version("nfsplugin")
@@ -488,7 +572,7 @@ class Images(object):
                          oci_layout.layer(files=files + [("/nfsplugin", binary, 0o755)], links=links),
                          oci_layout.image_config(entrypoint=["/nfsplugin"],
                                                  created_by=recipes.nfsplugin_created_by(version, packages)))
-        return recipes.NFSPLUGIN, version, self.store.get(recipes.NFSPLUGIN, version, goarch, recipe, make)
+        return self._image(recipes.NFSPLUGIN, version, goarch, recipe, make, lambda folder: binary)
 
     def nfs_tools_layout(self, goarch, out):
         """The NFS tools alone as a layout at OUT (not cached, no entrypoint): the nfsplugin
@@ -500,42 +584,55 @@ class Images(object):
         return oci_layout.write_layout(out, goarch, "nfs-tools", oci_layout.layer(files=files, links=links),
                                        oci_layout.image_config(created_by=recipes.nfs_tools_created_by(packages)))
 
+    def _entry(self, name, goarch, make):
+        """make() in check mode: an input the build would make or fetch is missing."""
+        try:
+            return make()
+        except _Missing as why:
+            return self._missing(name, goarch, why)
+
     def cluster(self, goarch):
-        images = [self.pause(goarch), self.program(recipes.COREDNS_IMAGE, goarch), self.busybox(goarch)]
-        images += [self.program(image, goarch) for image in recipes.STATIC_IMAGES]
+        makers = [(recipes.PAUSE, lambda: self.pause(goarch)),
+                  (recipes.COREDNS, lambda: self.program(recipes.COREDNS_IMAGE, goarch)),
+                  (recipes.BUSYBOX, lambda: self.busybox(goarch))]
+        makers += [(image.name, lambda image=image: self.program(image, goarch)) for image in recipes.STATIC_IMAGES]
         if self._once("nfsplugin", lambda: self.has_component("nfsplugin")):
-            images.append(self.nfsplugin(goarch))
-        images += [self.netfilter(image, goarch) for image in recipes.NETFILTER_IMAGES]
-        return images
+            makers.append((recipes.NFSPLUGIN, lambda: self.nfsplugin(goarch)))
+        makers += [(image.name, lambda image=image: self.netfilter(image, goarch)) for image in recipes.NETFILTER_IMAGES]
+        return [self._entry(name, goarch, make) for name, make in makers]
 
     def apps(self, goarch):
         """Every recipe's child for GOARCH. Tag and label org.opencontainers.image.version: the
         upstream version of the main package this child holds (loong64's come from sid: another
         version, another tag)."""
-        suite, deb = bundle_policy.debian_suite(goarch), arch.deb_arch(goarch)
         images = []
         for name in sorted(app_images.APPS):
             if arch.family_of(goarch) not in app_images.families_of(name):
                 self.log("no %s child for %s: its recipe's families leave it out "
                          "(plugins/module_utils/images/app_images.py)" % (name, goarch))
                 continue
-            try:
-                spec = app_images.recipe(name, suite, deb)
-            except ValueError as exc:
-                raise ImagesError(str(exc))
-            packages, entries = self.debian_tree(goarch, "the files of %s" % name, spec["takes"])
-            main = spec["version_of"]
-            versions = [v for n, v in packages if n == main]
-            if not versions:
-                raise ImagesError("the tree of %s gave no version of %s (%s, %s)" % (name, main, suite, deb))
-            version = versions[0]
-            tag = app_images.upstream_version(version)
-            recipe = recipes.app_recipe(spec["repository"], tag, goarch, packages,
-                                        recipes.app_cache_recipe(name, suite, deb), suite, main, version)
-
-            make = self._app_maker(goarch, suite, name, spec, packages, entries, tag)
-            images.append((spec["repository"], tag, self.store.get(spec["repository"], tag, goarch, recipe, make)))
+            images.append(self._entry(app_images.APPS[name]["repository"], goarch, lambda name=name: self.app(name, goarch)))
         return images
+
+    def app(self, name, goarch):
+        suite, deb = bundle_policy.debian_suite(goarch), arch.deb_arch(goarch)
+        try:
+            spec = app_images.recipe(name, suite, deb)
+        except ValueError as exc:
+            raise ImagesError(str(exc))
+        packages, entries = self.debian_tree(goarch, "the files of %s" % name, spec["takes"])
+        main = spec["version_of"]
+        versions = [v for n, v in packages if n == main]
+        if not versions:
+            raise ImagesError("the tree of %s gave no version of %s (%s, %s)" % (name, main, suite, deb))
+        tag = app_images.upstream_version(versions[0])
+        recipe = recipes.app_recipe(spec["repository"], tag, goarch, packages,
+                                    recipes.app_cache_recipe(name, suite, deb), suite, main, versions[0])
+        make = self._app_maker(goarch, suite, name, spec, packages, entries, tag)
+        extra_links, _dirs = recipes.app_layer_extras(spec)
+        program = tree_program(entries + [("link", dest, target, None) for dest, target in extra_links],
+                               (spec.get("entrypoint") or spec.get("cmd") or [""])[0])
+        return self._image(spec["repository"], tag, goarch, recipe, make, lambda folder: program)
 
     @staticmethod
     def _app_maker(goarch, suite, name, spec, packages, entries, tag):
@@ -558,15 +655,55 @@ class Images(object):
         return make
 
     def build(self, goarches):
-        """[(name, tag, goarch, directory)] of every image of the set for each GOARCH."""
+        """The entries of every image of the set for each GOARCH: {name, tag, goarch, platform,
+        recipe (its id), state (cached, built, to build), dir, layout, digest, program_goarch}."""
         if self.image_set == "cluster" and not self._once("nfsplugin", lambda: self.has_component("nfsplugin")):
             self.log("no sig-storage/nfsplugin: the component table has no nfsplugin row (the Go module proxy "
                      "serves no github.com/kubernetes-csi/csi-driver-nfs)")
         out = []
         for goarch in goarches:
-            made = self.cluster(goarch) if self.image_set == "cluster" else self.apps(goarch)
-            out += [(name, tag, goarch, folder) for name, tag, folder in made]
+            out += self.cluster(goarch) if self.image_set == "cluster" else self.apps(goarch)
         return out
+
+
+class _CachedPackages(object):
+    """DebianPackages read as they are (check mode): a package not unpacked yet is missing."""
+
+    def __init__(self, packages):
+        self.packages = packages
+
+    def control(self, suite, deb_arch, name):
+        hit = self.packages.cached(suite, deb_arch, name)
+        control = os.path.join(hit[0], self.packages.CONTROL) if hit else None
+        if not hit or not os.path.exists(control):
+            raise _Missing("Debian %s package %s:%s (to fetch)" % (suite, name, deb_arch))
+        return hit[0], hit[1], _read(control)
+
+
+def tree_program(entries, path):
+    """The file of a Debian tree that PATH (absolute) runs, its links followed (a link's
+    target relative to the link's directory, or absolute), or None when the tree lacks it."""
+    files = dict((dest, what) for kind, dest, what, _mode in entries if kind == "file")
+    links = dict((dest, what) for kind, dest, what, _mode in entries if kind == "link")
+    parts, done, hops = [p for p in path.split("/") if p], [], 0
+    while parts:
+        here = "/" + "/".join(done + [parts[0]])
+        if here in links and hops < 40:
+            hops += 1
+            target = links[here]
+            base = [] if target.startswith("/") else done
+            parts = [p for p in (base + target.split("/") + parts[1:]) if p and p != "."]
+            done, normal = [], []
+            for p in parts:
+                if p == "..":
+                    if normal:
+                        normal.pop()
+                else:
+                    normal.append(p)
+            parts = normal
+            continue
+        done.append(parts.pop(0))
+    return files.get("/" + "/".join(done))
 
 
 def debian_tree(packages, suite, deb_arch, takes):
@@ -625,17 +762,95 @@ def _package_entries(folder, take):
     return out
 
 
+# --- a whole run: the module offline_images and hack/images.sh ------------------------------
+
+DEFAULT_PUSH_JOBS = 3
+
+
+def check_params(params):
+    """Every input checked before any work: (goarches, registry or None, pause aliases, jobs)."""
+    if (params.get("image_set") or "cluster") not in recipes.IMAGE_SETS:
+        raise ImagesError("image_set %r: give one of %s" % (params.get("image_set"), ", ".join(recipes.IMAGE_SETS)))
+    registry = params.get("registry") or None
+    if registry is not None and ("/" in mi.strip_scheme(registry.strip()).rstrip("/") or not registry.strip()):
+        raise ImagesError("registry %r: give the registry as HOST:PORT (an http:// prefix for a lab registry without "
+                          "TLS), without a path, for example registry.local:5000" % registry)
+    jobs = params.get("push_jobs")
+    jobs = DEFAULT_PUSH_JOBS if jobs is None else jobs
+    if not isinstance(jobs, int) or jobs < 1:
+        raise ImagesError("push_jobs %r: give a number of copies at once, 1 or more" % (jobs,))
+    if bool(params.get("username")) != bool(params.get("password")):
+        raise ImagesError("username and password go together: give both, or neither for a registry without login")
+    ca_path = params.get("ca_path")
+    if ca_path and not os.path.isfile(ca_path):
+        raise ImagesError("ca_path %s: no such file" % ca_path)
+    aliases = params.get("pause_aliases")
+    aliases = list(recipes.DEFAULT_PAUSE_ALIASES) if aliases is None else [a for a in aliases if a]
+    return registry, aliases, jobs
+
+
+def _client(params, registry, jobs):
+    return reg.RegistryClient(registry, username=params.get("username"), password=params.get("password"),
+                              ca_path=params.get("ca_path"), validate_certs=params.get("validate_certs", True),
+                              timeout=params.get("timeout") or 30.0, retries=params.get("retries", 3),
+                              pool_size=max(jobs, 4))
+
+
+def run(params, check_mode=False, log=_log):
+    """Build (or find) the images of params' image_set for its goarches, and with a registry
+    push them and publish their indexes. Returns the module's result."""
+    registry, aliases, jobs = check_params(params)
+    goarches = image_goarches(params.get("goarches") or [], log)
+    images = Images(params, log, check_mode=check_mode)  # the image set checked here too
+    if not params.get("build", True) and not check_mode:
+        missing = ["%s/%s:%s%s" % (e["goarch"], e["name"], e["tag"] or "?", " (%s)" % e["missing"] if e.get("missing") else "")
+                   for e in Images(params, log, check_mode=True).build(goarches) if e["state"] != "cached"]
+        if missing:
+            raise ImagesError("not in the image cache (or made by another recipe): %s. Let the task build them "
+                              "(build: true), or build them first; nothing was pushed" % ", ".join(missing))
+    entries = images.build(goarches)
+    result = {"changed": any(e["state"] != "cached" for e in entries), "goarches": {}, "indexes": [],
+              "built": ["%s/%s:%s" % (e["goarch"], e["name"], e["tag"] or "?") for e in entries if e["state"] != "cached"]}
+    for goarch in goarches:
+        result["goarches"][goarch] = {"family": arch.family_of(goarch),
+                                      "images": len([e for e in entries if e["goarch"] == goarch])}
+    if registry:
+        client = _client(params, registry, jobs)
+        ready = [e for e in entries if e.get("layout")]
+        states = push.push_children(client, ready, jobs=jobs, check_mode=check_mode)
+        for entry, state in zip(ready, states):
+            entry["pushed"] = state
+        for entry in entries:
+            entry.setdefault("pushed", "to push" if entry["state"] == "to build" else None)
+        specs = recipes.index_specs([(e["name"], e["tag"], e["goarch"]) for e in entries if e["tag"]],
+                                    images.image_set, aliases)
+        if check_mode and any(e["pushed"] != "present" for e in entries):
+            # The children are not all there: the indexes would be made anew.
+            result["indexes"] = [{"repository": i["repository"], "tag": i["tag"], "changed": True,
+                                  "platforms": i["required_platforms"], "digest": None} for i in specs]
+        else:
+            indexes, errors = push.publish_indexes(client, specs, check_mode=check_mode)
+            if errors:
+                raise ImagesError("publishing the indexes on %s failed: %s" % (registry, "; ".join(errors)))
+            result["indexes"] = indexes
+        result["changed"] = (result["changed"] or any(e["pushed"] in ("pushed", "to push") for e in entries)
+                             or any(i["changed"] for i in result["indexes"]))
+    result["images"] = [dict((k, v) for k, v in e.items() if k != "dir") for e in entries]
+    return result
+
+
 # --- the project's scripts ------------------------------------------------------------------
 
-def _digest(folder):
-    with open(os.path.join(folder, "image.json")) as fh:
-        return json.load(fh)["digest"]
+def _say_err(line):
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
 
 
 def cli(argv=None):
-    """hack/images.sh:  build|list [options] [GOARCH ...]   nfs-tools [options] GOARCH OUT"""
+    """hack/images.sh:  build|list [options] [GOARCH ...]   nfs-tools [options] GOARCH OUT
+    push REGISTRY [--ca FILE] [--username U --password-file F] [--insecure] [options] [GOARCH ...]"""
     parser = argparse.ArgumentParser(prog="images", description="The cluster and application images.")
-    parser.add_argument("command", choices=("build", "list", "nfs-tools"))
+    parser.add_argument("command", choices=("build", "list", "nfs-tools", "push"))
     parser.add_argument("args", nargs="*")
     parser.add_argument("--set", dest="image_set", default="cluster")
     parser.add_argument("--cache-dir", default=os.environ.get("XC_CACHE", bundle_build.DEFAULT_CACHE))
@@ -643,22 +858,48 @@ def cli(argv=None):
     parser.add_argument("--debian-mirror", default=bundle_policy.DEFAULT_DEBIAN_MIRROR)
     parser.add_argument("--cross-suite", default=recipes.DEFAULT_CROSS_SUITE)
     parser.add_argument("--busybox-suite", default=recipes.DEFAULT_BUSYBOX_SUITE)
+    parser.add_argument("--ca", dest="ca_path")
+    parser.add_argument("--username")
+    parser.add_argument("--password-file")
+    parser.add_argument("--insecure", dest="validate_certs", action="store_false")
+    parser.add_argument("--pause-aliases", default=" ".join(recipes.DEFAULT_PAUSE_ALIASES), help="space-separated")
+    parser.add_argument("--push-jobs", type=int, default=DEFAULT_PUSH_JOBS)
     args = parser.parse_intermixed_args(sys.argv[1:] if argv is None else argv)
+    params = vars(args)
     try:
-        images = Images(vars(args))
         if args.command == "nfs-tools":
             if len(args.args) != 2:
                 parser.error("nfs-tools GOARCH OUT")
             goarch = image_goarches(args.args[:1])[0]
-            sys.stdout.write(oci_layout.image_json_text(images.nfs_tools_layout(goarch, args.args[1])))
+            sys.stdout.write(oci_layout.image_json_text(Images(params).nfs_tools_layout(goarch, args.args[1])))
+            return 0
+        if args.command == "push":
+            if not args.args:
+                parser.error("push REGISTRY [GOARCH ...]")
+            params["registry"], params["goarches"] = args.args[0], args.args[1:]
+            params["pause_aliases"] = args.pause_aliases.split()
+            if args.password_file:
+                with open(args.password_file) as fh:
+                    params["password"] = fh.read().rstrip("\n")
+            start = time.time()
+            result = run(params)
+            for image in result["images"]:
+                if image["pushed"] == "pushed":
+                    _say_err("PUSH %s/%s:%s-%s" % (args.args[0], image["name"], image["tag"], image["goarch"]))
+            for i in result["indexes"]:
+                _say_err("INDEX %s/%s:%s %s %s %s%s" % (
+                    args.args[0], i["repository"], i["tag"], i["digest"], ",".join(i["platforms"]),
+                    "changed" if i["changed"] else "unchanged",
+                    " version=%s" % i["same_label_value"] if i.get("same_label_value") else ""))
+            _log("pushed %d images and %d indexes in %ds" % (len(result["images"]), len(result["indexes"]), time.time() - start))
             return 0
         goarches = image_goarches(args.args)
         start = time.time()
-        for name, tag, goarch, folder in images.build(goarches):
-            sys.stdout.write("%s\t%s\t%s\t%s\t%s\n" % (name, tag, goarch, _digest(folder), os.path.join(folder, "oci")))
+        for entry in Images(params).build(goarches):
+            sys.stdout.write("\t".join((entry["name"], entry["tag"], entry["goarch"], entry["digest"], entry["layout"])) + "\n")
             sys.stdout.flush()
         if args.command == "build":
-            _log("images for %s ready in %ds under %s" % (" ".join(goarches), time.time() - start, images.store.dir))
+            _log("images for %s ready in %ds" % (" ".join(goarches), time.time() - start))
     except XinchuangError as exc:
         sys.stderr.write("ERROR: %s\n" % exc)
         return 1

@@ -15,7 +15,7 @@ from tests.integration.ansible_run import ROOT, ansible_playbook
 PLAYBOOKS = os.path.join(ROOT, "playbooks")
 # Playbooks whose plays run on the controller by default, and remove_node, whose first play
 # checks `-e node` against the group kube_node itself.
-CONTROLLER = {"appstore.yml", "appstore_list.yml", "build_image.yml", "bundle.yml", "canary.yml", "deploy_app.yml",
+CONTROLLER = {"appstore.yml", "appstore_list.yml", "build_image.yml", "bundle.yml", "canary.yml", "deploy_app.yml", "images.yml",
               "sample_app.yml"}
 OWN_CHECK = {"remove_node.yml"}
 

@@ -25,14 +25,15 @@ def maker(calls, fail=False):
     return make
 
 
-def test_the_store_makes_an_image_once_and_prunes_the_images_of_other_recipes(tmp_path, capsys):
-    store, calls = builder.Store(str(tmp_path), log=lambda m: None), []
+def test_the_store_makes_an_image_once_and_prunes_the_images_of_other_recipes(tmp_path):
+    said, calls = [], []
+    store = builder.Store(str(tmp_path), log=said.append)
     first = store.get("library/pause", "3.10.2", "arm64", "recipe one", maker(calls))
     assert first == str(tmp_path / "library/pause/3.10.2/arm64" / recipes.recipe_id("recipe one"))
     assert open(os.path.join(first, "recipe")).read() == "recipe one\n"
-    assert "IMAGE library/pause" in capsys.readouterr().err
+    assert len(said) == 1 and said[0].startswith("IMAGE library/pause ")
     assert store.get("library/pause", "3.10.2", "arm64", "recipe one", maker(calls)) == first
-    assert len(calls) == 1 and "IMAGE" not in capsys.readouterr().err
+    assert len(calls) == 1 and len(said) == 1
     second = store.get("library/pause", "3.10.2", "arm64", "recipe two", maker(calls))
     assert sorted(os.listdir(os.path.dirname(second))) == [".lock", os.path.basename(second)]
 
@@ -141,3 +142,58 @@ def test_a_tree_is_the_files_taken_with_every_library_they_link_in_a_merged_usr(
 def test_a_file_the_packages_lack_is_named(tmp_path):
     with pytest.raises(recipes.ImagesError, match=r"Debian bookworm \(amd64\) packages lack usr/sbin/showmount"):
         tree(tmp_path, ["nfs-common:usr/sbin/mount.nfs,usr/sbin/showmount:libc6"])
+
+
+def elf_file(tmp_path, name, machine, bits=b"\x02\x01"):
+    path = tmp_path / name
+    path.write_bytes(b"\x7fELF" + bits + b"\x01" + b"\0" * 11 + bytes([machine & 0xff, machine >> 8]) + b"\0" * 40)
+    return str(path)
+
+
+def test_the_machine_of_a_program_is_read_from_its_header(tmp_path):
+    assert builder.elf_goarch(elf_file(tmp_path, "a", 183)) == "arm64"
+    assert builder.elf_goarch(elf_file(tmp_path, "l", 258)) == "loong64"
+    assert builder.elf_goarch(elf_file(tmp_path, "m", 8)) == "mips64le"
+    assert builder.elf_goarch(elf_file(tmp_path, "b", 8, bits=b"\x02\x02")) == "not a 64-bit little-endian program"
+    assert builder.elf_goarch(elf_file(tmp_path, "s", 3)) == "ELF machine 3"
+    script = tmp_path / "script"
+    script.write_text("#!/bin/sh\nexec true\n" + " " * 40)
+    assert builder.elf_goarch(str(script)) == "not an ELF program"
+
+
+def test_a_child_whose_program_is_of_another_machine_is_refused_and_not_stored(tmp_path):
+    """The wrong-architecture seed: a compiler that gave the host's program for arm64."""
+    images = builder.Images({"cache_dir": str(tmp_path), "images_dir": str(tmp_path / "images")}, log=lambda m: None)
+
+    def make(out):
+        program = elf_file(tmp_path, "pause", 62)  # EM_X86_64
+        builder._write_image(out, "arm64", "3.10.2", builder.oci_layout.layer(files=[("/pause", program, 0o755)]),
+                             builder.oci_layout.image_config(entrypoint=["/pause"]))
+
+    with pytest.raises(recipes.ImagesError, match=r"the library/pause:3.10.2 child for arm64 runs .*/pause, which is a "
+                                                  r"program of amd64 .*refused"):
+        images._image("library/pause", "3.10.2", "arm64", "recipe", make, lambda folder: str(tmp_path / "pause"))
+    assert os.listdir(str(tmp_path / "images/library/pause/3.10.2/arm64")) == [".lock"]
+
+
+def test_check_mode_builds_nothing_and_says_so(tmp_path):
+    images = builder.Images({"cache_dir": str(tmp_path), "images_dir": str(tmp_path / "images")},
+                            log=lambda m: None, check_mode=True)
+    entry = images._image("library/pause", "3.10.2", "arm64", "recipe", lambda out: pytest.fail("made in check mode"),
+                          lambda folder: pytest.fail("read in check mode"))
+    assert entry["state"] == "to build" and entry["recipe"] == recipes.recipe_id("recipe") and entry["dir"] is None
+    assert not os.path.exists(str(tmp_path / "images"))
+
+
+def test_the_program_of_an_entrypoint_is_found_through_the_trees_links():
+    entries = [("file", "/usr/lib/jvm/java-17/bin/java", "/cache/jre/java", 0o755),
+               ("link", "/usr/bin/java", "../lib/jvm/java-17/bin/java", None),
+               ("link", "/usr/lib/jvm/default", "/usr/lib/jvm/java-17", None),
+               ("link", "/bin", "usr/bin", None),
+               ("file", "/usr/bin/busybox", "/cache/busybox", 0o755), ("link", "/usr/bin/sh", "busybox", None)]
+    assert builder.tree_program(entries, "/usr/bin/java") == "/cache/jre/java"
+    assert builder.tree_program(entries, "/bin/java") == "/cache/jre/java"
+    assert builder.tree_program(entries, "/usr/lib/jvm/default/bin/java") == "/cache/jre/java"
+    assert builder.tree_program(entries, "/usr/bin/sh") == "/cache/busybox"
+    assert builder.tree_program(entries, "/usr/bin/python3") is None
+    assert builder.tree_program(entries + [("link", "/loop", "/loop", None)], "/loop") is None
