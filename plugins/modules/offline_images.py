@@ -173,7 +173,7 @@ images:
     - One entry per child. C(state) is C(cached), C(built) or (check mode) C(to build);
       C(pushed) is C(present), C(pushed), C(to push) or null without O(registry).
     - C(program_goarch) is the GOARCH of the ELF program the child runs (always its own
-      GOARCH: another one fails the task). C(recipe) is the cache id of its recipe (null when an
+      GOARCH; another one fails the task). C(recipe) is the cache id of its recipe (null when an
       input is missing in check mode, with C(missing) saying which).
   returned: always
   type: list

@@ -42,7 +42,7 @@ SECONDS = {
     "testbed/test_metrics.py": 79,
     "hpa/test_hpa_thresholds.py": 69,
     "images/test_cluster_images.py": 218,
-    "images/test_images_playbook.py": 60,  # estimated (2026-12-07): eleven playbook runs on a warm cache
+    "images/test_images_playbook.py": 33,  # serial, warm cache, load ~1 (2026-12-07)
     "image_sync/test_image_sync.py": 92,
     "hpa/test_role_autoscaling.py": 60,
     "host_files/test_host_files.py": 86,

@@ -247,7 +247,7 @@ def test_the_scan_sees_the_commands_it_claims_to():
     assert "tests/integration/coredns/conftest.py" in " ".join(found["dig"])  # shutil.which
     assert "docker-registry" in found  # subprocess.Popen([BINARY, ...]), BINARY a constant
     assert any(w.startswith("hack/common.sh") for w in found["dockerd"])  # setsid /usr/sbin/dockerd
-    assert any(w.startswith("hack/images.sh") for w in found["skopeo"])  # command -v
+    assert any(w.startswith("hack/molecule.sh") for w in found["molecule"])  # command -v
     # The collection's own controller-side code (the image builder's cross chroot).
     assert any(w.startswith("plugins/module_utils/images/builder.py") for w in found["debootstrap"])
     assert "xc_die" not in found and "img_store" not in found and "hack/bundle.sh" not in found

@@ -44,8 +44,7 @@ def _blob(layout, digest):
 def _chunks(path, size=1 << 20):
     def read():
         with open(path, "rb") as fh:
-            for block in iter(lambda: fh.read(size), b""):
-                yield block
+            yield from iter(lambda: fh.read(size), b"")
     return read
 
 

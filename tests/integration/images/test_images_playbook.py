@@ -35,12 +35,13 @@ def model_platform(goarch):
     return "linux/%s%s" % (fam.oci_arch, "/" + fam.oci_variant if fam.oci_variant else "")
 
 
-def images(registry=None, check=False, **image_vars):
-    """Run playbooks/images.yml; return (result of its module task, stats, process)."""
+def images(target=None, check=False, **image_vars):
+    """Run playbooks/images.yml, publishing to the RegistryPair TARGET when given; return
+    (result of its module task, stats, process)."""
     extra = {"ansible_python_interpreter": sys.executable, "images_cache_dir": XC_CACHE}
-    if registry is not None:
-        extra.update(images_registry=registry.host, images_username=registry.username,
-                     images_password=registry.password, images_ca_path=registry.ca)
+    if target is not None:
+        extra.update(images_registry=target.host, images_username=target.username,
+                     images_password=target.password, images_ca_path=target.ca)
     extra.update(("images_" + k, v) for k, v in image_vars.items())
     report, proc = ansible_playbook(["-i", "localhost,", "-c", "local", PLAYBOOK], check=check,
                                     extra_vars=extra, timeout=1800)
