@@ -215,10 +215,13 @@ from ansible_collections.xinchuang.cloud.plugins.module_utils.bundle.build impor
 from ansible_collections.xinchuang.cloud.plugins.module_utils.bundle.policy import DEFAULT_DEBIAN_MIRROR
 from ansible_collections.xinchuang.cloud.plugins.module_utils.common.errors import XinchuangError
 from ansible_collections.xinchuang.cloud.plugins.module_utils.images import builder, recipes
+from ansible_collections.xinchuang.cloud.plugins.module_utils.registry import client as reg
 
 
 def argument_spec():
-    return dict(
+    spec = reg.registry_argument_spec()
+    spec["registry"] = dict(type="str")  # without one the images are only built
+    spec.update(
         image_set=dict(type="str", choices=list(recipes.IMAGE_SETS), default="cluster"),
         goarches=dict(type="list", elements="str"),
         build=dict(type="bool", default=True),
@@ -228,16 +231,10 @@ def argument_spec():
         cross_suite=dict(type="str", default=recipes.DEFAULT_CROSS_SUITE),
         busybox_suite=dict(type="str", default=recipes.DEFAULT_BUSYBOX_SUITE),
         go_binary=dict(type="str", default="go"),
-        registry=dict(type="str"),
-        username=dict(type="str"),
-        password=dict(type="str", no_log=True),
-        ca_path=dict(type="path"),
-        validate_certs=dict(type="bool", default=True),
-        timeout=dict(type="float", default=30.0),
-        retries=dict(type="int", default=3),
         pause_aliases=dict(type="list", elements="str", default=list(recipes.DEFAULT_PAUSE_ALIASES)),
         push_jobs=dict(type="int", default=builder.DEFAULT_PUSH_JOBS),
     )
+    return spec
 
 
 def main():

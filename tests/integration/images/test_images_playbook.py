@@ -49,6 +49,18 @@ def images(target=None, check=False, **image_vars):
     return task["hosts"]["localhost"], report["stats"]["localhost"], proc
 
 
+@pytest.fixture
+def empty(tmp_path):
+    """An images directory with nothing in it (what a run must leave so)."""
+    folder = tmp_path / "images"
+    folder.mkdir()
+    return str(folder)
+
+
+def writes_since(registry, since):
+    return write_lines(registry.tls.settled_access_lines(since))
+
+
 @pytest.fixture(scope="module")
 def published(tmp_path_factory):
     """The cluster set published to a registry of this module's own: (registry, first run's
@@ -98,7 +110,7 @@ def test_a_second_run_changes_and_writes_nothing(published):
     assert stats["failures"] == 0 and again["changed"] is False, proc.stdout[-3000:]
     assert {i["pushed"] for i in again["images"]} == {"present"}
     assert not any(i["changed"] for i in again["indexes"])
-    assert write_lines(registry.tls.settled_access_lines(since)) == []
+    assert writes_since(registry, since) == []
 
 
 def test_check_mode_on_the_published_registry_reports_no_change(published):
@@ -106,15 +118,13 @@ def test_check_mode_on_the_published_registry_reports_no_change(published):
     since = registry.tls.log_size()
     checked, stats, proc = images(registry, check=True)
     assert stats["failures"] == 0 and checked["changed"] is False, proc.stdout[-3000:]
-    assert write_lines(registry.tls.settled_access_lines(since)) == []
+    assert writes_since(registry, since) == []
 
 
-def test_check_mode_on_an_empty_cache_says_what_it_would_build_and_writes_nothing(published, tmp_path):
+def test_check_mode_on_an_empty_cache_says_what_it_would_build_and_writes_nothing(published, empty):
     registry, _first = published
-    empty = tmp_path / "images"
-    empty.mkdir()
     since = registry.tls.log_size()
-    checked, stats, proc = images(registry, check=True, dir=str(empty), goarches=["arm", "mips"])
+    checked, stats, proc = images(registry, check=True, dir=empty, goarches=["arm", "mips"])
     assert stats["failures"] == 0 and checked["changed"] is True, proc.stdout[-3000:]
     assert {(i["name"], i["goarch"]) for i in checked["images"]} == {
         (n, g) for n in CLUSTER_IMAGES for g in ("arm64", "mips64le")}
@@ -122,21 +132,17 @@ def test_check_mode_on_an_empty_cache_says_what_it_would_build_and_writes_nothin
     assert all(i["recipe"] for i in checked["images"]), checked["images"]  # every input is cached here
     assert {i["pushed"] for i in checked["images"]} == {"to push"}
     assert len(checked["built"]) == 2 * len(CLUSTER_IMAGES) and "mips64le/library/busybox:1.37.0" in checked["built"]
-    assert os.listdir(str(empty)) == []
-    assert write_lines(registry.tls.settled_access_lines(since)) == []
+    assert os.listdir(empty) == [] and writes_since(registry, since) == []
 
 
-def test_build_false_with_an_empty_cache_names_what_is_missing_and_pushes_nothing(published, tmp_path):
+def test_build_false_with_an_empty_cache_names_what_is_missing_and_pushes_nothing(published, empty):
     registry, _first = published
-    empty = tmp_path / "images"
-    empty.mkdir()
     since = registry.tls.log_size()
-    result, stats, _proc = images(registry, build=False, dir=str(empty), goarches=["loong64"])
+    result, stats, _proc = images(registry, build=False, dir=empty, goarches=["loong64"])
     assert stats["failures"] == 1
     assert "not in the image cache" in result["msg"] and "loong64/library/pause:3.10.2" in result["msg"], result["msg"]
     assert "build: true" in result["msg"]
-    assert os.listdir(str(empty)) == []
-    assert write_lines(registry.tls.settled_access_lines(since)) == []
+    assert os.listdir(empty) == [] and writes_since(registry, since) == []
 
 
 @pytest.mark.parametrize("image_vars, message", [
@@ -144,24 +150,19 @@ def test_build_false_with_an_empty_cache_names_what_is_missing_and_pushes_nothin
     ({"set": "kernels"}, "value of image_set must be one of: cluster, apps, got: kernels"),
     ({"push_jobs": 0}, "push_jobs 0: give a number of copies at once, 1 or more"),
 ])
-def test_bad_input_is_named_before_any_work(published, tmp_path, image_vars, message):
+def test_bad_input_is_named_before_any_work(published, empty, image_vars, message):
     registry, _first = published
-    empty = tmp_path / "images"
-    empty.mkdir()
     since = registry.tls.log_size()
-    result, stats, _proc = images(registry, dir=str(empty), **image_vars)
+    result, stats, _proc = images(registry, dir=empty, **image_vars)
     assert stats["failures"] == 1 and message in result["msg"], result["msg"]
-    assert os.listdir(str(empty)) == []
-    assert write_lines(registry.tls.settled_access_lines(since)) == []
+    assert os.listdir(empty) == [] and writes_since(registry, since) == []
 
 
-def test_a_registry_with_a_path_is_refused_with_the_form_it_takes(tmp_path):
-    empty = tmp_path / "images"
-    empty.mkdir()
-    result, stats, _proc = images(None, dir=str(empty), registry="https://registry.local:5000/library")
+def test_a_registry_with_a_path_is_refused_with_the_form_it_takes(empty):
+    result, stats, _proc = images(None, dir=empty, registry="https://registry.local:5000/library")
     assert stats["failures"] == 1
     assert "registry 'https://registry.local:5000/library': give the registry as HOST:PORT" in result["msg"]
-    assert os.listdir(str(empty)) == []
+    assert os.listdir(empty) == []
 
 
 def test_the_elf_proof_agrees_with_the_builder_on_every_cached_program(published):
