@@ -31,6 +31,7 @@ __metaclass__ = type
 import argparse
 import json
 import os
+import posixpath
 import shutil
 import subprocess
 import sys
@@ -91,13 +92,13 @@ def image_goarches(names, log=_log):
     """The GOARCHes of architecture names (the lab's four when none), sw64-like ones dropped
     with a word: neither upstream Go (CoreDNS, the CSI programs) nor a Debian cross gcc (pause)
     targets them."""
-    out = []
-    for name in names or recipes.DEFAULT_GOARCHES:
+    out, defaults = [], bundle_policy.default_goarches()
+    for name in names or defaults:
         try:
             family = arch.lookup(name)
         except arch.UnknownArchitectureError:
             raise ImagesError("'%s' is not an architecture the model knows; give one of %s"
-                              % (name, ", ".join(recipes.DEFAULT_GOARCHES)))
+                              % (name, ", ".join(defaults)))
         if not family.upstream_go:
             log("skipping %s: neither upstream Go (CoreDNS, the CSI programs) nor a Debian cross gcc "
                 "(pause) targets it" % family.goarch)
@@ -165,10 +166,7 @@ class Toolchains(object):
             shutil.rmtree(root + ".tmp", ignore_errors=True)
             raise ImagesError("debootstrap of %s with gcc-%s failed (log %s.log):\n%s\nset the Debian "
                               "mirror or the cross suite" % (self.cross_suite, triplet, root, _tail(root + ".log", 15)))
-        archives = os.path.join(root + ".tmp", "var", "cache", "apt", "archives")
-        for name in os.listdir(archives) if os.path.isdir(archives) else []:
-            if name.endswith(".deb"):
-                os.unlink(os.path.join(archives, name))
+        _drop_downloaded_debs(root + ".tmp")
         shutil.rmtree(root, ignore_errors=True)
         os.rename(root + ".tmp", root)
 
@@ -213,10 +211,15 @@ class Toolchains(object):
             if not ok:
                 raise ImagesError("installing %s in %s failed (log %s.tools.log):\n%s" % (
                     " ".join(missing), root, root, _tail(root + ".tools.log", 15)))
-            archives = os.path.join(root, "var", "cache", "apt", "archives")
-            for name in os.listdir(archives):
-                if name.endswith(".deb"):
-                    os.unlink(os.path.join(archives, name))
+            _drop_downloaded_debs(root)
+
+
+def _drop_downloaded_debs(root):
+    """The packages apt fetched into the chroot ROOT: installed, they only take room."""
+    archives = os.path.join(root, "var", "cache", "apt", "archives")
+    for name in os.listdir(archives) if os.path.isdir(archives) else []:
+        if name.endswith(".deb"):
+            os.unlink(os.path.join(archives, name))
 
 
 class Store(object):
@@ -240,7 +243,7 @@ class Store(object):
         # the second waits, then finds it built.
         with bundle_build.exclusive(os.path.join(os.path.dirname(out), ".lock"), self.log,
                                     "waiting for another build of %s:%s (%s)" % (name, tag, goarch)):
-            if os.path.isfile(os.path.join(out, "oci", "index.json")):
+            if self.cached(name, tag, goarch, recipe):
                 return out
             t0 = time.time()
             tmp = out + ".tmp"
@@ -628,16 +631,15 @@ class Images(object):
         tag = app_images.upstream_version(versions[0])
         recipe = recipes.app_recipe(spec["repository"], tag, goarch, packages,
                                     recipes.app_cache_recipe(name, suite, deb), suite, main, versions[0])
-        make = self._app_maker(goarch, suite, name, spec, packages, entries, tag)
-        extra_links, _dirs = recipes.app_layer_extras(spec)
+        extra_links, dirs = recipes.app_layer_extras(spec)
+        make = self._app_maker(goarch, suite, name, spec, packages, entries, tag, versions[0], extra_links, dirs)
         program = tree_program(entries + [("link", dest, target, None) for dest, target in extra_links],
                                (spec.get("entrypoint") or spec.get("cmd") or [""])[0])
         return self._image(spec["repository"], tag, goarch, recipe, make, lambda folder: program)
 
     @staticmethod
-    def _app_maker(goarch, suite, name, spec, packages, entries, tag):
+    def _app_maker(goarch, suite, name, spec, packages, entries, tag, version, extra_links, dirs):
         main = spec["version_of"]
-        version = [v for n, v in packages if n == main][0]
 
         def make(out):
             files, links = _tree_layer(entries)
@@ -647,7 +649,6 @@ class Images(object):
                 with open(os.path.join(own, file_name), "w") as fh:
                     fh.write(text)
                 files.append((dest, os.path.join(own, file_name), 0o644))
-            extra_links, dirs = recipes.app_layer_extras(spec)
             _write_image(out, goarch, tag, oci_layout.layer(files=files, links=links + extra_links, dirs=dirs),
                          oci_layout.image_config(labels=recipes.app_labels(tag, suite, main, version),
                                                  created_by=recipes.app_created_by(name, main, version, suite, packages),
@@ -691,16 +692,9 @@ def tree_program(entries, path):
         if here in links and hops < 40:
             hops += 1
             target = links[here]
-            base = [] if target.startswith("/") else done
-            parts = [p for p in (base + target.split("/") + parts[1:]) if p and p != "."]
-            done, normal = [], []
-            for p in parts:
-                if p == "..":
-                    if normal:
-                        normal.pop()
-                else:
-                    normal.append(p)
-            parts = normal
+            base = "/" if target.startswith("/") else "/" + "/".join(done)
+            rest = posixpath.normpath(posixpath.join(base, target, *parts[1:]))
+            parts, done = [p for p in rest.split("/") if p], []
             continue
         done.append(parts.pop(0))
     return files.get("/" + "/".join(done))
@@ -768,9 +762,8 @@ DEFAULT_PUSH_JOBS = 3
 
 
 def check_params(params):
-    """Every input checked before any work: (goarches, registry or None, pause aliases, jobs)."""
-    if (params.get("image_set") or "cluster") not in recipes.IMAGE_SETS:
-        raise ImagesError("image_set %r: give one of %s" % (params.get("image_set"), ", ".join(recipes.IMAGE_SETS)))
+    """The run's options checked before any work (the image set and GOARCHes are checked by
+    Images and image_goarches): (registry or None, pause aliases, push jobs)."""
     registry = params.get("registry") or None
     if registry is not None and ("/" in mi.strip_scheme(registry.strip()).rstrip("/") or not registry.strip()):
         raise ImagesError("registry %r: give the registry as HOST:PORT (an http:// prefix for a lab registry without "
@@ -789,33 +782,27 @@ def check_params(params):
     return registry, aliases, jobs
 
 
-def _client(params, registry, jobs):
-    return reg.RegistryClient(registry, username=params.get("username"), password=params.get("password"),
-                              ca_path=params.get("ca_path"), validate_certs=params.get("validate_certs", True),
-                              timeout=params.get("timeout") or 30.0, retries=params.get("retries", 3),
-                              pool_size=max(jobs, 4))
-
-
 def run(params, check_mode=False, log=_log):
     """Build (or find) the images of params' image_set for its goarches, and with a registry
     push them and publish their indexes. Returns the module's result."""
     registry, aliases, jobs = check_params(params)
     goarches = image_goarches(params.get("goarches") or [], log)
-    images = Images(params, log, check_mode=check_mode)  # the image set checked here too
-    if not params.get("build", True) and not check_mode:
+    # build: false reads the cache as check mode does (nothing is made or fetched); the push stays real.
+    images = Images(params, log, check_mode=check_mode or not params.get("build", True))
+    entries = images.build(goarches)
+    if not check_mode and not params.get("build", True):
         missing = ["%s/%s:%s%s" % (e["goarch"], e["name"], e["tag"] or "?", " (%s)" % e["missing"] if e.get("missing") else "")
-                   for e in Images(params, log, check_mode=True).build(goarches) if e["state"] != "cached"]
+                   for e in entries if e["state"] != "cached"]
         if missing:
             raise ImagesError("not in the image cache (or made by another recipe): %s. Let the task build them "
                               "(build: true), or build them first; nothing was pushed" % ", ".join(missing))
-    entries = images.build(goarches)
     result = {"changed": any(e["state"] != "cached" for e in entries), "goarches": {}, "indexes": [],
               "built": ["%s/%s:%s" % (e["goarch"], e["name"], e["tag"] or "?") for e in entries if e["state"] != "cached"]}
     for goarch in goarches:
         result["goarches"][goarch] = {"family": arch.family_of(goarch),
                                       "images": len([e for e in entries if e["goarch"] == goarch])}
     if registry:
-        client = _client(params, registry, jobs)
+        client = reg.client_from_params(dict(params, registry=registry, concurrency=max(jobs, 4)))
         ready = [e for e in entries if e.get("layout")]
         states = push.push_children(client, ready, jobs=jobs, check_mode=check_mode)
         for entry, state in zip(ready, states):
@@ -829,7 +816,7 @@ def run(params, check_mode=False, log=_log):
             result["indexes"] = [{"repository": i["repository"], "tag": i["tag"], "changed": True,
                                   "platforms": i["required_platforms"], "digest": None} for i in specs]
         else:
-            indexes, errors = push.publish_indexes(client, specs, check_mode=check_mode)
+            indexes, errors = reg.reconcile_many(client, specs, check_mode=check_mode, concurrency=4)
             if errors:
                 raise ImagesError("publishing the indexes on %s failed: %s" % (registry, "; ".join(errors)))
             result["indexes"] = indexes
@@ -866,6 +853,8 @@ def cli(argv=None):
     parser.add_argument("--push-jobs", type=int, default=DEFAULT_PUSH_JOBS)
     args = parser.parse_intermixed_args(sys.argv[1:] if argv is None else argv)
     params = vars(args)
+    for key, option in reg.registry_argument_spec().items():  # as the module receives them
+        params.setdefault(key, option.get("default"))
     try:
         if args.command == "nfs-tools":
             if len(args.args) != 2:

@@ -18,7 +18,6 @@ import json
 import os
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.xinchuang.cloud.plugins.module_utils.registry import client as reg
 from ansible_collections.xinchuang.cloud.plugins.module_utils.registry import manifest_index as mi
 
 
@@ -75,9 +74,3 @@ def push_children(client, children, jobs=3, check_mode=False):
         return []
     with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(children)))) as pool:
         return list(pool.map(one, children))
-
-
-def publish_indexes(client, specs, check_mode=False, concurrency=4):
-    """The indexes (recipes.index_specs) through image_manifest's reconcile_many: (results,
-    errors)."""
-    return reg.reconcile_many(client, specs, check_mode=check_mode, concurrency=concurrency)

@@ -41,7 +41,6 @@ TOOL_IDS = {
 TREE_TOOLS = ("oci.py", "debian_tree.py", "debian_closure.py")
 
 IMAGE_SETS = ("cluster", "apps")
-DEFAULT_GOARCHES = ("amd64", "arm64", "loong64", "mips64le")
 DEFAULT_PAUSE_ALIASES = ("3.10.1",)  # the container_runtime role's sandbox image
 DEFAULT_CROSS_SUITE = "trixie"
 DEFAULT_BUSYBOX_SUITE = "trixie"

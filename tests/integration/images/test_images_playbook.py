@@ -169,9 +169,13 @@ def test_the_elf_proof_agrees_with_the_builder_on_every_cached_program(published
     """program_goarch is the builder's reading of e_machine; tests/proof/elf.py reads the same
     files on its own."""
     _registry, result = published
+    read = 0
     for image in result["images"]:
         folder = os.path.dirname(image["layout"])
         for name in ("pause", "busybox"):
             path = os.path.join(folder, name)
             if os.path.exists(path):
                 assert elf.goarch_of_path(path) == image["goarch"], (path, image)
+                read += 1
+    # pause and busybox for each of the four GOARCHes: the files the builder keeps beside the layout
+    assert read == 2 * len(result["goarches"]) == 8, read
