@@ -1,20 +1,17 @@
-"""tests/proof/images.py on image layouts written by hack/images/oci.py (the command line of the
-project's layout writer, plugins/module_utils/images/oci_layout.py) around hand-made ELF programs:
+"""tests/proof/images.py on image layouts written by the project's layout writer
+(plugins/module_utils/images/oci_layout.py) around hand-made ELF programs:
 a true child passes; a child whose program is of another machine, whose config contradicts its
 index entry, or whose program is missing fails, each naming the child."""
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 
+from ansible_collections.xinchuang.cloud.plugins.module_utils.images import oci_layout
 from tests.proof import images
 from tests.unit.test_elf import header
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-OCI = os.path.join(ROOT, "hack", "images", "oci.py")
 MACHINE = {"amd64": 62, "arm64": 183, "loong64": 258, "mips64le": 8}
 
 
@@ -24,11 +21,12 @@ def program(tmp_path, goarch):
     return str(path)
 
 
-def oci_build(tmp_path, name, goarch, *args):
+def oci_build(tmp_path, name, goarch, files=(), links=(), **config):
+    """A layout of one layer: FILES [(dest, source, mode)], LINKS [(dest, target)], CONFIG the
+    keywords of oci_layout.image_config."""
     out = str(tmp_path / name)
-    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, ".collections"))
-    subprocess.run([sys.executable, OCI, "build", "--goarch", goarch, "--tag", "t", "--out", out]
-                   + list(args), check=True, env=env, capture_output=True)
+    oci_layout.write_layout(out, goarch, "t", oci_layout.layer(files=files, links=links),
+                            oci_layout.image_config(**config))
     return out
 
 
@@ -39,15 +37,15 @@ def check(layout):
 
 @pytest.mark.parametrize("goarch", sorted(MACHINE))
 def test_a_true_child_has_no_problem(tmp_path, goarch):
-    layout = oci_build(tmp_path, "pause", goarch, "--file", "pause=%s:0755" % program(tmp_path, goarch),
-                       "--entrypoint", "/pause")
+    layout = oci_build(tmp_path, "pause", goarch, files=[("/pause", program(tmp_path, goarch), 0o755)],
+                       entrypoint=["/pause"])
     assert check(layout) == []
 
 
 def test_a_program_of_another_machine_is_named(tmp_path):
     # An amd64 pause inside an image that says arm64: the wrong-architecture seed.
-    layout = oci_build(tmp_path, "pause", "arm64", "--file", "pause=%s:0755" % program(tmp_path, "amd64"),
-                       "--entrypoint", "/pause")
+    layout = oci_build(tmp_path, "pause", "arm64", files=[("/pause", program(tmp_path, "amd64"), 0o755)],
+                       entrypoint=["/pause"])
     problems = check(layout)
     assert len(problems) == 1, problems
     assert "linux/arm64/v8" in problems[0] and "/pause is a program of amd64" in problems[0]
@@ -55,8 +53,8 @@ def test_a_program_of_another_machine_is_named(tmp_path):
 
 
 def test_a_config_that_contradicts_its_index_entry_is_named(tmp_path):
-    layout = oci_build(tmp_path, "pause", "amd64", "--file", "pause=%s:0755" % program(tmp_path, "amd64"),
-                       "--entrypoint", "/pause")
+    layout = oci_build(tmp_path, "pause", "amd64", files=[("/pause", program(tmp_path, "amd64"), 0o755)],
+                       entrypoint=["/pause"])
     index = images.read_layout_index(layout)
     index["manifests"][0]["platform"] = {"os": "linux", "architecture": "loong64"}
     problems = images.index_problems(images.LayoutBlobs(layout), index, "pause")
@@ -66,8 +64,8 @@ def test_a_config_that_contradicts_its_index_entry_is_named(tmp_path):
 
 
 def test_a_variant_missing_from_the_config_is_a_contradiction(tmp_path):
-    layout = oci_build(tmp_path, "pause", "arm64", "--file", "pause=%s:0755" % program(tmp_path, "arm64"),
-                       "--entrypoint", "/pause")
+    layout = oci_build(tmp_path, "pause", "arm64", files=[("/pause", program(tmp_path, "arm64"), 0o755)],
+                       entrypoint=["/pause"])
     index = images.read_layout_index(layout)
     index["manifests"][0]["platform"].pop("variant")
     problems = images.index_problems(images.LayoutBlobs(layout), index, "pause")
@@ -77,17 +75,16 @@ def test_a_variant_missing_from_the_config_is_a_contradiction(tmp_path):
 
 def test_a_program_run_by_name_is_found_on_path_through_links(tmp_path):
     bb = program(tmp_path, "loong64")
-    layout = oci_build(tmp_path, "busybox", "loong64", "--file", "bin/busybox=%s:0755" % bb,
-                       "--symlink", "bin/sh=busybox", "--symlink", "usr/bin/env=../../bin/busybox",
-                       "--cmd", "sh")
+    layout = oci_build(tmp_path, "busybox", "loong64", files=[("/bin/busybox", bb, 0o755)],
+                       links=[("/bin/sh", "busybox"), ("/usr/bin/env", "../../bin/busybox")], cmd=["sh"])
     assert check(layout) == []
     with open(os.path.join(layout, "index.json")) as fh:
         assert json.load(fh)["manifests"][0]["platform"] == {"os": "linux", "architecture": "loong64"}
 
 
 def test_a_program_missing_from_the_image_is_named(tmp_path):
-    layout = oci_build(tmp_path, "busybox", "amd64", "--file",
-                       "bin/busybox=%s:0755" % program(tmp_path, "amd64"), "--cmd", "sleep")
+    layout = oci_build(tmp_path, "busybox", "amd64", files=[("/bin/busybox", program(tmp_path, "amd64"), 0o755)],
+                       cmd=["sleep"])
     problems = check(layout)
     assert len(problems) == 1 and "'sleep' (argv[0] of the config) is no file in the image" in problems[0]
 
@@ -95,26 +92,23 @@ def test_a_program_missing_from_the_image_is_named(tmp_path):
 def test_a_script_as_program_is_named(tmp_path):
     script = tmp_path / "entry.sh"
     script.write_text("#!/bin/sh\nexec /pause\n")
-    layout = oci_build(tmp_path, "pause", "mips64le", "--file", "entry.sh=%s:0755" % script,
-                       "--entrypoint", "/entry.sh")
+    layout = oci_build(tmp_path, "pause", "mips64le", files=[("/entry.sh", str(script), 0o755)],
+                       entrypoint=["/entry.sh"])
     problems = check(layout)
     assert len(problems) == 1 and "not an ELF file" in problems[0] and "mips64le" in problems[0]
 
 
 def test_links_are_written_as_symbolic_links_and_paths_are_not_given_twice(tmp_path):
     bb = program(tmp_path, "amd64")
-    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, ".collections"))
-    proc = subprocess.run([sys.executable, OCI, "build", "--goarch", "amd64", "--tag", "t",
-                           "--out", str(tmp_path / "twice"), "--file", "bin/busybox=%s" % bb,
-                           "--symlink", "bin/busybox=sh"], env=env, capture_output=True, text=True,
-                          check=False)
-    assert proc.returncode != 0 and "paths given twice" in proc.stderr and "/bin/busybox" in proc.stderr
+    with pytest.raises(oci_layout.OciLayoutError, match="paths given twice .*: /bin/busybox"):
+        oci_build(tmp_path, "twice", "amd64", files=[("/bin/busybox", bb, 0o644)], links=[("/bin/busybox", "sh")])
+    assert not os.path.exists(str(tmp_path / "twice"))
 
 
 def test_an_image_has_one_path_its_own_when_it_gives_one(tmp_path):
-    given = oci_build(tmp_path, "given", "amd64", "--file", "p=%s:0755" % program(tmp_path, "amd64"),
-                      "--entrypoint", "/p", "--env", "PATH=/opt/bin:/usr/bin", "--env", "A=1")
+    given = oci_build(tmp_path, "given", "amd64", files=[("/p", program(tmp_path, "amd64"), 0o755)],
+                      entrypoint=["/p"], env=["PATH=/opt/bin:/usr/bin", "A=1"])
     assert images.layout_config(given)["config"]["Env"] == ["PATH=/opt/bin:/usr/bin", "A=1"]
-    default = oci_build(tmp_path, "default", "amd64", "--file", "p=%s:0755" % program(tmp_path, "amd64"),
-                        "--entrypoint", "/p", "--env", "A=1")
+    default = oci_build(tmp_path, "default", "amd64", files=[("/p", program(tmp_path, "amd64"), 0o755)],
+                        entrypoint=["/p"], env=["A=1"])
     assert [e.split("=", 1)[0] for e in images.layout_config(default)["config"]["Env"]] == ["PATH", "A"]

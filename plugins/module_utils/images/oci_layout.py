@@ -41,7 +41,8 @@ OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
 CREATED = "1970-01-01T00:00:00Z"
 PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-# The history entry of an image that names no maker (the word the first layouts carried).
+# The history entry of an image that names no maker: the word the first layouts carried, kept
+# (it is in the bytes, so in the digests) although that script is gone.
 DEFAULT_CREATED_BY = "hack/images/oci.py"
 
 # linux/capability.h: the few capabilities an image file may need.

@@ -34,6 +34,7 @@ import time
 import pytest
 
 from ansible_collections.xinchuang.cloud.plugins.module_utils.images import app_images
+from ansible_collections.xinchuang.cloud.plugins.module_utils.images import oci_layout
 from ansible_collections.xinchuang.cloud.plugins.module_utils.registry import manifest_index as mi
 from tests.integration.ansible_run import ROOT
 from tests.integration.fixtures_containerd import ContainerdProcess, host_goarch
@@ -233,12 +234,9 @@ def test_a_pushed_index_with_a_child_of_another_machine_is_named(registry, built
     """An index whose arm64 entry holds the host's pause program: pushed, then checked."""
     native = built[(PAUSE, host_goarch())][2]
     lying = str(tmp_path / "lying")
-    subprocess.run([sys.executable, os.path.join(ROOT, "hack", "images", "oci.py"), "build",
-                    "--goarch", FOREIGN, "--tag", "lying", "--out", lying,
-                    "--file", "pause=%s:0755" % os.path.join(native, "..", "pause"),
-                    "--entrypoint", "/pause"],
-                   check=True, capture_output=True, env=dict(os.environ, PYTHONPATH=os.path.join(
-                       ROOT, ".collections")))
+    oci_layout.write_layout(lying, FOREIGN, "lying",
+                            oci_layout.layer(files=[("/pause", os.path.join(native, "..", "pause"), 0o755)]),
+                            oci_layout.image_config(entrypoint=["/pause"]))
     both = tmp_path / "both"
     shutil.copytree(native, str(both))
     for blob in os.listdir(os.path.join(lying, "blobs", "sha256")):

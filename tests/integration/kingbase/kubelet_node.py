@@ -34,6 +34,7 @@ import time
 
 import yaml
 
+from ansible_collections.xinchuang.cloud.plugins.module_utils.images import oci_layout
 from ansible_collections.xinchuang.cloud.plugins.plugin_utils.cluster import components as kube_components
 from hack import pki
 from tests.integration.ansible_run import ROOT
@@ -195,12 +196,10 @@ class KubeletNode(object):
                         pause_c],
                        check=True, capture_output=True)
         subprocess.run(["strip", os.path.join(out, "pause")], check=True)
-        env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, ".collections"))
-        subprocess.run(["python3", os.path.join(ROOT, "hack", "images", "oci.py"), "build", "--goarch", host_goarch(),
-                        "--out", os.path.join(out, "oci"), "--tag", "kbnode",
-                        "--file", "pause=%s:0755" % os.path.join(out, "pause"),
-                        "--entrypoint", "/pause", "--user", "65535:65535", "--created-by", "xc-kb-node fixture"],
-                       env=env, check=True, capture_output=True, text=True)
+        oci_layout.write_layout(os.path.join(out, "oci"), host_goarch(), "kbnode",
+                                oci_layout.layer(files=[("/pause", os.path.join(out, "pause"), 0o755)]),
+                                oci_layout.image_config(entrypoint=["/pause"], user="65535:65535",
+                                                        created_by="xc-kb-node fixture"))
         certs = os.path.join(out, "certs")
         os.makedirs(certs)
         shutil.copy(self.registry.ca, os.path.join(certs, "ca.crt"))

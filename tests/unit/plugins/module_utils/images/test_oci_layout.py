@@ -5,13 +5,10 @@ images and fresh ones two digests for one recipe."""
 
 import json
 import os
-import subprocess
-import sys
 import tarfile
 
 import pytest
 
-from tests import paths
 from tests.proof import images
 from ansible_collections.xinchuang.cloud.plugins.module_utils.images import oci_layout
 from ansible_collections.xinchuang.cloud.plugins.module_utils.images import recipes
@@ -107,19 +104,3 @@ def test_the_platform_is_the_models(tmp_path):
     assert oci_layout.platform_text("aarch64") == "linux/arm64/v8"
     assert oci_layout.platform_text("mips64el") == "linux/mips64le"
     assert oci_layout.platform_text("loongarch64") == "linux/loong64"
-
-
-def test_the_command_line_of_hack_writes_the_librarys_bytes(tmp_path):
-    """hack/images/oci.py (what tests and tools call by path) is the library's front."""
-    summary = golden_image(tmp_path)
-    program, text = fixture_files(tmp_path)
-    env = dict(os.environ, PYTHONPATH=os.path.join(paths.ROOT, ".collections"))
-    proc = subprocess.run(
-        [sys.executable, os.path.join(paths.ROOT, "hack", "images", "oci.py"), "build", "--goarch", "arm64",
-         "--tag", "t", "--out", str(tmp_path / "cli"), "--file", "bin/prog=%s:0755" % program,
-         "--file", "etc/resolv.conf=%s" % text, "--cap", "bin/prog=net_bind_service", "--symlink", "bin/sh=prog",
-         "--symlink", "usr/bin=../bin", "--dir", "tmp:1777", "--entrypoint-json", '["/bin/prog", "--x"]',
-         "--cmd-json", '["", "y"]', "--user", "65532:65532", "--workdir", "/w", "--env", "A=1",
-         "--expose", "53/udp", "--expose", "8080/tcp", "--label", "b=2", "--label", "a=1", "--created-by", "golden"],
-        env=env, check=True, capture_output=True, text=True)
-    assert json.loads(proc.stdout) == summary
